@@ -1,0 +1,2 @@
+export * from './token-source.interface';
+export * from './static-token-source';

@@ -1,0 +1,95 @@
+import { AxiosError, AxiosInstance, isAxiosError } from 'axios';
+import { TokenSource } from '../auth/token-source.interface';
+import { parseRetryAfter } from './backoff';
+
+export const CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/** A local failure of one request, stripped of request config, headers and credentials. */
+export class CollectorRequestError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'CollectorRequestError';
+  }
+}
+
+export interface PostOutcome {
+  /** HTTP status, or -1 for a local error. */
+  statusCode: number;
+  error?: CollectorRequestError;
+  /** From Retry-After on 429/503, ms from now. */
+  retryAfterMs?: number;
+  durationSeconds: number;
+}
+
+export interface CollectorClientOptions {
+  url: URL;
+  http: AxiosInstance;
+  timeoutMs: number;
+  tokenSource?: TokenSource;
+  audience: string;
+}
+
+/** POSTs request bodies to the collector's tp2 endpoint and turns every outcome into a status code. */
+export class CollectorClient {
+  private readonly href: string;
+
+  constructor(private readonly options: CollectorClientOptions) {
+    this.href = options.url.href;
+  }
+
+  async post(body: string, signal: AbortSignal): Promise<PostOutcome> {
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPE };
+    if (this.options.tokenSource) {
+      try {
+        await this.options.tokenSource.enhanceHeader(headers, this.options.audience);
+      } catch (err) {
+        const reason = err instanceof Error ? err.name : 'error';
+        return { statusCode: -1, error: new CollectorRequestError(`token source failed (${reason})`, 'ETOKEN'), durationSeconds: elapsed() };
+      }
+    }
+    try {
+      const response = await this.options.http.request({
+        method: 'POST',
+        url: this.href,
+        data: body,
+        headers,
+        timeout: this.options.timeoutMs,
+        signal,
+        maxRedirects: 0,
+        responseType: 'text',
+        transformRequest: [(data: unknown) => data],
+        transformResponse: [(data: unknown) => data],
+        validateStatus: () => true,
+        maxContentLength: 1024 * 1024,
+      });
+      const status = response.status;
+      const retryAfterMs =
+        status === 429 || status === 503 ? parseRetryAfter(response.headers?.['retry-after'], Date.now()) : undefined;
+      return { statusCode: status, retryAfterMs, durationSeconds: elapsed() };
+    } catch (err) {
+      return { statusCode: -1, error: this.localError(err), durationSeconds: elapsed() };
+    }
+  }
+
+  /** A message that names what failed, never the URL's credentials or the request headers. */
+  private localError(err: unknown): CollectorRequestError {
+    if (isAxiosError(err)) {
+      const axiosError = err as AxiosError;
+      const code = axiosError.code === 'ERR_CANCELED' ? 'ABORTED' : axiosError.code;
+      const message = axiosError.code === 'ERR_CANCELED' ? 'request aborted' : axiosError.message;
+      return new CollectorRequestError(this.redact(message || 'request failed'), code);
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return new CollectorRequestError(this.redact(message));
+  }
+
+  private redact(message: string): string {
+    const { password } = this.options.url;
+    return password ? message.split(password).join('***').split(decodeURIComponent(password)).join('***') : message;
+  }
+}

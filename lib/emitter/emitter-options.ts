@@ -1,0 +1,172 @@
+import { AxiosInstance } from 'axios';
+import { TokenSource } from '../auth/token-source.interface';
+import { InvalidCollectorUrlError, InvalidOptionError } from '../errors';
+import { DEFAULT_CAPACITY, EventStorage } from '../storage';
+import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
+import { EmitterCallback, EmitterLogger, EmitterObserver } from './send-result';
+
+export interface EmitterOptions {
+  /** The collector's full tp2 endpoint, e.g. `http://localhost:9090/com.snowplowanalytics.snowplow/tp2`. */
+  collectorUrl: string;
+  /** Most events per request. Default 100. */
+  batchSize?: number;
+  /** Events the in-memory ring buffer holds before it overwrites the oldest. Default 10,000. */
+  capacity?: number;
+  /** Replaces the in-memory ring buffer (then `capacity` is the storage's own). */
+  storage?: EventStorage;
+  /** Per request, ms. Default 5,000. */
+  requestTimeoutMs?: number;
+  callback?: EmitterCallback;
+  tokenSource?: TokenSource;
+  /** Audience passed to the token source. Default: the collector URL's origin. */
+  audience?: string;
+  /** An axios instance to send with (the Nest module passes `HttpService.axiosRef`). Default: one with keep-alive agents. */
+  httpClient?: AxiosInstance;
+  logger?: EmitterLogger;
+  observer?: EmitterObserver;
+  /** Largest request body, envelope included. Default 1,000,000 bytes. */
+  maxBatchBytes?: number;
+  /** Largest single event; bigger ones are refused at track time. Default: maxBatchBytes minus the envelope. */
+  maxEventBytes?: number;
+  /** Batches in flight at once. Default 4. */
+  maxConcurrentRequests?: number;
+  backoff?: BackoffOptions;
+  /** Statuses that are always retried, even when listed in `dontRetryStatusCodes`. */
+  retryStatusCodes?: number[];
+  /** Statuses whose events are dropped as rejected. Default 400, 401, 403, 410, 422. */
+  dontRetryStatusCodes?: number[];
+  /** Longest Retry-After honoured, ms. Default 300,000. */
+  maxRetryAfterMs?: number;
+  /** Drop an event as expired after this many failed attempts. Default: never. */
+  maxAttempts?: number;
+  /** Drop an event as expired when it fails after being this old, ms. Default: never. */
+  maxEventAgeMs?: number;
+}
+
+export const DEFAULT_BATCH_SIZE = 100;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_BATCH_BYTES = 1_000_000;
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
+export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 401, 403, 410, 422];
+export const DEFAULT_MAX_RETRY_AFTER_MS = 300_000;
+
+export type ResolvedEmitterOptions = Required<
+  Pick<
+    EmitterOptions,
+    | 'batchSize'
+    | 'capacity'
+    | 'requestTimeoutMs'
+    | 'maxBatchBytes'
+    | 'maxConcurrentRequests'
+    | 'maxRetryAfterMs'
+    | 'audience'
+  >
+> &
+  Omit<EmitterOptions, 'collectorUrl' | 'backoff'> & {
+    collectorUrl: URL;
+    backoff: Required<BackoffOptions>;
+    maxEventBytes: number;
+    dontRetry: ReadonlySet<number>;
+  };
+
+/** Parses and checks a collector URL; messages never include the URL's password. */
+export function parseCollectorUrl(value: unknown, option = 'collectorUrl'): URL {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new InvalidCollectorUrlError(option, 'must be a non-empty string (an absolute http or https URL)');
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidCollectorUrlError(option, 'is not an absolute URL (expected e.g. http://host:9090/com.snowplowanalytics.snowplow/tp2)');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidCollectorUrlError(option, `must use http or https, got ${url.protocol.replace(/:$/, '')}`);
+  }
+  return url;
+}
+
+export function checkInteger(option: string, value: unknown, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new InvalidOptionError(option, `must be an integer >= ${min}`);
+  }
+  return value;
+}
+
+function checkNumber(option: string, value: unknown, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new InvalidOptionError(option, `must be a finite number >= ${min}`);
+  }
+  return value;
+}
+
+function checkStatusCodes(option: string, value: unknown): number[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((code) => !Number.isInteger(code) || code < 100 || code > 599)) {
+    throw new InvalidOptionError(option, 'must be an array of HTTP status codes (100-599)');
+  }
+  return value;
+}
+
+function checkFunction(option: string, value: unknown, methods: string[]): void {
+  if (value === undefined) return;
+  const ok =
+    methods.length === 0
+      ? typeof value === 'function'
+      : value !== null && typeof value === 'object' && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  if (!ok) {
+    throw new InvalidOptionError(option, methods.length ? `must have ${methods.join(', ')}()` : 'must be a function');
+  }
+}
+
+/** Bytes of the request envelope around the events. */
+export function envelopeBytes(schema: string): number {
+  return Buffer.byteLength(`{"schema":"${schema}","data":[]}`);
+}
+
+/** Validates every option and fills in defaults. Throws `InvalidOptionError` naming the option. */
+export function resolveEmitterOptions(options: EmitterOptions, envelope: number): ResolvedEmitterOptions {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
+  const collectorUrl = parseCollectorUrl(options.collectorUrl);
+  checkFunction('callback', options.callback, []);
+  checkFunction('tokenSource', options.tokenSource, ['enhanceHeader']);
+  checkFunction('storage', options.storage, ['add', 'addBatch', 'get']);
+  checkFunction('httpClient', options.httpClient, ['request']);
+  checkFunction('logger', options.logger, ['warn', 'error']);
+  checkFunction('observer', options.observer, ['eventsEnqueued', 'batchSent', 'eventsDropped']);
+  if (options.audience !== undefined && typeof options.audience !== 'string') {
+    throw new InvalidOptionError('audience', 'must be a string');
+  }
+  const backoffInput = options.backoff ?? {};
+  if (backoffInput === null || typeof backoffInput !== 'object') throw new InvalidOptionError('backoff', 'must be an object');
+  const backoff = {
+    baseMs: checkNumber('backoff.baseMs', backoffInput.baseMs, 1, DEFAULT_BACKOFF.baseMs),
+    factor: checkNumber('backoff.factor', backoffInput.factor, 1, DEFAULT_BACKOFF.factor),
+    capMs: checkNumber('backoff.capMs', backoffInput.capMs, 1, DEFAULT_BACKOFF.capMs),
+  };
+  const maxBatchBytes = checkInteger('maxBatchBytes', options.maxBatchBytes, envelope + 64, DEFAULT_MAX_BATCH_BYTES);
+  const maxEventBytes = checkInteger('maxEventBytes', options.maxEventBytes, 1, maxBatchBytes - envelope);
+  if (maxEventBytes > maxBatchBytes - envelope) {
+    throw new InvalidOptionError('maxEventBytes', `must be at most maxBatchBytes minus the ${envelope}-byte envelope (${maxBatchBytes - envelope})`);
+  }
+  const retry = new Set(checkStatusCodes('retryStatusCodes', options.retryStatusCodes) ?? []);
+  const dontRetryList = checkStatusCodes('dontRetryStatusCodes', options.dontRetryStatusCodes) ?? DEFAULT_DONT_RETRY_STATUS_CODES;
+  return {
+    ...options,
+    collectorUrl,
+    audience: options.audience ?? collectorUrl.origin,
+    batchSize: checkInteger('batchSize', options.batchSize, 1, DEFAULT_BATCH_SIZE),
+    capacity: checkInteger('capacity', options.capacity, 1, DEFAULT_CAPACITY),
+    requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, DEFAULT_REQUEST_TIMEOUT_MS),
+    maxConcurrentRequests: checkInteger('maxConcurrentRequests', options.maxConcurrentRequests, 1, DEFAULT_MAX_CONCURRENT_REQUESTS),
+    maxRetryAfterMs: checkInteger('maxRetryAfterMs', options.maxRetryAfterMs, 0, DEFAULT_MAX_RETRY_AFTER_MS),
+    maxAttempts: options.maxAttempts === undefined ? undefined : checkInteger('maxAttempts', options.maxAttempts, 1, 0),
+    maxEventAgeMs: options.maxEventAgeMs === undefined ? undefined : checkInteger('maxEventAgeMs', options.maxEventAgeMs, 1, 0),
+    maxBatchBytes,
+    maxEventBytes,
+    backoff,
+    dontRetry: new Set(dontRetryList.filter((code) => !retry.has(code))),
+  };
+}

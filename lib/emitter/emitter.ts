@@ -1,0 +1,375 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import axios from 'axios';
+import { EmitterStoppedError, EventTooLargeError } from '../errors';
+import { EventStorage, QueuedEvent, RingBufferStorage } from '../storage';
+import { EventSink, SCHEMAS, TrackedPayload } from '../tracker';
+import { redactUrl } from '../utils';
+import { Backoff } from './backoff';
+import { CollectorClient, PostOutcome } from './collector-client';
+import { EmitterOptions, envelopeBytes, ResolvedEmitterOptions, resolveEmitterOptions } from './emitter-options';
+import { LoopSignal } from './loop-signal';
+import { DrainResult, DropReason, EmitterLogger, EmitterStats, SendResult } from './send-result';
+
+const ENVELOPE_HEAD = `{"schema":"${SCHEMAS.payloadData}","data":[`;
+const ENVELOPE_TAIL = ']}';
+const ENVELOPE_BYTES = envelopeBytes(SCHEMAS.payloadData);
+/** `"stm":"<13 digits>",` added to each event on send, plus the comma between events. */
+const PER_EVENT_OVERHEAD = Buffer.byteLength('"stm":"0000000000000",') + 1;
+
+const consoleLogger: EmitterLogger = {
+  warn: (message) => console.warn(`[nestjs-snowplow] ${message}`),
+  error: (message) => console.error(`[nestjs-snowplow] ${message}`),
+};
+
+/** Serialises a batch: the payload_data envelope with `stm` set on every event. */
+export function serialiseBatch(events: readonly QueuedEvent[], stm: number): string {
+  const stmField = `{"stm":"${stm}",`;
+  let body = ENVELOPE_HEAD;
+  for (let i = 0; i < events.length; i++) {
+    body += (i === 0 ? stmField : `,${stmField}`) + events[i].json.slice(1);
+  }
+  return body + ENVELOPE_TAIL;
+}
+
+/** What one loop pass sent, for the callback and the backoff decision. */
+interface Pass {
+  budget: number;
+  failed: boolean;
+  retryAfterMs: number;
+  successes: SendResult[];
+  failures: SendResult[];
+}
+
+/**
+ * Queues events and sends them to the collector in batches from one background loop.
+ *
+ * Failures are retried with exponential backoff and full jitter; Retry-After is honoured; 413
+ * splits the batch; statuses in `dontRetryStatusCodes` drop the batch as rejected. Nothing here
+ * ever throws into the caller except `addAsync` (stopped emitter, oversized event).
+ */
+export class Emitter implements EventSink {
+  readonly options: ResolvedEmitterOptions;
+  private readonly storage: EventStorage;
+  private readonly client: CollectorClient;
+  private readonly logger: EmitterLogger;
+  private readonly backoff: Backoff;
+  private readonly signal = new LoopSignal();
+  private readonly abort = new AbortController();
+  private readonly ownedAgents: Array<HttpAgent | HttpsAgent> = [];
+  private readonly safeUrl: string;
+  private loop?: Promise<void>;
+  private stopping?: Promise<void>;
+  private stopped = false;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly counters = {
+    enqueued: 0,
+    sent: 0,
+    dropped: { overflow: 0, rejected: 0, too_large: 0, expired: 0 } as Record<DropReason, number>,
+    consecutiveFailures: 0,
+    lastSuccessAt: undefined as number | undefined,
+    lastError: undefined as string | undefined,
+  };
+
+  constructor(options: EmitterOptions) {
+    this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
+    const { collectorUrl } = this.options;
+    this.safeUrl = redactUrl(collectorUrl);
+    this.storage = this.options.storage ?? new RingBufferStorage(this.options.capacity);
+    this.logger = this.options.logger ?? consoleLogger;
+    this.backoff = new Backoff(this.options.backoff);
+    this.client = new CollectorClient({
+      url: collectorUrl,
+      http: this.options.httpClient ?? this.createHttpClient(),
+      timeoutMs: this.options.requestTimeoutMs,
+      tokenSource: this.options.tokenSource,
+      audience: this.options.audience,
+    });
+  }
+
+  /** The collector URL with any password masked. */
+  get collectorUrl(): string {
+    return this.safeUrl;
+  }
+
+  get queueDepth(): number {
+    return this.storage.size;
+  }
+
+  get capacity(): number {
+    return this.storage.capacity;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  stats(): EmitterStats {
+    const c = this.counters;
+    return {
+      queued: this.storage.size,
+      inFlight: this.inFlight,
+      capacity: this.storage.capacity,
+      enqueued: c.enqueued,
+      sent: c.sent,
+      dropped: { ...c.dropped },
+      lastSuccessAt: c.lastSuccessAt,
+      lastError: c.lastError,
+      consecutiveFailures: c.consecutiveFailures,
+      stopped: this.stopped,
+    };
+  }
+
+  /** Starts the send loop (idempotent). Events added before are kept and sent once it runs. */
+  start(): void {
+    if (this.loop || this.stopped) return;
+    this.loop = this.run();
+  }
+
+  /** Stores the event and wakes the send loop. Throws `EmitterStoppedError` after stop, `EventTooLargeError` if oversized. */
+  addAsync(payload: TrackedPayload): void {
+    if (this.stopped) throw new EmitterStoppedError();
+    const bytes = Buffer.byteLength(payload.json, 'utf8') + PER_EVENT_OVERHEAD;
+    if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
+    const overwritten = this.storage.add({ eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 });
+    this.counters.enqueued++;
+    this.options.observer?.eventsEnqueued(1);
+    if (overwritten > 0) this.dropped('overflow', overwritten);
+    this.signal.notifyData();
+  }
+
+  /** Wakes the loop now, cutting a backoff sleep short (not a Retry-After). Returns at once. */
+  flush(): void {
+    this.signal.notifyFlush();
+  }
+
+  /**
+   * Resolves when nothing is queued or in flight, or when `timeoutMs` passes, with how many events
+   * the collector accepted meanwhile and how many remain. Starts the loop if needed.
+   */
+  async drain(timeoutMs: number): Promise<DrainResult> {
+    const sentBefore = this.counters.sent;
+    const result = (drained: boolean): DrainResult => ({
+      sent: this.counters.sent - sentBefore,
+      remaining: this.storage.size + this.inFlight,
+      drained,
+    });
+    if (this.isIdle()) return result(true);
+    if (this.stopped) return result(false);
+    this.start();
+    this.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs)))),
+    ]);
+    clearTimeout(timer);
+    return result(drained && this.isIdle());
+  }
+
+  /** Aborts in-flight requests, waits for the loop to end and releases sockets. Safe to call twice. */
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopped = true;
+      this.abort.abort();
+      this.signal.notifyFlush();
+      this.stopping = (this.loop ?? Promise.resolve()).then(() => {
+        for (const agent of this.ownedAgents) agent.destroy();
+        this.notifyIdle(true);
+      });
+    }
+    return this.stopping;
+  }
+
+  private createHttpClient() {
+    const maxSockets = this.options.maxConcurrentRequests;
+    const httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
+    const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets });
+    this.ownedAgents.push(httpAgent, httpsAgent);
+    return axios.create({ httpAgent, httpsAgent, proxy: false });
+  }
+
+  private isIdle(): boolean {
+    return this.storage.size === 0 && this.inFlight === 0;
+  }
+
+  private notifyIdle(force = false): void {
+    if (!force && !this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      if (this.storage.size === 0) {
+        this.notifyIdle();
+        await this.signal.wait(true);
+        continue;
+      }
+      let pass: Pass | undefined;
+      try {
+        pass = await this.runPass();
+      } catch (err) {
+        this.logger.error(`send loop error: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (pass) this.report(pass);
+      if (this.stopped) break;
+      if (!pass || pass.failed) {
+        await this.sleepAfterFailure(pass?.retryAfterMs ?? 0);
+      } else if (pass.successes.length > 0) {
+        this.backoff.reset();
+      }
+    }
+  }
+
+  /** Sends up to the events queued when it starts, in up to `maxConcurrentRequests` parallel workers. */
+  private async runPass(): Promise<Pass> {
+    this.signal.consumeFlush();
+    const pass: Pass = {
+      budget: Math.max(this.storage.size, this.options.batchSize),
+      failed: false,
+      retryAfterMs: 0,
+      successes: [],
+      failures: [],
+    };
+    const workers: Array<Promise<void>> = [];
+    for (let i = 0; i < this.options.maxConcurrentRequests && this.storage.size > 0; i++) {
+      workers.push(this.worker(pass));
+    }
+    await Promise.all(workers);
+    return pass;
+  }
+
+  private async worker(pass: Pass): Promise<void> {
+    const maxBytes = this.options.maxBatchBytes - ENVELOPE_BYTES;
+    while (!pass.failed && !this.stopped && pass.budget > 0) {
+      const batch = this.storage.get(Math.min(this.options.batchSize, pass.budget), maxBytes);
+      if (batch.length === 0) return;
+      pass.budget -= batch.length;
+      this.inFlight += batch.length;
+      try {
+        await this.sendBatch(batch, pass);
+      } finally {
+        this.inFlight -= batch.length;
+      }
+    }
+  }
+
+  private async sendBatch(batch: QueuedEvent[], pass: Pass): Promise<void> {
+    let outcome = await this.post(batch);
+    if ((outcome.statusCode === 401 || outcome.statusCode === 403) && this.options.tokenSource && !this.stopped) {
+      this.options.tokenSource.invalidate?.();
+      outcome = await this.post(batch);
+    }
+    const status = outcome.statusCode;
+    const result: SendResult = { eventCount: batch.length, statusCode: status, eids: batch.map((e) => e.eid) };
+    if (outcome.error) result.error = outcome.error;
+
+    if (status >= 200 && status < 400) {
+      pass.successes.push(result);
+      this.counters.sent += batch.length;
+      this.counters.consecutiveFailures = 0;
+      this.counters.lastSuccessAt = Date.now();
+      return;
+    }
+    pass.failures.push(result);
+    this.counters.consecutiveFailures++;
+    this.counters.lastError = outcome.error ? outcome.error.message : `HTTP ${status}`;
+    if (status === 413) {
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await this.sendBatch(batch.slice(0, half), pass);
+        await this.sendBatch(batch.slice(half), pass);
+      } else {
+        this.dropped('too_large', 1);
+        this.logger.warn(`collector answered 413 for a single event (${batch[0].bytes} bytes); dropped as too large`);
+      }
+      return;
+    }
+    if (status !== -1 && this.options.dontRetry.has(status)) {
+      this.dropped('rejected', batch.length);
+      this.logger.warn(`collector rejected ${batch.length} events with HTTP ${status}; dropped (not retried)`);
+      return;
+    }
+    pass.failed = true;
+    if (outcome.retryAfterMs !== undefined) {
+      pass.retryAfterMs = Math.max(pass.retryAfterMs, Math.min(outcome.retryAfterMs, this.options.maxRetryAfterMs));
+    }
+    this.requeue(batch);
+  }
+
+  private async post(batch: QueuedEvent[]): Promise<PostOutcome> {
+    const outcome = await this.client.post(serialiseBatch(batch, Date.now()), this.abort.signal);
+    this.options.observer?.batchSent(
+      outcome.statusCode >= 200 && outcome.statusCode < 400 ? 'success' : 'failure',
+      batch.length,
+      outcome.durationSeconds,
+    );
+    return outcome;
+  }
+
+  /** Puts a failed batch back at the end of the queue, dropping events past maxAttempts or maxEventAgeMs. */
+  private requeue(batch: QueuedEvent[]): void {
+    const { maxAttempts, maxEventAgeMs } = this.options;
+    const now = Date.now();
+    const keep: QueuedEvent[] = [];
+    for (const event of batch) {
+      event.attempts++;
+      const expired =
+        (maxAttempts !== undefined && event.attempts >= maxAttempts) ||
+        (maxEventAgeMs !== undefined && now - event.dtm > maxEventAgeMs);
+      if (!expired) keep.push(event);
+    }
+    if (keep.length < batch.length) this.dropped('expired', batch.length - keep.length);
+    const overwritten = this.storage.addBatch(keep);
+    if (overwritten > 0) this.dropped('overflow', overwritten);
+  }
+
+  private dropped(reason: DropReason, count: number): void {
+    this.counters.dropped[reason] += count;
+    this.options.observer?.eventsDropped(reason, count);
+  }
+
+  private report(pass: Pass): void {
+    if (pass.failed) {
+      const last = pass.failures[pass.failures.length - 1];
+      const events = pass.failures.reduce((n, r) => n + r.eventCount, 0);
+      this.logger.warn(
+        `sending to ${this.safeUrl} failed (${last.error ? last.error.message : `HTTP ${last.statusCode}`}); ` +
+          `${events} events kept for retry, ${this.storage.size} queued`,
+      );
+    }
+    const callback = this.options.callback;
+    if (!callback || (pass.successes.length === 0 && pass.failures.length === 0)) return;
+    try {
+      const returned = callback(pass.successes, pass.failures);
+      if (returned && typeof (returned as Promise<void>).catch === 'function') {
+        (returned as Promise<void>).catch((err: unknown) => this.callbackFailed(err));
+      }
+    } catch (err) {
+      this.callbackFailed(err);
+    }
+  }
+
+  private callbackFailed(err: unknown): void {
+    this.logger.error(`callback threw: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  /** Waits out the backoff (cut short by flush/stop), then any Retry-After (cut short only by stop). */
+  private async sleepAfterFailure(retryAfterMs: number): Promise<void> {
+    const notBefore = Date.now() + retryAfterMs;
+    const delay = this.backoff.next();
+    await this.signal.wait(false, Math.max(delay, retryAfterMs));
+    const remaining = notBefore - Date.now();
+    if (remaining > 0 && !this.stopped) await this.sleepUntilStopped(remaining);
+  }
+
+  private async sleepUntilStopped(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.stopped && Date.now() < deadline) {
+      await this.signal.wait(false, deadline - Date.now());
+    }
+  }
+}

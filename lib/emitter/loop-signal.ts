@@ -1,0 +1,56 @@
+/**
+ * Wakes the send loop. New data wakes it only while it is idle; flush (and stop) also cut a
+ * backoff sleep short. Signals coalesce: any number of them wake one waiter once.
+ */
+export class LoopSignal {
+  private flushPending = false;
+  private waiter?: { acceptData: boolean; wake: () => void };
+
+  notifyData(): void {
+    if (this.waiter?.acceptData) this.release();
+  }
+
+  notifyFlush(): void {
+    if (this.waiter) this.release();
+    else this.flushPending = true;
+  }
+
+  /** Clears a flush that arrived while nobody waited. */
+  consumeFlush(): boolean {
+    const pending = this.flushPending;
+    this.flushPending = false;
+    return pending;
+  }
+
+  /**
+   * Resolves `true` when woken, `false` when `timeoutMs` passes first. The timer is unref'd:
+   * a sleeping loop never keeps the process alive.
+   */
+  wait(acceptData: boolean, timeoutMs?: number): Promise<boolean> {
+    if (this.consumeFlush()) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter = {
+        acceptData,
+        wake: () => {
+          if (timer) clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.waiter = waiter;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          if (this.waiter === waiter) this.waiter = undefined;
+          resolve(false);
+        }, Math.max(0, timeoutMs));
+        timer.unref();
+      }
+    });
+  }
+
+  private release(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.wake();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './event-storage.interface';
+export * from './queued-event';
+export * from './ring-buffer.storage';

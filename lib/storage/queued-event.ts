@@ -1,0 +1,12 @@
+/** An event waiting in storage: the serialised payload plus what the emitter tracks about it. */
+export interface QueuedEvent {
+  readonly eid: string;
+  /** Track time, ms since the epoch. */
+  readonly dtm: number;
+  /** The payload_data item without `stm`. */
+  readonly json: string;
+  /** Bytes the event takes in a request body: UTF-8 size of `json` plus `stm` and a separator. */
+  readonly bytes: number;
+  /** Send attempts that failed so far. */
+  attempts: number;
+}

@@ -1,0 +1,36 @@
+import { InvalidEventError } from '../errors';
+import { describeType, isPlainObject, stringifyJson } from '../utils';
+import { encodeBase64 } from './payload';
+import { SCHEMAS } from './schemas';
+
+/** Longest event name the custom_event schema accepts. */
+export const MAX_EVENT_NAME_LENGTH = 255;
+
+const WRAPPER_HEAD = `{"schema":"${SCHEMAS.unstructEvent}","data":{"schema":"${SCHEMAS.customEvent}","data":`;
+
+export function validateEventName(name: unknown): asserts name is string {
+  if (typeof name !== 'string') {
+    throw new InvalidEventError('name', `must be a string, got ${describeType(name)}`);
+  }
+  if (name.trim() === '') throw new InvalidEventError('name', 'must not be empty or whitespace');
+  if (name.length > MAX_EVENT_NAME_LENGTH) {
+    throw new InvalidEventError('name', `must be at most ${MAX_EVENT_NAME_LENGTH} characters, got ${name.length}`);
+  }
+}
+
+/** The `ue_px` value of a custom event: base64 of the unstruct_event wrapper around `{name, props}`. */
+export function customEventUePx(name: string, props: unknown): string {
+  validateEventName(name);
+  let inner: string;
+  if (props === undefined) {
+    inner = `{"name":${JSON.stringify(name)}}`;
+  } else {
+    if (!isPlainObject(props)) {
+      throw new InvalidEventError('props', `must be a plain object, got ${describeType(props)}`);
+    }
+    const result = stringifyJson(props);
+    if ('error' in result) throw new InvalidEventError('props', result.error);
+    inner = `{"name":${JSON.stringify(name)},"props":${result.json}}`;
+  }
+  return encodeBase64(`${WRAPPER_HEAD}${inner}}}`);
+}

@@ -1,0 +1,66 @@
+/**
+ * One event in the tracker protocol, already serialised: `json` is the `payload_data` item
+ * (every value a string) without `stm`, which the emitter adds on every send attempt.
+ */
+export interface TrackedPayload {
+  readonly eid: string;
+  /** Track time, ms since the epoch (the `dtm` field). */
+  readonly dtm: number;
+  readonly json: string;
+}
+
+/** Where the tracker puts built events: the emitter, or the testing module's in-memory sink. */
+export interface EventSink {
+  /** Queues the event for sending; throws `EmitterStoppedError` once stopped. */
+  addAsync(payload: TrackedPayload): void;
+}
+
+export interface PayloadContext {
+  appId: string;
+  namespace: string;
+  userAgent: string;
+  trackerVersion: string;
+}
+
+/** Encodes JSON text the way the `ue_px` and `cx` fields carry it: URL-safe base64 without padding. */
+export function encodeBase64(json: string): string {
+  return Buffer.from(json, 'utf8').toString('base64url');
+}
+
+/**
+ * Writes payload_data items by string concatenation. The fields shared by every event of a
+ * tracker are escaped once, here; per event only the type-specific fields are serialised.
+ */
+export class PayloadWriter {
+  private readonly common: string;
+
+  constructor(context: PayloadContext) {
+    const fields: Array<[string, string]> = [
+      ['p', 'srv'],
+      ['tna', context.namespace],
+      ['aid', context.appId],
+      ['tv', context.trackerVersion],
+      ['ua', context.userAgent],
+    ];
+    this.common = fields
+      .filter(([, value]) => value !== '')
+      .map(([key, value]) => `"${key}":${JSON.stringify(value)}`)
+      .join(',');
+  }
+
+  /** `fields` is the already-serialised tail, e.g. `"ue_px":"..."`; it must not be empty. */
+  write(eventType: string, eid: string, dtm: number, fields: string): TrackedPayload {
+    const json = `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${this.common},${fields}}`;
+    return { eid, dtm, json };
+  }
+}
+
+/** Serialises `"key":"value"` pairs, leaving out empty values as the protocol asks. */
+export function serialiseFields(fields: ReadonlyArray<readonly [string, string]>): string {
+  let out = '';
+  for (const [key, value] of fields) {
+    if (value === '') continue;
+    out += `${out ? ',' : ''}"${key}":${JSON.stringify(value)}`;
+  }
+  return out;
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidOptionError } from '../errors';
+import { TRACKER_VERSION } from '../version';
+import { BillingEventOptionalInput, BillingEventRequiredInput, buildBillingEvent } from './billing-event';
+import { customEventUePx } from './custom-event';
+import { EventSink, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
+
+export const DEFAULT_NAMESPACE = 'gitlab';
+export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nestjs-snowplow-'.length)}`;
+
+export interface TrackerOptions {
+  /** `aid` of every event; required, non-empty. */
+  appId: string;
+  /** Where built events go: an `Emitter` (or anything with `addAsync`). */
+  emitter: EventSink;
+  /** `tna` of every event. Default `gitlab`. */
+  namespace?: string;
+  /** `ua` of every event. Default `nestjs-snowplow/<version>`. */
+  userAgent?: string;
+}
+
+export interface TrackResult {
+  /** The Snowplow event id (`eid`), fixed for the event's life, retries included. */
+  eid: string;
+}
+
+export interface BillingTrackResult extends TrackResult {
+  /** The billable_usage `event_id` (also sent as `se_la`). */
+  eventId: string;
+}
+
+function optionalText(name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw new InvalidOptionError(name, 'must be a string');
+  return value;
+}
+
+/**
+ * Builds Snowplow events and hands them to the emitter. Every method validates its input
+ * synchronously and throws a typed error naming the offending field; nothing is queued then.
+ */
+export class Tracker {
+  private readonly sink: EventSink;
+  private readonly writer: PayloadWriter;
+
+  constructor(options: TrackerOptions) {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
+    const { appId, emitter } = options;
+    if (typeof appId !== 'string' || appId.trim() === '') {
+      throw new InvalidOptionError('appId', 'must be a non-empty string');
+    }
+    if (!emitter || typeof emitter.addAsync !== 'function') {
+      throw new InvalidOptionError('emitter', 'is required (an Emitter or an object with addAsync)');
+    }
+    this.sink = emitter;
+    this.writer = new PayloadWriter({
+      appId,
+      namespace: optionalText('namespace', options.namespace, DEFAULT_NAMESPACE),
+      userAgent: optionalText('userAgent', options.userAgent, DEFAULT_USER_AGENT),
+      trackerVersion: TRACKER_VERSION,
+    });
+  }
+
+  /** A self-describing `com.gitlab/custom_event` with the given name and (optionally nested) props. */
+  trackEvent(name: string, props?: Record<string, unknown>): TrackResult {
+    const uePx = customEventUePx(name, props);
+    return this.emit(this.writer.write('ue', randomUUID(), Date.now(), `"ue_px":"${uePx}"`));
+  }
+
+  trackBillingEvent(required: BillingEventRequiredInput): BillingTrackResult {
+    return this.trackBillingEventWithOptionalInput(required, undefined);
+  }
+
+  /** A structured event carrying one `com.gitlab/billable_usage` context entity. */
+  trackBillingEventWithOptionalInput(
+    required: BillingEventRequiredInput,
+    optional: BillingEventOptionalInput | undefined,
+  ): BillingTrackResult {
+    const dtm = Date.now();
+    const eventId = randomUUID();
+    const billing = buildBillingEvent(required, optional, eventId, dtm);
+    const fields = serialiseFields([
+      ['se_ca', billing.category],
+      ['se_ac', billing.eventType],
+      ['se_la', eventId],
+      ['se_va', String(billing.quantity)],
+      ['cx', billing.cx],
+    ]);
+    const { eid } = this.emit(this.writer.write('se', randomUUID(), dtm, fields));
+    return { eid, eventId };
+  }
+
+  private emit(payload: TrackedPayload): TrackResult {
+    this.sink.addAsync(payload);
+    return { eid: payload.eid };
+  }
+}
