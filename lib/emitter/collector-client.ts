@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { AxiosError, AxiosInstance, isAxiosError } from 'axios';
 import { TokenSource } from '../auth/token-source.interface';
 import { parseRetryAfter } from './backoff';
@@ -27,6 +29,8 @@ export interface PostOutcome {
 export interface CollectorClientOptions {
   url: URL;
   http: AxiosInstance;
+  /** Keep-alive agents the emitter owns; passed on every request whatever the axios instance. */
+  agents: { httpAgent: HttpAgent; httpsAgent: HttpsAgent };
   timeoutMs: number;
   tokenSource?: TokenSource;
   audience: string;
@@ -66,6 +70,7 @@ export class CollectorClient {
         transformResponse: [(data: unknown) => data],
         validateStatus: () => true,
         maxContentLength: 1024 * 1024,
+        ...this.options.agents,
       });
       const status = response.status;
       const retryAfterMs =

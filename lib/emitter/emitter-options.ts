@@ -20,7 +20,7 @@ export interface EmitterOptions {
   tokenSource?: TokenSource;
   /** Audience passed to the token source. Default: the collector URL's origin. */
   audience?: string;
-  /** An axios instance to send with (the Nest module passes `HttpService.axiosRef`). Default: one with keep-alive agents. */
+  /** An axios instance to send with (the Nest module passes `HttpService.axiosRef`); the emitter's own keep-alive agents are used with it. Default: a new instance. */
   httpClient?: AxiosInstance;
   logger?: EmitterLogger;
   observer?: EmitterObserver;
@@ -115,7 +115,9 @@ function checkFunction(option: string, value: unknown, methods: string[]): void 
   const ok =
     methods.length === 0
       ? typeof value === 'function'
-      : value !== null && typeof value === 'object' && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+      : value !== null &&
+        (typeof value === 'object' || typeof value === 'function') &&
+        methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
   if (!ok) {
     throw new InvalidOptionError(option, methods.length ? `must have ${methods.join(', ')}()` : 'must be a function');
   }

@@ -56,7 +56,8 @@ export class Emitter implements EventSink {
   private readonly backoff: Backoff;
   private readonly signal = new LoopSignal();
   private readonly abort = new AbortController();
-  private readonly ownedAgents: Array<HttpAgent | HttpsAgent> = [];
+  private readonly httpAgent: HttpAgent;
+  private readonly httpsAgent: HttpsAgent;
   private readonly safeUrl: string;
   private loop?: Promise<void>;
   private stopping?: Promise<void>;
@@ -79,9 +80,13 @@ export class Emitter implements EventSink {
     this.storage = this.options.storage ?? new RingBufferStorage(this.options.capacity);
     this.logger = this.options.logger ?? consoleLogger;
     this.backoff = new Backoff(this.options.backoff);
+    const maxSockets = this.options.maxConcurrentRequests;
+    this.httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
+    this.httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets });
     this.client = new CollectorClient({
       url: collectorUrl,
-      http: this.options.httpClient ?? this.createHttpClient(),
+      http: this.options.httpClient ?? axios.create(),
+      agents: { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent },
       timeoutMs: this.options.requestTimeoutMs,
       tokenSource: this.options.tokenSource,
       audience: this.options.audience,
@@ -175,19 +180,12 @@ export class Emitter implements EventSink {
       this.abort.abort();
       this.signal.notifyFlush();
       this.stopping = (this.loop ?? Promise.resolve()).then(() => {
-        for (const agent of this.ownedAgents) agent.destroy();
+        this.httpAgent.destroy();
+        this.httpsAgent.destroy();
         this.notifyIdle(true);
       });
     }
     return this.stopping;
-  }
-
-  private createHttpClient() {
-    const maxSockets = this.options.maxConcurrentRequests;
-    const httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
-    const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets });
-    this.ownedAgents.push(httpAgent, httpsAgent);
-    return axios.create({ httpAgent, httpsAgent, proxy: false });
   }
 
   private isIdle(): boolean {

@@ -14,7 +14,7 @@ export interface ReceivedRequest {
 
 /** What the collector does with one request; chosen per request by `behaviour`. */
 export type Reply =
-  | { status: number; headers?: Record<string, string> }
+  | { status: number; headers?: Record<string, string>; after?: Promise<unknown> }
   | { hang: true }
   | { reset: true };
 
@@ -107,9 +107,13 @@ export class TestCollector {
         req.socket.destroy();
         return;
       }
-      request.status = reply.status;
-      res.writeHead(reply.status, { 'Content-Type': 'text/plain', ...reply.headers });
-      res.end(reply.status < 400 ? 'ok' : 'error');
+      const answer = () => {
+        request.status = reply.status;
+        res.writeHead(reply.status, { 'Content-Type': 'text/plain', ...reply.headers });
+        res.end(reply.status < 400 ? 'ok' : 'error');
+      };
+      if (reply.after) void reply.after.then(answer);
+      else answer();
     });
   }
 }

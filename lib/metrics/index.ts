@@ -1,0 +1,2 @@
+export * from './metric-names';
+export { EmitterMetrics, MetricsOptions, QueueSource } from './snowplow-metrics';

@@ -1,0 +1,187 @@
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DROP_REASONS, DropReason, EmitterObserver } from '../emitter/send-result';
+import { InvalidOptionError } from '../errors';
+import { DEFAULT_METRICS_PREFIX, metricNames } from './metric-names';
+import { loadPromClient } from './prom-client-loader';
+
+export interface MetricsOptions {
+  /** Prepended to every metric name. Default `snowplow_`. */
+  prefix?: string;
+  /** Constant labels added to every series, e.g. `{ service: 'billing-api' }`. */
+  labels?: Record<string, string>;
+  /** Registry to register on. Default: prom-client's global registry (what @willsoto/nestjs-prometheus serves). */
+  registry?: Registry;
+}
+
+/** What the metrics read from the emitter they describe. */
+export interface QueueSource {
+  readonly queueDepth: number;
+  readonly capacity: number;
+}
+
+type Labels = Record<string, string>;
+const SOURCES = Symbol.for('nestjs-snowplow.metric-sources');
+type Tagged = { [SOURCES]?: Set<EmitterMetrics> };
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * The prom-client metrics of one prefix on one registry. Get-or-create: every emitter that uses
+ * them (two apps in one process, a module imported twice) finds the metrics already registered
+ * and joins their set of sources, so no metric is ever registered twice.
+ */
+class MetricSet {
+  /** Shared through the metric objects, so even a second copy of this library feeds the same series. */
+  readonly sources: Set<EmitterMetrics>;
+  readonly enqueued: Counter;
+  readonly sent: Counter;
+  readonly dropped: Counter;
+  readonly trackErrors: Counter;
+  readonly batchDuration: Histogram;
+
+  constructor(registry: Registry, prefix: string, labelNames: string[]) {
+    const prom = loadPromClient();
+    const names = metricNames(prefix);
+    const sources = (registry.getSingleMetric(names.enqueued) as Tagged | undefined)?.[SOURCES] ?? new Set();
+    this.sources = sources;
+    const flushAll = () => sources.forEach((source) => source.flush());
+    const queueGauge = (name: string, help: string, read: (s: EmitterMetrics) => number) =>
+      this.getOrCreate(registry, name, labelNames, () =>
+        new prom.Gauge({
+          name,
+          help,
+          labelNames,
+          registers: [registry],
+          collect(this: Gauge) {
+            this.reset();
+            sources.forEach((source) => this.inc(source.labels, read(source)));
+          },
+        }),
+      );
+    const counter = (name: string, help: string, extra: string[]) =>
+      this.getOrCreate(registry, name, [...labelNames, ...extra], () =>
+        new prom.Counter({ name, help, labelNames: [...labelNames, ...extra], registers: [registry], collect: flushAll }),
+      ) as Counter;
+
+    this.enqueued = counter(names.enqueued, 'Events accepted by the Snowplow emitter', []);
+    this.sent = counter(names.sent, 'Events per send outcome (one count per event per attempt)', ['result']);
+    this.dropped = counter(names.dropped, 'Events dropped without delivery, by reason', ['reason']);
+    this.trackErrors = counter(names.trackErrors, 'Tracking calls that failed and were swallowed (e.g. @TrackEvent)', ['source']);
+    this.batchDuration = this.getOrCreate(registry, names.batchDuration, [...labelNames, 'result'], () =>
+      new prom.Histogram({
+        name: names.batchDuration,
+        help: 'One batch request to the collector, start to response, in seconds',
+        labelNames: [...labelNames, 'result'],
+        buckets: DURATION_BUCKETS,
+        registers: [registry],
+      }),
+    ) as Histogram;
+    queueGauge(names.queueDepth, 'Events waiting in the Snowplow emitter queue', (s) => s.queue.queueDepth);
+    queueGauge(names.queueCapacity, 'Capacity of the Snowplow emitter queue', (s) => s.queue.capacity);
+  }
+
+  private getOrCreate<T extends object>(registry: Registry, name: string, labelNames: string[], create: () => T): T {
+    const existing = registry.getSingleMetric(name) as (T & Tagged & { labelNames?: string[] }) | undefined;
+    if (existing) {
+      if (existing[SOURCES] !== this.sources) {
+        throw new InvalidOptionError('metrics.prefix', `a metric named ${name} is already registered by other code; choose another prefix`);
+      }
+      const have = [...(existing.labelNames ?? [])].sort().join(',');
+      if (have !== [...labelNames].sort().join(',')) {
+        throw new InvalidOptionError(
+          'metrics.labels',
+          `${name} is already registered with labels [${have}]; every Snowplow module sharing a prefix must use the same label names`,
+        );
+      }
+      return existing;
+    }
+    const metric = create() as T & Tagged;
+    metric[SOURCES] = this.sources;
+    return metric;
+  }
+}
+
+function checkMetricsOptions(options: MetricsOptions): { prefix: string; labels: Labels } {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('metrics', 'must be an object or false');
+  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
+    throw new InvalidOptionError('metrics.prefix', 'must be a valid Prometheus metric name prefix');
+  }
+  const labels = options.labels ?? {};
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
+    throw new InvalidOptionError('metrics.labels', 'must be an object of label name to string value');
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || ['result', 'reason', 'source'].includes(key) || typeof value !== 'string') {
+      throw new InvalidOptionError('metrics.labels', `label ${JSON.stringify(key)} must be a valid, non-reserved name with a string value`);
+    }
+  }
+  return { prefix, labels: { ...labels } };
+}
+
+/**
+ * Prometheus metrics of one emitter. Counting on the hot path is a plain integer increment; the
+ * totals move into prom-client when the registry is scraped (collect) or the emitter detaches.
+ */
+export class EmitterMetrics implements EmitterObserver {
+  readonly labels: Labels;
+  readonly registry: Registry;
+  private readonly set: MetricSet;
+  private enqueued = 0;
+  private readonly sent = { success: 0, failure: 0 };
+  private readonly dropped: Record<DropReason, number> = { overflow: 0, rejected: 0, too_large: 0, expired: 0 };
+  private readonly trackErrors = new Map<string, number>();
+
+  constructor(
+    readonly queue: QueueSource,
+    options: MetricsOptions = {},
+  ) {
+    const { prefix, labels } = checkMetricsOptions(options);
+    this.labels = labels;
+    this.registry = options.registry ?? loadPromClient().register;
+    this.set = new MetricSet(this.registry, prefix, Object.keys(labels));
+    this.set.sources.add(this);
+    this.set.enqueued.inc(labels, 0);
+    for (const result of ['success', 'failure']) this.set.sent.inc({ ...labels, result }, 0);
+    for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason }, 0);
+  }
+
+  eventsEnqueued(count: number): void {
+    this.enqueued += count;
+  }
+
+  batchSent(result: 'success' | 'failure', eventCount: number, durationSeconds: number): void {
+    this.sent[result] += eventCount;
+    this.set.batchDuration.observe({ ...this.labels, result }, durationSeconds);
+  }
+
+  eventsDropped(reason: DropReason, count: number): void {
+    this.dropped[reason] += count;
+  }
+
+  trackError(source: string): void {
+    this.trackErrors.set(source, (this.trackErrors.get(source) ?? 0) + 1);
+  }
+
+  /** Moves the counts gathered since the last flush into the prom-client counters. */
+  flush(): void {
+    const { set, labels } = this;
+    if (this.enqueued) set.enqueued.inc(labels, this.enqueued);
+    this.enqueued = 0;
+    for (const result of ['success', 'failure'] as const) {
+      if (this.sent[result]) set.sent.inc({ ...labels, result }, this.sent[result]);
+      this.sent[result] = 0;
+    }
+    for (const reason of DROP_REASONS) {
+      if (this.dropped[reason]) set.dropped.inc({ ...labels, reason }, this.dropped[reason]);
+      this.dropped[reason] = 0;
+    }
+    for (const [source, count] of this.trackErrors) set.trackErrors.inc({ ...labels, source }, count);
+    this.trackErrors.clear();
+  }
+
+  /** Flushes and stops reporting this emitter's queue (after shutdown). */
+  detach(): void {
+    this.flush();
+    this.set.sources.delete(this);
+  }
+}

@@ -1,0 +1,65 @@
+import { HttpService } from '@nestjs/axios';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { Emitter } from '../emitter/emitter';
+import { EmitterMetrics, QueueSource } from '../metrics';
+import { checkModuleOptions } from './snowplow-module-options';
+import type { SnowplowModuleOptions } from './snowplow-module-options';
+import { SNOWPLOW_MODULE_OPTIONS } from './snowplow.module-definition';
+
+/**
+ * The emitter as a Nest provider: the send loop starts with the module and drains on shutdown
+ * (`app.close()`, or SIGTERM when the app called `enableShutdownHooks()`).
+ */
+@Injectable()
+export class EmitterService extends Emitter implements OnModuleInit, OnApplicationShutdown {
+  /** This emitter's Prometheus metrics, unless `metrics: false`. */
+  readonly metrics?: EmitterMetrics;
+  private readonly nestLogger: Logger;
+  private readonly drainTimeoutMs: number;
+
+  constructor(@Inject(SNOWPLOW_MODULE_OPTIONS) options: SnowplowModuleOptions, http: HttpService) {
+    const { shutdownTimeoutMs } = checkModuleOptions(options);
+    const { appId: _appId, namespace: _ns, userAgent: _ua, shutdownTimeoutMs: _st, metrics, ...emitterOptions } = options;
+    const logger = new Logger('Snowplow');
+    let self: EmitterService | undefined;
+    const queue: QueueSource = {
+      get queueDepth() {
+        return self?.queueDepth ?? 0;
+      },
+      get capacity() {
+        return self?.capacity ?? 0;
+      },
+    };
+    const observer = metrics === false ? undefined : new EmitterMetrics(queue, metrics);
+    super({ ...emitterOptions, httpClient: http.axiosRef, logger, observer });
+    self = this;
+    this.metrics = observer;
+    this.nestLogger = logger;
+    this.drainTimeoutMs = shutdownTimeoutMs;
+  }
+
+  onModuleInit(): void {
+    this.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.isStopped) return;
+    const result = await this.drain(this.drainTimeoutMs);
+    if (result.drained) {
+      if (result.sent > 0) this.nestLogger.log(`drained ${result.sent} events on shutdown`);
+    } else {
+      this.nestLogger.warn(
+        `shutdown deadline of ${this.drainTimeoutMs} ms reached: ${result.sent} events sent, ` +
+          `${result.remaining} not delivered to ${this.collectorUrl}`,
+      );
+    }
+    await this.stop();
+    this.metrics?.detach();
+  }
+
+  /** The prom-client registry holding this emitter's metrics, for apps without PrometheusModule. */
+  collector(): Registry | undefined {
+    return this.metrics?.registry;
+  }
+}

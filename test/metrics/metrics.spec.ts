@@ -1,0 +1,140 @@
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { INestApplication } from '@nestjs/common';
+import { register, Registry } from 'prom-client';
+import request from 'supertest';
+import { EmitterService, SnowplowModule, TrackerService } from '../../lib';
+import { createApp } from '../support/nest';
+import { TestCollector } from '../support/test-collector';
+import { waitFor } from '../support/wait-for';
+
+/** The value of one sample line in Prometheus text format, e.g. `snowplow_events_sent_total{result="success"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('Prometheus metrics', () => {
+  let collector: TestCollector;
+  let app: INestApplication | undefined;
+  beforeEach(async () => {
+    register.clear();
+    collector = await TestCollector.start();
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await collector.close();
+  });
+
+  it('/metrics of an app importing PrometheusModule shows every metric with the right values', async () => {
+    let mode: 'ok' | 'fail-once' | 'hang' = 'ok';
+    collector.behaviour = () => {
+      if (mode === 'hang') return { hang: true };
+      if (mode === 'fail-once') {
+        mode = 'ok';
+        return { status: 500 };
+      }
+      return { status: 200 };
+    };
+    app = await createApp({
+      imports: [
+        PrometheusModule.register(),
+        SnowplowModule.forRoot({
+          collectorUrl: collector.endpoint,
+          appId: 'metrics',
+          capacity: 5,
+          shutdownTimeoutMs: 100,
+          requestTimeoutMs: 120_000,
+          backoff: { baseMs: 1, capMs: 5 },
+          metrics: { labels: { service: 'billing' } },
+        }),
+      ],
+    });
+    const tracker = app.get(TrackerService);
+    // 3 delivered at once.
+    for (let i = 0; i < 3; i++) tracker.trackEvent('ok');
+    await collector.waitForEvents(3);
+    // 2 fail once with 500, then are delivered.
+    mode = 'fail-once';
+    tracker.trackEvent('retry');
+    tracker.trackEvent('retry');
+    await collector.waitForEvents(5);
+    // 1 hangs in flight; 8 more into a buffer of 5 overwrite the 3 oldest.
+    mode = 'hang';
+    tracker.trackEvent('in-flight');
+    await waitFor(() => collector.requests.length === 4, { what: 'the hanging request' });
+    for (let i = 0; i < 8; i++) tracker.trackEvent('overflow');
+
+    const { text } = await request(app.getHttpServer()).get('/metrics').expect(200);
+    const l = 'service="billing"';
+    expect(sample(text, `snowplow_events_enqueued_total{${l}}`)).toBe(14);
+    expect(sample(text, `snowplow_events_sent_total{${l},result="success"}`)).toBe(5);
+    expect(sample(text, `snowplow_events_sent_total{${l},result="failure"}`)).toBe(2);
+    expect(sample(text, `snowplow_events_dropped_total{${l},reason="overflow"}`)).toBe(3);
+    expect(sample(text, `snowplow_events_dropped_total{${l},reason="rejected"}`)).toBe(0);
+    expect(sample(text, `snowplow_queue_depth{${l}}`)).toBe(5);
+    expect(sample(text, `snowplow_queue_capacity{${l}}`)).toBe(5);
+    expect(sample(text, `snowplow_batch_duration_seconds_count{${l},result="success"}`)).toBe(2);
+    expect(sample(text, `snowplow_batch_duration_seconds_count{${l},result="failure"}`)).toBe(1);
+    expect(text).toContain('# TYPE snowplow_batch_duration_seconds histogram');
+    expect(text).toContain('# TYPE snowplow_queue_depth gauge');
+  });
+
+  it('a prefix renames every metric; metrics: false registers none', async () => {
+    app = await createApp({
+      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'p', metrics: { prefix: 'billing_sp_' } })],
+    });
+    app.get(TrackerService).trackEvent('x');
+    await collector.waitForEvents(1);
+    const text = await register.metrics();
+    expect(sample(text, 'billing_sp_events_enqueued_total')).toBe(1);
+    expect(sample(text, 'billing_sp_events_sent_total{result="success"}')).toBe(1);
+    expect(text).not.toContain('snowplow_');
+    await app.close();
+
+    register.clear();
+    app = await createApp({ imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'p', metrics: false })] });
+    app.get(TrackerService).trackEvent('y');
+    await collector.waitForEvents(2);
+    expect((await register.metrics()).trim()).toBe('');
+    expect(app.get(EmitterService).collector()).toBeUndefined();
+  });
+
+  it('collector() returns the registry for apps without PrometheusModule, with a custom registry too', async () => {
+    const registry = new Registry();
+    app = await createApp({
+      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'r', metrics: { registry } })],
+    });
+    app.get(TrackerService).trackEvent('z');
+    await collector.waitForEvents(1);
+    expect(app.get(EmitterService).collector()).toBe(registry);
+    expect(sample(await registry.metrics(), 'snowplow_events_enqueued_total')).toBe(1);
+    expect(await register.metrics()).not.toContain('snowplow_');
+  });
+
+  it('two apps in one process share the series without "already registered" errors and sum queue depth', async () => {
+    collector.behaviour = () => ({ hang: true });
+    const options = { collectorUrl: collector.endpoint, appId: 'two', requestTimeoutMs: 120_000, shutdownTimeoutMs: 50, maxConcurrentRequests: 1, batchSize: 1 };
+    const first = await createApp({ imports: [SnowplowModule.forRoot(options)] });
+    const second = await createApp({ imports: [SnowplowModule.forRoot(options)] });
+    try {
+      for (let i = 0; i < 3; i++) first.get(TrackerService).trackEvent('a');
+      for (let i = 0; i < 4; i++) second.get(TrackerService).trackEvent('b');
+      await waitFor(() => collector.requests.length === 2, { what: 'one request per app' });
+      const text = await register.metrics();
+      expect(sample(text, 'snowplow_events_enqueued_total')).toBe(7);
+      expect(sample(text, 'snowplow_queue_depth')).toBe(5);
+      expect(sample(text, 'snowplow_queue_capacity')).toBe(20_000);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+    expect(sample(await register.metrics(), 'snowplow_queue_depth') ?? 0).toBe(0);
+  });
+
+  it('rejects metric labels that collide with the ones it sets', async () => {
+    await expect(
+      createApp({ imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'x', metrics: { labels: { result: 'x' } } })] }),
+    ).rejects.toThrow('"metrics.labels"');
+  });
+});

@@ -1,0 +1,137 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  EmitterService,
+  EmitterStoppedError,
+  InvalidCollectorUrlError,
+  InvalidOptionError,
+  SNOWPLOW_MODULE_OPTIONS,
+  SnowplowModule,
+  SnowplowModuleOptions,
+  TrackerService,
+} from '../../lib';
+import { decodeAccepted } from '../support/decode';
+import { createApp } from '../support/nest';
+import { TestCollector } from '../support/test-collector';
+
+@Injectable()
+class AppConfig {
+  constructor(readonly endpoint: string) {}
+}
+
+describe('SnowplowModule', () => {
+  let collector: TestCollector;
+  beforeEach(async () => {
+    collector = await TestCollector.start();
+  });
+  afterEach(() => collector.close());
+
+  it('forRoot provides TrackerService, EmitterService and the options token, and sends events', async () => {
+    const app = await createApp({ imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'svc', metrics: false })] });
+    const tracker = app.get(TrackerService);
+    expect(app.get(EmitterService)).toBeInstanceOf(EmitterService);
+    expect(app.get(SNOWPLOW_MODULE_OPTIONS)).toMatchObject({ appId: 'svc' });
+    const { eid } = tracker.trackEvent('module_event', { via: 'forRoot' });
+    await collector.waitForEvents(1);
+    expect(decodeAccepted(collector)).toMatchObject([{ eid, name: 'module_event', props: { via: 'forRoot' }, raw: { aid: 'svc' } }]);
+    await app.close();
+  });
+
+  it('forRootAsync with a factory injecting a config provider from an imported module', async () => {
+    @Module({ providers: [{ provide: AppConfig, useFactory: () => new AppConfig(collector.endpoint) }], exports: [AppConfig] })
+    class ConfigModule {}
+    const app = await createApp({
+      imports: [
+        SnowplowModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [AppConfig],
+          useFactory: async (config: AppConfig): Promise<SnowplowModuleOptions> => ({
+            collectorUrl: config.endpoint,
+            appId: 'async-app',
+            namespace: 'async-ns',
+            metrics: false,
+          }),
+        }),
+      ],
+    });
+    app.get(TrackerService).trackEvent('async_event');
+    await collector.waitForEvents(1);
+    expect(decodeAccepted(collector)[0].raw).toMatchObject({ aid: 'async-app', tna: 'async-ns' });
+    await app.close();
+  });
+
+  it('forRootAsync with useClass', async () => {
+    const endpoint = collector.endpoint;
+    @Injectable()
+    class OptionsFactory {
+      create(): SnowplowModuleOptions {
+        return { collectorUrl: endpoint, appId: 'use-class', metrics: false };
+      }
+    }
+    const app = await createApp({ imports: [SnowplowModule.forRootAsync({ useClass: OptionsFactory })] });
+    app.get(TrackerService).trackEvent('from_class');
+    await collector.waitForEvents(1);
+    expect(decodeAccepted(collector)[0].raw.aid).toBe('use-class');
+    await app.close();
+  });
+
+  it('isGlobal makes TrackerService injectable in modules that do not import SnowplowModule', async () => {
+    @Injectable()
+    class FeatureService {
+      constructor(readonly tracker: TrackerService) {}
+    }
+    @Module({ providers: [FeatureService], exports: [FeatureService] })
+    class FeatureModule {}
+    const app = await createApp({
+      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'g', metrics: false, isGlobal: true }), FeatureModule],
+    });
+    app.get(FeatureService).tracker.trackEvent('global');
+    await collector.waitForEvents(1);
+    await app.close();
+  });
+
+  it('without isGlobal, a feature module that does not import it cannot inject TrackerService', async () => {
+    @Injectable()
+    class FeatureService {
+      constructor(readonly tracker: TrackerService) {}
+    }
+    @Module({ providers: [FeatureService] })
+    class FeatureModule {}
+    await expect(
+      Test.createTestingModule({
+        imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'g', metrics: false }), FeatureModule],
+      }).compile(),
+    ).rejects.toThrow(/TrackerService/);
+  });
+
+  it.each([
+    ['a missing collectorUrl', { appId: 'a' }, InvalidCollectorUrlError, 'collectorUrl'],
+    ['an ftp collectorUrl', { appId: 'a', collectorUrl: 'ftp://x/tp2' }, InvalidCollectorUrlError, 'collectorUrl'],
+    ['a missing appId', { collectorUrl: 'http://127.0.0.1:9/tp2' }, InvalidOptionError, 'appId'],
+    ['a negative shutdownTimeoutMs', { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', shutdownTimeoutMs: -1 }, InvalidOptionError, 'shutdownTimeoutMs'],
+    ['a string batchSize', { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', batchSize: '5' }, InvalidOptionError, 'batchSize'],
+    ['a metrics string', { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', metrics: 'yes' }, InvalidOptionError, 'metrics'],
+    ['a misspelt option', { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', batchsize: 5 }, InvalidOptionError, 'batchsize'],
+  ])('fails at startup on %s, naming the option', async (_case, options, errorClass, option) => {
+    const compiling = Test.createTestingModule({ imports: [SnowplowModule.forRoot(options as SnowplowModuleOptions)] }).compile();
+    await expect(compiling).rejects.toThrow(errorClass);
+    await expect(
+      Test.createTestingModule({ imports: [SnowplowModule.forRoot(options as SnowplowModuleOptions)] }).compile(),
+    ).rejects.toThrow(`"${option}"`);
+  });
+
+  it('two apps in one process each get their own emitter, share metrics, and both stop on close', async () => {
+    const options = { collectorUrl: collector.endpoint, appId: 'twice' };
+    const first = await createApp({ imports: [SnowplowModule.forRoot(options)] });
+    const second = await createApp({ imports: [SnowplowModule.forRoot(options)] });
+    const [e1, e2] = [first.get(EmitterService), second.get(EmitterService)];
+    expect(e1).not.toBe(e2);
+    first.get(TrackerService).trackEvent('one');
+    second.get(TrackerService).trackEvent('two');
+    await collector.waitForEvents(2);
+    await first.close();
+    await second.close();
+    expect(e1.isStopped && e2.isStopped).toBe(true);
+    expect(() => first.get(TrackerService).trackEvent('late')).toThrow(EmitterStoppedError);
+  });
+});
