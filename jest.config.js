@@ -33,5 +33,6 @@ module.exports = {
     ],
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  setupFilesAfterEnv: ['<rootDir>/test/support/no-unhandled-errors.ts'],
   testTimeout: 60000,
 };

@@ -1,7 +1,6 @@
 import {
   BillingEventOptionalInput,
   Emitter,
-  EmitterOptions,
   SendResult,
   StaticTokenSource,
   TokenSource,
@@ -11,28 +10,16 @@ import {
 import { decodeAccepted } from '../support/decode';
 import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
+import { quietLogger, useEmitterHarness } from '../support/emitter-harness';
 
-const quietLogger = { warn: () => undefined, error: () => undefined };
 
 describe('Emitter delivery to a loopback collector', () => {
+  const harness = useEmitterHarness({ namespace: 'ns', userAgent: 'jest-agent' });
+  const start = harness.start;
   let collector: TestCollector;
-  let emitter: Emitter | undefined;
-
-  beforeEach(async () => {
-    collector = await TestCollector.start();
+  beforeEach(() => {
+    collector = harness.collector;
   });
-  afterEach(async () => {
-    await emitter?.stop();
-    emitter = undefined;
-    await collector.close();
-  });
-
-  function start(options: Partial<EmitterOptions> = {}) {
-    emitter = new Emitter({ collectorUrl: collector.endpoint, logger: quietLogger, ...options });
-    emitter.start();
-    const tracker = new Tracker({ appId: 'test-app', emitter, namespace: 'ns', userAgent: 'jest-agent' });
-    return { emitter, tracker };
-  }
 
   it('delivers 1,000 custom and 100 billing events exactly once, schema-valid, in FIFO order', async () => {
     const { tracker } = start({ maxConcurrentRequests: 1 });
@@ -263,7 +250,8 @@ describe('Emitter delivery to a loopback collector', () => {
   });
 
   it('drain() sends events added before start() by starting the loop', async () => {
-    emitter = new Emitter({ collectorUrl: collector.endpoint, logger: quietLogger });
+    const emitter = new Emitter({ collectorUrl: collector.endpoint, logger: quietLogger });
+    harness.emitter = emitter;
     const tracker = new Tracker({ appId: 'a', emitter });
     tracker.trackEvent('early');
     await expect(emitter.drain(10_000)).resolves.toMatchObject({ sent: 1, drained: true });

@@ -1,0 +1,131 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeCollectorPost } from './collector-post';
+import type { EventStore } from './event-store';
+import type { IgluRegistry } from './iglu-registry';
+import { decodePixelQuery, TRANSPARENT_GIF } from './pixel';
+import { readBody } from './request-body';
+import type { DecodeResult } from './types';
+
+/** What the request handler needs from the collector. */
+export interface CollectorContext {
+  registry: IgluRegistry;
+  store: EventStore;
+  maxBodyBytes: number;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, ctx: CollectorContext, url: URL) => Promise<void> | void;
+type MethodHandlers = Partial<Record<string, Handler>>;
+
+export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
+
+/** Handlers by path, then by method. */
+const ROUTES: Record<string, MethodHandlers> = {
+  [TP2_PATH]: { POST: handlePost },
+  '/i': { GET: handlePixel },
+  '/com.snowplowanalytics.snowplow/i': { GET: handlePixel },
+  '/health': { GET: (_req, res) => sendText(res, 200, 'OK') },
+  '/micro/all': { GET: (_req, res, ctx) => sendJson(res, 200, ctx.store.counts()) },
+  '/micro/good': { GET: (_req, res, ctx) => sendJson(res, 200, ctx.store.snapshot().good) },
+  '/micro/bad': { GET: (_req, res, ctx) => sendJson(res, 200, ctx.store.snapshot().bad) },
+  '/micro/reset': { POST: handleReset, GET: handleReset },
+};
+
+/** Answers one request. Never rejects: a failure becomes a 500 and, for tp2, a bad record. */
+export async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: CollectorContext): Promise<void> {
+  try {
+    setCorsHeaders(req, res);
+    const url = new URL(req.url ?? '/', 'http://collector.invalid');
+    const methods = Object.hasOwn(ROUTES, url.pathname) ? ROUTES[url.pathname] : undefined;
+    if (req.method === 'OPTIONS') return preflight(req, res, methods);
+    const method = req.method ?? '';
+    const handler = methods && Object.hasOwn(methods, method) ? methods[method] : undefined;
+    if (handler) return await handler(req, res, ctx, url);
+    if (methods) return sendJson(res, 405, { error: `${req.method} not allowed` }, { Allow: allowed(methods) });
+    return sendJson(res, 404, { error: `no route for ${url.pathname}` });
+  } catch (error) {
+    failed(req, res, ctx, error);
+  }
+}
+
+async function handlePost(req: IncomingMessage, res: ServerResponse, ctx: CollectorContext): Promise<void> {
+  const receivedAt = new Date();
+  const read = await readBody(req, ctx.maxBodyBytes);
+  if (read.tooLarge) {
+    const message = `body is ${read.received} bytes, over the ${ctx.maxBodyBytes}-byte limit`;
+    return record(res, ctx, 413, rejected(`(${read.received} bytes, not kept)`, message, receivedAt));
+  }
+  const outcome = decodeCollectorPost(req.headers['content-type'], read.body, { registry: ctx.registry, receivedAt });
+  record(res, ctx, outcome.status, outcome.result);
+}
+
+function handlePixel(_req: IncomingMessage, res: ServerResponse, ctx: CollectorContext, url: URL): void {
+  const decoded = decodePixelQuery(url.searchParams, { registry: ctx.registry });
+  ctx.store.add(decoded.ok ? { good: [decoded.event], bad: [] } : { good: [], bad: [decoded.event] });
+  res.writeHead(200, {
+    'Content-Type': 'image/gif',
+    'Content-Length': TRANSPARENT_GIF.length,
+    'Cache-Control': 'no-store',
+  });
+  res.end(TRANSPARENT_GIF);
+}
+
+function handleReset(_req: IncomingMessage, res: ServerResponse, ctx: CollectorContext): void {
+  ctx.store.reset();
+  sendJson(res, 200, ctx.store.counts());
+}
+
+/** Stores the result, then answers: `ok` for 200, the reasons as JSON otherwise. */
+function record(res: ServerResponse, ctx: CollectorContext, status: number, result: DecodeResult): void {
+  ctx.store.add(result);
+  if (status === 200) return sendText(res, 200, 'ok');
+  sendJson(res, status, { errors: result.bad.flatMap((event) => event.errors) });
+}
+
+function rejected(raw: unknown, message: string, receivedAt: Date): DecodeResult {
+  return { good: [], bad: [{ raw, errors: [{ field: 'body', message }], receivedAt: receivedAt.toISOString() }] };
+}
+
+function failed(req: IncomingMessage, res: ServerResponse, ctx: CollectorContext, error: unknown): void {
+  const message = `could not handle this request: ${error instanceof Error ? error.message : String(error)}`;
+  if (req.method === 'POST' && req.url?.startsWith(TP2_PATH)) ctx.store.add(rejected(null, message, new Date()));
+  if (res.headersSent) res.destroy();
+  else sendJson(res, 500, { error: message });
+}
+
+function preflight(req: IncomingMessage, res: ServerResponse, methods: MethodHandlers | undefined): void {
+  if (!methods) return sendJson(res, 404, { error: 'no such route' });
+  res.writeHead(204, {
+    'Access-Control-Allow-Methods': allowed(methods),
+    'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? 'Content-Type',
+    'Access-Control-Max-Age': '600',
+  });
+  res.end();
+}
+
+function setCorsHeaders(req: IncomingMessage, res: ServerResponse): void {
+  const origin = req.headers.origin;
+  res.setHeader('Access-Control-Allow-Origin', origin ?? '*');
+  if (origin) {
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    res.setHeader('Vary', 'Origin');
+  }
+}
+
+function allowed(methods: MethodHandlers): string {
+  return [...Object.keys(methods), 'OPTIONS'].join(', ');
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(value);
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { formatEventLine } from './event-line';
+import { LocalCollector, startLocalCollector } from './local-collector';
+
+/** Where the CLI writes. */
+export interface CliOutput {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const USAGE = `Usage: nestjs-snowplow-collector [--port 9090] [--host 127.0.0.1] [--schemas DIR]...
+
+A local Snowplow collector that validates every event against Iglu schemas and prints it.
+  -p, --port N        port to listen on (0 picks a free one; default 9090)
+      --host HOST     interface to listen on (default 127.0.0.1)
+  -s, --schemas DIR   an extra Iglu registry (DIR/schemas/VENDOR/NAME/jsonschema/VERSION); repeatable
+  -h, --help          show this text
+Endpoints: POST /com.snowplowanalytics.snowplow/tp2, GET /i, GET /micro/all|good|bad, POST /micro/reset`;
+
+/** A command line the CLI cannot run. */
+export class CliUsageError extends Error {}
+
+export interface CliOptions {
+  port: number;
+  host: string;
+  schemaDirs: string[];
+  help: boolean;
+}
+
+export function parseCliArgs(argv: readonly string[]): CliOptions {
+  const values = readFlags(argv);
+  const port = Number(values.port);
+  if (!/^[0-9]+$/.test(values.port) || port > 65535) {
+    throw new CliUsageError(`--port must be 0-65535, got "${values.port}"`);
+  }
+  return { port, host: values.host, schemaDirs: values.schemas, help: values.help };
+}
+
+function readFlags(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: {
+        port: { type: 'string', short: 'p', default: '9090' },
+        host: { type: 'string', default: '127.0.0.1' },
+        schemas: { type: 'string', short: 's', multiple: true, default: [] },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new CliUsageError((error as Error).message);
+  }
+}
+
+/**
+ * Runs the collector with command-line arguments, printing each event on one line. Resolves with
+ * the running collector (undefined after --help); the caller closes it.
+ */
+export async function runCollectorCli(argv: readonly string[], output: CliOutput): Promise<LocalCollector | undefined> {
+  const options = parseCliArgs(argv);
+  if (options.help) {
+    output.out(USAGE);
+    return undefined;
+  }
+  const collector = await startLocalCollector({
+    port: options.port,
+    host: options.host,
+    schemaDirs: options.schemaDirs,
+    onEvent: (record) => output.out(formatEventLine(record)),
+  });
+  output.out(`Snowplow local collector on ${collector.url}`);
+  output.out(`  tracker endpoint ${collector.endpoint}`);
+  output.out(`  ${collector.registry.uris().length} schemas from ${collector.registry.dirs.join(', ')}`);
+  return collector;
+}
+
+async function main(): Promise<void> {
+  const output: CliOutput = { out: (line) => console.log(line), err: (line) => console.error(line) };
+  let collector: LocalCollector | undefined;
+  try {
+    collector = await runCollectorCli(process.argv.slice(2), output);
+  } catch (error) {
+    const usage = error instanceof CliUsageError;
+    const message = error instanceof Error ? error.message : String(error);
+    output.err(usage ? `${message}\n\n${USAGE}` : message);
+    process.exitCode = usage ? 2 : 1;
+    return;
+  }
+  if (!collector) return;
+  const running = collector;
+  const stop = (signal: NodeJS.Signals) => {
+    output.out(`${signal}: closing`);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    void running.close();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,247 @@
+import { Registry } from 'prom-client';
+import {
+  EmitterMetrics,
+  SendResult,
+  SnowplowModule,
+  TokenSource,
+  Tracker,
+  TrackerService,
+} from '../../lib';
+import { decodeAccepted } from '../support/decode';
+import { TestCollector, Reply } from '../support/test-collector';
+import { createApp } from '../support/nest';
+import { waitFor } from '../support/wait-for';
+import { useEmitterHarness } from '../support/emitter-harness';
+
+const OUTAGE_MS = 3_000;
+
+describe('delivery under faults', () => {
+  const harness = useEmitterHarness({ appId: 'faults' });
+  const start = harness.start;
+  let collector: TestCollector;
+  beforeEach(() => {
+    collector = harness.collector;
+  });
+
+  /** Misbehaves with `fault` until OUTAGE_MS after the first request, then answers 200. */
+  function outage(fault: Reply) {
+    let firstAt: number | undefined;
+    collector.behaviour = (request) => {
+      firstAt ??= request.receivedAt;
+      return request.receivedAt - firstAt < OUTAGE_MS ? fault : { status: 200 };
+    };
+  }
+
+  function trackMany(tracker: Tracker, count: number): string[] {
+    return Array.from({ length: count }, (_, i) => tracker.trackEvent('fault_test', { i }).eid);
+  }
+
+  async function expectAllDeliveredOnce(eids: string[]) {
+    await collector.waitForEvents(eids.length, 60_000);
+    const delivered = decodeAccepted(collector).map((e) => e.eid);
+    expect(delivered).toHaveLength(eids.length);
+    expect(new Set(delivered).size).toBe(eids.length);
+    expect([...delivered].sort()).toEqual([...eids].sort());
+  }
+
+  it('10,000 events, 500 for 3 s then 200: 10,000 distinct eids delivered, 0 lost', async () => {
+    outage({ status: 500 });
+    const { tracker, emitter: e } = start();
+    const eids = trackMany(tracker, 10_000);
+    await expectAllDeliveredOnce(eids);
+    expect(collector.requests.some((r) => r.status === 500)).toBe(true);
+    expect(e.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0 });
+  });
+
+  it('10,000 events, connection refused for 3 s (server closed, reopened on the same port): 0 lost', async () => {
+    const failures: SendResult[] = [];
+    await collector.close();
+    const { tracker } = start({ callback: (_s, f) => void failures.push(...f) });
+    const eids = trackMany(tracker, 10_000);
+    await waitFor(() => failures.length >= 2, { what: 'refused attempts' });
+    const closedAt = Date.now();
+    await waitFor(() => Date.now() - closedAt >= OUTAGE_MS || undefined, { timeoutMs: OUTAGE_MS + 5_000, intervalMs: 100, what: 'the outage to last' });
+    await collector.reopen();
+    await expectAllDeliveredOnce(eids);
+    expect(failures.every((f) => f.statusCode === -1 && /ECONNREFUSED/.test(f.error!.message))).toBe(true);
+  });
+
+  it('10,000 events, sockets reset mid-request for 3 s: 0 lost', async () => {
+    outage({ reset: true });
+    const failures: SendResult[] = [];
+    const { tracker } = start({ callback: (_s, f) => void failures.push(...f) });
+    const eids = trackMany(tracker, 10_000);
+    await expectAllDeliveredOnce(eids);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.every((f) => f.statusCode === -1)).toBe(true);
+  });
+
+  it('10,000 events, requests hang past the 300 ms timeout for 3 s: 0 lost', async () => {
+    outage({ hang: true });
+    const failures: SendResult[] = [];
+    const { tracker } = start({ requestTimeoutMs: 300, callback: (_s, f) => void failures.push(...f) });
+    const eids = trackMany(tracker, 10_000);
+    await expectAllDeliveredOnce(eids);
+    expect(failures.some((f) => f.statusCode === -1 && /timeout/.test(f.error!.message))).toBe(true);
+  });
+
+  it.each([429, 503])('%s with Retry-After: 2: no request for 2 s, even when flushed; all delivered', async (status) => {
+    collector.behaviour = (_r, index) => (index === 0 ? { status, headers: { 'Retry-After': '2' } } : { status: 200 });
+    const { tracker, emitter: e } = start({ maxConcurrentRequests: 1, backoff: { baseMs: 1, capMs: 1 } });
+    const eids = trackMany(tracker, 300);
+    await waitFor(() => collector.requests.length >= 1, { what: 'the first request' });
+    e.flush();
+    await expectAllDeliveredOnce(eids);
+    const [first, second] = collector.requests;
+    expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('Retry-After as an HTTP date is honoured', async () => {
+    const retryAt = new Date(Date.now() + 2_000);
+    collector.behaviour = (_r, index) => (index === 0 ? { status: 503, headers: { 'Retry-After': retryAt.toUTCString() } } : { status: 200 });
+    const { tracker } = start({ backoff: { baseMs: 1, capMs: 1 } });
+    const eids = trackMany(tracker, 10);
+    await expectAllDeliveredOnce(eids);
+    expect(collector.requests[1].receivedAt).toBeGreaterThanOrEqual(Math.floor(retryAt.getTime() / 1000) * 1000);
+  });
+
+  it('413 for batches over 10 events: all 1,000 delivered by splitting; an over-large single event dropped and counted', async () => {
+    collector.behaviour = (request) => {
+      const body = JSON.parse(request.body) as { data: unknown[] };
+      return body.data.length > 10 || request.body.length > 60_000 ? { status: 413 } : { status: 200 };
+    };
+    const failures: SendResult[] = [];
+    const registry = new Registry();
+    const metrics = new EmitterMetrics({ registry });
+    const { tracker, emitter: e } = start({ observer: metrics, callback: (_s, f) => void failures.push(...f) });
+    metrics.watch(e);
+    const eids = trackMany(tracker, 500);
+    const big = tracker.trackEvent('too_big', { blob: 'x'.repeat(100_000) }).eid;
+    eids.push(...trackMany(tracker, 500));
+    await expectAllDeliveredOnce(eids);
+    await waitFor(() => e.stats().dropped.too_large === 1, { what: 'the too-large drop' });
+    expect(failures.some((f) => f.statusCode === 413 && f.eventCount === 1 && f.eids[0] === big)).toBe(true);
+    expect(collector.accepted().every((r) => JSON.parse(r.body).data.length <= 10)).toBe(true);
+    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="too_large"} 1');
+  });
+
+  it('400 for one batch: those 100 events dropped and counted as rejected, the other 900 delivered', async () => {
+    collector.behaviour = (_r, index) => (index === 0 ? { status: 400 } : { status: 200 });
+    const registry = new Registry();
+    const metrics = new EmitterMetrics({ registry });
+    const failures: SendResult[] = [];
+    const { tracker, emitter: e } = start({ maxConcurrentRequests: 1, observer: metrics, callback: (_s, f) => void failures.push(...f) });
+    const eids = trackMany(tracker, 1_000);
+    await collector.waitForEvents(900);
+    await e.drain(10_000);
+    const rejected = (JSON.parse(collector.requests[0].body).data as Array<{ eid: string }>).map((ev) => ev.eid);
+    expect(rejected).toEqual(eids.slice(0, 100));
+    expect(decodeAccepted(collector).map((ev) => ev.eid)).toEqual(eids.slice(100));
+    expect(failures).toEqual([expect.objectContaining({ statusCode: 400, eventCount: 100 })]);
+    expect(e.stats().dropped.rejected).toBe(100);
+    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="rejected"} 100');
+  });
+
+  it('retryStatusCodes makes a default non-retried status retried', async () => {
+    collector.behaviour = (_r, index) => (index < 2 ? { status: 400 } : { status: 200 });
+    const { tracker, emitter: e } = start({ retryStatusCodes: [400], backoff: { baseMs: 1, capMs: 5 } });
+    const eids = trackMany(tracker, 50);
+    await expectAllDeliveredOnce(eids);
+    expect(e.stats().dropped.rejected).toBe(0);
+  });
+
+  it('dontRetryStatusCodes replaces the default list', async () => {
+    collector.behaviour = (_r, index) => (index === 0 ? { status: 500 } : { status: 200 });
+    const { tracker, emitter: e } = start({ dontRetryStatusCodes: [500] });
+    trackMany(tracker, 5);
+    await waitFor(() => e.stats().dropped.rejected === 5, { what: 'the rejected drop' });
+    expect(collector.accepted()).toHaveLength(0);
+  });
+
+  it('401 with a token source gets one retry after the token source is asked again', async () => {
+    let token = 'stale';
+    let invalidated = 0;
+    const tokenSource: TokenSource = {
+      async enhanceHeader(headers) {
+        headers.Authorization = `Bearer ${token}`;
+      },
+      invalidate() {
+        invalidated++;
+        token = 'fresh';
+      },
+    };
+    collector.behaviour = (request) => (request.headers.authorization === 'Bearer fresh' ? { status: 200 } : { status: 401 });
+    const { tracker } = start({ tokenSource });
+    const eids = trackMany(tracker, 3);
+    await expectAllDeliveredOnce(eids);
+    expect(invalidated).toBe(1);
+    expect(collector.requests.map((r) => r.status)).toEqual([401, 200]);
+  });
+
+  it('maxAttempts drops events as expired after that many failed attempts', async () => {
+    collector.behaviour = () => ({ status: 500 });
+    const { tracker, emitter: e } = start({ maxAttempts: 3, backoff: { baseMs: 1, capMs: 2 } });
+    trackMany(tracker, 20);
+    await waitFor(() => e.stats().dropped.expired === 20, { what: 'all 20 to expire' });
+    expect(collector.requests).toHaveLength(3);
+    expect(e.queueDepth).toBe(0);
+  });
+
+  it('maxEventAgeMs drops events that fail after being that old', async () => {
+    collector.behaviour = () => ({ status: 503 });
+    const { tracker, emitter: e } = start({ maxEventAgeMs: 200, backoff: { baseMs: 20, capMs: 50 } });
+    trackMany(tracker, 5);
+    await waitFor(() => e.stats().dropped.expired === 5, { what: 'the events to expire' });
+    expect(collector.requests.length).toBeGreaterThan(1);
+  });
+
+  it('capacity 1,000, 5,000 events while down: exactly 4,000 overflow drops, the newest 1,000 delivered after recovery', async () => {
+    await collector.close();
+    const registry = new Registry();
+    const metrics = new EmitterMetrics({ registry });
+    const { tracker, emitter: e } = start({ capacity: 1_000, observer: metrics, backoff: { baseMs: 50, capMs: 200 } });
+    const eids = trackMany(tracker, 5_000);
+    expect(e.stats().dropped.overflow).toBe(4_000);
+    await waitFor(() => e.stats().consecutiveFailures >= 2, { what: 'failed attempts while down' });
+    await collector.reopen();
+    await expectAllDeliveredOnce(eids.slice(4_000));
+    expect(e.stats().dropped.overflow).toBe(4_000);
+    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="overflow"} 4000');
+  });
+
+  it('while the collector is down for 5 s, the process uses < 5% of one core', async () => {
+    await collector.close();
+    const { tracker, emitter: e } = start({ capacity: 10_000 });
+    trackMany(tracker, 10_000);
+    await waitFor(() => e.stats().consecutiveFailures >= 1, { what: 'the first failure' });
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = process.hrtime.bigint();
+    // A measurement window, not a synchronisation wait: the loop must sleep through it.
+    const windowMs = 5_000;
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const cpu = process.cpuUsage(cpuBefore);
+    const wallUs = Number(process.hrtime.bigint() - wallBefore) / 1_000;
+    const share = (cpu.user + cpu.system) / wallUs;
+    expect(share).toBeLessThan(0.05);
+    expect(e.queueDepth).toBe(10_000);
+  });
+});
+
+describe('app.close() during an outage', () => {
+  it('returns within shutdownTimeoutMs + 1 s and reports what remains', async () => {
+    const collector = await TestCollector.start();
+    await collector.close();
+    const messages: string[] = [];
+    const record = (message: string) => void messages.push(message);
+    const shutdownTimeoutMs = 1_000;
+    const app = await createApp(
+      { imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'outage', shutdownTimeoutMs, metrics: false })] },
+      { logger: { log: record, warn: record, error: record } },
+    );
+    for (let i = 0; i < 250; i++) app.get(TrackerService).trackEvent('lost_in_outage');
+    const started = Date.now();
+    await app.close();
+    expect(Date.now() - started).toBeLessThan(shutdownTimeoutMs + 1_000);
+    expect(messages.join('\n')).toMatch(/0 events sent, 250 not delivered/);
+  });
+});

@@ -1,0 +1,26 @@
+import { join } from 'node:path';
+import { decodePayloadBody, GoodEvent, IgluRegistry, loadIgluRegistry } from '../../lib/testing';
+import { TestCollector } from './test-collector';
+
+/** The project's own copy of the Iglu schemas: tests never read ../shared. */
+export const FIXTURE_IGLU_DIR = join(__dirname, '..', 'fixtures', 'iglu');
+
+let registry: IgluRegistry | undefined;
+export function fixtureRegistry(): IgluRegistry {
+  registry ??= loadIgluRegistry(FIXTURE_IGLU_DIR);
+  return registry;
+}
+
+/** Decodes one request body down to the innermost entities; fails the test on any schema error. */
+export function decodeValidBody(body: string): GoodEvent[] {
+  const result = decodePayloadBody(JSON.parse(body), { registry: fixtureRegistry() });
+  if (result.bad.length > 0) {
+    throw new Error(`collector received schema-invalid events: ${JSON.stringify(result.bad.slice(0, 3), null, 2)}`);
+  }
+  return result.good;
+}
+
+/** Every event the collector accepted (2xx), schema-validated and decoded, in arrival order. */
+export function decodeAccepted(collector: TestCollector): GoodEvent[] {
+  return collector.accepted().flatMap((request) => decodeValidBody(request.body));
+}
