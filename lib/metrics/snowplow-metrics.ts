@@ -75,8 +75,8 @@ class MetricSet {
         registers: [registry],
       }),
     ) as Histogram;
-    queueGauge(names.queueDepth, 'Events waiting in the Snowplow emitter queue', (s) => s.queue.queueDepth);
-    queueGauge(names.queueCapacity, 'Capacity of the Snowplow emitter queue', (s) => s.queue.capacity);
+    queueGauge(names.queueDepth, 'Events waiting in the Snowplow emitter queue', (s) => s.queue?.queueDepth ?? 0);
+    queueGauge(names.queueCapacity, 'Capacity of the Snowplow emitter queue', (s) => s.queue?.capacity ?? 0);
   }
 
   private getOrCreate<T extends object>(registry: Registry, name: string, labelNames: string[], create: () => T): T {
@@ -130,11 +130,10 @@ export class EmitterMetrics implements EmitterObserver {
   private readonly sent = { success: 0, failure: 0 };
   private readonly dropped: Record<DropReason, number> = { overflow: 0, rejected: 0, too_large: 0, expired: 0 };
   private readonly trackErrors = new Map<string, number>();
+  /** The emitter whose queue the gauges report; set by `watch()`. */
+  queue?: QueueSource;
 
-  constructor(
-    readonly queue: QueueSource,
-    options: MetricsOptions = {},
-  ) {
+  constructor(options: MetricsOptions = {}) {
     const { prefix, labels } = checkMetricsOptions(options);
     this.labels = labels;
     this.registry = options.registry ?? loadPromClient().register;
@@ -143,6 +142,12 @@ export class EmitterMetrics implements EmitterObserver {
     this.set.enqueued.inc(labels, 0);
     for (const result of ['success', 'failure']) this.set.sent.inc({ ...labels, result }, 0);
     for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason }, 0);
+  }
+
+  /** Reports this queue's depth and capacity in the gauges (pass the emitter this observer is given to). */
+  watch(queue: QueueSource): this {
+    this.queue = queue;
+    return this;
   }
 
   eventsEnqueued(count: number): void {

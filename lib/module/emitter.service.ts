@@ -2,7 +2,7 @@ import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { Emitter } from '../emitter/emitter';
-import { EmitterMetrics, QueueSource } from '../metrics';
+import { EmitterMetrics } from '../metrics';
 import { checkModuleOptions } from './snowplow-module-options';
 import type { SnowplowModuleOptions } from './snowplow-module-options';
 import { SNOWPLOW_MODULE_OPTIONS } from './snowplow.module-definition';
@@ -22,19 +22,9 @@ export class EmitterService extends Emitter implements OnModuleInit, OnApplicati
     const { shutdownTimeoutMs } = checkModuleOptions(options);
     const { appId: _appId, namespace: _ns, userAgent: _ua, shutdownTimeoutMs: _st, metrics, ...emitterOptions } = options;
     const logger = new Logger('Snowplow');
-    let self: EmitterService | undefined;
-    const queue: QueueSource = {
-      get queueDepth() {
-        return self?.queueDepth ?? 0;
-      },
-      get capacity() {
-        return self?.capacity ?? 0;
-      },
-    };
-    const observer = metrics === false ? undefined : new EmitterMetrics(queue, metrics);
+    const observer = metrics === false ? undefined : new EmitterMetrics(metrics);
     super({ ...emitterOptions, httpClient: http.axiosRef, logger, observer });
-    self = this;
-    this.metrics = observer;
+    this.metrics = observer?.watch(this);
     this.nestLogger = logger;
     this.drainTimeoutMs = shutdownTimeoutMs;
   }
