@@ -18,3 +18,7 @@ export type { LocalCollector, LocalCollectorOptions, WaitForOptions } from './lo
 export { DEFAULT_MAX_BODY_BYTES, startLocalCollector } from './local-collector';
 export { TP2_PATH } from './collector-routes';
 export { formatEventLine } from './event-line';
+export type { CapturedEventFilter } from './snowplow-testing.capture';
+export { SnowplowTestingCapture } from './snowplow-testing.capture';
+export type { SnowplowTestingModuleOptions } from './snowplow-testing.module';
+export { SnowplowTestingModule } from './snowplow-testing.module';

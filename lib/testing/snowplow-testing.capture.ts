@@ -1,0 +1,131 @@
+import { DrainResult, EmitterStats } from '../emitter/send-result';
+import { EmitterStoppedError } from '../errors';
+import { EventSink, SCHEMAS, TrackedPayload } from '../tracker';
+import { decodeEvent } from './event-decoder';
+import type { BadEvent, GoodEvent } from './types';
+
+/** Which captured events to return; every given field must match. */
+export interface CapturedEventFilter {
+  /** custom_event name, or `se_ac` (the billing eventType) for structured events. */
+  name?: string;
+  /** Raw event type: `ue` for custom events, `se` for billing events. */
+  eventType?: string;
+  /** Iglu URI of the innermost self-describing event. */
+  schema?: string;
+}
+
+function matches(event: GoodEvent, filter: CapturedEventFilter): boolean {
+  return (
+    (filter.name === undefined || event.name === filter.name) &&
+    (filter.eventType === undefined || event.eventType === filter.eventType) &&
+    (filter.schema === undefined || event.schema === filter.schema)
+  );
+}
+
+/**
+ * Captures events in memory instead of sending them. It stands where the emitter stands, so the
+ * real TrackerService builds every event, and each one is decoded and schema-checked with the
+ * library's built-in Iglu schemas, exactly as a collector would see it.
+ */
+export class SnowplowTestingCapture implements EventSink {
+  private readonly goodEvents: GoodEvent[] = [];
+  private readonly badEvents: BadEvent[] = [];
+  private readonly trackErrorSources: string[] = [];
+  private stopped = false;
+
+  /** What TrackerService reports swallowed tracking failures to (e.g. a throwing @TrackEvent props function). */
+  readonly metrics = { trackError: (source: string) => void this.trackErrorSources.push(source) };
+
+  addAsync(payload: TrackedPayload): void {
+    if (this.stopped) throw new EmitterStoppedError();
+    const item = JSON.parse(payload.json) as Record<string, string>;
+    const decoded = decodeEvent(item);
+    if (decoded.ok) this.goodEvents.push(decoded.event);
+    else this.badEvents.push(decoded.event);
+  }
+
+  /** Captured, schema-valid events in tracking order, optionally filtered. */
+  events(filter: CapturedEventFilter = {}): GoodEvent[] {
+    return this.goodEvents.filter((event) => matches(event, filter));
+  }
+
+  /** The billable_usage entities of captured billing events, in tracking order. */
+  billingEvents(filter: CapturedEventFilter = {}): Array<Record<string, unknown>> {
+    return this.events({ ...filter, eventType: 'se' }).flatMap((event) =>
+      event.contexts.filter((c) => c.schema === SCHEMAS.billableUsage).map((c) => c.data as Record<string, unknown>),
+    );
+  }
+
+  /** Events that failed a schema check (the library never produces them; a failing test shows why). */
+  bad(): BadEvent[] {
+    return [...this.badEvents];
+  }
+
+  /** Sources of tracking failures that were swallowed (for example `interceptor`). */
+  get trackErrors(): readonly string[] {
+    return this.trackErrorSources;
+  }
+
+  /**
+   * Throws a descriptive error unless exactly `count` (default: at least one) captured events
+   * match `filter` and, when given, contain `props` (a subset match on custom event props).
+   */
+  expectTracked(filter: CapturedEventFilter, props?: Record<string, unknown>, count?: number): GoodEvent[] {
+    const found = this.events(filter).filter((event) => props === undefined || containsSubset(event.props, props));
+    const ok = count === undefined ? found.length > 0 : found.length === count;
+    if (!ok) {
+      const seen = this.goodEvents.map((e) => `${e.name} ${JSON.stringify(e.props ?? e.contexts.map((c) => c.data))}`);
+      throw new Error(
+        `expected ${count ?? 'at least 1'} event(s) matching ${JSON.stringify({ ...filter, props })}, found ${found.length}. ` +
+          `Captured: ${seen.length ? `\n  ${seen.join('\n  ')}` : 'none'}`,
+      );
+    }
+    return found;
+  }
+
+  /** Forgets every captured event (call between tests). */
+  reset(): void {
+    this.goodEvents.length = 0;
+    this.badEvents.length = 0;
+    this.trackErrorSources.length = 0;
+    this.stopped = false;
+  }
+
+  // The parts of EmitterService that apps call, so code under test behaves the same.
+  start(): void {}
+  flush(): void {}
+  async drain(): Promise<DrainResult> {
+    return { sent: 0, remaining: 0, drained: true };
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+  get queueDepth(): number {
+    return 0;
+  }
+  stats(): EmitterStats {
+    const enqueued = this.goodEvents.length + this.badEvents.length;
+    return {
+      queued: 0,
+      inFlight: 0,
+      capacity: 0,
+      enqueued,
+      sent: 0,
+      dropped: { overflow: 0, rejected: 0, too_large: 0, expired: 0 },
+      consecutiveFailures: 0,
+      stopped: this.stopped,
+    };
+  }
+}
+
+function containsSubset(actual: unknown, expected: unknown): boolean {
+  if (expected === null || typeof expected !== 'object') return Object.is(actual, expected);
+  if (actual === null || typeof actual !== 'object') return false;
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && actual.length === expected.length && expected.every((v, i) => containsSubset(actual[i], v));
+  }
+  return Object.entries(expected).every(([key, value]) => containsSubset((actual as Record<string, unknown>)[key], value));
+}

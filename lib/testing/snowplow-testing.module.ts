@@ -1,0 +1,61 @@
+import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
+import type { TestingModuleBuilder } from '@nestjs/testing';
+import { EmitterService } from '../module/emitter.service';
+import type { SnowplowModuleOptions } from '../module/snowplow-module-options';
+import { SNOWPLOW_MODULE_OPTIONS } from '../module/snowplow.module-definition';
+import { TrackerService } from '../module/tracker.service';
+import { SnowplowTestingCapture } from './snowplow-testing.capture';
+
+export interface SnowplowTestingModuleOptions {
+  appId?: string;
+  namespace?: string;
+  userAgent?: string;
+  isGlobal?: boolean;
+}
+
+/**
+ * A drop-in replacement for `SnowplowModule` in unit tests: the same TrackerService and event
+ * builder, with events captured in memory (no HTTP, no metrics). Read them with
+ * `app.get(SnowplowTestingCapture).events({ name })`.
+ */
+@Module({})
+export class SnowplowTestingModule {
+  static forRoot(options: SnowplowTestingModuleOptions = {}): DynamicModule {
+    const moduleOptions: SnowplowModuleOptions = {
+      collectorUrl: 'http://127.0.0.1/com.snowplowanalytics.snowplow/tp2',
+      appId: options.appId ?? 'test-app',
+      namespace: options.namespace,
+      userAgent: options.userAgent,
+      metrics: false,
+    };
+    return {
+      module: SnowplowTestingModule,
+      global: options.isGlobal ?? false,
+      providers: [
+        { provide: SNOWPLOW_MODULE_OPTIONS, useValue: moduleOptions },
+        { provide: SnowplowTestingCapture, useValue: new SnowplowTestingCapture() },
+        { provide: EmitterService, useExisting: SnowplowTestingCapture },
+        TrackerService,
+      ],
+      exports: [SNOWPLOW_MODULE_OPTIONS, SnowplowTestingCapture, EmitterService, TrackerService],
+    };
+  }
+
+  /**
+   * For tests of a whole app that imports the real `SnowplowModule`: replaces its emitter with a
+   * capture, so the app's own TrackerService (and @TrackEvent) build events that are kept in memory.
+   * Read them with `SnowplowTestingModule.capture(app)`.
+   */
+  static override(builder: TestingModuleBuilder): TestingModuleBuilder {
+    return builder.overrideProvider(EmitterService).useValue(new SnowplowTestingCapture());
+  }
+
+  /** The capture of an app built with `forRoot()` or `override()`. */
+  static capture(app: Pick<INestApplicationContext, 'get'>): SnowplowTestingCapture {
+    const found: unknown = app.get(EmitterService, { strict: false });
+    if (!(found instanceof SnowplowTestingCapture)) {
+      throw new Error('This app sends to a real collector: build it with SnowplowTestingModule.forRoot() or SnowplowTestingModule.override()');
+    }
+    return found;
+  }
+}
