@@ -6,3 +6,5 @@ export * from './emitter';
 export { LIBRARY_VERSION, TRACKER_VERSION } from './version';
 export * from './metrics';
 export * from './module';
+export * from './decorators';
+export * from './interceptors';

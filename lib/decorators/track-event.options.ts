@@ -1,0 +1,142 @@
+import { ExecutionContext } from '@nestjs/common';
+import { InvalidOptionError } from '../errors';
+import { MAX_EVENT_NAME_LENGTH } from '../tracker/custom-event';
+import { describeType, isPlainObject, stringifyJson } from '../utils';
+
+/** Reflect-metadata key under which `@TrackEvent` stores its resolved options (on the method or the class). */
+export const TRACK_EVENT_METADATA = 'nestjs-snowplow:track-event';
+
+/** Which outcomes of a handler call produce an event. */
+export type TrackEventOn = 'success' | 'error' | 'always';
+
+export const TRACK_EVENT_ON_VALUES: readonly TrackEventOn[] = ['success', 'error', 'always'];
+
+export interface TrackEventContextBase<TRequest> {
+  /**
+   * The arguments Nest passes to the handler (`ExecutionContext.getArgs()`): `[req, res, next]` for
+   * HTTP, `[data, context]` for microservices, `[client, data]` for WebSocket gateways.
+   */
+  args: any[];
+  /** The HTTP request for an HTTP handler; `undefined` for microservice and WebSocket handlers. */
+  request: TRequest | undefined;
+  executionContext: ExecutionContext;
+  /** Milliseconds from the interceptor's start to the handler's first value, completion or error. */
+  durationMs: number;
+}
+
+/** What a `props` function is given for a call that succeeded. */
+export type TrackEventSuccessContext<TRequest = any, TResult = any> = TrackEventContextBase<TRequest> & {
+  outcome: 'success';
+  /** The handler's first value (`undefined` when it completed without one). */
+  result: TResult;
+  error?: undefined;
+};
+
+/** What a `props` function is given for a call that failed. */
+export type TrackEventErrorContext<TRequest = any> = TrackEventContextBase<TRequest> & {
+  outcome: 'error';
+  /** What the handler threw (it still reaches the client unchanged). */
+  error: unknown;
+  result?: undefined;
+};
+
+/** What a `props` function of `@TrackEvent` is given; `outcome` tells which case it is. */
+export type TrackEventContext<TRequest = any, TResult = any> =
+  | TrackEventSuccessContext<TRequest, TResult>
+  | TrackEventErrorContext<TRequest>;
+
+/** Static props, or a function building them from the call (returning `undefined` sends no props). */
+export type TrackEventProps<TContext = TrackEventContext> =
+  | Record<string, unknown>
+  | ((ctx: TContext) => Record<string, unknown> | undefined);
+
+/** `@TrackEvent` options tracking successful calls (the default). */
+export interface TrackEventSuccessOptions<TRequest = any, TResult = any> {
+  on?: 'success';
+  props?: TrackEventProps<TrackEventSuccessContext<TRequest, TResult>>;
+}
+
+/** `@TrackEvent` options tracking failed calls. */
+export interface TrackEventErrorOptions<TRequest = any> {
+  on: 'error';
+  props?: TrackEventProps<TrackEventErrorContext<TRequest>>;
+}
+
+/** `@TrackEvent` options tracking every call. */
+export interface TrackEventAlwaysOptions<TRequest = any, TResult = any> {
+  on: 'always';
+  props?: TrackEventProps<TrackEventContext<TRequest, TResult>>;
+}
+
+/**
+ * Options of `@TrackEvent`. The context a `props` function receives follows `on`: a success
+ * context by default, an error context with `on: 'error'`, either with `on: 'always'`.
+ */
+export type TrackEventOptions<TRequest = any, TResult = any> =
+  | TrackEventSuccessOptions<TRequest, TResult>
+  | TrackEventErrorOptions<TRequest>
+  | TrackEventAlwaysOptions<TRequest, TResult>;
+
+/** The validated form stored as metadata and read by `TrackEventInterceptor`. */
+export interface TrackEventMetadata {
+  name: string;
+  on: TrackEventOn;
+  /** A deep copy of static props, the props function, or undefined. */
+  props: Record<string, unknown> | ((ctx: TrackEventContext) => Record<string, unknown> | undefined) | undefined;
+  /** `Class.method` or `Class`, for messages. */
+  where: string;
+}
+
+const OPTION_KEYS = new Set(['props', 'on']);
+
+/**
+ * Checks `@TrackEvent(name, options)` and returns what the interceptor needs. Throws an
+ * `InvalidOptionError` naming the argument so that a mistake stops the application at startup.
+ */
+export function resolveTrackEventOptions(name: unknown, options: unknown, where: string): TrackEventMetadata {
+  const at = `@TrackEvent on ${where}`;
+  if (typeof name !== 'string') {
+    throw new InvalidOptionError('name', `${at}: must be a string, got ${describeType(name)}`);
+  }
+  if (name.trim() === '') throw new InvalidOptionError('name', `${at}: must not be empty or whitespace`);
+  if (name.length > MAX_EVENT_NAME_LENGTH) {
+    throw new InvalidOptionError('name', `${at}: must be at most ${MAX_EVENT_NAME_LENGTH} characters, got ${name.length}`);
+  }
+  if (options === undefined) return { name, on: 'success', props: undefined, where };
+  if (!isPlainObject(options)) {
+    throw new InvalidOptionError('options', `${at}: must be an object, got ${describeType(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new InvalidOptionError(`options.${key}`, `${at}: unknown option (expected one of: props, on)`);
+    }
+  }
+  const on = options.on ?? 'success';
+  if (!TRACK_EVENT_ON_VALUES.includes(on as TrackEventOn)) {
+    const got = typeof on === 'string' ? JSON.stringify(on) : describeType(on);
+    throw new InvalidOptionError('options.on', `${at}: must be one of 'success', 'error', 'always', got ${got}`);
+  }
+  return { name, on: on as TrackEventOn, props: resolveProps(options.props, at), where };
+}
+
+function resolveProps(props: unknown, at: string): TrackEventMetadata['props'] {
+  if (props === undefined || typeof props === 'function') return props as TrackEventMetadata['props'];
+  if (!isPlainObject(props)) {
+    throw new InvalidOptionError(
+      'options.props',
+      `${at}: must be a plain object or a function, got ${describeType(props)}`,
+    );
+  }
+  const result = stringifyJson(props);
+  if ('error' in result) throw new InvalidOptionError('options.props', `${at}: ${result.error}`);
+  // A copy: what is declared is what is sent, even if the caller mutates its object later.
+  return JSON.parse(result.json) as Record<string, unknown>;
+}
+
+/** The `@TrackEvent` options that apply to a handler: its own, else its class's (inherited ones included). */
+export function getTrackEventMetadata(handler: object, controller: object): TrackEventMetadata | undefined {
+  return (
+    (Reflect.getOwnMetadata(TRACK_EVENT_METADATA, handler) as TrackEventMetadata | undefined) ??
+    (Reflect.getMetadata(TRACK_EVENT_METADATA, controller) as TrackEventMetadata | undefined)
+  );
+}

@@ -1,0 +1,1 @@
+export { TrackEventInterceptor } from './track-event.interceptor';

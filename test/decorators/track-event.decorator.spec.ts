@@ -1,0 +1,161 @@
+import { Controller, Get } from '@nestjs/common';
+import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
+import { TRACK_EVENT_METADATA, TrackEvent, TrackEventMetadata, getTrackEventMetadata } from '../../lib/decorators';
+import { InvalidOptionError } from '../../lib/errors';
+import { TrackEventInterceptor } from '../../lib/interceptors';
+
+/** Runs `define` (a class definition) and returns the InvalidOptionError it threw. */
+function decorationError(define: () => unknown): InvalidOptionError {
+  try {
+    define();
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidOptionError);
+    return err as InvalidOptionError;
+  }
+  throw new Error('expected the class definition to throw');
+}
+
+/** Decorates a fresh method with `@TrackEvent(...args)` (bypassing the compile-time types). */
+function decorateMethod(...args: unknown[]): void {
+  const track = TrackEvent as (...a: unknown[]) => MethodDecorator;
+  class Fixture {
+    @track(...args)
+    handler(): void {}
+  }
+  void Fixture;
+}
+
+describe('@TrackEvent at decoration time', () => {
+  it.each([
+    ['an empty name', [''], 'name', /must not be empty/],
+    ['a whitespace name', ['   '], 'name', /must not be empty/],
+    ['a non-string name', [42], 'name', /must be a string, got number/],
+    ['a missing name', [undefined], 'name', /must be a string, got undefined/],
+    ['a name over 255 characters', ['x'.repeat(256)], 'name', /at most 255 characters/],
+    ['options that are not an object', ['ok', 'success'], 'options', /must be an object, got string/],
+    ['an unknown on value', ['ok', { on: 'sometimes' }], 'options.on', /got "sometimes"/],
+    ['a non-string on value', ['ok', { on: 1 }], 'options.on', /got number/],
+    ['numeric props', ['ok', { props: 42 }], 'options.props', /plain object or a function, got number/],
+    ['array props', ['ok', { props: [1] }], 'options.props', /got an array/],
+    ['class-instance props', ['ok', { props: new Date() }], 'options.props', /an instance of Date/],
+    ['props with a BigInt', ['ok', { props: { n: 1n } }], 'options.props', /BigInt/],
+    ['an unknown option', ['ok', { prop: {} }], 'options.prop', /unknown option/],
+  ])('rejects %s naming the argument', (_what, args, option, reason) => {
+    const error = decorationError(() => decorateMethod(...args));
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(reason);
+    expect(error.message).toContain('@TrackEvent on Fixture.handler');
+  });
+
+  it('rejects circular static props', () => {
+    const props: Record<string, unknown> = {};
+    props.self = props;
+    const error = decorationError(() => decorateMethod('ok', { props }));
+    expect(error.option).toBe('options.props');
+    expect(error.message).toMatch(/circular/);
+  });
+
+  it('rejects a bad class-level name at class definition', () => {
+    const error = decorationError(() => {
+      @TrackEvent('')
+      class BadController {}
+      return BadController;
+    });
+    expect(error.option).toBe('name');
+    expect(error.message).toContain('@TrackEvent on BadController');
+  });
+
+  it('rejects being applied twice to the same method or class', () => {
+    expect(
+      decorationError(() => {
+        class Twice {
+          @TrackEvent('a')
+          @TrackEvent('b')
+          handler(): void {}
+        }
+        return Twice;
+      }).message,
+    ).toMatch(/more than once to Twice\.handler/);
+    expect(
+      decorationError(() => {
+        @TrackEvent('a')
+        @TrackEvent('b')
+        class TwiceClass {}
+        return TwiceClass;
+      }).message,
+    ).toMatch(/more than once to TwiceClass/);
+  });
+
+  it('rejects a property', () => {
+    const track = TrackEvent('ok') as unknown as PropertyDecorator;
+    const error = decorationError(() => {
+      class WithProperty {
+        @track
+        value = 1;
+      }
+      return WithProperty;
+    });
+    expect(error.message).toMatch(/only decorate a class or a method, not WithProperty\.value/);
+  });
+
+  it('stores validated options and binds its interceptor once per method and once per class chain', () => {
+    const props = { plan: 'gold', nested: { seats: 3 } };
+
+    @Controller('base')
+    @TrackEvent('base_evt')
+    class BaseController {
+      @Get('a')
+      a(): void {}
+
+      @Get('own')
+      @TrackEvent('own_evt', { props, on: 'always' })
+      own(): void {}
+    }
+
+    @Controller('sub')
+    @TrackEvent('sub_evt', { on: 'error' })
+    class SubController extends BaseController {}
+
+    props.plan = 'changed after decoration';
+    const own = Reflect.getOwnMetadata(TRACK_EVENT_METADATA, BaseController.prototype.own) as TrackEventMetadata;
+    expect(own).toEqual({ name: 'own_evt', on: 'always', props: { plan: 'gold', nested: { seats: 3 } }, where: 'BaseController.own' });
+    expect(Reflect.getMetadata(INTERCEPTORS_METADATA, BaseController.prototype.own)).toEqual([TrackEventInterceptor]);
+    expect(Reflect.getMetadata(INTERCEPTORS_METADATA, BaseController)).toEqual([TrackEventInterceptor]);
+    expect(Reflect.getMetadata(INTERCEPTORS_METADATA, SubController)).toEqual([TrackEventInterceptor]);
+
+    // The method's own options win; a class without its own falls back to its parent's.
+    expect(getTrackEventMetadata(BaseController.prototype.own, SubController)?.name).toBe('own_evt');
+    expect(getTrackEventMetadata(BaseController.prototype.a, BaseController)).toMatchObject({ name: 'base_evt', on: 'success' });
+    expect(getTrackEventMetadata(BaseController.prototype.a, SubController)).toMatchObject({ name: 'sub_evt', on: 'error' });
+  });
+
+  it('keeps a props function as given', () => {
+    const props = () => ({ a: 1 });
+    class WithFunction {
+      @TrackEvent('fn_evt', { props })
+      handler(): void {}
+    }
+    expect(getTrackEventMetadata(WithFunction.prototype.handler, WithFunction)?.props).toBe(props);
+  });
+
+  it('types the props context after `on` (checked by tsc)', () => {
+    class Typed {
+      @TrackEvent<unknown, { id: number }>('typed_success', { props: ({ result, outcome }) => ({ id: result.id, outcome }) })
+      success(): void {}
+
+      @TrackEvent('typed_error', { on: 'error', props: ({ error, outcome }) => ({ outcome, error: String(error) }) })
+      error(): void {}
+
+      // @ts-expect-error an error context has no result
+      @TrackEvent<unknown, { id: number }>('typed_error_result', { on: 'error', props: ({ result }) => ({ id: result.id }) })
+      errorResult(): void {}
+
+      @TrackEvent<unknown, { id: number }>('typed_always', {
+        on: 'always',
+        props: (ctx) => (ctx.outcome === 'success' ? { id: ctx.result.id } : { error: String(ctx.error) }),
+      })
+      always(): void {}
+    }
+    expect(getTrackEventMetadata(Typed.prototype.always, Typed)?.on).toBe('always');
+  });
+});
