@@ -1,7 +1,7 @@
 import { AxiosInstance } from 'axios';
 import { TokenSource } from '../auth/token-source.interface';
 import { InvalidCollectorUrlError, InvalidOptionError } from '../errors';
-import { DEFAULT_CAPACITY, EventStorage } from '../storage';
+import { DEFAULT_CAPACITY, EventStorage, StorageConfig } from '../storage';
 import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { EmitterCallback, EmitterLogger, EmitterObserver } from './send-result';
 
@@ -12,8 +12,11 @@ export interface EmitterOptions {
   batchSize?: number;
   /** Events the in-memory ring buffer holds before it overwrites the oldest. Default 10,000. */
   capacity?: number;
-  /** Replaces the in-memory ring buffer (then `capacity` is the storage's own). */
-  storage?: EventStorage;
+  /**
+   * Where events wait: `{ type: 'sqlite', path }` for the durable outbox, `{ type: 'memory' }`
+   * (the default ring buffer), or your own `EventStorage` instance (which you then close).
+   */
+  storage?: EventStorage | StorageConfig;
   /** Per request, ms. Default 5,000. */
   requestTimeoutMs?: number;
   callback?: EmitterCallback;
@@ -134,7 +137,6 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   const collectorUrl = parseCollectorUrl(options.collectorUrl);
   checkFunction('callback', options.callback, []);
   checkFunction('tokenSource', options.tokenSource, ['enhanceHeader']);
-  checkFunction('storage', options.storage, ['add', 'addBatch', 'get']);
   checkFunction('httpClient', options.httpClient, ['request']);
   checkFunction('logger', options.logger, ['warn', 'error']);
   checkFunction('observer', options.observer, ['eventsEnqueued', 'batchSent', 'eventsDropped']);

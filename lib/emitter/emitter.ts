@@ -2,7 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios from 'axios';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
-import { EventStorage, QueuedEvent, RingBufferStorage } from '../storage';
+import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { EventSink, SCHEMAS, TrackedPayload } from '../tracker';
 import { redactUrl } from '../utils';
 import { Backoff } from './backoff';
@@ -51,6 +51,7 @@ interface Pass {
 export class Emitter implements EventSink {
   readonly options: ResolvedEmitterOptions;
   private readonly storage: EventStorage;
+  private readonly ownsStorage: boolean;
   private readonly client: CollectorClient;
   private readonly logger: EmitterLogger;
   private readonly backoff: Backoff;
@@ -77,7 +78,9 @@ export class Emitter implements EventSink {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
     const { collectorUrl } = this.options;
     this.safeUrl = redactUrl(collectorUrl);
-    this.storage = this.options.storage ?? new RingBufferStorage(this.options.capacity);
+    const { storage } = this.options;
+    this.ownsStorage = !isEventStorage(storage);
+    this.storage = isEventStorage(storage) ? storage : createStorage(storage, this.options.capacity);
     this.logger = this.options.logger ?? consoleLogger;
     this.backoff = new Backoff(this.options.backoff);
     const maxSockets = this.options.maxConcurrentRequests;
@@ -182,10 +185,19 @@ export class Emitter implements EventSink {
       this.stopping = (this.loop ?? Promise.resolve()).then(() => {
         this.httpAgent.destroy();
         this.httpsAgent.destroy();
+        if (this.ownsStorage) this.closeStorage();
         this.notifyIdle(true);
       });
     }
     return this.stopping;
+  }
+
+  private closeStorage(): void {
+    try {
+      this.storage.close?.();
+    } catch (err) {
+      this.logger.error(`closing the event store failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private isIdle(): boolean {
@@ -243,7 +255,7 @@ export class Emitter implements EventSink {
   private async worker(pass: Pass): Promise<void> {
     const maxBytes = this.options.maxBatchBytes - ENVELOPE_BYTES;
     while (!pass.failed && !this.stopped && pass.budget > 0) {
-      const batch = this.storage.get(Math.min(this.options.batchSize, pass.budget), maxBytes);
+      const batch = this.storage.lease(Math.min(this.options.batchSize, pass.budget), maxBytes);
       if (batch.length === 0) return;
       pass.budget -= batch.length;
       this.inFlight += batch.length;
@@ -266,6 +278,7 @@ export class Emitter implements EventSink {
     if (outcome.error) result.error = outcome.error;
 
     if (status >= 200 && status < 400) {
+      this.storage.ack(batch);
       pass.successes.push(result);
       this.counters.sent += batch.length;
       this.counters.consecutiveFailures = 0;
@@ -281,12 +294,14 @@ export class Emitter implements EventSink {
         await this.sendBatch(batch.slice(0, half), pass);
         await this.sendBatch(batch.slice(half), pass);
       } else {
+        this.storage.ack(batch);
         this.dropped('too_large', 1);
         this.logger.warn(`collector answered 413 for a single event (${batch[0].bytes} bytes); dropped as too large`);
       }
       return;
     }
     if (status !== -1 && this.options.dontRetry.has(status)) {
+      this.storage.ack(batch);
       this.dropped('rejected', batch.length);
       this.logger.warn(`collector rejected ${batch.length} events with HTTP ${status}; dropped (not retried)`);
       return;
@@ -313,15 +328,19 @@ export class Emitter implements EventSink {
     const { maxAttempts, maxEventAgeMs } = this.options;
     const now = Date.now();
     const keep: QueuedEvent[] = [];
+    const expired: QueuedEvent[] = [];
     for (const event of batch) {
       event.attempts++;
-      const expired =
+      const tooOld =
         (maxAttempts !== undefined && event.attempts >= maxAttempts) ||
         (maxEventAgeMs !== undefined && now - event.dtm > maxEventAgeMs);
-      if (!expired) keep.push(event);
+      (tooOld ? expired : keep).push(event);
     }
-    if (keep.length < batch.length) this.dropped('expired', batch.length - keep.length);
-    const overwritten = this.storage.addBatch(keep);
+    if (expired.length > 0) {
+      this.storage.ack(expired);
+      this.dropped('expired', expired.length);
+    }
+    const overwritten = this.storage.release(keep);
     if (overwritten > 0) this.dropped('overflow', overwritten);
   }
 

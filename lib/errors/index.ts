@@ -49,3 +49,30 @@ export class EmitterStoppedError extends SnowplowError {
     super('The Snowplow emitter is stopped and accepts no more events');
   }
 }
+
+/** An optional peer dependency that a feature needs is not installed. */
+export class MissingDependencyError extends SnowplowError {
+  constructor(
+    readonly packageName: string,
+    feature: string,
+    install: string,
+  ) {
+    super(`${feature} needs the package "${packageName}", which is not installed: run \`${install}\``);
+  }
+}
+
+/** The durable event store could not be opened or used; `path` names the file. */
+export class StorageError extends SnowplowError {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`Snowplow event store ${path}: ${reason}`);
+  }
+}
+
+/** Another process holds the event store file. */
+export class StorageLockedError extends StorageError {}
+
+/** The event store file is not a readable SQLite database. It is left untouched. */
+export class StorageCorruptError extends StorageError {}

@@ -9,4 +9,6 @@ export interface QueuedEvent {
   readonly bytes: number;
   /** Send attempts that failed so far. */
   attempts: number;
+  /** The storage's own key for a leased event (a durable store's row id); unset in memory. */
+  id?: number;
 }

@@ -59,6 +59,17 @@ export class RingBufferStorage implements EventStorage {
     return dropped;
   }
 
+  /** In memory a lease is a `get`: the emitter holds leased events until it acks or releases them. */
+  lease(maxCount: number, maxBytes?: number): QueuedEvent[] {
+    return this.get(maxCount, maxBytes);
+  }
+
+  ack(): void {}
+
+  release(events: readonly QueuedEvent[]): number {
+    return this.addBatch(events);
+  }
+
   get(maxCount: number, maxBytes?: number): QueuedEvent[] {
     assertCount('maxCount', maxCount);
     if (maxBytes !== undefined) assertCount('maxBytes', maxBytes);

@@ -1,5 +1,8 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   EmitterService,
   EmitterStoppedError,
@@ -118,6 +121,28 @@ describe('SnowplowModule', () => {
     await expect(
       Test.createTestingModule({ imports: [SnowplowModule.forRoot(options as SnowplowModuleOptions)] }).compile(),
     ).rejects.toThrow(`"${option}"`);
+  });
+
+  it('storage: { type: "sqlite" } keeps queued events in a file across app restarts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snowplow-module-'));
+    const storage = { type: 'sqlite' as const, path: join(dir, 'outbox.db') };
+    try {
+      collector.behaviour = () => ({ hang: true });
+      const first = await createApp({
+        imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'durable', storage, shutdownTimeoutMs: 100, metrics: false })],
+      });
+      const eids = Array.from({ length: 20 }, (_, i) => first.get(TrackerService).trackEvent('kept', { i }).eid);
+      await first.close();
+      collector.behaviour = () => ({ status: 200 });
+      const second = await createApp({
+        imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'durable', storage, metrics: false })],
+      });
+      await collector.waitForEvents(20);
+      await second.close();
+      expect(decodeAccepted(collector).map((e) => e.eid)).toEqual(eids);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('two apps in one process each get their own emitter, share metrics, and both stop on close', async () => {

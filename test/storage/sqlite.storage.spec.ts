@@ -1,0 +1,187 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Emitter, MissingDependencyError, QueuedEvent, SqliteStorage, StorageCorruptError, StorageLockedError, Tracker } from '../../lib';
+import { decodeAccepted } from '../support/decode';
+import { quietLogger } from '../support/emitter-harness';
+import { TestCollector } from '../support/test-collector';
+import { waitFor } from '../support/wait-for';
+
+const event = (n: number): QueuedEvent => ({ eid: `e${n}`, dtm: 1_700_000_000_000 + n, json: `{"n":"${n}"}`, bytes: 12, attempts: 0 });
+const nextTick = () => new Promise((resolve) => setImmediate(resolve));
+const ROOT = join(__dirname, '../..');
+
+let dir: string;
+let path: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'snowplow-sqlite-'));
+  path = join(dir, 'outbox.db');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('SqliteStorage', () => {
+  it('keeps waiting and leased-but-unacked events across a restart, oldest first, unchanged', async () => {
+    const first = new SqliteStorage({ path });
+    first.addBatch([1, 2, 3, 4].map(event));
+    const leased = first.lease(2);
+    expect(leased.map((e) => e.eid)).toEqual(['e1', 'e2']);
+    first.close();
+    const second = new SqliteStorage({ path });
+    expect(second.size).toBe(4);
+    const back = second.get(10);
+    expect(back.map(({ id: _id, ...e }) => e)).toEqual([1, 2, 3, 4].map(event));
+    second.close();
+  });
+
+  it('writes the events of one tick in one transaction, after the tick', async () => {
+    const storage = new SqliteStorage({ path });
+    for (let i = 0; i < 1_000; i++) storage.add(event(i));
+    const walBefore = statSync(`${path}-wal`).size;
+    await nextTick();
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(walBefore);
+    storage.close();
+    expect(new SqliteStorage({ path }).size).toBe(1_000);
+  });
+
+  it('a second opener gets StorageLockedError unless both opt into sharing', () => {
+    const owner = new SqliteStorage({ path });
+    expect(() => new SqliteStorage({ path })).toThrow(StorageLockedError);
+    expect(() => new SqliteStorage({ path })).toThrow(/in use by another process.*storage\.shared/);
+    owner.close();
+    const a = new SqliteStorage({ path: join(dir, 'shared.db'), shared: true });
+    const b = new SqliteStorage({ path: join(dir, 'shared.db'), shared: true });
+    a.add(event(1));
+    b.add(event(2));
+    expect([...a.get(5), ...b.get(5)].map((e) => e.eid).sort()).toEqual(['e1', 'e2']);
+    a.close();
+    b.close();
+  });
+
+
+  it('reports a corrupt file with StorageCorruptError and never deletes or changes it', () => {
+    const garbage = Buffer.from('this is not a sqlite database, just some bytes '.repeat(200));
+    writeFileSync(path, garbage);
+    expect(() => new SqliteStorage({ path })).toThrow(StorageCorruptError);
+    expect(() => new SqliteStorage({ path })).toThrow(/not a readable SQLite database.*left untouched/);
+    expect(readFileSync(path).equals(garbage)).toBe(true);
+  });
+
+  it('tells the user to install better-sqlite3 when it is missing', () => {
+    jest.isolateModules(() => {
+      jest.doMock('better-sqlite3', () => {
+        const error = new Error("Cannot find module 'better-sqlite3'") as NodeJS.ErrnoException;
+        error.code = 'MODULE_NOT_FOUND';
+        throw error;
+      });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const isolated = require('../../lib') as typeof import('../../lib');
+      expect(() => new isolated.SqliteStorage({ path })).toThrow(isolated.MissingDependencyError);
+      expect(() => new isolated.SqliteStorage({ path })).toThrow(
+        'The durable SQLite event store needs the package "better-sqlite3", which is not installed: run `npm install better-sqlite3@12`',
+      );
+    });
+    jest.dontMock('better-sqlite3');
+    expect(MissingDependencyError).toBeDefined();
+  });
+
+  it('the file stays bounded: 30,000 events through a capacity of 1,000 with the collector up', async () => {
+    const collector = await TestCollector.start();
+    const emitter = new Emitter({ collectorUrl: collector.endpoint, storage: { type: 'sqlite', path, capacity: 1_000 }, logger: quietLogger });
+    emitter.start();
+    const tracker = new Tracker({ appId: 'bounded', emitter });
+    let peak = 0;
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 1_000; i++) tracker.trackEvent('bounded', { round, i, pad: 'x'.repeat(200) });
+      await emitter.drain(30_000);
+      peak = Math.max(peak, statSync(path).size + statSync(`${path}-wal`).size);
+    }
+    await emitter.stop();
+    await collector.close();
+    expect(collector.events()).toHaveLength(30_000);
+    // 1,000 events of ~700 bytes is under 1 MB of rows; the file and its WAL stay within a few MB.
+    expect(peak).toBeLessThan(12 * 1024 * 1024);
+    expect(statSync(path).size).toBeLessThan(4 * 1024 * 1024);
+  });
+});
+
+describe('durable delivery across crashes', () => {
+  let collector: TestCollector;
+  beforeEach(async () => {
+    collector = await TestCollector.start();
+  });
+  afterEach(() => collector.close());
+
+  function startChild(env: Record<string, string>) {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, '../fixtures/apps/durable-tracker.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, COLLECTOR_URL: collector.endpoint, DB: path, OUT: join(dir, 'eids.txt'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const tracked = waitFor(() => output.includes('tracked'), { timeoutMs: 60_000, what: 'the child to track its events' });
+    return { child, exited, tracked, output: () => output };
+  }
+
+  function resume() {
+    const emitter = new Emitter({ collectorUrl: collector.endpoint, storage: { type: 'sqlite', path }, logger: quietLogger });
+    emitter.start();
+    return emitter;
+  }
+
+  it('kill -9 mid-flight with the collector down: a new process delivers all 10,000 with the original eid and dtm', async () => {
+    collector.behaviour = () => ({ hang: true });
+    const { child, exited, tracked } = startChild({ EVENTS: '10000' });
+    await tracked;
+    await waitFor(() => collector.requests.length >= 1, { what: 'a request in flight' });
+    const inFlight = JSON.parse(collector.requests[0].body).data as Array<{ eid: string; dtm: string }>;
+    // While the child runs, the file is its own: another process cannot open it by accident.
+    expect(() => new SqliteStorage({ path })).toThrow(StorageLockedError);
+    child.kill('SIGKILL');
+    await exited;
+
+    collector.behaviour = () => ({ status: 200 });
+    const emitter = resume();
+    await collector.waitForEvents(10_000, 60_000);
+    await emitter.stop();
+    const tracked10k = readFileSync(join(dir, 'eids.txt'), 'utf8').split('\n');
+    const delivered = decodeAccepted(collector);
+    expect(delivered).toHaveLength(10_000);
+    expect(delivered.map((e) => e.eid).sort()).toEqual([...tracked10k].sort());
+    const byEid = new Map(delivered.map((e) => [e.eid, e.raw]));
+    for (const sent of inFlight) expect(byEid.get(sent.eid)?.dtm).toBe(sent.dtm);
+    expect(delivered[0].eid).toBe(inFlight[0].eid);
+    expect(new SqliteStorage({ path }).size).toBe(0);
+  });
+
+  it('a crash between the collector\'s 200 and the delete resends that batch with the same eids, never loses one', async () => {
+    let killed = false;
+    let child: ReturnType<typeof startChild> | undefined;
+    collector.behaviour = () => {
+      if (!killed) {
+        killed = true;
+        child!.child.kill('SIGKILL');
+      }
+      return { status: 200 };
+    };
+    child = startChild({ EVENTS: '1000', BATCH: '100' });
+    await child.tracked;
+    await child.exited;
+    const firstBatch = (JSON.parse(collector.requests[0].body).data as Array<{ eid: string }>).map((e) => e.eid);
+
+    const emitter = resume();
+    await waitFor(async () => (await emitter.drain(100)).drained && emitter.queueDepth === 0, { what: 'the outbox to empty' });
+    await emitter.stop();
+    const tracked = readFileSync(join(dir, 'eids.txt'), 'utf8').split('\n');
+    const delivered = decodeAccepted(collector).map((e) => e.eid as string);
+    expect(new Set(delivered)).toEqual(new Set(tracked));
+    const duplicates = delivered.length - new Set(delivered).size;
+    expect(duplicates).toBeLessThanOrEqual(100);
+    const seen = new Map<string, number>();
+    delivered.forEach((eid) => seen.set(eid, (seen.get(eid) ?? 0) + 1));
+    expect([...seen].filter(([, n]) => n > 1).every(([eid]) => firstBatch.includes(eid))).toBe(true);
+  });
+});
