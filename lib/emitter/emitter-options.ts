@@ -140,6 +140,9 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   checkFunction('httpClient', options.httpClient, ['request']);
   checkFunction('logger', options.logger, ['warn', 'error']);
   checkFunction('observer', options.observer, ['eventsEnqueued', 'batchSent', 'eventsDropped']);
+  if (options.tokenSource && (collectorUrl.username || collectorUrl.password)) {
+    throw new InvalidOptionError('tokenSource', 'cannot be combined with credentials in collectorUrl (both set the Authorization header)');
+  }
   if (options.audience !== undefined && typeof options.audience !== 'string') {
     throw new InvalidOptionError('audience', 'must be a string');
   }

@@ -1,0 +1,159 @@
+// One test per row of the README's bad-input table. The last test checks that every message in
+// this file appears in the README, so the table stays true to the code.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Test } from '@nestjs/testing';
+import {
+  BillingEventOptionalInput,
+  BillingEventRequiredInput,
+  Emitter,
+  EmitterStoppedError,
+  EventTooLargeError,
+  InvalidCollectorUrlError,
+  InvalidEventError,
+  InvalidOptionError,
+  SnowplowError,
+  SnowplowModule,
+  SnowplowModuleOptions,
+  StaticTokenSource,
+  Tracker,
+} from '../lib';
+import { TestCollector } from './support/test-collector';
+import { waitFor } from './support/wait-for';
+
+type ErrorClass = new (...args: never[]) => SnowplowError;
+interface Row {
+  input: string;
+  run: () => unknown;
+  error: ErrorClass;
+  message: string;
+}
+
+const emitter = new Emitter({ collectorUrl: 'http://127.0.0.1:9/com.snowplowanalytics.snowplow/tp2' });
+const tracker = new Tracker({ appId: 'bad-input', emitter });
+const required: BillingEventRequiredInput = { category: 'billing', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 1 };
+const billing = (changes: Partial<Record<keyof BillingEventRequiredInput, unknown>>) =>
+  tracker.trackBillingEvent({ ...required, ...changes } as BillingEventRequiredInput);
+const optional = (input: Record<string, unknown>) =>
+  tracker.trackBillingEventWithOptionalInput(required, input as BillingEventOptionalInput);
+const withoutCategory = () => {
+  const { category: _omit, ...rest } = required;
+  return tracker.trackBillingEvent(rest as BillingEventRequiredInput);
+};
+class Node {
+  next?: Node;
+}
+const cycle = new Node();
+cycle.next = cycle;
+const circular: Record<string, unknown> = {};
+circular.self = circular;
+const emitterWith = (options: Record<string, unknown>) => new Emitter({ collectorUrl: 'http://127.0.0.1:9/tp2', ...options } as never);
+
+const rows: Row[] = [
+  { input: "trackEvent('')", run: () => tracker.trackEvent(''), error: InvalidEventError, message: 'Invalid event field "name": must not be empty or whitespace' },
+  { input: "trackEvent('   ')", run: () => tracker.trackEvent('   '), error: InvalidEventError, message: 'Invalid event field "name": must not be empty or whitespace' },
+  { input: 'trackEvent(42)', run: () => tracker.trackEvent(42 as never), error: InvalidEventError, message: 'Invalid event field "name": must be a string, got number' },
+  { input: 'a 256-character name', run: () => tracker.trackEvent('n'.repeat(256)), error: InvalidEventError, message: 'Invalid event field "name": must be at most 255 characters, got 256' },
+  { input: 'props `[1, 2]`', run: () => tracker.trackEvent('e', [1, 2] as never), error: InvalidEventError, message: 'Invalid event field "props": must be a plain object, got an array' },
+  { input: "props `'text'`", run: () => tracker.trackEvent('e', 'text' as never), error: InvalidEventError, message: 'Invalid event field "props": must be a plain object, got string' },
+  { input: 'props: a class instance (with a cycle)', run: () => tracker.trackEvent('e', cycle as never), error: InvalidEventError, message: 'Invalid event field "props": must be a plain object, got an instance of Node' },
+  { input: 'props with a circular reference', run: () => tracker.trackEvent('e', { circular }), error: InvalidEventError, message: 'Invalid event field "props": contains a circular reference' },
+  { input: 'props `{ n: 1n }`', run: () => tracker.trackEvent('e', { n: BigInt(1) }), error: InvalidEventError, message: 'Invalid event field "props": contains a BigInt, which JSON cannot represent' },
+  { input: 'props with a 2 MB string', run: () => tracker.trackEvent('e', { blob: 'x'.repeat(2 * 1024 * 1024) }), error: EventTooLargeError, message: 'Invalid event field "event": serialised size 2796663 bytes exceeds maxEventBytes (999912)' },
+  { input: 'billing without `category`', run: withoutCategory, error: InvalidEventError, message: 'Invalid event field "category": is required' },
+  { input: "`eventType: ''`", run: () => billing({ eventType: '' }), error: InvalidEventError, message: 'Invalid event field "eventType": must not be empty or whitespace' },
+  { input: '`unitOfMeasure: 7`', run: () => billing({ unitOfMeasure: 7 }), error: InvalidEventError, message: 'Invalid event field "unitOfMeasure": must be a string, got number' },
+  { input: "`realm: 'saas'`", run: () => billing({ realm: 'saas' }), error: InvalidEventError, message: 'Invalid event field "realm": must be one of SaaS, Dedicated, SM, got "saas"' },
+  { input: "`quantity: '1'`", run: () => billing({ quantity: '1' }), error: InvalidEventError, message: 'Invalid event field "quantity": must be a number, got string' },
+  { input: '`quantity: NaN`', run: () => billing({ quantity: NaN }), error: InvalidEventError, message: 'Invalid event field "quantity": must be finite, got NaN' },
+  { input: '`quantity: Infinity`', run: () => billing({ quantity: Infinity }), error: InvalidEventError, message: 'Invalid event field "quantity": must be finite, got Infinity' },
+  { input: '`quantity: 0` or negative', run: () => billing({ quantity: -2 }), error: InvalidEventError, message: 'Invalid event field "quantity": must be greater than 0, got -2' },
+  { input: '`projectId: 1.5`', run: () => optional({ projectId: 1.5 }), error: InvalidEventError, message: 'Invalid event field "projectId": must be a non-negative safe integer, got 1.5' },
+  { input: '`namespaceId: -1`', run: () => optional({ namespaceId: -1 }), error: InvalidEventError, message: 'Invalid event field "namespaceId": must be a non-negative safe integer, got -1' },
+  { input: "`seatIds: 'a'`", run: () => optional({ seatIds: 'a' }), error: InvalidEventError, message: 'Invalid event field "seatIds": must be an array of strings' },
+  { input: "`hostName: 5`", run: () => optional({ hostName: 5 }), error: InvalidEventError, message: 'Invalid event field "hostName": must be a string, got number' },
+  { input: '`metadata: []`', run: () => optional({ metadata: [] }), error: InvalidEventError, message: 'Invalid event field "metadata": must be a plain object, got an array' },
+  { input: "`collectorUrl: '/tp2'`", run: () => emitterWith({ collectorUrl: '/tp2' }), error: InvalidCollectorUrlError, message: 'Invalid Snowplow option "collectorUrl": is not an absolute URL' },
+  { input: "`collectorUrl: 'ftp://host/tp2'`", run: () => emitterWith({ collectorUrl: 'ftp://host/tp2' }), error: InvalidCollectorUrlError, message: 'Invalid Snowplow option "collectorUrl": must use http or https, got ftp' },
+  { input: "`batchSize: '10'`", run: () => emitterWith({ batchSize: '10' }), error: InvalidOptionError, message: 'Invalid Snowplow option "batchSize": must be an integer >= 1' },
+  { input: '`requestTimeoutMs: -5`', run: () => emitterWith({ requestTimeoutMs: -5 }), error: InvalidOptionError, message: 'Invalid Snowplow option "requestTimeoutMs": must be an integer >= 1' },
+  { input: "`callback: 'log'`", run: () => emitterWith({ callback: 'log' }), error: InvalidOptionError, message: 'Invalid Snowplow option "callback": must be a function' },
+  { input: 'a tokenSource with credentials in collectorUrl', run: () => new Emitter({ collectorUrl: 'https://u:p@host/tp2', tokenSource: new StaticTokenSource('t') }), error: InvalidOptionError, message: 'Invalid Snowplow option "tokenSource": cannot be combined with credentials in collectorUrl' },
+  { input: '`tokenSource: {}`', run: () => emitterWith({ tokenSource: {} }), error: InvalidOptionError, message: 'Invalid Snowplow option "tokenSource": must have enhanceHeader()' },
+  { input: "`appId: ''`", run: () => new Tracker({ appId: '', emitter }), error: InvalidOptionError, message: 'Invalid Snowplow option "appId": must be a non-empty string' },
+  { input: 'track after shutdown', run: () => stoppedTracker.trackEvent('late'), error: EmitterStoppedError, message: 'The Snowplow emitter is stopped and accepts no more events' },
+];
+
+const moduleRows: Array<{ input: string; options: Record<string, unknown>; error: ErrorClass; message: string }> = [
+  { input: '`shutdownTimeoutMs: -1`', options: { shutdownTimeoutMs: -1 }, error: InvalidOptionError, message: 'Invalid Snowplow option "shutdownTimeoutMs": must be an integer >= 0 (ms)' },
+  { input: "`metrics: 'yes'`", options: { metrics: 'yes' }, error: InvalidOptionError, message: 'Invalid Snowplow option "metrics": must be an object ({ prefix?, labels? }) or false' },
+  { input: '`batchsize: 10` (a typo)', options: { batchsize: 10 }, error: InvalidOptionError, message: 'Invalid Snowplow option "batchsize": is not a SnowplowModule option' },
+  { input: "`storage: { type: 'redis' }`", options: { storage: { type: 'redis' } }, error: InvalidOptionError, message: 'Invalid Snowplow option "storage.type": must be \'memory\' or \'sqlite\', got "redis"' },
+];
+
+let stoppedTracker: Tracker;
+beforeAll(async () => {
+  const stopped = new Emitter({ collectorUrl: 'http://127.0.0.1:9/tp2' });
+  stoppedTracker = new Tracker({ appId: 'stopped', emitter: stopped });
+  await stopped.stop();
+});
+afterAll(() => emitter.stop());
+
+describe('bad input: every row of the README table', () => {
+  it.each(rows)('$input → $error.name', ({ run, error, message }) => {
+    expect(run).toThrow(error);
+    expect(run).toThrow(message);
+    expect(emitter.queueDepth).toBe(0);
+  });
+
+  it.each(moduleRows)('SnowplowModule.forRoot with $input fails at startup', async ({ options, error, message }) => {
+    const base: SnowplowModuleOptions = { collectorUrl: 'http://127.0.0.1:9/tp2', appId: 'bad-input', metrics: false };
+    const compile = () => Test.createTestingModule({ imports: [SnowplowModule.forRoot({ ...base, ...options })] }).compile();
+    await expect(compile()).rejects.toThrow(error);
+    await expect(compile()).rejects.toThrow(message);
+  });
+
+  it('the README table lists every row with its error class and message', () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Bad input'));
+    for (const row of [...rows, ...moduleRows]) {
+      expect(table).toContain(`| ${row.input} | \`${row.error.name}\` | ${row.message}`);
+    }
+  });
+});
+
+describe('credentials never reach logs or errors', () => {
+  it('a password in collectorUrl and a bearer token are never logged, even while the collector fails', async () => {
+    const collector = await TestCollector.start();
+    collector.behaviour = (_r, index) => (index % 2 === 0 ? { status: 500 } : { reset: true });
+    const logs: string[] = [];
+    const record = (message: string) => void logs.push(message);
+    const url = new URL(collector.endpoint);
+    url.username = 'svc';
+    url.password = 'hunter2-password';
+    const common = {
+      backoff: { baseMs: 1, capMs: 5 },
+      logger: { warn: record, error: record },
+      callback: (_s: unknown, failures: Array<{ error?: Error }>) => failures.forEach((f) => f.error && record(f.error.message)),
+    };
+    const withPassword = new Emitter({ collectorUrl: url.href, ...common });
+    const withToken = new Emitter({ collectorUrl: collector.endpoint, tokenSource: new StaticTokenSource('token-s3cr3t'), ...common });
+    for (const leaky of [withPassword, withToken]) {
+      leaky.start();
+      new Tracker({ appId: 'leak', emitter: leaky }).trackEvent('x');
+    }
+    await waitFor(() => collector.requests.length >= 8, { what: 'failed requests' });
+    await Promise.all([withPassword.stop(), withToken.stop()]);
+    await collector.close();
+    const authorization = collector.requests.map((r) => r.headers.authorization);
+    expect(authorization).toContain('Bearer token-s3cr3t');
+    expect(authorization.some((a) => a?.startsWith('Basic '))).toBe(true);
+    const everything = [...logs, withPassword.collectorUrl, JSON.stringify(withPassword.stats()), JSON.stringify(withToken.stats())].join('\n');
+    expect(logs.length).toBeGreaterThan(0);
+    expect(everything).toContain('svc:***@');
+    expect(everything).not.toContain('hunter2');
+    expect(everything).not.toContain('token-s3cr3t');
+    expect(JSON.stringify(new StaticTokenSource('token-s3cr3t'))).not.toContain('token-s3cr3t');
+  });
+
+});
