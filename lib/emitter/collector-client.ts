@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { AxiosError, AxiosInstance, isAxiosError } from 'axios';
+import { TokenSourceError } from '../auth/token-source-error';
 import { TokenSource } from '../auth/token-source.interface';
 import { parseRetryAfter } from './backoff';
 
@@ -52,7 +53,8 @@ export class CollectorClient {
       try {
         await this.options.tokenSource.enhanceHeader(headers, this.options.audience);
       } catch (err) {
-        const reason = err instanceof Error ? err.name : 'error';
+        // Our own token sources write messages that are safe to show; a custom one might not.
+        const reason = err instanceof TokenSourceError ? err.message : err instanceof Error ? err.name : 'error';
         return { statusCode: -1, error: new CollectorRequestError(`token source failed (${reason})`, 'ETOKEN'), durationSeconds: elapsed() };
       }
     }

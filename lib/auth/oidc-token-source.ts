@@ -1,0 +1,330 @@
+import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
+import type { Configuration } from 'openid-client';
+import { InvalidOptionError } from '../errors';
+import { loadOpenIdClient, OpenIdClientModule } from './openid-client-loader';
+import { TokenSourceError } from './token-source-error';
+import { TokenSource } from './token-source.interface';
+
+export type OidcClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+
+export interface OidcTokenSourceOptions {
+  /**
+   * The OpenID provider's issuer URL; its metadata is discovered from
+   * `<issuer>/.well-known/openid-configuration`. Must be https unless `allowInsecureHttp` is set.
+   */
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /**
+   * Audience of every token, sent as the `audience` parameter of the token request. Default: the
+   * audience the emitter passes to `enhanceHeader` (its `audience` option, which defaults to the
+   * collector URL's origin).
+   */
+  audience?: string;
+  /** Space-separated scopes sent as the `scope` parameter of the token request. */
+  scope?: string;
+  /**
+   * Refresh a token this long before it expires, ms. Default 30,000. Never more than half the
+   * token's lifetime, so short-lived tokens are still reused.
+   */
+  refreshSkewMs?: number;
+  /** Allow an http issuer and http endpoints, e.g. a provider on 127.0.0.1 in tests. Default false. */
+  allowInsecureHttp?: boolean;
+  /** How the client authenticates at the token endpoint. Default `client_secret_basic`. */
+  clientAuthMethod?: OidcClientAuthMethod;
+  /** Timeout of each discovery and token request, ms. Default 10,000. */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_REFRESH_SKEW_MS = 30_000;
+export const DEFAULT_OIDC_REQUEST_TIMEOUT_MS = 10_000;
+
+interface CachedToken {
+  token: string;
+  /** performance.now() after which the token is refreshed; Infinity when the provider gave no lifetime. */
+  refreshAt: number;
+}
+
+/** Characters of an RFC 6750 b64token, plus the others that can sit in a header value unquoted. */
+const HEADER_SAFE_TOKEN = /^[\x21-\x7e]+$/;
+
+/**
+ * Gets access tokens with the OAuth 2.0 client-credentials grant from an OpenID provider found by
+ * discovery, using openid-client (an optional peer dependency, v6) and sends them as
+ * `Authorization: Bearer ...`.
+ *
+ * Tokens are cached per audience until `refreshSkewMs` before they expire; concurrent requests
+ * that find no fresh token share one token request. `invalidate()` (called by the emitter on a 401
+ * or 403 from the collector) drops the cached tokens. Failures throw `TokenSourceError`, whose
+ * message never contains the client secret or a token; neither appears in `JSON.stringify()` or
+ * `util.inspect()` of this object.
+ */
+export class OidcTokenSource implements TokenSource {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly audience?: string;
+  readonly scope?: string;
+  readonly refreshSkewMs: number;
+  readonly allowInsecureHttp: boolean;
+  readonly clientAuthMethod: OidcClientAuthMethod;
+  readonly requestTimeoutMs: number;
+
+  readonly #issuerUrl: URL;
+  readonly #clientSecret: string;
+  readonly #client: OpenIdClientModule;
+  #configuration?: Configuration;
+  #discovering?: Promise<Configuration>;
+  readonly #tokens = new Map<string, CachedToken>();
+  readonly #requests = new Map<string, Promise<string>>();
+
+  constructor(options: OidcTokenSourceOptions) {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
+    this.allowInsecureHttp = checkBoolean('allowInsecureHttp', options.allowInsecureHttp, false);
+    this.#issuerUrl = parseIssuer(options.issuer, this.allowInsecureHttp);
+    this.issuer = this.#issuerUrl.href;
+    this.clientId = checkText('clientId', options.clientId);
+    this.#clientSecret = checkText('clientSecret', options.clientSecret);
+    if (options.audience !== undefined) this.audience = checkText('audience', options.audience);
+    if (options.scope !== undefined) this.scope = checkText('scope', options.scope);
+    this.refreshSkewMs = checkInteger('refreshSkewMs', options.refreshSkewMs, 0, DEFAULT_REFRESH_SKEW_MS);
+    this.requestTimeoutMs = checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, DEFAULT_OIDC_REQUEST_TIMEOUT_MS);
+    const method = options.clientAuthMethod ?? 'client_secret_basic';
+    if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+      throw new InvalidOptionError('clientAuthMethod', 'must be "client_secret_basic" or "client_secret_post"');
+    }
+    this.clientAuthMethod = method;
+    this.#client = loadOpenIdClient();
+  }
+
+  async enhanceHeader(headers: Record<string, string>, audience: string): Promise<void> {
+    headers.Authorization = `Bearer ${await this.getToken(audience)}`;
+  }
+
+  /**
+   * A fresh access token for `audience` (ignored when the constructor fixed one): the cached one,
+   * or the result of the one token request in flight for that audience, or a new request.
+   */
+  getToken(audience?: string): Promise<string> {
+    const key = this.audience ?? audience ?? '';
+    const cached = this.#tokens.get(key);
+    if (cached && performance.now() < cached.refreshAt) return Promise.resolve(cached.token);
+    const inFlight = this.#requests.get(key);
+    if (inFlight) return inFlight;
+    const request = this.#requestToken(key).finally(() => {
+      if (this.#requests.get(key) === request) this.#requests.delete(key);
+    });
+    this.#requests.set(key, request);
+    return request;
+  }
+
+  /** Forgets every cached token; the next call requests a new one. A request in flight is kept and shared. */
+  invalidate(): void {
+    this.#tokens.clear();
+  }
+
+  /** Safe for logs: no secret, no token. */
+  toJSON(): Record<string, unknown> {
+    return {
+      type: 'OidcTokenSource',
+      issuer: this.issuer,
+      clientId: this.clientId,
+      audience: this.audience,
+      scope: this.scope,
+      refreshSkewMs: this.refreshSkewMs,
+    };
+  }
+
+  [inspect.custom](): string {
+    const audience = this.audience === undefined ? '' : `, audience: ${JSON.stringify(this.audience)}`;
+    return `OidcTokenSource { issuer: ${JSON.stringify(this.issuer)}, clientId: ${JSON.stringify(this.clientId)}${audience} }`;
+  }
+
+  async #requestToken(audience: string): Promise<string> {
+    const configuration = await this.#discover();
+    const parameters: Record<string, string> = {};
+    if (audience !== '') parameters.audience = audience;
+    if (this.scope !== undefined) parameters.scope = this.scope;
+    const requestedAt = performance.now();
+    let response: Awaited<ReturnType<OpenIdClientModule['clientCredentialsGrant']>>;
+    try {
+      response = await this.#client.clientCredentialsGrant(configuration, parameters);
+    } catch (err) {
+      const endpoint = configuration.serverMetadata().token_endpoint ?? this.issuer;
+      const failure = describeFailure(err, this.#clientSecret);
+      throw new TokenSourceError('TOKEN_REQUEST_FAILED', `client-credentials token request to ${endpoint} failed: ${failure.text}`, failure);
+    }
+    const token = response.access_token;
+    if (typeof response.token_type !== 'string' || response.token_type.toLowerCase() !== 'bearer') {
+      const type = typeof response.token_type === 'string' ? response.token_type.slice(0, 40) : 'none';
+      throw new TokenSourceError('INVALID_TOKEN_RESPONSE', `the token endpoint issued a token of type "${type}", expected Bearer`);
+    }
+    if (typeof token !== 'string' || !HEADER_SAFE_TOKEN.test(token)) {
+      throw new TokenSourceError('INVALID_TOKEN_RESPONSE', 'the token endpoint issued an access token that is empty or not a valid header value');
+    }
+    const expiresIn = response.expiresIn();
+    let refreshAt = Number.POSITIVE_INFINITY;
+    if (expiresIn !== undefined) {
+      const lifetimeMs = expiresIn * 1000;
+      refreshAt = requestedAt + lifetimeMs - Math.min(this.refreshSkewMs, lifetimeMs / 2);
+    }
+    this.#tokens.set(audience, { token, refreshAt });
+    return token;
+  }
+
+  /** The discovered provider metadata: discovered once, shared by concurrent callers, retried after a failure. */
+  #discover(): Promise<Configuration> {
+    if (this.#configuration) return Promise.resolve(this.#configuration);
+    if (!this.#discovering) {
+      const client = this.#client;
+      const auth =
+        this.clientAuthMethod === 'client_secret_post'
+          ? client.ClientSecretPost(this.#clientSecret)
+          : client.ClientSecretBasic(this.#clientSecret);
+      this.#discovering = client
+        .discovery(this.#issuerUrl, this.clientId, undefined, auth, {
+          execute: this.allowInsecureHttp ? [client.allowInsecureRequests] : [],
+          timeout: this.requestTimeoutMs / 1000,
+        })
+        .then(
+          (configuration) => {
+            this.#configuration = configuration;
+            this.#discovering = undefined;
+            return configuration;
+          },
+          (err: unknown) => {
+            this.#discovering = undefined;
+            const failure = describeFailure(err, this.#clientSecret);
+            throw new TokenSourceError('DISCOVERY_FAILED', `OpenID discovery for issuer ${this.issuer} failed: ${failure.text}`, failure);
+          },
+        );
+    }
+    return this.#discovering;
+  }
+}
+
+function parseIssuer(value: unknown, allowInsecureHttp: boolean): URL {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new InvalidOptionError('issuer', 'must be a non-empty string (the provider\'s https issuer URL)');
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidOptionError('issuer', 'is not an absolute URL (expected e.g. https://login.example.com/realm)');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new InvalidOptionError('issuer', `must use https, got ${url.protocol.replace(/:$/, '')}`);
+  }
+  if (url.protocol === 'http:' && !allowInsecureHttp) {
+    throw new InvalidOptionError('issuer', 'must use https (set allowInsecureHttp: true only for a local test provider)');
+  }
+  if (url.username || url.password) throw new InvalidOptionError('issuer', 'must not contain credentials');
+  if (url.search || url.hash) throw new InvalidOptionError('issuer', 'must not have a query or fragment');
+  return url;
+}
+
+function checkText(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new InvalidOptionError(option, 'must be a non-empty string');
+  return value;
+}
+
+function checkBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidOptionError(option, 'must be a boolean');
+  return value;
+}
+
+function checkInteger(option: string, value: unknown, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new InvalidOptionError(option, `must be an integer >= ${min}`);
+  }
+  return value;
+}
+
+interface Failure {
+  text: string;
+  status?: number;
+  oauthError?: string;
+}
+
+const MAX_DETAIL = 200;
+
+interface ErrorLike {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  status?: unknown;
+  headers?: unknown;
+  error?: unknown;
+  error_description?: unknown;
+  parameters?: unknown;
+  cause?: unknown;
+}
+
+/**
+ * What an openid-client failure says, in one line: the OAuth error and HTTP status of an error
+ * answer (in the body, or in a WWW-Authenticate challenge), or else the messages and error codes
+ * along the `cause` chain (e.g. "fetch failed: connect ECONNREFUSED 127.0.0.1:8080"). Built from
+ * chosen fields only, never from a request, its headers or a success body, and with the client
+ * secret masked anyway.
+ */
+function describeFailure(err: unknown, secret: string): Failure {
+  const clean = (text: string) => clip(mask(text, secret));
+  const chain: ErrorLike[] = [];
+  for (let link: unknown = err; link !== null && typeof link === 'object' && chain.length < 6; link = (link as ErrorLike).cause) {
+    chain.push(link as ErrorLike);
+  }
+  const status = chain.map((e) => e.status).find((s): s is number => typeof s === 'number');
+  const oauth = oauthErrorIn(chain);
+  if (oauth) {
+    const oauthError = clean(oauth.error);
+    const description = oauth.description ? ` (${clean(oauth.description)})` : '';
+    return { text: `${status === undefined ? '' : `HTTP ${status} `}${oauthError}${description}`, status, oauthError };
+  }
+  const messages: string[] = [];
+  const codes: string[] = [];
+  for (const e of chain) {
+    const isError = typeof e.name === 'string' && typeof e.message === 'string';
+    if (isError && e.message && !messages.includes(e.message as string)) messages.push(e.message as string);
+    if (isError && typeof e.code === 'string' && !codes.includes(e.code)) codes.push(e.code);
+  }
+  if (status !== undefined) codes.push(`HTTP ${status}`);
+  const text = messages.length ? messages.join(': ') : 'unknown error';
+  return { text: clean(codes.length ? `${text} (${codes.join(', ')})` : text), status };
+}
+
+/** The OAuth `error` of an error answer: from its JSON body, or from a WWW-Authenticate challenge. */
+function oauthErrorIn(chain: ErrorLike[]): { error: string; description?: string } | undefined {
+  for (const e of chain) {
+    if (typeof e.error === 'string') {
+      return { error: e.error, description: typeof e.error_description === 'string' ? e.error_description : undefined };
+    }
+    if (Array.isArray(e.cause)) {
+      for (const challenge of e.cause as ErrorLike[]) {
+        const parameters = (challenge?.parameters ?? {}) as ErrorLike;
+        if (typeof parameters.error === 'string') {
+          return {
+            error: parameters.error,
+            description: typeof parameters.error_description === 'string' ? parameters.error_description : undefined,
+          };
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+function clip(text: string): string {
+  const line = text.replace(/[\r\n]+/g, ' ');
+  return line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL)}...` : line;
+}
+
+function mask(text: string, secret: string): string {
+  let masked = text;
+  for (const form of new Set([secret, encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+')])) {
+    masked = masked.split(form).join('***');
+  }
+  return masked;
+}

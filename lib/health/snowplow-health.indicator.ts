@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { InvalidOptionError } from '../errors';
+import { EmitterService } from '../module/emitter.service';
+
+export interface SnowplowHealthOptions {
+  /** Down when more than this share of the queue's capacity is in use. Default 0.9. */
+  maxFillRatio?: number;
+  /** Down when this many batch requests in a row failed (no success since). Default 5. */
+  maxConsecutiveFailures?: number;
+}
+
+const DEFAULTS: Required<SnowplowHealthOptions> = { maxFillRatio: 0.9, maxConsecutiveFailures: 5 };
+
+function checkOptions(options: SnowplowHealthOptions): Required<SnowplowHealthOptions> {
+  const { maxFillRatio = DEFAULTS.maxFillRatio, maxConsecutiveFailures = DEFAULTS.maxConsecutiveFailures } = options;
+  if (typeof maxFillRatio !== 'number' || !(maxFillRatio > 0 && maxFillRatio <= 1)) {
+    throw new InvalidOptionError('maxFillRatio', 'must be a number in (0, 1]');
+  }
+  if (!Number.isSafeInteger(maxConsecutiveFailures) || maxConsecutiveFailures < 1) {
+    throw new InvalidOptionError('maxConsecutiveFailures', 'must be an integer >= 1');
+  }
+  return { maxFillRatio, maxConsecutiveFailures };
+}
+
+/**
+ * A `@nestjs/terminus` health indicator for the Snowplow emitter: down when the queue is nearly
+ * full or the collector keeps failing. Add it to the providers of the module with your health
+ * controller (which imports `TerminusModule`), then:
+ * `this.health.check([() => this.snowplow.isHealthy('snowplow')])`.
+ */
+@Injectable()
+export class SnowplowHealthIndicator {
+  constructor(
+    private readonly healthIndicatorService: HealthIndicatorService,
+    private readonly emitter: EmitterService,
+  ) {}
+
+  isHealthy<const Key extends string = 'snowplow'>(key: Key = 'snowplow' as Key, options: SnowplowHealthOptions = {}) {
+    const { maxFillRatio, maxConsecutiveFailures } = checkOptions(options);
+    const stats = this.emitter.stats();
+    const fillRatio = stats.capacity > 0 ? stats.queued / stats.capacity : 0;
+    const details = {
+      queueDepth: stats.queued,
+      inFlight: stats.inFlight,
+      capacity: stats.capacity,
+      fillRatio: Math.round(fillRatio * 1000) / 1000,
+      consecutiveFailures: stats.consecutiveFailures,
+      lastSuccessAt: stats.lastSuccessAt === undefined ? null : new Date(stats.lastSuccessAt).toISOString(),
+      lastError: stats.lastError ?? null,
+      dropped: stats.dropped,
+    };
+    const indicator = this.healthIndicatorService.check(key);
+    if (stats.stopped) return indicator.down({ ...details, reason: 'emitter stopped' });
+    if (fillRatio > maxFillRatio) {
+      return indicator.down({ ...details, reason: `queue is ${Math.round(fillRatio * 100)}% full (limit ${Math.round(maxFillRatio * 100)}%)` });
+    }
+    if (stats.consecutiveFailures >= maxConsecutiveFailures) {
+      return indicator.down({ ...details, reason: `the last ${stats.consecutiveFailures} batch requests failed` });
+    }
+    return indicator.up(details);
+  }
+}
