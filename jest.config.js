@@ -11,6 +11,10 @@ const esmOnly = [
   '@borewit',
   'proxy-from-env',
   'load-esm',
+  'openid-client',
+  'oauth4webapi',
+  'jose',
+  'oidc-provider',
 ];
 
 /** @type {import('jest').Config} */
@@ -19,6 +23,12 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testRegex: '.*\\.spec\\.ts$',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  // The sample app imports the library by its package name, as a user would; tests run it
+  // against the TypeScript sources (tsconfig.json has the same mapping in "paths").
+  moduleNameMapper: {
+    '^nestjs-snowplow$': '<rootDir>/lib/index.ts',
+    '^nestjs-snowplow/testing$': '<rootDir>/lib/testing/index.ts',
+  },
   transform: {
     '^.+\\.(t|j|mj|cj)s$': [
       '@swc/jest',
