@@ -14,6 +14,8 @@ import {
   Query,
   UseFilters,
 } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import { of } from 'rxjs';
@@ -29,10 +31,6 @@ interface Request {
   query: Record<string, string | undefined>;
   body: { name: string };
 }
-interface Response {
-  status(code: number): Response;
-  json(body: unknown): void;
-}
 
 class TeapotError extends Error {}
 const thrownByFilteredRoute = new TeapotError('short and stout');
@@ -40,9 +38,12 @@ const seenByFilter: unknown[] = [];
 
 @Catch(TeapotError)
 class TeapotFilter implements ExceptionFilter {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   catch(exception: TeapotError, host: ArgumentsHost): void {
     seenByFilter.push(exception);
-    host.switchToHttp().getResponse<Response>().status(418).json({ teapot: exception.message });
+    // Through the adapter, so the same filter answers on Express and Fastify.
+    this.adapterHost.httpAdapter.reply(host.switchToHttp().getResponse(), { teapot: exception.message }, 418);
   }
 }
 
@@ -175,7 +176,12 @@ class BaseController {
 @TrackEvent('subclass_level')
 class SubController extends BaseController {}
 
-describe('@TrackEvent over HTTP (Express)', () => {
+const adapters: Array<[string, () => FastifyAdapter | undefined]> = [
+  ['Express', () => undefined],
+  ['Fastify', () => new FastifyAdapter()],
+];
+
+describe.each(adapters)('@TrackEvent over HTTP (%s)', (_platform, createAdapter) => {
   let collector: TestCollector;
   let registry: Registry;
   let app: INestApplication;
@@ -190,8 +196,10 @@ describe('@TrackEvent over HTTP (Express)', () => {
     })
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
+    const adapter = createAdapter();
+    app = adapter ? moduleRef.createNestApplication(adapter, { logger: false }) : moduleRef.createNestApplication({ logger: false });
     await app.init();
+    if (adapter) await adapter.getInstance().ready();
     emitter = app.get(EmitterService);
   });
 
@@ -242,6 +250,7 @@ describe('@TrackEvent over HTTP (Express)', () => {
   });
 
   it('rethrows the very error object the handler threw', async () => {
+    seenByFilter.length = 0;
     await request(server()).get('/outcomes/filtered').expect(418, { teapot: 'short and stout' });
 
     expect(seenByFilter).toEqual([thrownByFilteredRoute]);
