@@ -17,6 +17,9 @@ const ENVELOPE_BYTES = envelopeBytes(SCHEMAS.payloadData);
 /** `"stm":"<13 digits>",` added to each event on send, plus the comma between events. */
 const PER_EVENT_OVERHEAD = Buffer.byteLength('"stm":"0000000000000",') + 1;
 
+/** How often a loop that found nothing to lease looks again. */
+const IDLE_RECHECK_MS = 1_000;
+
 const consoleLogger: EmitterLogger = {
   warn: (message) => console.warn(`[nestjs-snowplow] ${message}`),
   error: (message) => console.error(`[nestjs-snowplow] ${message}`),
@@ -230,6 +233,10 @@ export class Emitter implements EventSink {
         await this.sleepAfterFailure(pass?.retryAfterMs ?? 0);
       } else if (pass.successes.length > 0) {
         this.backoff.reset();
+      } else if (pass.failures.length === 0) {
+        // Nothing could be leased although the storage reports events (a shared durable store
+        // whose events another process holds): wait for news instead of spinning.
+        await this.signal.wait(true, IDLE_RECHECK_MS);
       }
     }
   }
