@@ -2,9 +2,10 @@ import { mkdir, mkdtemp, rename, rm, stat, symlink, truncate, utimes, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { FileTokenSource, InvalidOptionError, MAX_TOKEN_FILE_BYTES, SendResult, TokenSourceError } from '../../lib';
+import { FileTokenSource, InvalidOptionError, MAX_TOKEN_FILE_BYTES, SendResult } from '../../lib';
 import { useEmitterHarness } from '../support/emitter-harness';
 import { waitFor } from '../support/wait-for';
+import { failure } from './support/token-source-failure';
 
 async function header(source: FileTokenSource): Promise<string | undefined> {
   const headers: Record<string, string> = {};
@@ -12,15 +13,6 @@ async function header(source: FileTokenSource): Promise<string | undefined> {
   return headers.Authorization;
 }
 
-async function failure(promise: Promise<unknown>): Promise<TokenSourceError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TokenSourceError);
-    return err as TokenSourceError;
-  }
-  throw new Error('expected a TokenSourceError, but the call succeeded');
-}
 
 /** An hour ago, so the file is past the window in which a same-size rewrite could hide. */
 async function age(path: string): Promise<void> {

@@ -2,10 +2,11 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { decodeJwt } from 'jose';
-import { InvalidOptionError, OidcTokenSource, OidcTokenSourceOptions, TokenSourceError } from '../../lib';
+import { InvalidOptionError, OidcTokenSource, OidcTokenSourceOptions } from '../../lib';
 import { loadOpenIdClient } from '../../lib/auth/openid-client-loader';
 import { waitFor } from '../support/wait-for';
 import { closedPort, COLLECTOR_SCOPE, OidcTestProvider } from './support/oidc-test-provider';
+import { failure } from './support/token-source-failure';
 
 const AUDIENCE = 'http://127.0.0.1:9090';
 
@@ -21,15 +22,6 @@ async function headerToken(source: OidcTokenSource, audience = AUDIENCE): Promis
   return bearer(headers);
 }
 
-async function failure(promise: Promise<unknown>): Promise<TokenSourceError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TokenSourceError);
-    return err as TokenSourceError;
-  }
-  throw new Error('expected a TokenSourceError, but the call succeeded');
-}
 
 describe('OidcTokenSource against a real OpenID provider', () => {
   let provider: OidcTestProvider;

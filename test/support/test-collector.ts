@@ -1,5 +1,5 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo, Socket } from 'node:net';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { RestartableServer } from './restartable-server';
 import { waitFor } from './wait-for';
 
 export interface ReceivedRequest {
@@ -25,18 +25,16 @@ export type Reply =
 export class TestCollector {
   readonly requests: ReceivedRequest[] = [];
   behaviour: (request: ReceivedRequest, index: number) => Reply = () => ({ status: 200 });
-  private server!: Server;
-  private readonly sockets = new Set<Socket>();
-  private port = 0;
+  private readonly server = new RestartableServer((req, res) => this.handle(req, res));
 
   static async start(): Promise<TestCollector> {
     const collector = new TestCollector();
-    await collector.listen();
+    await collector.server.start();
     return collector;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.server.url;
   }
 
   get endpoint(): string {
@@ -63,30 +61,13 @@ export class TestCollector {
   }
 
   /** Stops listening and destroys open sockets (in-flight requests see a reset). */
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.server.stop();
   }
 
   /** Listens again on the same port after `close()`. */
-  async reopen(): Promise<void> {
-    await this.listen(this.port);
-  }
-
-  private listen(port = 0): Promise<void> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 60_000;
-    this.server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.port = (this.server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
+  reopen(): Promise<void> {
+    return this.server.start();
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

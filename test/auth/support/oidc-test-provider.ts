@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, Server } from 'node:http';
-import { AddressInfo, Socket } from 'node:net';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { createLocalJWKSet, exportJWK, generateKeyPair, JSONWebKeySet, JWTPayload, jwtVerify } from 'jose';
 import type { Adapter, AdapterPayload, Provider as ProviderType } from 'oidc-provider';
+import { RestartableServer } from '../../support/restartable-server';
 
 type OidcProviderModule = typeof import('oidc-provider');
 type Provider = ProviderType;
@@ -97,9 +98,11 @@ export class OidcTestProvider {
   /** Token requests parked by `holdTokenRequests()` right now. */
   heldTokenRequests = 0;
 
-  private server!: Server;
-  private readonly sockets = new Set<Socket>();
-  private port = 0;
+  private readonly server = new RestartableServer((req, res) => {
+    this.paths.push(req.url ?? '');
+    this.handler ??= this.provider.callback();
+    void this.handler(req, res);
+  });
   private provider!: Provider;
   private handler?: ReturnType<Provider['callback']>;
   private hold?: Promise<void>;
@@ -107,13 +110,13 @@ export class OidcTestProvider {
 
   static async start(): Promise<OidcTestProvider> {
     const instance = new OidcTestProvider();
-    await instance.listen();
+    await instance.server.start();
     instance.provider = await instance.createProvider();
     return instance;
   }
 
   get issuer(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.server.url;
   }
 
   /** Successful token requests. */
@@ -147,14 +150,13 @@ export class OidcTestProvider {
   }
 
   /** Stops listening and resets open connections: the port is closed until `restart()`. */
-  async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  stop(): Promise<void> {
+    return this.server.stop();
   }
 
   /** Listens again on the same port, with the same keys and clients. */
-  async restart(): Promise<void> {
-    await this.listen(this.port);
+  restart(): Promise<void> {
+    return this.server.start();
   }
 
   private async fetchJwks(): Promise<ReturnType<typeof createLocalJWKSet>> {
@@ -237,25 +239,6 @@ export class OidcTestProvider {
       }
     });
     return provider;
-  }
-
-  private listen(port = 0): Promise<void> {
-    this.server = createServer((req, res) => {
-      this.paths.push(req.url ?? '');
-      this.handler ??= this.provider.callback();
-      void this.handler(req, res);
-    });
-    this.server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.port = (this.server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
   }
 }
 

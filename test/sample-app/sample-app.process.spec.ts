@@ -1,0 +1,145 @@
+import { createServer, Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { GoodEvent, LocalCollector, startLocalCollector } from '../../lib/testing';
+import { waitFor } from '../support/wait-for';
+import { buildPackageCopy, SampleProcess } from './support/sample-process';
+
+// `npm start` = `npm run build:sample && exec node sample-app/dist/main.js`. The tests build once,
+// with that script in a private copy of the package, then run the built entry the way the script
+// does: node itself, in place of the shell, so signals go straight to it.
+const BUILD_TIMEOUT_MS = 240_000;
+
+/** Every app of these tests listens on free ports and writes plain log lines. */
+const FREE_PORTS = { PORT: '0', COLLECTOR_PORT: '0', SNOWPLOW_COLLECTOR_URL: undefined };
+
+async function postJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+async function getJson(url: string): Promise<any> {
+  const response = await fetch(url);
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+describe('the sample app as started by npm start', () => {
+  let built: Awaited<ReturnType<typeof buildPackageCopy>> | undefined;
+  const apps: SampleProcess[] = [];
+  const start = (env: Record<string, string | undefined>) => {
+    if (!built) throw new Error('the build failed (see beforeAll)');
+    const app = SampleProcess.start(built.dir, built.entry, env);
+    apps.push(app);
+    return app;
+  };
+
+  beforeAll(async () => {
+    built = await buildPackageCopy(BUILD_TIMEOUT_MS);
+  }, BUILD_TIMEOUT_MS + 10_000);
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.kill()));
+  });
+
+  afterAll(() => built?.remove());
+
+  it('embedded collector: events reach it, SIGTERM drains the queue into it, closes it and exits 0', async () => {
+    const app = start(FREE_PORTS);
+    const appUrl = await app.appUrl();
+    const [, collectorUrl] = await app.waitForOutput(/embedded local collector at (http:\/\/\S+)/);
+    const [, microGood] = await app.waitForOutput(/see them all: curl (localhost:\d+\/micro\/good)/);
+    expect(`http://${microGood}`).toBe(`${collectorUrl.replace('127.0.0.1', 'localhost')}/micro/good`);
+
+    const created = await postJson(`${appUrl}/jobs`, { projectId: 42, name: 'build' });
+    expect(created.status).toBe(201);
+    const finished = await postJson(`${appUrl}/jobs/${created.body.id}/finish`, { minutes: 4 });
+    expect(finished.status).toBe(200);
+
+    // Before the signal: the embedded collector serves the events on /micro/good.
+    const good = await waitFor(
+      async () => {
+        const events = (await getJson(`${collectorUrl}/micro/good`)) as GoodEvent[];
+        return events.length >= 3 ? events : undefined;
+      },
+      { timeoutMs: 15_000, what: '3 events on /micro/good' },
+    );
+    expect(good.map((event) => event.name).sort()).toEqual(['ci_minutes', 'job_created', 'job_finished']);
+    expect(good.find((event) => event.name === 'ci_minutes')?.contexts[0].data).toMatchObject({
+      event_id: finished.body.billing.eventId,
+      quantity: 4,
+      realm: 'SM',
+    });
+    expect(await getJson(`${collectorUrl}/micro/all`)).toEqual({ total: 3, good: 3, bad: 0 });
+    await app.waitForOutput(/LocalCollector\] \S+ GOOD se ci_minutes eid=\S+ category="ci"/);
+    const metrics = await (await fetch(`${appUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^snowplow_events_enqueued_total 3$/m);
+
+    // One more event, then SIGTERM at once: the drain delivers it before the collector closes.
+    expect((await postJson(`${appUrl}/jobs`, { projectId: 42, name: 'last' })).status).toBe(201);
+    const exit = await app.stop('SIGTERM');
+
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(app.text).toMatch(/GOOD ue job_created eid=\S+ props=\{"job_id":"2","project_id":42\}/);
+    expect(app.text).toContain('SIGTERM: closing once the app has shut down');
+    expect(app.text).toContain('closed; it received 4 good and 0 bad events');
+    expect(app.text).not.toMatch(/ERROR|WARN/);
+  });
+
+  it('Ctrl-C (SIGINT) shuts down the same way', async () => {
+    const app = start(FREE_PORTS);
+    const appUrl = await app.appUrl();
+    expect((await postJson(`${appUrl}/jobs/1/cancel`, {})).status).toBe(404);
+    expect(await app.stop('SIGINT')).toEqual({ code: 0, signal: null });
+    expect(app.text).toMatch(/GOOD ue job_cancel_rejected eid=\S+ props=\{"job_id":"1","status":404/);
+    expect(app.text).toContain('closed; it received 1 good and 0 bad events');
+  });
+
+  describe('with SNOWPLOW_COLLECTOR_URL', () => {
+    let collector: LocalCollector;
+    beforeEach(async () => {
+      collector = await startLocalCollector({ port: 0 });
+    });
+    afterEach(() => collector.close());
+
+    it('sends there, starts no embedded collector, and drains into it on SIGTERM', async () => {
+      const app = start({ ...FREE_PORTS, SNOWPLOW_COLLECTOR_URL: collector.url, SNOWPLOW_APP_ID: 'sample-process' });
+      const appUrl = await app.appUrl();
+      // A bare origin gets the tp2 path.
+      await app.waitForOutput(new RegExp(`Snowplow events go to ${collector.endpoint.replace(/[.]/g, '\\.')} \\(SNOWPLOW_COLLECTOR_URL\\)`));
+      expect(app.text).not.toContain('embedded local collector');
+
+      const created = await postJson(`${appUrl}/jobs`, { projectId: 7, name: 'remote' });
+      await collector.waitFor((s) => s.good.some((event) => event.name === 'job_created'), { timeoutMs: 15_000 });
+      expect(collector.good()[0].raw.aid).toBe('sample-process');
+
+      await postJson(`${appUrl}/jobs/${created.body.id}/finish`, { minutes: 1.5 });
+      const exit = await app.stop('SIGTERM');
+      // Nest ends the process by raising the signal again once the shutdown hooks are done.
+      expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
+      expect(collector.good().map((event) => event.name).sort()).toEqual(['ci_minutes', 'job_created', 'job_finished']);
+      expect(collector.bad()).toEqual([]);
+    });
+  });
+
+  it('a wrong variable stops startup with exit code 1 and names it', async () => {
+    const app = start({ ...FREE_PORTS, PORT: 'http' });
+    expect(await app.exited).toEqual({ code: 1, signal: null });
+    expect(app.text).toContain('could not start: PORT must be an integer >= 0, got "http"');
+  });
+
+  it('a busy collector port stops startup with exit code 1 and says what to do', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const app = start({ ...FREE_PORTS, COLLECTOR_PORT: String((busy.address() as AddressInfo).port) });
+      expect(await app.exited).toEqual({ code: 1, signal: null });
+      expect(app.text).toMatch(/could not start: the embedded collector cannot listen on 127\.0\.0\.1:\d+, which is in use/);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+  });
+});
