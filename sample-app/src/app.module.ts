@@ -1,0 +1,42 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { SnowplowModule, SnowplowModuleOptions } from 'nestjs-snowplow';
+import { AppConfig, ConfigError, ConfigModule } from './config';
+import { HealthController } from './health/health.controller';
+import { JobsModule } from './jobs/jobs.module';
+
+/** SnowplowModule options from the app's configuration. */
+function snowplowOptions({ snowplow }: AppConfig): SnowplowModuleOptions {
+  if (!snowplow.collectorUrl) {
+    throw new ConfigError('SNOWPLOW_COLLECTOR_URL', 'is not set (main.ts starts the embedded collector when it is missing)');
+  }
+  return {
+    collectorUrl: snowplow.collectorUrl,
+    appId: snowplow.appId,
+    namespace: snowplow.namespace,
+    shutdownTimeoutMs: snowplow.shutdownTimeoutMs,
+    // Metrics go to prom-client's default registry, which PrometheusModule serves on /metrics.
+  };
+}
+
+@Module({})
+export class AppModule {
+  /** The application, configured by `config` (main.ts reads it from the environment). */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        PrometheusModule.register(),
+        SnowplowModule.forRootAsync({
+          // TrackerService can be injected, and @TrackEvent used, in every module.
+          isGlobal: true,
+          inject: [AppConfig],
+          useFactory: snowplowOptions,
+        }),
+        JobsModule,
+      ],
+      controllers: [HealthController],
+    };
+  }
+}

@@ -1,0 +1,73 @@
+import { BadRequestException } from '@nestjs/common';
+
+export type JobStatus = 'running' | 'finished' | 'canceled';
+
+/** A CI job of the sample domain; finishing one bills its minutes. */
+export interface Job {
+  id: string;
+  projectId: number;
+  namespaceId?: number;
+  name: string;
+  status: JobStatus;
+  createdAt: string;
+  finishedAt?: string;
+  minutes?: number;
+}
+
+export interface CreateJobInput {
+  projectId: number;
+  namespaceId?: number;
+  name: string;
+}
+
+export interface FinishJobInput {
+  minutes: number;
+}
+
+/** What `POST /jobs/:id/finish` answers: the job and the ids of the billing event it sent. */
+export interface FinishedJob {
+  job: Job;
+  billing: {
+    /** The billable_usage `event_id`. */
+    eventId: string;
+    /** The Snowplow event id. */
+    eid: string;
+  };
+}
+
+const MAX_NAME_LENGTH = 100;
+
+/** Checks a `POST /jobs` body; a wrong one is a 400 naming the field. */
+export function parseCreateJob(body: unknown): CreateJobInput {
+  const input = requireObject(body);
+  const name = input.name;
+  if (typeof name !== 'string' || name.trim() === '' || name.length > MAX_NAME_LENGTH) {
+    throw new BadRequestException(`name must be a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
+  }
+  const projectId = requireId(input.projectId, 'projectId');
+  const namespaceId = input.namespaceId === undefined ? undefined : requireId(input.namespaceId, 'namespaceId');
+  return namespaceId === undefined ? { projectId, name } : { projectId, namespaceId, name };
+}
+
+/** Checks a `POST /jobs/:id/finish` body. */
+export function parseFinishJob(body: unknown): FinishJobInput {
+  const { minutes } = requireObject(body);
+  if (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes <= 0) {
+    throw new BadRequestException('minutes must be a number greater than 0');
+  }
+  return { minutes };
+}
+
+function requireObject(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new BadRequestException('the body must be a JSON object (send Content-Type: application/json)');
+  }
+  return body as Record<string, unknown>;
+}
+
+function requireId(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new BadRequestException(`${field} must be a non-negative integer`);
+  }
+  return value;
+}
