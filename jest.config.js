@@ -28,6 +28,7 @@ module.exports = {
   moduleNameMapper: {
     '^nestjs-snowplow$': '<rootDir>/lib/index.ts',
     '^nestjs-snowplow/testing$': '<rootDir>/lib/testing/index.ts',
+    '^nestjs-snowplow/health$': '<rootDir>/lib/health/index.ts',
   },
   transform: {
     '^.+\\.(t|j|mj|cj)s$': [

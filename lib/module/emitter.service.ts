@@ -37,7 +37,7 @@ export class EmitterService extends Emitter implements OnModuleInit, OnApplicati
     if (this.isStopped) return;
     const result = await this.drain(this.drainTimeoutMs);
     if (result.drained) {
-      if (result.sent > 0) this.nestLogger.log(`drained ${result.sent} events on shutdown`);
+      if (result.sent > 0) this.nestLogger.log(`drained ${result.sent} event${result.sent === 1 ? '' : 's'} on shutdown`);
     } else {
       this.nestLogger.warn(
         `shutdown deadline of ${this.drainTimeoutMs} ms reached: ${result.sent} events sent, ` +

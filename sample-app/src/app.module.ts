@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { SnowplowModule, SnowplowModuleOptions } from 'nestjs-snowplow';
 import { AppConfig, ConfigError, ConfigModule } from './config';
-import { HealthController } from './health/health.controller';
+import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 
 /** SnowplowModule options from the app's configuration. */
@@ -35,8 +35,8 @@ export class AppModule {
           useFactory: snowplowOptions,
         }),
         JobsModule,
+        HealthModule,
       ],
-      controllers: [HealthController],
     };
   }
 }

@@ -171,7 +171,10 @@ describe('sample app (AppModule) against a local collector', () => {
     const job = await createJob({ projectId: 9, name: 'zero' });
     await http().post(`/jobs/${job.id}/finish`).send({ minutes: 0 }).expect(400);
     await http().post(`/jobs/${job.id}/finish`).send({ minutes: 'ten' }).expect(400);
-    expect((await http().get('/health').expect(200)).body).toEqual({ status: 'ok' });
+    expect((await http().get('/health').expect(200)).body).toMatchObject({
+      status: 'ok',
+      info: { snowplow: { status: 'up', capacity: 10_000, consecutiveFailures: 0, lastError: null } },
+    });
 
     const after = await settledEvents();
     expect(after.slice(before).map((event) => event.name)).toEqual(['job_created']);
