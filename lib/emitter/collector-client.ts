@@ -37,6 +37,25 @@ export interface CollectorClientOptions {
   audience: string;
 }
 
+/** Rejects when `signal` aborts, so `stop()` never waits on a token source that hangs. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new CollectorRequestError('request aborted', 'ABORTED'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new CollectorRequestError('request aborted', 'ABORTED'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** POSTs request bodies to the collector's tp2 endpoint and turns every outcome into a status code. */
 export class CollectorClient {
   private readonly href: string;
@@ -51,8 +70,9 @@ export class CollectorClient {
     const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPE };
     if (this.options.tokenSource) {
       try {
-        await this.options.tokenSource.enhanceHeader(headers, this.options.audience);
+        await abortable(this.options.tokenSource.enhanceHeader(headers, this.options.audience), signal);
       } catch (err) {
+        if (err instanceof CollectorRequestError) return { statusCode: -1, error: err, durationSeconds: elapsed() };
         // Our own token sources write messages that are safe to show; a custom one might not.
         const reason = err instanceof TokenSourceError ? err.message : err instanceof Error ? err.name : 'error';
         return { statusCode: -1, error: new CollectorRequestError(`token source failed (${reason})`, 'ETOKEN'), durationSeconds: elapsed() };
@@ -97,6 +117,13 @@ export class CollectorClient {
 
   private redact(message: string): string {
     const { password } = this.options.url;
-    return password ? message.split(password).join('***').split(decodeURIComponent(password)).join('***') : message;
+    if (!password) return message;
+    let decoded = password;
+    try {
+      decoded = decodeURIComponent(password);
+    } catch {
+      // A password with a stray % stays as written.
+    }
+    return message.split(password).join('***').split(decoded).join('***');
   }
 }

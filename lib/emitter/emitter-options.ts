@@ -2,6 +2,7 @@ import { AxiosInstance } from 'axios';
 import { TokenSource } from '../auth/token-source.interface';
 import { InvalidCollectorUrlError, InvalidOptionError } from '../errors';
 import { DEFAULT_CAPACITY, EventStorage, StorageConfig } from '../storage';
+import { MAX_TIMER_MS } from '../utils/timers';
 import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { EmitterCallback, EmitterLogger, EmitterObserver } from './send-result';
 
@@ -89,10 +90,10 @@ export function parseCollectorUrl(value: unknown, option = 'collectorUrl'): URL 
   return url;
 }
 
-export function checkInteger(option: string, value: unknown, min: number, fallback: number): number {
+export function checkInteger(option: string, value: unknown, min: number, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidOptionError(option, `must be an integer >= ${min}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(option, max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`);
   }
   return value;
 }
@@ -151,7 +152,7 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   const backoff = {
     baseMs: checkNumber('backoff.baseMs', backoffInput.baseMs, 1, DEFAULT_BACKOFF.baseMs),
     factor: checkNumber('backoff.factor', backoffInput.factor, 1, DEFAULT_BACKOFF.factor),
-    capMs: checkNumber('backoff.capMs', backoffInput.capMs, 1, DEFAULT_BACKOFF.capMs),
+    capMs: Math.min(checkNumber('backoff.capMs', backoffInput.capMs, 1, DEFAULT_BACKOFF.capMs), MAX_TIMER_MS),
   };
   const maxBatchBytes = checkInteger('maxBatchBytes', options.maxBatchBytes, envelope + 64, DEFAULT_MAX_BATCH_BYTES);
   const maxEventBytes = checkInteger('maxEventBytes', options.maxEventBytes, 1, maxBatchBytes - envelope);
@@ -166,9 +167,9 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
     audience: options.audience ?? collectorUrl.origin,
     batchSize: checkInteger('batchSize', options.batchSize, 1, DEFAULT_BATCH_SIZE),
     capacity: checkInteger('capacity', options.capacity, 1, DEFAULT_CAPACITY),
-    requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, DEFAULT_REQUEST_TIMEOUT_MS),
+    requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, DEFAULT_REQUEST_TIMEOUT_MS, MAX_TIMER_MS),
     maxConcurrentRequests: checkInteger('maxConcurrentRequests', options.maxConcurrentRequests, 1, DEFAULT_MAX_CONCURRENT_REQUESTS),
-    maxRetryAfterMs: checkInteger('maxRetryAfterMs', options.maxRetryAfterMs, 0, DEFAULT_MAX_RETRY_AFTER_MS),
+    maxRetryAfterMs: checkInteger('maxRetryAfterMs', options.maxRetryAfterMs, 0, DEFAULT_MAX_RETRY_AFTER_MS, MAX_TIMER_MS),
     maxAttempts: options.maxAttempts === undefined ? undefined : checkInteger('maxAttempts', options.maxAttempts, 1, 0),
     maxEventAgeMs: options.maxEventAgeMs === undefined ? undefined : checkInteger('maxEventAgeMs', options.maxEventAgeMs, 1, 0),
     maxBatchBytes,

@@ -1,15 +1,16 @@
 import { Agent as HttpAgent } from 'node:http';
+import { inspect } from 'node:util';
 import { Agent as HttpsAgent } from 'node:https';
 import axios from 'axios';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { EventSink, SCHEMAS, TrackedPayload } from '../tracker';
-import { redactUrl } from '../utils';
+import { clampTimeout, redactUrl } from '../utils';
 import { Backoff } from './backoff';
 import { CollectorClient, PostOutcome } from './collector-client';
 import { EmitterOptions, envelopeBytes, ResolvedEmitterOptions, resolveEmitterOptions } from './emitter-options';
 import { LoopSignal } from './loop-signal';
-import { DrainResult, DropReason, EmitterLogger, EmitterStats, SendResult } from './send-result';
+import { DrainResult, DropReason, EmitterLogger, EmitterObserver, EmitterStats, SendResult } from './send-result';
 
 const ENVELOPE_HEAD = `{"schema":"${SCHEMAS.payloadData}","data":[`;
 const ENVELOPE_TAIL = ']}';
@@ -24,6 +25,20 @@ const consoleLogger: EmitterLogger = {
   warn: (message) => console.warn(`[nestjs-snowplow] ${message}`),
   error: (message) => console.error(`[nestjs-snowplow] ${message}`),
 };
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A throwing custom logger must not break the send loop. */
+function safeLog(log: () => void): void {
+  try {
+    log();
+  } catch {
+    // Nothing left to report it to.
+  }
+}
+
 
 /** Serialises a batch: the payload_data envelope with `stm` set on every event. */
 export function serialiseBatch(events: readonly QueuedEvent[], stm: number): string {
@@ -40,6 +55,8 @@ interface Pass {
   budget: number;
   failed: boolean;
   retryAfterMs: number;
+  /** Events put back for retry. */
+  kept: number;
   successes: SendResult[];
   failures: SendResult[];
 }
@@ -67,7 +84,9 @@ export class Emitter implements EventSink {
   private stopping?: Promise<void>;
   private stopped = false;
   private inFlight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private idleWaiters = new Set<() => void>();
+  /** Acks and releases the storage refused (disk full, lock timeout), retried before the next lease. */
+  private readonly unsettled = { acks: [] as QueuedEvent[], releases: [] as QueuedEvent[] };
   private readonly counters = {
     enqueued: 0,
     sent: 0,
@@ -84,6 +103,7 @@ export class Emitter implements EventSink {
     const { storage } = this.options;
     this.ownsStorage = !isEventStorage(storage);
     this.storage = isEventStorage(storage) ? storage : createStorage(storage, this.options.capacity);
+    this.storage.onOverflow = (count) => this.dropped('overflow', count);
     this.logger = this.options.logger ?? consoleLogger;
     this.backoff = new Backoff(this.options.backoff);
     const maxSockets = this.options.maxConcurrentRequests;
@@ -99,13 +119,23 @@ export class Emitter implements EventSink {
     });
   }
 
+  /** What `JSON.stringify` and `util.inspect` show: never the URL's password or any token. */
+  toJSON(): { collectorUrl: string; stats: EmitterStats } {
+    return { collectorUrl: this.safeUrl, stats: this.stats() };
+  }
+
+  [inspect.custom](): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), { depth: 3 })}`;
+  }
+
   /** The collector URL with any password masked. */
   get collectorUrl(): string {
     return this.safeUrl;
   }
 
+  /** Events waiting to be sent (not in flight). */
   get queueDepth(): number {
-    return this.storage.size;
+    return this.storage.size + this.unsettled.releases.length;
   }
 
   get capacity(): number {
@@ -119,7 +149,7 @@ export class Emitter implements EventSink {
   stats(): EmitterStats {
     const c = this.counters;
     return {
-      queued: this.storage.size,
+      queued: this.queueDepth,
       inFlight: this.inFlight,
       capacity: this.storage.capacity,
       enqueued: c.enqueued,
@@ -145,7 +175,14 @@ export class Emitter implements EventSink {
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
     const overwritten = this.storage.add({ eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 });
     this.counters.enqueued++;
-    this.options.observer?.eventsEnqueued(1);
+    const observer = this.options.observer;
+    if (observer) {
+      try {
+        observer.eventsEnqueued(1);
+      } catch (err) {
+        this.log('error', `metrics observer threw: ${errorMessage(err)}`);
+      }
+    }
     if (overwritten > 0) this.dropped('overflow', overwritten);
     this.signal.notifyData();
   }
@@ -163,7 +200,7 @@ export class Emitter implements EventSink {
     const sentBefore = this.counters.sent;
     const result = (drained: boolean): DrainResult => ({
       sent: this.counters.sent - sentBefore,
-      remaining: this.storage.size + this.inFlight,
+      remaining: this.queueDepth + this.inFlight,
       drained,
     });
     if (this.isIdle()) return result(true);
@@ -171,11 +208,13 @@ export class Emitter implements EventSink {
     this.start();
     this.flush();
     let timer: NodeJS.Timeout | undefined;
+    let wake!: () => void;
     const drained = await Promise.race([
-      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs)))),
+      new Promise<boolean>((resolve) => this.idleWaiters.add((wake = () => resolve(true)))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), clampTimeout(timeoutMs)))),
     ]);
     clearTimeout(timer);
+    this.idleWaiters.delete(wake);
     return result(drained && this.isIdle());
   }
 
@@ -186,6 +225,7 @@ export class Emitter implements EventSink {
       this.abort.abort();
       this.signal.notifyFlush();
       this.stopping = (this.loop ?? Promise.resolve()).then(() => {
+        this.settleUnsettled();
         this.httpAgent.destroy();
         this.httpsAgent.destroy();
         if (this.ownsStorage) this.closeStorage();
@@ -199,35 +239,38 @@ export class Emitter implements EventSink {
     try {
       this.storage.close?.();
     } catch (err) {
-      this.logger.error(`closing the event store failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.log('error', `closing the event store failed: ${errorMessage(err)}`);
     }
   }
 
   private isIdle(): boolean {
-    return this.storage.size === 0 && this.inFlight === 0;
+    return this.queueDepth === 0 && this.inFlight === 0;
   }
 
   private notifyIdle(force = false): void {
     if (!force && !this.isIdle()) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
+    const waiters = [...this.idleWaiters];
+    this.idleWaiters.clear();
     for (const wake of waiters) wake();
   }
 
+  /** The send loop. It never rejects: anything unexpected is logged and the loop backs off. */
   private async run(): Promise<void> {
     while (!this.stopped) {
-      if (this.storage.size === 0) {
+      if (this.queueDepth === 0) {
         this.notifyIdle();
-        await this.signal.wait(true);
+        // A store other processes also fill is looked at again now and then; otherwise new
+        // events wake the loop.
+        await this.signal.wait(true, this.storage.pollIntervalMs);
         continue;
       }
       let pass: Pass | undefined;
       try {
         pass = await this.runPass();
+        this.report(pass);
       } catch (err) {
-        this.logger.error(`send loop error: ${err instanceof Error ? err.message : String(err)}`);
+        this.log('error', `send loop error: ${errorMessage(err)}`);
       }
-      if (pass) this.report(pass);
       if (this.stopped) break;
       if (!pass || pass.failed) {
         await this.sleepAfterFailure(pass?.retryAfterMs ?? 0);
@@ -248,26 +291,43 @@ export class Emitter implements EventSink {
       budget: Math.max(this.storage.size, this.options.batchSize),
       failed: false,
       retryAfterMs: 0,
+      kept: 0,
       successes: [],
       failures: [],
     };
+    if (!this.settleUnsettled()) {
+      pass.failed = true;
+      return pass;
+    }
     const workers: Array<Promise<void>> = [];
     for (let i = 0; i < this.options.maxConcurrentRequests && this.storage.size > 0; i++) {
       workers.push(this.worker(pass));
     }
-    await Promise.all(workers);
+    await Promise.allSettled(workers);
     return pass;
   }
 
   private async worker(pass: Pass): Promise<void> {
     const maxBytes = this.options.maxBatchBytes - ENVELOPE_BYTES;
     while (!pass.failed && !this.stopped && pass.budget > 0) {
-      const batch = this.storage.lease(Math.min(this.options.batchSize, pass.budget), maxBytes);
+      let batch: QueuedEvent[];
+      try {
+        batch = this.storage.lease(Math.min(this.options.batchSize, pass.budget), maxBytes);
+      } catch (err) {
+        this.storageFailed('take events from', err);
+        pass.failed = true;
+        return;
+      }
       if (batch.length === 0) return;
       pass.budget -= batch.length;
       this.inFlight += batch.length;
       try {
         await this.sendBatch(batch, pass);
+      } catch (err) {
+        // Whatever failed (a custom token source, observer or logger), the events are kept.
+        this.log('error', `sending a batch failed unexpectedly: ${errorMessage(err)}; its events are kept for retry`);
+        pass.failed = true;
+        this.release(batch);
       } finally {
         this.inFlight -= batch.length;
       }
@@ -285,7 +345,7 @@ export class Emitter implements EventSink {
     if (outcome.error) result.error = outcome.error;
 
     if (status >= 200 && status < 400) {
-      this.storage.ack(batch);
+      this.ack(batch);
       pass.successes.push(result);
       this.counters.sent += batch.length;
       this.counters.consecutiveFailures = 0;
@@ -301,37 +361,41 @@ export class Emitter implements EventSink {
         await this.sendBatch(batch.slice(0, half), pass);
         await this.sendBatch(batch.slice(half), pass);
       } else {
-        this.storage.ack(batch);
+        this.ack(batch);
         this.dropped('too_large', 1);
-        this.logger.warn(`collector answered 413 for a single event (${batch[0].bytes} bytes); dropped as too large`);
+        this.log('warn', `collector answered 413 for a single event (${batch[0].bytes} bytes); dropped as too large`);
       }
       return;
     }
     if (status !== -1 && this.options.dontRetry.has(status)) {
-      this.storage.ack(batch);
+      this.ack(batch);
       this.dropped('rejected', batch.length);
-      this.logger.warn(`collector rejected ${batch.length} events with HTTP ${status}; dropped (not retried)`);
+      this.log('warn', `collector rejected ${batch.length} events with HTTP ${status}; dropped (not retried)`);
       return;
     }
     pass.failed = true;
     if (outcome.retryAfterMs !== undefined) {
       pass.retryAfterMs = Math.max(pass.retryAfterMs, Math.min(outcome.retryAfterMs, this.options.maxRetryAfterMs));
     }
-    this.requeue(batch);
+    pass.kept += this.requeue(batch, outcome.error?.code === 'ABORTED' && this.stopped);
   }
 
   private async post(batch: QueuedEvent[]): Promise<PostOutcome> {
     const outcome = await this.client.post(serialiseBatch(batch, Date.now()), this.abort.signal);
-    this.options.observer?.batchSent(
-      outcome.statusCode >= 200 && outcome.statusCode < 400 ? 'success' : 'failure',
-      batch.length,
-      outcome.durationSeconds,
-    );
+    const result = outcome.statusCode >= 200 && outcome.statusCode < 400 ? 'success' : 'failure';
+    this.observe((o) => o.batchSent(result, batch.length, outcome.durationSeconds));
     return outcome;
   }
 
-  /** Puts a failed batch back at the end of the queue, dropping events past maxAttempts or maxEventAgeMs. */
-  private requeue(batch: QueuedEvent[]): void {
+  /**
+   * Puts a failed batch back at the end of the queue, dropping events past maxAttempts or
+   * maxEventAgeMs; returns how many it kept. A request aborted by `stop()` is not an attempt.
+   */
+  private requeue(batch: QueuedEvent[], abortedByStop: boolean): number {
+    if (abortedByStop) {
+      this.release(batch);
+      return batch.length;
+    }
     const { maxAttempts, maxEventAgeMs } = this.options;
     const now = Date.now();
     const keep: QueuedEvent[] = [];
@@ -344,25 +408,60 @@ export class Emitter implements EventSink {
       (tooOld ? expired : keep).push(event);
     }
     if (expired.length > 0) {
-      this.storage.ack(expired);
+      this.ack(expired);
       this.dropped('expired', expired.length);
     }
-    const overwritten = this.storage.release(keep);
-    if (overwritten > 0) this.dropped('overflow', overwritten);
+    this.release(keep);
+    return keep.length;
+  }
+
+  /** Done with leased events. If the storage fails, the ack is retried before the next lease. */
+  private ack(events: QueuedEvent[]): void {
+    if (events.length === 0) return;
+    try {
+      this.storage.ack(events);
+    } catch (err) {
+      this.unsettled.acks.push(...events);
+      this.storageFailed('delete delivered events from', err);
+    }
+  }
+
+  /** Leased events go back to the queue. If the storage fails, the emitter holds them and retries. */
+  private release(events: QueuedEvent[]): void {
+    if (events.length === 0) return;
+    try {
+      const overwritten = this.storage.release(events);
+      if (overwritten > 0) this.dropped('overflow', overwritten);
+    } catch (err) {
+      this.unsettled.releases.push(...events);
+      this.storageFailed('put failed events back into', err);
+    }
+    this.signal.notifyData();
+  }
+
+  /** Retries acks and releases the storage refused earlier; false while it still refuses. */
+  private settleUnsettled(): boolean {
+    const { acks, releases } = this.unsettled;
+    if (acks.length > 0) this.ack(acks.splice(0));
+    if (releases.length > 0) this.release(releases.splice(0));
+    return this.unsettled.acks.length === 0 && this.unsettled.releases.length === 0;
+  }
+
+  private storageFailed(what: string, err: unknown): void {
+    this.log('error', `could not ${what} the event store: ${errorMessage(err)}`);
   }
 
   private dropped(reason: DropReason, count: number): void {
     this.counters.dropped[reason] += count;
-    this.options.observer?.eventsDropped(reason, count);
+    this.observe((o) => o.eventsDropped(reason, count));
   }
 
   private report(pass: Pass): void {
-    if (pass.failed) {
-      const last = pass.failures[pass.failures.length - 1];
-      const events = pass.failures.reduce((n, r) => n + r.eventCount, 0);
-      this.logger.warn(
+    const last = pass.failures[pass.failures.length - 1];
+    if (pass.failed && last) {
+      this.log('warn', 
         `sending to ${this.safeUrl} failed (${last.error ? last.error.message : `HTTP ${last.statusCode}`}); ` +
-          `${events} events kept for retry, ${this.storage.size} queued`,
+          `${pass.kept} events kept for retry, ${this.queueDepth} queued`,
       );
     }
     const callback = this.options.callback;
@@ -377,8 +476,24 @@ export class Emitter implements EventSink {
     }
   }
 
+  /** Logs through the configured logger; a throwing logger is ignored. */
+  private log(level: 'warn' | 'error', message: string): void {
+    safeLog(() => this.logger[level](message));
+  }
+
+  /** Metrics hooks must not throw; if a custom one does, sending goes on regardless. */
+  private observe(call: (observer: EmitterObserver) => void): void {
+    const observer = this.options.observer;
+    if (!observer) return;
+    try {
+      call(observer);
+    } catch (err) {
+      this.log('error', `metrics observer threw: ${errorMessage(err)}`);
+    }
+  }
+
   private callbackFailed(err: unknown): void {
-    this.logger.error(`callback threw: ${err instanceof Error ? err.message : String(err)}`);
+    this.log('error', `callback threw: ${errorMessage(err)}`);
   }
 
   /** Waits out the backoff (cut short by flush/stop), then any Retry-After (cut short only by stop). */

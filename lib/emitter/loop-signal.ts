@@ -1,3 +1,5 @@
+import { clampTimeout } from '../utils/timers';
+
 /**
  * Wakes the send loop. New data wakes it only while it is idle; flush (and stop) also cut a
  * backoff sleep short. Signals coalesce: any number of them wake one waiter once.
@@ -42,7 +44,7 @@ export class LoopSignal {
         timer = setTimeout(() => {
           if (this.waiter === waiter) this.waiter = undefined;
           resolve(false);
-        }, Math.max(0, timeoutMs));
+        }, clampTimeout(timeoutMs));
         timer.unref();
       }
     });

@@ -130,6 +130,7 @@ export class EmitterMetrics implements EmitterObserver {
   private readonly sent = { success: 0, failure: 0 };
   private readonly dropped: Record<DropReason, number> = { overflow: 0, rejected: 0, too_large: 0, expired: 0 };
   private readonly trackErrors = new Map<string, number>();
+  private detached = false;
   /** The emitter whose queue the gauges report; set by `watch()`. */
   queue?: QueueSource;
 
@@ -165,6 +166,9 @@ export class EmitterMetrics implements EmitterObserver {
 
   trackError(source: string): void {
     this.trackErrors.set(source, (this.trackErrors.get(source) ?? 0) + 1);
+    // After shutdown nothing collects from this emitter any more (tracking into a stopped
+    // emitter is exactly what fails then), so count straight into the registry.
+    if (this.detached) this.flush();
   }
 
   /** Moves the counts gathered since the last flush into the prom-client counters. */
@@ -186,6 +190,7 @@ export class EmitterMetrics implements EmitterObserver {
 
   /** Flushes and stops reporting this emitter's queue (after shutdown). */
   detach(): void {
+    this.detached = true;
     this.flush();
     this.set.sources.delete(this);
   }

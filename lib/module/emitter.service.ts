@@ -34,17 +34,18 @@ export class EmitterService extends Emitter implements OnModuleInit, OnApplicati
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.isStopped) return;
-    const result = await this.drain(this.drainTimeoutMs);
-    if (result.drained) {
-      if (result.sent > 0) this.nestLogger.log(`drained ${result.sent} event${result.sent === 1 ? '' : 's'} on shutdown`);
-    } else {
-      this.nestLogger.warn(
-        `shutdown deadline of ${this.drainTimeoutMs} ms reached: ${result.sent} events sent, ` +
-          `${result.remaining} not delivered to ${this.collectorUrl}`,
-      );
+    if (!this.isStopped) {
+      const result = await this.drain(this.drainTimeoutMs);
+      if (result.drained) {
+        if (result.sent > 0) this.nestLogger.log(`drained ${result.sent} event${result.sent === 1 ? '' : 's'} on shutdown`);
+      } else {
+        this.nestLogger.warn(
+          `shutdown deadline of ${this.drainTimeoutMs} ms reached: ${result.sent} events sent, ` +
+            `${result.remaining} not delivered to ${this.collectorUrl}`,
+        );
+      }
+      await this.stop();
     }
-    await this.stop();
     this.metrics?.detach();
   }
 

@@ -1,6 +1,7 @@
 import { EmitterOptions } from '../emitter/emitter-options';
 import { InvalidOptionError } from '../errors';
 import { MetricsOptions } from '../metrics';
+import { MAX_TIMER_MS } from '../utils/timers';
 
 /** Options of `SnowplowModule.forRoot()` / `forRootAsync()`. */
 export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient' | 'logger' | 'observer'> {
@@ -17,6 +18,7 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof SnowplowModuleOptions>([
   'collectorUrl',
@@ -53,7 +55,7 @@ export function checkModuleOptions(options: SnowplowModuleOptions): { shutdownTi
   }
   const { shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS, metrics, appId } = options;
   if (typeof appId !== 'string' || appId.trim() === '') throw new InvalidOptionError('appId', 'must be a non-empty string');
-  if (typeof shutdownTimeoutMs !== 'number' || !Number.isSafeInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
+  if (typeof shutdownTimeoutMs !== 'number' || !Number.isSafeInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0 || shutdownTimeoutMs > MAX_TIMER_MS) {
     throw new InvalidOptionError('shutdownTimeoutMs', 'must be an integer >= 0 (ms)');
   }
   if (metrics !== undefined && metrics !== false && (metrics === null || typeof metrics !== 'object')) {

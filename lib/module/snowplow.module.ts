@@ -9,7 +9,8 @@ import { TrackerService } from './tracker.service';
  * Provides and exports `TrackerService`, `EmitterService` and the options token.
  */
 @Module({
-  imports: [HttpModule],
+  // An axios instance of its own: app-wide axios defaults and interceptors never see collector traffic.
+  imports: [HttpModule.register({})],
   providers: [EmitterService, TrackerService],
   exports: [EmitterService, TrackerService, SNOWPLOW_MODULE_OPTIONS],
 })

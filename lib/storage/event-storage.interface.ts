@@ -31,4 +31,11 @@ export interface EventStorage {
   release(events: readonly QueuedEvent[]): number;
   /** Releases files or handles. The emitter calls it on stop for storages it created. */
   close?(): void;
+  /**
+   * Set by stores that other processes also fill (a shared SQLite file): how often an idle
+   * emitter looks for their events. Unset: new events are signalled by `add` alone.
+   */
+  readonly pollIntervalMs?: number;
+  /** Set by the emitter: told of events a store dropped on its own (a shared file over capacity). */
+  onOverflow?: (count: number) => void;
 }

@@ -32,6 +32,7 @@ interface Row {
 }
 
 const SCHEMA_VERSION = '1';
+const SHARED_POLL_INTERVAL_MS = 1_000;
 const FREE_PAGES_BEFORE_VACUUM = 256;
 
 function loadDriver(): typeof BetterSqlite3 {
@@ -75,6 +76,8 @@ export class SqliteStorage implements EventStorage {
   private toEvict = 0;
   private acksSinceVacuum = 0;
   private closed = false;
+  /** Set by the emitter: told of events this store dropped on its own. */
+  onOverflow?: (count: number) => void;
 
   constructor(options: SqliteStorageOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('storage', 'must be an object');
@@ -130,7 +133,13 @@ export class SqliteStorage implements EventStorage {
   }
 
   get size(): number {
+    if (this.shared && !this.closed) this.refreshWaiting();
     return this.waitingInFile + this.pending.length - this.toEvict;
+  }
+
+  /** Shared files only: idle emitters look for other processes' events this often. */
+  get pollIntervalMs(): number | undefined {
+    return this.shared ? SHARED_POLL_INTERVAL_MS : undefined;
   }
 
   add(event: QueuedEvent): number {
@@ -158,24 +167,30 @@ export class SqliteStorage implements EventStorage {
     this.assertOpen();
     if (!Number.isSafeInteger(maxCount) || maxCount < 0) throw new InvalidOptionError('maxCount', 'must be a non-negative integer');
     this.flushPending();
-    if (maxCount === 0 || this.waitingInFile === 0) return [];
+    if (maxCount === 0 || this.size === 0) return [];
     const now = Date.now();
-    return this.run('lease events', () => {
-      const rows = this.statements.lease.all(now, maxCount) as Row[];
-      const out: QueuedEvent[] = [];
-      let bytes = 0;
-      for (const row of rows) {
-        if (maxBytes !== undefined && out.length > 0 && bytes + row.bytes > maxBytes) break;
-        bytes += row.bytes;
-        out.push({ id: row.seq, eid: row.eid, dtm: row.dtm, json: row.json, bytes: row.bytes, attempts: row.attempts });
-      }
-      const until = now + this.leaseTimeoutMs;
-      this.db.transaction(() => {
-        for (const event of out) this.statements.markLeased.run(until, event.id);
-      })();
-      this.waitingInFile -= out.length;
-      return out;
-    });
+    // Leases of this process's own file last until ack, release or the next open; in a shared
+    // file they expire, so the events of a process that died come back.
+    const until = this.shared ? now + this.leaseTimeoutMs : Number.MAX_SAFE_INTEGER;
+    const out = this.run('lease events', () =>
+      // One immediate transaction: another process sharing the file cannot lease the same rows.
+      this.db
+        .transaction(() => {
+          const rows = this.statements.lease.all(now, maxCount) as Row[];
+          const taken: QueuedEvent[] = [];
+          let bytes = 0;
+          for (const row of rows) {
+            if (maxBytes !== undefined && taken.length > 0 && bytes + row.bytes > maxBytes) break;
+            bytes += row.bytes;
+            taken.push({ id: row.seq, eid: row.eid, dtm: row.dtm, json: row.json, bytes: row.bytes, attempts: row.attempts });
+          }
+          for (const event of taken) this.statements.markLeased.run(until, event.id);
+          return taken;
+        })
+        .immediate(),
+    );
+    this.waitingInFile = Math.max(0, this.waitingInFile - out.length);
+    return out;
   }
 
   ack(events: readonly QueuedEvent[]): void {
@@ -260,6 +275,15 @@ export class SqliteStorage implements EventStorage {
     return this.run('count events', () => this.statements.waiting.get(Date.now()) as number);
   }
 
+  /** A shared file changes under us: recount, keeping the last count if the file is busy. */
+  private refreshWaiting(): void {
+    try {
+      this.waitingInFile = this.countWaiting();
+    } catch {
+      // The next write or lease reports the problem.
+    }
+  }
+
   private schedule(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -296,8 +320,11 @@ export class SqliteStorage implements EventStorage {
     this.toEvict = 0;
     this.waitingInFile = this.shared ? this.countWaiting() : this.waitingInFile + batch.length - evict;
     if (this.shared && this.waitingInFile > this.capacity) {
-      this.run('evict events', () => this.statements.evict.run(Date.now(), this.waitingInFile - this.capacity));
-      this.waitingInFile = this.capacity;
+      // Other processes filled the file too: the oldest go, and are counted as overwritten here.
+      const excess = this.waitingInFile - this.capacity;
+      const { changes } = this.run('evict events', () => this.statements.evict.run(Date.now(), excess));
+      this.waitingInFile -= changes;
+      if (changes > 0) this.onOverflow?.(changes);
     }
   }
 
@@ -328,10 +355,10 @@ export class SqliteStorage implements EventStorage {
     const code = sqliteCode(err);
     const message = (err as Error).message;
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-      return new StorageLockedError(
-        this.path,
-        `is in use by another process (${message}). Give each process its own file, or set storage.shared: true to share it on purpose`,
-      );
+      const advice = this.shared
+        ? 'another process held it longer than the 5 s busy timeout'
+        : 'give each process its own file, or set storage.shared: true to share it on purpose';
+      return new StorageLockedError(this.path, `is in use by another process (${message}): ${advice}`);
     }
     if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
       return new StorageCorruptError(this.path, `is not a readable SQLite database (${message}); it was left untouched — move it aside to start a new one`);

@@ -1,2 +1,3 @@
 export * from './values';
 export * from './redact-url';
+export * from './timers';
