@@ -76,7 +76,7 @@ const rows: Row[] = [
   { input: "`collectorUrl: '/tp2'`", run: () => emitterWith({ collectorUrl: '/tp2' }), error: InvalidCollectorUrlError, message: 'Invalid Snowplow option "collectorUrl": is not an absolute URL' },
   { input: "`collectorUrl: 'ftp://host/tp2'`", run: () => emitterWith({ collectorUrl: 'ftp://host/tp2' }), error: InvalidCollectorUrlError, message: 'Invalid Snowplow option "collectorUrl": must use http or https, got ftp' },
   { input: "`batchSize: '10'`", run: () => emitterWith({ batchSize: '10' }), error: InvalidOptionError, message: 'Invalid Snowplow option "batchSize": must be an integer >= 1' },
-  { input: '`requestTimeoutMs: -5`', run: () => emitterWith({ requestTimeoutMs: -5 }), error: InvalidOptionError, message: 'Invalid Snowplow option "requestTimeoutMs": must be an integer >= 1' },
+  { input: '`requestTimeoutMs: -5`', run: () => emitterWith({ requestTimeoutMs: -5 }), error: InvalidOptionError, message: 'Invalid Snowplow option "requestTimeoutMs": must be an integer from 1 to 2147483647' },
   { input: "`callback: 'log'`", run: () => emitterWith({ callback: 'log' }), error: InvalidOptionError, message: 'Invalid Snowplow option "callback": must be a function' },
   { input: 'a tokenSource with credentials in collectorUrl', run: () => new Emitter({ collectorUrl: 'https://u:p@host/tp2', tokenSource: new StaticTokenSource('t') }), error: InvalidOptionError, message: 'Invalid Snowplow option "tokenSource": cannot be combined with credentials in collectorUrl' },
   { input: '`tokenSource: {}`', run: () => emitterWith({ tokenSource: {} }), error: InvalidOptionError, message: 'Invalid Snowplow option "tokenSource": must have enhanceHeader()' },
