@@ -29,6 +29,7 @@ module.exports = {
     '^nestjs-snowplow$': '<rootDir>/lib/index.ts',
     '^nestjs-snowplow/testing$': '<rootDir>/lib/testing/index.ts',
     '^nestjs-snowplow/health$': '<rootDir>/lib/health/index.ts',
+    '^nestjs-snowplow/core$': '<rootDir>/lib/core/index.ts',
   },
   transform: {
     '^.+\\.(t|j|mj|cj)s$': [

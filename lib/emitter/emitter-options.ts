@@ -34,6 +34,12 @@ export interface EmitterOptions {
   maxEventBytes?: number;
   /** Batches in flight at once. Default 4. */
   maxConcurrentRequests?: number;
+  /**
+   * When fewer than `batchSize` events wait, wait this long for more before sending, ms, so a
+   * steady trickle goes out in fuller batches. `flush()`, `drain()` and `stop()` skip the wait;
+   * 0 sends at once. Default 20.
+   */
+  lingerMs?: number;
   backoff?: BackoffOptions;
   /** Statuses that are always retried, even when listed in `dontRetryStatusCodes`. */
   retryStatusCodes?: number[];
@@ -51,6 +57,7 @@ export const DEFAULT_BATCH_SIZE = 100;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BATCH_BYTES = 1_000_000;
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
+export const DEFAULT_LINGER_MS = 20;
 export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 401, 403, 410, 422];
 export const DEFAULT_MAX_RETRY_AFTER_MS = 300_000;
 
@@ -62,6 +69,7 @@ export type ResolvedEmitterOptions = Required<
     | 'requestTimeoutMs'
     | 'maxBatchBytes'
     | 'maxConcurrentRequests'
+    | 'lingerMs'
     | 'maxRetryAfterMs'
     | 'audience'
   >
@@ -169,6 +177,7 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
     capacity: checkInteger('capacity', options.capacity, 1, DEFAULT_CAPACITY),
     requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, DEFAULT_REQUEST_TIMEOUT_MS, MAX_TIMER_MS),
     maxConcurrentRequests: checkInteger('maxConcurrentRequests', options.maxConcurrentRequests, 1, DEFAULT_MAX_CONCURRENT_REQUESTS),
+    lingerMs: checkInteger('lingerMs', options.lingerMs, 0, DEFAULT_LINGER_MS, 60_000),
     maxRetryAfterMs: checkInteger('maxRetryAfterMs', options.maxRetryAfterMs, 0, DEFAULT_MAX_RETRY_AFTER_MS, MAX_TIMER_MS),
     maxAttempts: options.maxAttempts === undefined ? undefined : checkInteger('maxAttempts', options.maxAttempts, 1, 0),
     maxEventAgeMs: options.maxEventAgeMs === undefined ? undefined : checkInteger('maxEventAgeMs', options.maxEventAgeMs, 1, 0),

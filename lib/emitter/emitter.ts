@@ -84,6 +84,10 @@ export class Emitter implements EventSink {
   private stopping?: Promise<void>;
   private stopped = false;
   private inFlight = 0;
+  /** Waiting for a fuller batch (see `lingerMs`). */
+  private lingering = false;
+  /** drain() calls under way: no lingering meanwhile. */
+  private draining = 0;
   private idleWaiters = new Set<() => void>();
   /** Acks and releases the storage refused (disk full, lock timeout), retried before the next lease. */
   private readonly unsettled = { acks: [] as QueuedEvent[], releases: [] as QueuedEvent[] };
@@ -175,6 +179,7 @@ export class Emitter implements EventSink {
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
     const overwritten = this.storage.add({ eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 });
     this.counters.enqueued++;
+    if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
     const observer = this.options.observer;
     if (observer) {
       try {
@@ -206,6 +211,7 @@ export class Emitter implements EventSink {
     if (this.isIdle()) return result(true);
     if (this.stopped) return result(false);
     this.start();
+    this.draining++;
     this.flush();
     let timer: NodeJS.Timeout | undefined;
     let wake!: () => void;
@@ -215,6 +221,7 @@ export class Emitter implements EventSink {
     ]);
     clearTimeout(timer);
     this.idleWaiters.delete(wake);
+    this.draining--;
     return result(drained && this.isIdle());
   }
 
@@ -264,6 +271,8 @@ export class Emitter implements EventSink {
         await this.signal.wait(true, this.storage.pollIntervalMs);
         continue;
       }
+      await this.linger();
+      if (this.stopped) break;
       let pass: Pass | undefined;
       try {
         pass = await this.runPass();
@@ -281,6 +290,18 @@ export class Emitter implements EventSink {
         // whose events another process holds): wait for news instead of spinning.
         await this.signal.wait(true, IDLE_RECHECK_MS);
       }
+    }
+  }
+
+  /** Less than a batch waits up to `lingerMs` for more, unless a flush, drain or stop wants it now. */
+  private async linger(): Promise<void> {
+    const { lingerMs, batchSize } = this.options;
+    if (lingerMs === 0 || this.draining > 0 || this.signal.flushRequested || this.queueDepth >= batchSize) return;
+    this.lingering = true;
+    try {
+      await this.signal.wait(false, lingerMs);
+    } finally {
+      this.lingering = false;
     }
   }
 

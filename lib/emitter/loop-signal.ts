@@ -17,6 +17,16 @@ export class LoopSignal {
     else this.flushPending = true;
   }
 
+  /** Wakes whoever waits, whatever they wait for (a lingering loop whose batch is now full). */
+  wake(): void {
+    if (this.waiter) this.release();
+  }
+
+  /** A flush arrived while nobody waited and was not consumed yet. */
+  get flushRequested(): boolean {
+    return this.flushPending;
+  }
+
   /** Clears a flush that arrived while nobody waited. */
   consumeFlush(): boolean {
     const pending = this.flushPending;

@@ -28,14 +28,15 @@ export class TrackEventInterceptor implements NestInterceptor {
     if (!metadata || handledCalls.has(context)) return next.handle();
     handledCalls.add(context);
 
-    const startedAt = performance.now();
+    // Only a props function sees the context and the duration: without one, neither is built.
+    const dynamic = typeof metadata.props === 'function';
+    const startedAt = dynamic ? performance.now() : 0;
     let settled = false;
     const settle = (outcome: Outcome): void => {
       if (settled) return;
       settled = true;
-      if (metadata.on === 'always' || metadata.on === outcome.outcome) {
-        this.track(metadata, context, performance.now() - startedAt, outcome);
-      }
+      if (metadata.on !== 'always' && metadata.on !== outcome.outcome) return;
+      this.track(metadata, dynamic ? () => this.context(context, performance.now() - startedAt, outcome) : undefined);
     };
     return next.handle().pipe(
       tap({
@@ -47,16 +48,19 @@ export class TrackEventInterceptor implements NestInterceptor {
     );
   }
 
-  private track(metadata: TrackEventMetadata, context: ExecutionContext, durationMs: number, outcome: Outcome): void {
+  private context(context: ExecutionContext, durationMs: number, outcome: Outcome): TrackEventContext {
+    return {
+      args: context.getArgs(),
+      request: context.getType() === 'http' ? context.switchToHttp().getRequest() : undefined,
+      executionContext: context,
+      durationMs,
+      ...outcome,
+    } as TrackEventContext;
+  }
+
+  private track(metadata: TrackEventMetadata, context: (() => TrackEventContext) | undefined): void {
     try {
-      const ctx = {
-        args: context.getArgs(),
-        request: context.getType() === 'http' ? context.switchToHttp().getRequest() : undefined,
-        executionContext: context,
-        durationMs,
-        ...outcome,
-      } as TrackEventContext;
-      this.tracker.trackEvent(metadata.name, resolveProps(metadata, ctx));
+      this.tracker.trackEvent(metadata.name, context ? resolveProps(metadata, context()) : (metadata.props as Record<string, unknown> | undefined));
     } catch (err) {
       this.report(err);
     }

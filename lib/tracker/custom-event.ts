@@ -18,19 +18,34 @@ export function validateEventName(name: unknown): asserts name is string {
   }
 }
 
+/** Names are constants at call sites: each is validated and quoted once (bounded, so dynamic names cannot grow it). */
+const quotedNames = new Map<string, string>();
+const MAX_CACHED_NAMES = 1_000;
+
+function quotedName(name: string): string {
+  let quoted = quotedNames.get(name);
+  if (quoted === undefined) {
+    validateEventName(name);
+    quoted = JSON.stringify(name);
+    if (quotedNames.size >= MAX_CACHED_NAMES) quotedNames.clear();
+    quotedNames.set(name, quoted);
+  }
+  return quoted;
+}
+
 /** The `ue_px` value of a custom event: base64 of the unstruct_event wrapper around `{name, props}`. */
 export function customEventUePx(name: string, props: unknown): string {
-  validateEventName(name);
+  const quoted = quotedName(name);
   let inner: string;
   if (props === undefined) {
-    inner = `{"name":${JSON.stringify(name)}}`;
+    inner = `{"name":${quoted}}`;
   } else {
     if (!isPlainObject(props)) {
       throw new InvalidEventError('props', `must be a plain object, got ${describeType(props)}`);
     }
     const result = stringifyJson(props);
     if ('error' in result) throw new InvalidEventError('props', result.error);
-    inner = `{"name":${JSON.stringify(name)},"props":${result.json}}`;
+    inner = `{"name":${quoted},"props":${result.json}}`;
   }
   return encodeBase64(`${WRAPPER_HEAD}${inner}}}`);
 }

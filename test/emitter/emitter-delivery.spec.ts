@@ -190,6 +190,32 @@ describe('Emitter delivery to a loopback collector', () => {
     expect(decodeAccepted(collector).map((ev) => ev.eid)).toEqual(eids);
   });
 
+  it('lingers for a fuller batch: a trickle within lingerMs goes out in one request once flushed', async () => {
+    const { tracker, emitter: e } = start({ lingerMs: 60_000 });
+    tracker.trackEvent('first');
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 9; i++) tracker.trackEvent('more');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(collector.requests).toHaveLength(0);
+    e.flush();
+    await collector.waitForEvents(10);
+    expect(collector.requests).toHaveLength(1);
+  });
+
+  it('a full batch ends the linger at once; lingerMs: 0 sends on the first event', async () => {
+    const lingering = start({ lingerMs: 60_000, batchSize: 10 });
+    for (let i = 0; i < 10; i++) lingering.tracker.trackEvent('full');
+    await collector.waitForEvents(10);
+    await lingering.emitter.stop();
+
+    const eager = start({ lingerMs: 0 });
+    eager.tracker.trackEvent('alone');
+    await new Promise((resolve) => setImmediate(resolve));
+    eager.tracker.trackEvent('later');
+    await collector.waitForEvents(12);
+    expect(collector.requests.map((r) => JSON.parse(r.body).data.length)).toEqual([10, 1, 1]);
+  });
+
   it('treats 3xx as success and does not follow the redirect', async () => {
     collector.behaviour = () => ({ status: 302, headers: { Location: 'http://127.0.0.1:9/elsewhere' } });
     const results: SendResult[] = [];
