@@ -1,0 +1,57 @@
+import { transformFileSync } from '@swc/core';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+
+/** Where the measured processes' JavaScript goes (git-ignored). */
+export const BUILD_DIR = join(__dirname, '.build');
+
+const DIST_DIR = join(__dirname, '..', 'dist');
+/** The library as built when the bench started; see buildChildren. */
+const LIB_SNAPSHOT = join(BUILD_DIR, 'lib');
+const LIBRARY_IMPORT = /require\((["'])nestjs-snowplow\1\)/g;
+
+const SOURCE_DIRS = ['children', 'support'];
+const EXTRA_FILES = ['collector.ts'];
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return tsFiles(path);
+    return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/**
+ * Compiles the collector and the child scripts to plain CommonJS once, before anything is
+ * measured, so that the measured processes run under plain `node` without a TypeScript hook
+ * (swc-node loads the TypeScript compiler, which would add ~100 MB to every RSS figure).
+ *
+ * The sources import the library as `nestjs-snowplow` (the package's own name, i.e. dist/). The
+ * build points those imports at a copy of dist/ taken now, so that a rebuild of dist/ while the
+ * bench runs (`npm run build` starts with `rm -rf dist`) cannot change or break the measured code.
+ */
+export function buildChildren(): void {
+  if (!existsSync(join(DIST_DIR, 'index.js'))) {
+    throw new Error('dist/ is not built: run `npm run bench` (it builds first) or `npm run build`');
+  }
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  cpSync(DIST_DIR, LIB_SNAPSHOT, { recursive: true, filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts') });
+  const files = [...SOURCE_DIRS.flatMap((d) => tsFiles(join(__dirname, d))), ...EXTRA_FILES.map((f) => join(__dirname, f))];
+  for (const file of files) {
+    const { code } = transformFileSync(file, {
+      swcrc: false,
+      configFile: false,
+      sourceMaps: false,
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+      },
+      module: { type: 'commonjs' },
+    });
+    const out = join(BUILD_DIR, relative(__dirname, file)).replace(/\.ts$/, '.js');
+    const toSnapshot = relative(dirname(out), LIB_SNAPSHOT).replace(/^(?!\.)/, './');
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, code.replace(LIBRARY_IMPORT, `require(${JSON.stringify(toSnapshot)})`));
+  }
+}

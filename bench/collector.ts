@@ -1,0 +1,109 @@
+/**
+ * The benchmark's collector: a minimal loopback HTTP server, run as its own process, that answers
+ * every tp2 POST with 200 and counts the events it carried, per `eid`. It validates nothing (the
+ * library's testing collector validates every event against Iglu schemas and is slow by design).
+ *
+ *   POST /com.snowplowanalytics.snowplow/tp2   count the body's events, answer 200
+ *   GET  /stats                                counters as JSON (see CollectorStats)
+ *   POST /reset                                zero the counters
+ *
+ * Started by bench/run.ts through `fork`; it sends `{ port }` over IPC once it listens.
+ */
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import type { CollectorStats } from './support/collector-client';
+
+const EID_KEY = Buffer.from('"eid":"', 'latin1');
+const EID_LENGTH = 36;
+
+let counts = new Map<string, number>();
+let requests = 0;
+let events = 0;
+let bodyBytes = 0;
+let firstAt = 0;
+let lastAt = 0;
+
+/** Wall-clock ms with sub-ms resolution, comparable across processes on this machine. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function reset(): void {
+  counts = new Map();
+  requests = 0;
+  events = 0;
+  bodyBytes = 0;
+  firstAt = 0;
+  lastAt = 0;
+}
+
+/**
+ * Finds every `"eid":"<uuid>"` in the body (event ids are the only such keys in payload_data)
+ * without decoding the body; each eid becomes its own small string, not a slice of the body.
+ */
+function countEvents(body: Buffer): number {
+  let found = 0;
+  let at = body.indexOf(EID_KEY);
+  while (at !== -1) {
+    const start = at + EID_KEY.length;
+    const eid = body.toString('latin1', start, start + EID_LENGTH);
+    counts.set(eid, (counts.get(eid) ?? 0) + 1);
+    found++;
+    at = body.indexOf(EID_KEY, start + EID_LENGTH);
+  }
+  return found;
+}
+
+function stats(): CollectorStats {
+  let duplicates = 0;
+  for (const seen of counts.values()) if (seen > 1) duplicates += seen - 1;
+  const cpu = process.cpuUsage();
+  return { requests, events, unique: counts.size, duplicates, bodyBytes, firstAt, lastAt, cpuUs: cpu.user + cpu.system };
+}
+
+function reply(res: ServerResponse, status: number, body: string, type = 'text/plain'): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const url = req.url ?? '';
+    if (req.method === 'POST' && url.startsWith('/com.snowplowanalytics.snowplow/tp2')) {
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const found = countEvents(body);
+      requests++;
+      events += found;
+      bodyBytes += body.length;
+      const at = now();
+      if (firstAt === 0) firstAt = at;
+      lastAt = at;
+      reply(res, 200, 'ok');
+      return;
+    }
+    if (req.method === 'GET' && url === '/stats') {
+      reply(res, 200, JSON.stringify(stats()), 'application/json');
+      return;
+    }
+    if (req.method === 'POST' && url === '/reset') {
+      reset();
+      reply(res, 200, 'ok');
+      return;
+    }
+    reply(res, 404, 'not found');
+  });
+}
+
+const server = createServer(handle);
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 130_000;
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  if (process.send) process.send({ port });
+  else console.log(`bench collector on http://127.0.0.1:${port}`);
+});
+
+// The orchestrator's exit closes the IPC channel: go with it.
+process.on('disconnect', () => process.exit(0));

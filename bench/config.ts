@@ -1,0 +1,41 @@
+/** Sizes and durations of a bench run. BENCH_QUICK=1 makes a fast smoke run; BENCH_RUNS=n overrides the run count. */
+export interface BenchConfig {
+  quick: boolean;
+  /** Repetitions of each measurement; tables show medians (and min–max). */
+  runs: number;
+  hotPath: { calls: number; warmup: number; chunk: number };
+  rate: { perSecond: number; durationMs: number; warmupMs: number };
+  burst: { events: number; warmup: number };
+  memory: { events: number };
+  shutdown: { events: number };
+  interceptor: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number };
+}
+
+const FULL: BenchConfig = {
+  quick: false,
+  runs: 5,
+  hotPath: { calls: 100_000, warmup: 20_000, chunk: 1_000 },
+  rate: { perSecond: 10_000, durationMs: 3_000, warmupMs: 1_000 },
+  burst: { events: 100_000, warmup: 1_000 },
+  memory: { events: 10_000 },
+  shutdown: { events: 10_000 },
+  interceptor: { rounds: 5, durationSeconds: 5, warmupSeconds: 3, connections: 50 },
+};
+
+const QUICK: BenchConfig = {
+  quick: true,
+  runs: 1,
+  hotPath: { calls: 20_000, warmup: 5_000, chunk: 1_000 },
+  rate: { perSecond: 10_000, durationMs: 1_000, warmupMs: 300 },
+  burst: { events: 20_000, warmup: 500 },
+  memory: { events: 10_000 },
+  shutdown: { events: 10_000 },
+  interceptor: { rounds: 1, durationSeconds: 2, warmupSeconds: 1, connections: 50 },
+};
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  const base = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true' ? QUICK : FULL;
+  const runs = env.BENCH_RUNS ? Number(env.BENCH_RUNS) : base.runs;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${env.BENCH_RUNS}`);
+  return { ...base, runs };
+}

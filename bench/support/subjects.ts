@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
+import type * as NodeTrackerModule from '@snowplow/node-tracker';
+import type { EventStore } from '@snowplow/node-tracker';
+import type * as OurModule from 'nestjs-snowplow';
+
+/** The one event every subject tracks: a custom event with a name and two small props. */
+export const EVENT_NAME = 'bench_click';
+export const EVENT_PROPS: Readonly<Record<string, unknown>> = Object.freeze({ plan: 'premium', seats: 3 });
+export const APP_ID = 'bench';
+export const NAMESPACE = 'gitlab';
+
+/**
+ * What is measured:
+ * - `ours`: `new Tracker({ appId, emitter })` over an `Emitter` with default options (ring buffer of 10,000).
+ * - `ours-100k`: the same with `capacity: 100_000`, enough for the 100,000-event burst.
+ * - `node-tracker`: `newTracker` with its default emitter (in-memory store of 1,000, bufferSize 10).
+ * - `node-tracker-unbounded`: the same with `eventStore: newInMemoryEventStore({ maxSize: Infinity })`.
+ * - `floor`: JSON.stringify of the same payload + randomUUID + base64, kept in a small array.
+ *
+ * Each library is loaded only by the subjects that use it, so a child process holds one of them.
+ */
+export type SubjectName = 'ours' | 'ours-100k' | 'node-tracker' | 'node-tracker-unbounded' | 'floor';
+
+export const SUBJECT_LABELS: Record<SubjectName, string> = {
+  ours: 'nestjs-snowplow (defaults: ring buffer 10,000)',
+  'ours-100k': 'nestjs-snowplow (capacity 100,000)',
+  'node-tracker': '@snowplow/node-tracker (defaults: store 1,000)',
+  'node-tracker-unbounded': '@snowplow/node-tracker (unbounded store)',
+  floor: 'floor: JSON.stringify + randomUUID + base64',
+};
+
+export interface Subject {
+  readonly name: SubjectName;
+  track(): void;
+  /** Events held in memory, not yet delivered (as far as the library tells). */
+  queued(): Promise<number>;
+  /** Delivers what it can (bounded by timeoutMs) and releases what it can. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+function loadOurs(): typeof OurModule {
+  return require('nestjs-snowplow') as typeof OurModule;
+}
+
+function loadNodeTracker(): typeof NodeTrackerModule {
+  return require('@snowplow/node-tracker') as typeof NodeTrackerModule;
+}
+
+type NewInMemoryEventStore = (config: { maxSize?: number }) => EventStore;
+
+/**
+ * node-tracker's own in-memory store (what its emitter uses by default), from the copy of
+ * @snowplow/tracker-core that node-tracker itself loads; node-tracker does not re-export it.
+ */
+function loadInMemoryEventStore(): NewInMemoryEventStore {
+  const from = dirname(require.resolve('@snowplow/node-tracker'));
+  const core = require(require.resolve('@snowplow/tracker-core', { paths: [from] })) as { newInMemoryEventStore: NewInMemoryEventStore };
+  return core.newInMemoryEventStore;
+}
+
+/** Schema URIs as the library writes them (the floor must not load a library to get them). */
+const UNSTRUCT_EVENT_SCHEMA = 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0';
+const CUSTOM_EVENT_SCHEMA = 'iglu:com.gitlab/custom_event/jsonschema/1-0-0';
+
+/**
+ * Extra Emitter options for our subjects, as JSON in BENCH_EMITTER_OPTIONS (e.g. '{"batchSize":500}'),
+ * to try a setting across every row; the results header names them.
+ */
+export function emitterOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const raw = env.BENCH_EMITTER_OPTIONS?.trim();
+  if (!raw) return {};
+  const parsed = JSON.parse(raw) as unknown;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('BENCH_EMITTER_OPTIONS must be a JSON object of Emitter options');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function ours(name: SubjectName, collectorEndpoint: string, capacity?: number): Subject {
+  const { Emitter, Tracker } = loadOurs();
+  const emitter = new Emitter({
+    ...emitterOptionsFromEnv(),
+    collectorUrl: collectorEndpoint,
+    ...(capacity === undefined ? {} : { capacity }),
+    logger: { warn: () => undefined, error: () => undefined },
+  });
+  emitter.start();
+  const tracker = new Tracker({ appId: APP_ID, emitter, namespace: NAMESPACE });
+  const props = EVENT_PROPS as Record<string, unknown>;
+  return {
+    name,
+    track: () => {
+      tracker.trackEvent(EVENT_NAME, props);
+    },
+    queued: async () => {
+      const s = emitter.stats();
+      return s.queued + s.inFlight;
+    },
+    close: async (timeoutMs) => {
+      await emitter.drain(timeoutMs);
+      await emitter.stop();
+    },
+  };
+}
+
+function nodeTracker(name: SubjectName, collectorOrigin: string, unbounded: boolean): Subject {
+  const { buildSelfDescribingEvent, newTracker } = loadNodeTracker();
+  const newInMemoryEventStore = loadInMemoryEventStore();
+  const store = newInMemoryEventStore(unbounded ? { maxSize: Number.POSITIVE_INFINITY } : {});
+  const tracker = newTracker({ namespace: NAMESPACE, appId: APP_ID }, { endpoint: collectorOrigin, eventStore: store });
+  const event = { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } };
+  return {
+    name,
+    track: () => {
+      tracker.track(buildSelfDescribingEvent({ event }));
+    },
+    queued: () => store.count(),
+    close: async (timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([tracker.flush(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+function floor(): Subject {
+  const sink: string[] = new Array<string>(1024).fill('');
+  let i = 0;
+  return {
+    name: 'floor',
+    track: () => {
+      const uePx = Buffer.from(
+        JSON.stringify({
+          schema: UNSTRUCT_EVENT_SCHEMA,
+          data: { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } },
+        }),
+        'utf8',
+      ).toString('base64url');
+      sink[i++ & 1023] = JSON.stringify({
+        e: 'ue',
+        eid: randomUUID(),
+        dtm: String(Date.now()),
+        p: 'srv',
+        tna: NAMESPACE,
+        aid: APP_ID,
+        tv: 'nestjs-snowplow-0.1.0',
+        ua: 'nestjs-snowplow/0.1.0',
+        ue_px: uePx,
+      });
+    },
+    queued: async () => 0,
+    close: async () => undefined,
+  };
+}
+
+/** `collectorPort`: the bench collector, or a port nobody listens on (collector down). */
+export function createSubject(name: SubjectName, collectorPort: number): Subject {
+  const origin = `http://127.0.0.1:${collectorPort}`;
+  const endpoint = `${origin}/com.snowplowanalytics.snowplow/tp2`;
+  switch (name) {
+    case 'ours':
+      return ours(name, endpoint);
+    case 'ours-100k':
+      return ours(name, endpoint, 100_000);
+    case 'node-tracker':
+      return nodeTracker(name, origin, false);
+    case 'node-tracker-unbounded':
+      return nodeTracker(name, origin, true);
+    case 'floor':
+      return floor();
+  }
+}
+
+export function nodeTrackerVersion(): string {
+  return (require('@snowplow/node-tracker/package.json') as { version: string }).version;
+}
