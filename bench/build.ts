@@ -8,7 +8,7 @@ export const BUILD_DIR = join(__dirname, '.build');
 const DIST_DIR = join(__dirname, '..', 'dist');
 /** The library as built when the bench started; see buildChildren. */
 const LIB_SNAPSHOT = join(BUILD_DIR, 'lib');
-const LIBRARY_IMPORT = /require\((["'])nestjs-snowplow\1\)/g;
+const LIBRARY_IMPORT = /require\((["'])nestjs-snowplow(\/[\w-]+)?\1\)/g;
 
 const SOURCE_DIRS = ['children', 'support'];
 const EXTRA_FILES = ['collector.ts'];
@@ -52,6 +52,6 @@ export function buildChildren(): void {
     const out = join(BUILD_DIR, relative(__dirname, file)).replace(/\.ts$/, '.js');
     const toSnapshot = relative(dirname(out), LIB_SNAPSHOT).replace(/^(?!\.)/, './');
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, code.replace(LIBRARY_IMPORT, `require(${JSON.stringify(toSnapshot)})`));
+    writeFileSync(out, code.replace(LIBRARY_IMPORT, (_m, _q, subpath = '') => `require(${JSON.stringify(toSnapshot + subpath)})`));
   }
 }

@@ -5,7 +5,7 @@
  *
  *   BENCH_QUICK=1          fast smoke run (1 run, fewer events, shorter loads)
  *   BENCH_RUNS=n           repetitions (default 5)
- *   BENCH_ROWS=1,2,...     only these rows (1, 1b, 2, 3, 4, 5)
+ *   BENCH_ROWS=1,2,...     only these rows (1, 1b, 2, 3, 4, 5, 6)
  *   BENCH_OUT=file         also write the markdown to this file
  *   BENCH_NODE_FLAGS=...   extra node flags for the measured processes (e.g. --cpu-prof)
  *   BENCH_EMITTER_OPTIONS  JSON of extra options for our Emitter in rows 1-3 (an experiment)
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { BUILD_DIR, buildChildren } from './build';
 import { loadConfig } from './config';
 import { burstRow } from './rows/burst';
+import { durableRow } from './rows/durable';
 import { hotPathRow } from './rows/hot-path';
 import { interceptorRow } from './rows/interceptor';
 import { memoryRow } from './rows/memory';
@@ -34,6 +35,7 @@ const ROWS: Array<{ id: string; name: string; run: (ctx: BenchContext) => Promis
   { id: '2', name: 'end to end', run: burstRow },
   { id: '3', name: 'memory', run: memoryRow },
   { id: '4', name: 'shutdown', run: shutdownRow },
+  { id: '6', name: 'durable outbox', run: durableRow },
   // Last: it needs the @TrackEvent interceptor.
   { id: '5', name: 'interceptor', run: interceptorRow },
 ];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import type * as NodeTrackerModule from '@snowplow/node-tracker';
 import type { EventStore } from '@snowplow/node-tracker';
-import type * as OurModule from 'nestjs-snowplow';
+import type * as OurModule from 'nestjs-snowplow/core';
 
 /** The one event every subject tracks: a custom event with a name and two small props. */
 export const EVENT_NAME = 'bench_click';
@@ -39,8 +39,9 @@ export interface Subject {
   close(timeoutMs: number): Promise<void>;
 }
 
+/** The framework-free entry: a standalone Tracker + Emitter loads nothing from Nest. */
 function loadOurs(): typeof OurModule {
-  return require('nestjs-snowplow') as typeof OurModule;
+  return require('nestjs-snowplow/core') as typeof OurModule;
 }
 
 function loadNodeTracker(): typeof NodeTrackerModule {

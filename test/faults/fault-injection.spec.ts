@@ -128,6 +128,15 @@ describe('delivery under faults', () => {
     expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="too_large"} 1');
   });
 
+  it('maxBatchBytes cuts batches by bytes: no request body, envelope included, is over it; all delivered', async () => {
+    const { tracker } = start({ maxBatchBytes: 6_000, batchSize: 100 });
+    const eids = Array.from({ length: 300 }, (_, i) => tracker.trackEvent('sized', { i, pad: 'p'.repeat(i % 7 === 0 ? 1_500 : 200) }).eid);
+    await expectAllDeliveredOnce(eids);
+    const sizes = collector.accepted().map((r) => Buffer.byteLength(r.body));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(6_000);
+    expect(sizes.length).toBeGreaterThan(300 / 100);
+  });
+
   it('400 for one batch: those 100 events dropped and counted as rejected, the other 900 delivered', async () => {
     collector.behaviour = (_r, index) => (index === 0 ? { status: 400 } : { status: 200 });
     const registry = new Registry();
