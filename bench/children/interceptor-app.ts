@@ -10,9 +10,10 @@ import 'reflect-metadata';
 import { CallHandler, Controller, ExecutionContext, Get, Injectable, Module, NestInterceptor, UseInterceptors } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Observable } from 'rxjs';
-import { EmitterService, SnowplowModule, TrackEvent } from 'nestjs-snowplow';
+import { EmitterService, TrackEvent } from 'nestjs-snowplow';
+import { benchSnowplowModule } from '../support/nest-app';
 import { params, receive, report } from '../support/child';
-import { APP_ID, EVENT_NAME, EVENT_PROPS } from '../support/subjects';
+import { EVENT_NAME, EVENT_PROPS } from '../support/subjects';
 
 interface Params {
   collectorPort: number;
@@ -49,12 +50,7 @@ async function run(): Promise<void> {
   const p = params<Params>();
 
   @Module({
-    imports: [
-      SnowplowModule.forRoot({
-        appId: APP_ID,
-        collectorUrl: `http://127.0.0.1:${p.collectorPort}/com.snowplowanalytics.snowplow/tp2`,
-      }),
-    ],
+    imports: [benchSnowplowModule(p.collectorPort)],
     controllers: [BenchController],
     providers: [PassThroughInterceptor],
   })

@@ -6,9 +6,10 @@
 import 'reflect-metadata';
 import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { SnowplowModule, TrackerService } from 'nestjs-snowplow';
+import { TrackerService } from 'nestjs-snowplow';
+import { benchSnowplowModule } from '../support/nest-app';
 import { params, report } from '../support/child';
-import { APP_ID, EVENT_NAME, EVENT_PROPS } from '../support/subjects';
+import { EVENT_NAME, EVENT_PROPS } from '../support/subjects';
 
 interface Params {
   collectorPort: number;
@@ -27,12 +28,7 @@ async function run(): Promise<void> {
   const p = params<Params>();
 
   @Module({
-    imports: [
-      SnowplowModule.forRoot({
-        appId: APP_ID,
-        collectorUrl: `http://127.0.0.1:${p.collectorPort}/com.snowplowanalytics.snowplow/tp2`,
-      }),
-    ],
+    imports: [benchSnowplowModule(p.collectorPort)],
     controllers: [HealthController],
   })
   class AppModule {}
