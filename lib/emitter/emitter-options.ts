@@ -53,6 +53,33 @@ export interface EmitterOptions {
   maxEventAgeMs?: number;
 }
 
+/** Every EmitterOptions key: typed as a Record so the compiler rejects a missing or stale one. */
+const EMITTER_OPTION_KEYS: Record<keyof EmitterOptions, true> = {
+  collectorUrl: true,
+  batchSize: true,
+  capacity: true,
+  storage: true,
+  requestTimeoutMs: true,
+  callback: true,
+  tokenSource: true,
+  audience: true,
+  httpClient: true,
+  logger: true,
+  observer: true,
+  maxBatchBytes: true,
+  maxEventBytes: true,
+  maxConcurrentRequests: true,
+  lingerMs: true,
+  backoff: true,
+  retryStatusCodes: true,
+  dontRetryStatusCodes: true,
+  maxRetryAfterMs: true,
+  maxAttempts: true,
+  maxEventAgeMs: true,
+};
+
+export const EMITTER_OPTION_NAMES = Object.keys(EMITTER_OPTION_KEYS) as ReadonlyArray<keyof EmitterOptions>;
+
 export const DEFAULT_BATCH_SIZE = 100;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BATCH_BYTES = 1_000_000;

@@ -1,4 +1,4 @@
-import { EmitterOptions } from '../emitter/emitter-options';
+import { EMITTER_OPTION_NAMES, EmitterOptions } from '../emitter/emitter-options';
 import { InvalidOptionError } from '../errors';
 import { MetricsOptions } from '../metrics';
 import { MAX_TIMER_MS } from '../utils/timers';
@@ -19,30 +19,20 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
+/** Options the emitter does not take: a Record, so the compiler keeps the list complete. */
+const MODULE_ONLY_OPTIONS: Record<Exclude<keyof SnowplowModuleOptions, keyof EmitterOptions>, true> = {
+  appId: true,
+  namespace: true,
+  userAgent: true,
+  shutdownTimeoutMs: true,
+  metrics: true,
+};
+/** The module supplies these itself (Nest's HttpService, Logger and the metrics). */
+const SUPPLIED_BY_MODULE: ReadonlySet<string> = new Set<keyof EmitterOptions>(['httpClient', 'logger', 'observer']);
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof SnowplowModuleOptions>([
-  'collectorUrl',
-  'appId',
-  'namespace',
-  'userAgent',
-  'batchSize',
-  'capacity',
-  'storage',
-  'requestTimeoutMs',
-  'callback',
-  'tokenSource',
-  'audience',
-  'shutdownTimeoutMs',
-  'metrics',
-  'maxBatchBytes',
-  'maxEventBytes',
-  'maxConcurrentRequests',
-  'backoff',
-  'retryStatusCodes',
-  'dontRetryStatusCodes',
-  'maxRetryAfterMs',
-  'maxAttempts',
-  'maxEventAgeMs',
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  ...EMITTER_OPTION_NAMES.filter((name) => !SUPPLIED_BY_MODULE.has(name)),
+  ...Object.keys(MODULE_ONLY_OPTIONS),
 ]);
 
 /** Checks what only the module knows about; the Emitter and Tracker check the rest. */

@@ -66,7 +66,7 @@ export class SqliteStorage implements EventStorage {
   private readonly db: Database;
   private readonly shared: boolean;
   private readonly leaseTimeoutMs: number;
-  private readonly statements: Record<'insert' | 'evict' | 'lease' | 'markLeased' | 'ack' | 'requeue' | 'waiting', Statement>;
+  private readonly statements: Record<'insert' | 'evict' | 'lease' | 'markLeased' | 'delete' | 'waiting', Statement>;
   private readonly writePending: () => void;
   private pending: QueuedEvent[] = [];
   private flushScheduled = false;
@@ -117,8 +117,7 @@ export class SqliteStorage implements EventStorage {
         'SELECT seq, eid, dtm, json, bytes, attempts FROM snowplow_events WHERE leased_until <= ? ORDER BY seq LIMIT ?',
       ),
       markLeased: db.prepare('UPDATE snowplow_events SET leased_until = ? WHERE seq = ?'),
-      ack: db.prepare('DELETE FROM snowplow_events WHERE seq = ?'),
-      requeue: db.prepare('DELETE FROM snowplow_events WHERE seq = ?'),
+      delete: db.prepare('DELETE FROM snowplow_events WHERE seq = ?'),
       waiting: db.prepare('SELECT count(*) AS n FROM snowplow_events WHERE leased_until <= ?').pluck(),
     };
     this.waitingInFile = this.countWaiting();
@@ -198,7 +197,7 @@ export class SqliteStorage implements EventStorage {
     if (events.length === 0) return;
     this.run('delete delivered events', () =>
       this.db.transaction(() => {
-        for (const event of events) if (event.id !== undefined) this.statements.ack.run(event.id);
+        for (const event of events) if (event.id !== undefined) this.statements.delete.run(event.id);
       })(),
     );
     this.acksSinceVacuum += events.length;
@@ -214,7 +213,7 @@ export class SqliteStorage implements EventStorage {
     this.run('requeue failed events', () =>
       this.db.transaction(() => {
         for (const e of events) {
-          if (e.id !== undefined) this.statements.requeue.run(e.id);
+          if (e.id !== undefined) this.statements.delete.run(e.id);
           this.statements.insert.run(e.eid, e.dtm, e.json, e.bytes, e.attempts);
         }
       })(),
