@@ -1,5 +1,9 @@
+import type { EventKind } from '../tracker/payload';
+
 /** An event waiting in storage: the serialised payload plus what the emitter tracks about it. */
 export interface QueuedEvent {
+  /** Billing events wait in their own lane; unset means `custom`. */
+  readonly kind?: EventKind;
   readonly eid: string;
   /** Track time, ms since the epoch. */
   readonly dtm: number;

@@ -2,7 +2,14 @@
  * One event in the tracker protocol, already serialised: `json` is the `payload_data` item
  * (every value a string) without `stm`, which the emitter adds on every send attempt.
  */
+/**
+ * What an event is for. Billing events wait in a lane of their own that custom events never
+ * evict, and are leased first.
+ */
+export type EventKind = 'custom' | 'billing';
+
 export interface TrackedPayload {
+  readonly kind: EventKind;
   readonly eid: string;
   /** Track time, ms since the epoch (the `dtm` field). */
   readonly dtm: number;
@@ -52,12 +59,12 @@ export class PayloadWriter {
   }
 
   /** `fields` is the already-serialised tail, e.g. `"ue_px":"..."`; it must not be empty. */
-  write(eventType: string, eid: string, dtm: number, fields: string): TrackedPayload {
+  write(kind: EventKind, eventType: string, eid: string, dtm: number, fields: string): TrackedPayload {
     const json = `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${this.common},${fields}}`;
     // randomUUID() returns a tree of string pieces (~500 B of heap); a slice of the payload text
     // is a flat 36-character view, so a queued event keeps one copy of its id, not two.
     const start = EID_OFFSET + eventType.length;
-    return { eid: json.slice(start, start + eid.length), dtm, json };
+    return { kind, eid: json.slice(start, start + eid.length), dtm, json };
   }
 }
 

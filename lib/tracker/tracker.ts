@@ -64,7 +64,7 @@ export class Tracker {
   /** A self-describing `com.gitlab/custom_event` with the given name and (optionally nested) props. */
   trackEvent(name: string, props?: Record<string, unknown>): TrackResult {
     const uePx = customEventUePx(name, props);
-    return this.emit(this.writer.write('ue', randomUUID(), Date.now(), `"ue_px":"${uePx}"`));
+    return this.emit(this.writer.write('custom', 'ue', randomUUID(), Date.now(), `"ue_px":"${uePx}"`));
   }
 
   trackBillingEvent(required: BillingEventRequiredInput): BillingTrackResult {
@@ -86,7 +86,7 @@ export class Tracker {
       ['se_va', String(billing.quantity)],
       ['cx', billing.cx],
     ]);
-    const { eid } = this.emit(this.writer.write('se', randomUUID(), dtm, fields));
+    const { eid } = this.emit(this.writer.write('billing', 'se', randomUUID(), dtm, fields));
     return { eid, eventId };
   }
 

@@ -1,3 +1,4 @@
 export * from './values';
 export * from './redact-url';
 export * from './timers';
+export * from './exit-hooks';

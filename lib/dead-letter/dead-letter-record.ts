@@ -1,0 +1,21 @@
+import type { EventKind } from '../tracker/payload';
+
+/** Why an event was written to the dead-letter file instead of being delivered. */
+export type DeadLetterReason = 'rejected' | 'too_large' | 'expired' | 'overflow' | 'shutdown';
+
+/** One line of the dead-letter file (JSONL): an event that will never be delivered by the emitter. */
+export interface DeadLetterRecord {
+  eid: string;
+  kind: EventKind;
+  reason: DeadLetterReason;
+  /** The collector's answer, when there was one. */
+  statusCode?: number;
+  /** What went wrong, in words (never a credential). */
+  error: string;
+  /** When it was dead-lettered, ISO 8601 UTC. */
+  at: string;
+  /** Failed send attempts before it was given up. */
+  attempts: number;
+  /** The payload_data item exactly as it would be sent, without `stm` (set again on replay). */
+  payload: Record<string, string>;
+}
