@@ -5,4 +5,5 @@ export * from '../auth';
 export * from '../storage';
 export * from '../tracker';
 export * from '../emitter';
+export * from '../dead-letter';
 export { LIBRARY_VERSION, TRACKER_VERSION } from '../version';
