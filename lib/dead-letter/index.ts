@@ -1,2 +1,3 @@
 export * from './dead-letter-record';
 export * from './dead-letter-file';
+export * from './replay';

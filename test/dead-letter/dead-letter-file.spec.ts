@@ -43,7 +43,8 @@ describe('DeadLetterFile', () => {
   it('writes every field of a record, statusCode right after reason', async () => {
     const file = open();
     const [event] = trackedEvents(1, { billing: 1 });
-    file.append([deadLetterRecord(event, 'rejected', { statusCode: 400, error: 'HTTP 400' }, Date.UTC(2026, 0, 2, 3, 4, 5))]);
+    const at = Date.UTC(2026, 0, 2, 3, 4, 5);
+    file.append([deadLetterRecord(event, 'rejected', { statusCode: 400, error: 'HTTP 400' }, at)]);
     await nextTick();
     const line = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     expect(Object.keys(line)).toEqual(['eid', 'kind', 'reason', 'statusCode', 'error', 'at', 'attempts', 'payload']);
@@ -96,7 +97,7 @@ describe('DeadLetterFile', () => {
     expect(readFileSync(path, 'utf8')).toBe(jsonl([first, second]));
   });
 
-  it('logs each line it cannot write in full at error level, drops it, and writes later lines once it can', async () => {
+  it('logs each line it cannot write in full at error level, drops it, and writes later ones', async () => {
     const logger = recordingLogger();
     const file = open(logger);
     const lost = records(2, { billing: 1 });
@@ -136,7 +137,7 @@ describe('DeadLetterFile', () => {
     }
   });
 
-  it.each([[''], ['   '], [42], ['a\0b']])('refuses the path %j with InvalidOptionError naming deadLetter.path', (bad) => {
+  it.each([[''], ['   '], [42], ['a\0b']])('refuses the path %j: InvalidOptionError naming deadLetter.path', (bad) => {
     const attempt = () => new DeadLetterFile(bad as string);
     expect(attempt).toThrow(InvalidOptionError);
     expect(attempt).toThrow(expect.objectContaining({ option: 'deadLetter.path' }));
@@ -182,7 +183,8 @@ describe('DeadLetterFile in a process that dies', () => {
 
   function runWriter(end: 'exit' | 'throw' | 'reject') {
     const file = join(dir.path, 'dead-letters.jsonl');
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, '../fixtures/apps/dead-letter-writer.ts')], {
+    const writer = join(__dirname, '../fixtures/apps/dead-letter-writer.ts');
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', writer], {
       cwd: ROOT,
       env: { ...process.env, FILE: file, COUNT: '3', END: end },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -194,7 +196,10 @@ describe('DeadLetterFile in a process that dies', () => {
     return new Promise<{ code: number | null; eids: string[]; stderr: string; lines: DeadLetterRecord[] }>((done) =>
       child.on('close', (code) => {
         const text = readFileSync(file, 'utf8');
-        const lines = text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as DeadLetterRecord);
+        const lines = text
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as DeadLetterRecord);
         done({ code, eids: stdout ? (JSON.parse(stdout) as string[]) : [], stderr, lines });
       }),
     );

@@ -25,7 +25,8 @@ export function trackedEvents(count: number, { billing = 0 } = {}): QueuedEvent[
 
 /** Dead-letter records of `count` real events, as the emitter would write them after a 503. */
 export function records(count: number, options: { billing?: number } = {}): DeadLetterRecord[] {
-  return trackedEvents(count, options).map((event) => deadLetterRecord(event, 'expired', { statusCode: 503, error: 'HTTP 503' }));
+  const cause = { statusCode: 503, error: 'HTTP 503' };
+  return trackedEvents(count, options).map((event) => deadLetterRecord(event, 'expired', cause));
 }
 
 /** The JSONL text of `list`, as the file holds it. */

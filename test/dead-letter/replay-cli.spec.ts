@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseReplayArgs, ReplayCliUsageError, runReplayCli } from '../../lib/dead-letter/replay.cli';
+import { TestCollector } from '../support/test-collector';
+import { jsonl, records, useTempDir } from './support/records';
+
+const ROOT = resolve(__dirname, '../..');
+const PASSWORD = 's3cret-pw';
+
+describe('parseReplayArgs', () => {
+  it('reads the collector, the file, --timeout-ms and --token-file', () => {
+    expect(parseReplayArgs(['--collector', 'http://c/tp2', 'dl.jsonl'])).toEqual({
+      collectorUrl: 'http://c/tp2',
+      file: 'dl.jsonl',
+      timeoutMs: 60_000,
+      tokenFile: undefined,
+      help: false,
+    });
+    const argv = ['dl.jsonl', '-c', 'https://c/tp2', '--timeout-ms', '500', '--token-file', 't'];
+    expect(parseReplayArgs(argv)).toMatchObject({
+      collectorUrl: 'https://c/tp2',
+      file: 'dl.jsonl',
+      timeoutMs: 500,
+      tokenFile: 't',
+    });
+    expect(parseReplayArgs(['--help']).help).toBe(true);
+  });
+
+  it.each([
+    [[], /--collector is required/],
+    [['dl.jsonl'], /--collector is required/],
+    [['--collector', 'http://c/tp2'], /expected one dead-letter FILE, got 0/],
+    [['--collector', 'http://c/tp2', 'a', 'b'], /expected one dead-letter FILE, got 2/],
+    [['--collector', 'ftp://c/tp2', 'a'], /"--collector": must use http or https/],
+    [['--collector', `http://u:${PASSWORD}@`, 'a'], /"--collector": is not an absolute URL/],
+    [['--collector', 'http://c/tp2', 'a', '--timeout-ms', '1.5'], /--timeout-ms must be an integer/],
+    [['--collector', 'http://c/tp2', 'a', '--timeout-ms', '0'], /--timeout-ms must be an integer/],
+    [['--collector', 'http://c/tp2', 'a', '--nope'], /Unknown option '--nope'/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseReplayArgs(argv)).toThrow(ReplayCliUsageError);
+    expect(() => parseReplayArgs(argv)).toThrow(message);
+    expect(() => parseReplayArgs(argv)).not.toThrow(PASSWORD);
+  });
+});
+
+describe('the replay CLI', () => {
+  const dir = useTempDir();
+  let collector: TestCollector;
+  let file: string;
+  let url: string;
+  beforeEach(async () => {
+    collector = await TestCollector.start();
+    file = join(dir.path, 'dead-letters.jsonl');
+    url = collector.endpoint.replace('http://', `http://replay:${PASSWORD}@`);
+  });
+  afterEach(() => collector.close());
+
+  function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'lib/dead-letter/replay.cli.ts', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+  }
+
+  it('exits 0 and says so when every line is delivered, never printing the password', async () => {
+    writeFileSync(file, jsonl(records(3, { billing: 1 })));
+    const { code, stdout, stderr } = await runCli(['--collector', url, file]);
+    const shown = url.replace(PASSWORD, '***');
+    expect({ code, stdout, stderr }).toEqual({
+      code: 0,
+      stdout: `${file}: 3 of 3 lines delivered to ${shown}, 0 remaining (0 not dead-letter records)\n`,
+      stderr: '',
+    });
+    expect(readFileSync(file, 'utf8')).toBe('');
+    const basic = `Basic ${Buffer.from(`replay:${PASSWORD}`).toString('base64')}`;
+    expect(collector.requests.map((request) => request.headers.authorization)).toEqual([basic, basic, basic]);
+  });
+
+  it('exits 1 when a line remains, never printing the password', async () => {
+    const written = records(2);
+    writeFileSync(file, jsonl(written));
+    collector.behaviour = (request) => ({ status: request.body.includes(written[0].eid) ? 500 : 200 });
+    const { code, stdout, stderr } = await runCli(['--collector', url, '--timeout-ms', '500', file]);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`${file}: 1 of 2 lines delivered to http://replay:***@`);
+    expect(stdout).toContain(', 1 remaining (0 not dead-letter records)');
+    expect(stderr).toContain(`1 line remains in ${file}; run again later to retry them`);
+    expect(stderr).toContain('HTTP 500');
+    expect(stdout + stderr).not.toContain(PASSWORD);
+    expect(readFileSync(file, 'utf8')).toBe(jsonl([written[0]]));
+  });
+
+  it('exits 2 with the usage on a bad command line, and 1 on a missing file', async () => {
+    const usage = await runCli(['--collector', url]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('expected one dead-letter FILE, got 0');
+    expect(usage.stderr).toContain('Usage: nestjs-snowplow-replay --collector URL FILE');
+    expect(usage.stdout + usage.stderr).not.toContain(PASSWORD);
+
+    const missing = await runCli(['--collector', url, join(dir.path, 'missing.jsonl')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/missing\.jsonl: cannot read the dead-letter file: ENOENT/);
+    expect(collector.requests).toHaveLength(0);
+  });
+
+  it('sends the token of --token-file as a bearer token', async () => {
+    writeFileSync(file, jsonl(records(1)));
+    const tokenFile = join(dir.path, 'token');
+    writeFileSync(tokenFile, 'file-token\n');
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(`ERR ${line}`) };
+    expect(await runReplayCli(['--collector', collector.endpoint, '--token-file', tokenFile, file], output)).toBe(0);
+    expect(collector.requests.map((request) => request.headers.authorization)).toEqual(['Bearer file-token']);
+    const summary = `${file}: 1 of 1 lines delivered to ${collector.endpoint}, 0 remaining (0 not dead-letter records)`;
+    expect(lines).toEqual([summary]);
+  });
+
+  it('refuses a token file together with credentials in the URL as a usage error', async () => {
+    writeFileSync(file, jsonl(records(1)));
+    const output = { out: () => undefined, err: () => undefined };
+    await expect(runReplayCli(['--collector', url, '--token-file', join(dir.path, 't'), file], output)).rejects.toThrow(
+      ReplayCliUsageError,
+    );
+    expect(collector.requests).toHaveLength(0);
+  });
+});
