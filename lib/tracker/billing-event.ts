@@ -27,15 +27,22 @@ export interface BillingEventRequiredInput {
   quantity: number;
 }
 
-/** Optional billable_usage fields; unset or empty ones are left out of the event. */
+/**
+ * Optional billable_usage fields; unset or empty ones are left out of the event, and so are ids
+ * that are 0 (labkit's `omitempty`).
+ */
 export interface BillingEventOptionalInput {
   instanceId?: string;
   instanceVersion?: string;
   uniqueInstanceId?: string;
   hostName?: string;
+  /** A non-negative safe integer; 0 is left out. */
   projectId?: number;
+  /** A non-negative safe integer; 0 is left out. */
   namespaceId?: number;
+  /** A non-negative safe integer; 0 is left out. */
   organizationId?: number;
+  /** A non-negative safe integer; 0 is left out. */
   rootNamespaceId?: number;
   subject?: string;
   globalUserId?: string;

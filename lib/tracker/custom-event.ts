@@ -23,13 +23,13 @@ function quotedName(name: string): string {
 
 /**
  * The `ue_px` value of a custom event: base64 of the unstruct_event wrapper around `{name, props}`.
- * `undefined` props mean none. Otherwise the props' JSON text, checked to be an object, is the
- * text sent.
+ * `undefined` or `null` props mean none: the event has no `props` key. Otherwise the props' JSON
+ * text, checked to be an object, is the text sent.
  */
 export function customEventUePx(name: string, props: unknown): string {
   const quoted = quotedName(name);
   const inner =
-    props === undefined
+    props === undefined || props === null
       ? `{"name":${quoted}}`
       : `{"name":${quoted},"props":${jsonObjectText('props', props)}}`;
   return encodeBase64(`${WRAPPER_HEAD}${inner}}}`);

@@ -63,9 +63,10 @@ export class Tracker {
 
   /**
    * A self-describing `com.gitlab/custom_event` with the given name and (optionally nested) props.
-   * Props must be a plain object whose JSON text is an object; that text is what is sent.
+   * `undefined` or `null` props send no `props` key (labkit's nil props). Props must be a plain
+   * object whose JSON text is an object; that text is what is sent.
    */
-  trackEvent(name: string, props?: Record<string, unknown>): TrackResult {
+  trackEvent(name: string, props?: Record<string, unknown> | null): TrackResult {
     const uePx = customEventUePx(name, props);
     return this.emit(this.writer.write('custom', 'ue', randomUUID(), Date.now(), `"ue_px":"${uePx}"`));
   }

@@ -135,14 +135,17 @@ export function optionalString(field: string, value: unknown): string | undefine
   return value === '' ? undefined : value;
 }
 
-/** An optional id: a non-negative safe integer. `undefined` when unset. */
+/**
+ * An optional id: a non-negative safe integer. `undefined` when unset or 0, which is left out of
+ * the event as labkit's `omitempty` does.
+ */
 export function optionalId(field: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     const got = typeof value === 'number' ? String(value) : describeType(value);
     throw new InvalidEventError(field, `must be a non-negative safe integer, got ${got}`);
   }
-  return value;
+  return value === 0 ? undefined : value;
 }
 
 /**

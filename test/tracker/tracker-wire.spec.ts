@@ -29,6 +29,15 @@ function setup() {
 }
 
 describe('custom event props on the wire', () => {
+  it('null props, like undefined, send no props key', () => {
+    const { tracker, last } = setup();
+    tracker.trackEvent('no_props_null', null);
+    expect(last().data).toEqual({ name: 'no_props_null' });
+    expect(last().data).not.toHaveProperty('props');
+    tracker.trackEvent('no_props_undefined');
+    expect(last().data).toEqual({ name: 'no_props_undefined' });
+  });
+
   it('sends the JSON text of props that serialise to an object, toJSON included', () => {
     const { tracker, last } = setup();
     tracker.trackEvent('with_to_json', { toJSON: () => ({ shown: true }), hidden: 'not sent' });
@@ -52,6 +61,21 @@ describe('custom event props on the wire', () => {
 });
 
 describe('billable_usage entity on the wire', () => {
+  it('leaves out ids that are 0 (labkit omitempty) and keeps the others', () => {
+    const { tracker, entity } = setup();
+    const zeros = { projectId: 0, namespaceId: 0, organizationId: 0, rootNamespaceId: 0 };
+    tracker.trackBillingEventWithOptionalInput(required, zeros);
+    const sent = entity();
+    for (const wire of ['project_id', 'namespace_id', 'organization_id', 'root_namespace_id']) {
+      expect(sent).not.toHaveProperty(wire);
+    }
+    const mixed = { projectId: 1, namespaceId: 0, organizationId: -0, rootNamespaceId: 9 };
+    tracker.trackBillingEventWithOptionalInput(required, mixed);
+    expect(entity()).toMatchObject({ project_id: 1, root_namespace_id: 9 });
+    expect(entity()).not.toHaveProperty('namespace_id');
+    expect(entity()).not.toHaveProperty('organization_id');
+  });
+
   it('sends the metadata JSON text it validated, serialising the metadata once', () => {
     const { tracker, entity, cxText } = setup();
     let serialised = 0;
