@@ -94,6 +94,26 @@ export class Tracker {
     return { eid, eventId };
   }
 
+  /**
+   * Asks the emitter to send what is queued now (labkit's `Tracker.Flush()`): the `Emitter` wakes
+   * its send loop, skipping `lingerMs` and cutting a backoff short (not a `Retry-After`). Returns at
+   * once, without waiting for delivery (`Emitter.drain()` waits). Does nothing if the sink has no
+   * `flush`.
+   */
+  flush(): void {
+    this.sink.flush?.();
+  }
+
+  /**
+   * Stops the emitter (labkit's `Tracker.Stop()`); from then on every track method throws
+   * `EmitterStoppedError`. With the `Emitter`, requests in flight are aborted and their events stay
+   * queued (in the durable outbox they survive to the next start), so call `Emitter.drain()` first
+   * to deliver what is queued. Resolves at once if the sink has no `stop`.
+   */
+  async stop(): Promise<void> {
+    await this.sink.stop?.();
+  }
+
   private emit(payload: TrackedPayload): TrackResult {
     this.sink.addAsync(payload);
     return { eid: payload.eid };
