@@ -16,6 +16,7 @@ import {
   SnowplowModule,
   SnowplowModuleOptions,
   StaticTokenSource,
+  TrackEvent,
   Tracker,
 } from '../lib';
 import { TestCollector } from './support/test-collector';
@@ -47,6 +48,15 @@ const cycle = new Node();
 cycle.next = cycle;
 const circular: Record<string, unknown> = {};
 circular.self = circular;
+/** Applies `@TrackEvent(...args)` to a fresh method, as a class definition does. */
+const decorate = (...args: unknown[]) => {
+  const track = TrackEvent as (...a: unknown[]) => MethodDecorator;
+  class Fixture {
+    @track(...args)
+    handler(): void {}
+  }
+  return Fixture;
+};
 const emitterWith = (options: Record<string, unknown>) => new Emitter({ collectorUrl: 'http://127.0.0.1:9/tp2', ...options } as never);
 
 const rows: Row[] = [
@@ -59,6 +69,38 @@ const rows: Row[] = [
   { input: 'props: a class instance (with a cycle)', run: () => tracker.trackEvent('e', cycle as never), error: InvalidEventError, message: 'Invalid event field "props": must be a plain object, got an instance of Node' },
   { input: 'props with a circular reference', run: () => tracker.trackEvent('e', { circular }), error: InvalidEventError, message: 'Invalid event field "props": contains a circular reference' },
   { input: 'props `{ n: 1n }`', run: () => tracker.trackEvent('e', { n: BigInt(1) }), error: InvalidEventError, message: 'Invalid event field "props": contains a BigInt, which JSON cannot represent' },
+  {
+    input: 'props `{ toJSON: () => undefined }`',
+    run: () => tracker.trackEvent('e', { toJSON: () => undefined }),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "props": ' +
+      'must serialise to a JSON object, but JSON.stringify gives undefined (see its toJSON)',
+  },
+  {
+    input: 'props `{ toJSON: () => 5 }`',
+    run: () => tracker.trackEvent('e', { toJSON: () => 5 }),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "props": ' +
+      'must serialise to a JSON object, but JSON.stringify gives a number (see its toJSON)',
+  },
+  {
+    input: 'props `{ toJSON: () => [1] }`',
+    run: () => tracker.trackEvent('e', { toJSON: () => [1] }),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "props": ' +
+      'must serialise to a JSON object, but JSON.stringify gives an array (see its toJSON)',
+  },
+  {
+    input: "`@TrackEvent('e', { props: { toJSON: () => 5 } })`",
+    run: () => decorate('e', { props: { toJSON: () => 5 } }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "options.props": @TrackEvent on Fixture.handler: ' +
+      'must serialise to a JSON object, but JSON.stringify gives a number (see its toJSON)',
+  },
   { input: 'props with a 2 MB string', run: () => tracker.trackEvent('e', { blob: 'x'.repeat(2 * 1024 * 1024) }), error: EventTooLargeError, message: 'Invalid event field "event": serialised size 2796663 bytes exceeds maxEventBytes (999912)' },
   { input: 'billing without `category`', run: withoutCategory, error: InvalidEventError, message: 'Invalid event field "category": is required' },
   { input: "`eventType: ''`", run: () => billing({ eventType: '' }), error: InvalidEventError, message: 'Invalid event field "eventType": must not be empty or whitespace' },
@@ -70,9 +112,34 @@ const rows: Row[] = [
   { input: '`quantity: 0` or negative', run: () => billing({ quantity: -2 }), error: InvalidEventError, message: 'Invalid event field "quantity": must be greater than 0, got -2' },
   { input: '`projectId: 1.5`', run: () => optional({ projectId: 1.5 }), error: InvalidEventError, message: 'Invalid event field "projectId": must be a non-negative safe integer, got 1.5' },
   { input: '`namespaceId: -1`', run: () => optional({ namespaceId: -1 }), error: InvalidEventError, message: 'Invalid event field "namespaceId": must be a non-negative safe integer, got -1' },
-  { input: "`seatIds: 'a'`", run: () => optional({ seatIds: 'a' }), error: InvalidEventError, message: 'Invalid event field "seatIds": must be an array of strings' },
+  {
+    input: "`seatIds: 'a'`",
+    run: () => optional({ seatIds: 'a' }),
+    error: InvalidEventError,
+    message: 'Invalid event field "seatIds": must be an array of strings, got string',
+  },
+  {
+    input: "`seatIds: [ , 'a']` (a hole)",
+    run: () => optional({ seatIds: [, 'a'] }),
+    error: InvalidEventError,
+    message: 'Invalid event field "seatIds": must be an array of strings, got a hole at index 0',
+  },
+  {
+    input: "`assignments: ['a', 7]`",
+    run: () => optional({ assignments: ['a', 7] }),
+    error: InvalidEventError,
+    message: 'Invalid event field "assignments": must be an array of strings, got number at index 1',
+  },
   { input: "`hostName: 5`", run: () => optional({ hostName: 5 }), error: InvalidEventError, message: 'Invalid event field "hostName": must be a string, got number' },
   { input: '`metadata: []`', run: () => optional({ metadata: [] }), error: InvalidEventError, message: 'Invalid event field "metadata": must be a plain object, got an array' },
+  {
+    input: "`metadata: { toJSON: () => 'text' }`",
+    run: () => optional({ metadata: { toJSON: () => 'text' } }),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "metadata": ' +
+      'must serialise to a JSON object, but JSON.stringify gives a string (see its toJSON)',
+  },
   { input: "`collectorUrl: '/tp2'`", run: () => emitterWith({ collectorUrl: '/tp2' }), error: InvalidCollectorUrlError, message: 'Invalid Snowplow option "collectorUrl": is not an absolute URL' },
   { input: "`collectorUrl: 'ftp://host/tp2'`", run: () => emitterWith({ collectorUrl: 'ftp://host/tp2' }), error: InvalidCollectorUrlError, message: 'Invalid Snowplow option "collectorUrl": must use http or https, got ftp' },
   { input: "`batchSize: '10'`", run: () => emitterWith({ batchSize: '10' }), error: InvalidOptionError, message: 'Invalid Snowplow option "batchSize": must be an integer >= 1' },

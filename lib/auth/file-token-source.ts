@@ -32,7 +32,8 @@ interface CachedFile {
  * timestamps changed (an in-place rewrite, an atomic rename, or the symlink swap Kubernetes uses),
  * so rotated tokens are picked up on the next request. Surrounding whitespace is trimmed. A
  * missing, unreadable or empty file throws `TokenSourceError`; the file's content is never part
- * of an error message.
+ * of an error message. The cached token is held in a private field and never appears in
+ * `JSON.stringify`, `util.inspect` (even with `showHidden`) or `String()` of this object.
  */
 export class FileTokenSource implements TokenSource {
   /** Absolute path of the token file. */
@@ -68,12 +69,19 @@ export class FileTokenSource implements TokenSource {
     this.#cached = undefined;
   }
 
+  /** Safe for logs: the path, never the token read from it. */
   toJSON(): Record<string, unknown> {
     return { type: 'FileTokenSource', path: this.path };
   }
 
-  [inspect.custom](): string {
+  /** Safe for logs: the path, never the token read from it. */
+  toString(): string {
     return `FileTokenSource { path: ${JSON.stringify(this.path)} }`;
+  }
+
+  /** What `util.inspect` and `console.log` print: the same as `toString()`. */
+  [inspect.custom](): string {
+    return this.toString();
   }
 
   async #read(): Promise<string> {

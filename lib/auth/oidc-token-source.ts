@@ -57,8 +57,9 @@ const HEADER_SAFE_TOKEN = /^[\x21-\x7e]+$/;
  * Tokens are cached per audience until `refreshSkewMs` before they expire; concurrent requests
  * that find no fresh token share one token request. `invalidate()` (called by the emitter on a 401
  * or 403 from the collector) drops the cached tokens. Failures throw `TokenSourceError`, whose
- * message never contains the client secret or a token; neither appears in `JSON.stringify()` or
- * `util.inspect()` of this object.
+ * message never contains the client secret or a token. Both are held in private fields (as is the
+ * discovered configuration) and appear in neither `JSON.stringify()`, `util.inspect()` (even with
+ * `showHidden`) nor `String()` of this object, before or after a token was fetched.
  */
 export class OidcTokenSource implements TokenSource {
   readonly issuer: string;
@@ -123,7 +124,7 @@ export class OidcTokenSource implements TokenSource {
     this.#tokens.clear();
   }
 
-  /** Safe for logs: no secret, no token. */
+  /** Safe for logs: no client secret, no token. */
   toJSON(): Record<string, unknown> {
     return {
       type: 'OidcTokenSource',
@@ -135,9 +136,16 @@ export class OidcTokenSource implements TokenSource {
     };
   }
 
-  [inspect.custom](): string {
+  /** Safe for logs: issuer, client id and audience; no client secret, no token. */
+  toString(): string {
     const audience = this.audience === undefined ? '' : `, audience: ${JSON.stringify(this.audience)}`;
-    return `OidcTokenSource { issuer: ${JSON.stringify(this.issuer)}, clientId: ${JSON.stringify(this.clientId)}${audience} }`;
+    const client = `clientId: ${JSON.stringify(this.clientId)}`;
+    return `OidcTokenSource { issuer: ${JSON.stringify(this.issuer)}, ${client}${audience} }`;
+  }
+
+  /** What `util.inspect` and `console.log` print: the same as `toString()`. */
+  [inspect.custom](): string {
+    return this.toString();
   }
 
   async #requestToken(audience: string): Promise<string> {

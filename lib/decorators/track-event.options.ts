@@ -1,7 +1,7 @@
 import { ExecutionContext } from '@nestjs/common';
 import { InvalidOptionError } from '../errors';
-import { MAX_EVENT_NAME_LENGTH } from '../tracker/custom-event';
-import { describeType, isPlainObject, stringifyJson } from '../utils';
+import { eventNameProblem, serialiseJsonObject } from '../tracker/validation';
+import { describeType, isPlainObject } from '../utils';
 
 /** Reflect-metadata key under which `@TrackEvent` stores its resolved options (on the method or the class). */
 export const TRACK_EVENT_METADATA = 'nestjs-snowplow:track-event';
@@ -95,14 +95,11 @@ const OPTION_KEYS = new Set(['props', 'on']);
  */
 export function resolveTrackEventOptions(name: unknown, options: unknown, where: string): TrackEventMetadata {
   const at = `@TrackEvent on ${where}`;
-  if (typeof name !== 'string') {
-    throw new InvalidOptionError('name', `${at}: must be a string, got ${describeType(name)}`);
-  }
-  if (name.trim() === '') throw new InvalidOptionError('name', `${at}: must not be empty or whitespace`);
-  if (name.length > MAX_EVENT_NAME_LENGTH) {
-    throw new InvalidOptionError('name', `${at}: must be at most ${MAX_EVENT_NAME_LENGTH} characters, got ${name.length}`);
-  }
-  if (options === undefined) return { name, on: 'success', props: undefined, where };
+  // The tracker's rule and wording; here a mistake is an option error, thrown at startup.
+  const nameProblem = eventNameProblem(name);
+  if (nameProblem !== undefined) throw new InvalidOptionError('name', `${at}: ${nameProblem}`);
+  const eventName = name as string; // eventNameProblem accepts strings only
+  if (options === undefined) return { name: eventName, on: 'success', props: undefined, where };
   if (!isPlainObject(options)) {
     throw new InvalidOptionError('options', `${at}: must be an object, got ${describeType(options)}`);
   }
@@ -116,18 +113,13 @@ export function resolveTrackEventOptions(name: unknown, options: unknown, where:
     const got = typeof on === 'string' ? JSON.stringify(on) : describeType(on);
     throw new InvalidOptionError('options.on', `${at}: must be one of 'success', 'error', 'always', got ${got}`);
   }
-  return { name, on: on as TrackEventOn, props: resolveProps(options.props, at), where };
+  return { name: eventName, on: on as TrackEventOn, props: resolveProps(options.props, at), where };
 }
 
 function resolveProps(props: unknown, at: string): TrackEventMetadata['props'] {
   if (props === undefined || typeof props === 'function') return props as TrackEventMetadata['props'];
-  if (!isPlainObject(props)) {
-    throw new InvalidOptionError(
-      'options.props',
-      `${at}: must be a plain object or a function, got ${describeType(props)}`,
-    );
-  }
-  const result = stringifyJson(props);
+  // The tracker's props rule (a plain object whose JSON text is an object), as an option error.
+  const result = serialiseJsonObject(props, 'a plain object or a function');
   if ('error' in result) throw new InvalidOptionError('options.props', `${at}: ${result.error}`);
   // A copy: what is declared is what is sent, even if the caller mutates its object later.
   return JSON.parse(result.json) as Record<string, unknown>;

@@ -1,10 +1,19 @@
-import { InvalidEventError } from '../errors';
-import { describeType, isPlainObject, stringifyJson } from '../utils';
 import { encodeBase64 } from './payload';
 import { SCHEMAS } from './schemas';
+import {
+  BillingRealm,
+  optionalId,
+  optionalJsonObject,
+  optionalString,
+  optionalStrings,
+  requiredInputObject,
+  requiredQuantity,
+  requiredRealm,
+  requiredText,
+} from './validation';
 
-export const BILLING_REALMS = ['SaaS', 'Dedicated', 'SM'] as const;
-export type BillingRealm = (typeof BILLING_REALMS)[number];
+export { BILLING_REALMS } from './validation';
+export type { BillingRealm } from './validation';
 
 /** The fields every billing event needs. */
 export interface BillingEventRequiredInput {
@@ -18,108 +27,58 @@ export interface BillingEventRequiredInput {
   quantity: number;
 }
 
-/** Optional billable_usage fields; unset or empty ones are left out of the event. */
+/**
+ * Optional billable_usage fields; unset or empty ones are left out of the event, and so are ids
+ * that are 0 (labkit's `omitempty`).
+ */
 export interface BillingEventOptionalInput {
   instanceId?: string;
   instanceVersion?: string;
   uniqueInstanceId?: string;
   hostName?: string;
+  /** A non-negative safe integer; 0 is left out. */
   projectId?: number;
+  /** A non-negative safe integer; 0 is left out. */
   namespaceId?: number;
+  /** A non-negative safe integer; 0 is left out. */
   organizationId?: number;
+  /** A non-negative safe integer; 0 is left out. */
   rootNamespaceId?: number;
   subject?: string;
   globalUserId?: string;
+  /** Strings at every index (no holes); a plain copy is sent. */
   seatIds?: string[];
   correlationId?: string;
   deploymentType?: string;
+  /** Strings at every index (no holes); a plain copy is sent. */
   assignments?: string[];
   entityId?: string;
+  /** A plain object that serialises to a JSON object; that JSON text is sent. */
   metadata?: Record<string, unknown>;
 }
 
-type Kind = 'string' | 'id' | 'strings' | 'object';
+type Check = (field: string, value: unknown) => unknown;
 
-/** Each optional input field, its wire name and its kind, in the order they are written. */
-const OPTIONAL_FIELDS: ReadonlyArray<readonly [keyof BillingEventOptionalInput, string, Kind]> = [
-  ['instanceId', 'instance_id', 'string'],
-  ['instanceVersion', 'instance_version', 'string'],
-  ['uniqueInstanceId', 'unique_instance_id', 'string'],
-  ['hostName', 'host_name', 'string'],
-  ['projectId', 'project_id', 'id'],
-  ['namespaceId', 'namespace_id', 'id'],
-  ['organizationId', 'organization_id', 'id'],
-  ['rootNamespaceId', 'root_namespace_id', 'id'],
-  ['subject', 'subject', 'string'],
-  ['globalUserId', 'global_user_id', 'string'],
-  ['seatIds', 'seat_ids', 'strings'],
-  ['correlationId', 'correlation_id', 'string'],
-  ['deploymentType', 'deployment_type', 'string'],
-  ['assignments', 'assignments', 'strings'],
-  ['entityId', 'entity_id', 'string'],
-  ['metadata', 'metadata', 'object'],
+/** Each optional input field except metadata, its wire name and its rule, in the order they are written. */
+const OPTIONAL_FIELDS: ReadonlyArray<readonly [keyof BillingEventOptionalInput, string, Check]> = [
+  ['instanceId', 'instance_id', optionalString],
+  ['instanceVersion', 'instance_version', optionalString],
+  ['uniqueInstanceId', 'unique_instance_id', optionalString],
+  ['hostName', 'host_name', optionalString],
+  ['projectId', 'project_id', optionalId],
+  ['namespaceId', 'namespace_id', optionalId],
+  ['organizationId', 'organization_id', optionalId],
+  ['rootNamespaceId', 'root_namespace_id', optionalId],
+  ['subject', 'subject', optionalString],
+  ['globalUserId', 'global_user_id', optionalString],
+  ['seatIds', 'seat_ids', optionalStrings],
+  ['correlationId', 'correlation_id', optionalString],
+  ['deploymentType', 'deployment_type', optionalString],
+  ['assignments', 'assignments', optionalStrings],
+  ['entityId', 'entity_id', optionalString],
 ];
 
-const MAX_TEXT_LENGTH = 255;
-
-function requireText(input: Record<string, unknown>, field: keyof BillingEventRequiredInput): string {
-  const value = input[field];
-  if (value === undefined || value === null) throw new InvalidEventError(field, 'is required');
-  if (typeof value !== 'string') throw new InvalidEventError(field, `must be a string, got ${describeType(value)}`);
-  if (value.trim() === '') throw new InvalidEventError(field, 'must not be empty or whitespace');
-  if (value.length > MAX_TEXT_LENGTH) {
-    throw new InvalidEventError(field, `must be at most ${MAX_TEXT_LENGTH} characters, got ${value.length}`);
-  }
-  return value;
-}
-
-function requireQuantity(value: unknown): number {
-  if (value === undefined || value === null) throw new InvalidEventError('quantity', 'is required');
-  if (typeof value !== 'number') {
-    throw new InvalidEventError('quantity', `must be a number, got ${describeType(value)}`);
-  }
-  if (!Number.isFinite(value)) throw new InvalidEventError('quantity', `must be finite, got ${value}`);
-  if (value <= 0) throw new InvalidEventError('quantity', `must be greater than 0, got ${value}`);
-  return value;
-}
-
-/** The optional value in wire form, or undefined when it is unset or empty. */
-function optionalValue(field: string, kind: Kind, value: unknown): unknown {
-  if (value === undefined || value === null) return undefined;
-  switch (kind) {
-    case 'string':
-      if (typeof value !== 'string') throw new InvalidEventError(field, `must be a string, got ${describeType(value)}`);
-      return value === '' ? undefined : value;
-    case 'id':
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-        throw new InvalidEventError(field, `must be a non-negative safe integer, got ${describeValue(value)}`);
-      }
-      return value;
-    case 'strings':
-      if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
-        throw new InvalidEventError(field, 'must be an array of strings');
-      }
-      return value.length === 0 ? undefined : value;
-    case 'object': {
-      if (!isPlainObject(value)) throw new InvalidEventError(field, `must be a plain object, got ${describeType(value)}`);
-      const result = stringifyJson(value);
-      if ('error' in result) throw new InvalidEventError(field, result.error);
-      return Object.keys(value).length === 0 ? undefined : value;
-    }
-  }
-}
-
-/** Input objects may be plain objects or class instances (DTOs), never arrays or primitives. */
-function requireObject(field: string, value: unknown): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidEventError(field, `must be an object, got ${describeType(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function describeValue(value: unknown): string {
-  return typeof value === 'number' ? String(value) : describeType(value);
-}
+const CONTEXTS_HEAD = `{"schema":"${SCHEMAS.contexts}","data":[{"schema":"${SCHEMAS.billableUsage}","data":`;
 
 export interface BillingEventFields {
   category: string;
@@ -136,15 +95,12 @@ export function buildBillingEvent(
   eventId: string,
   dtm: number,
 ): BillingEventFields {
-  const input = requireObject('required', required);
-  const category = requireText(input, 'category');
-  const eventType = requireText(input, 'eventType');
-  const realm = requireText(input, 'realm');
-  if (!(BILLING_REALMS as readonly string[]).includes(realm)) {
-    throw new InvalidEventError('realm', `must be one of ${BILLING_REALMS.join(', ')}, got ${JSON.stringify(realm)}`);
-  }
-  const unitOfMeasure = requireText(input, 'unitOfMeasure');
-  const quantity = requireQuantity(input.quantity);
+  const input = requiredInputObject('required', required);
+  const category = requiredText(input, 'category');
+  const eventType = requiredText(input, 'eventType');
+  const realm = requiredRealm(input);
+  const unitOfMeasure = requiredText(input, 'unitOfMeasure');
+  const quantity = requiredQuantity(input.quantity);
 
   const entity: Record<string, unknown> = {
     event_id: eventId,
@@ -154,13 +110,18 @@ export function buildBillingEvent(
     quantity,
     timestamp: new Date(dtm).toISOString(),
   };
+  let metadata: string | undefined;
   if (optional !== undefined && optional !== null) {
-    const opt = requireObject('optional', optional);
-    for (const [field, wire, kind] of OPTIONAL_FIELDS) {
-      const value = optionalValue(field, kind, opt[field]);
+    const opt = requiredInputObject('optional', optional);
+    for (const [field, wire, check] of OPTIONAL_FIELDS) {
+      const value = check(field, opt[field]);
       if (value !== undefined) entity[wire] = value;
     }
+    metadata = optionalJsonObject('metadata', opt.metadata);
   }
-  const contexts = { schema: SCHEMAS.contexts, data: [{ schema: SCHEMAS.billableUsage, data: entity }] };
-  return { category, eventType, quantity, cx: encodeBase64(JSON.stringify(contexts)) };
+  // The entity holds only strings, numbers and plain string arrays; metadata, last, is spliced in
+  // as the JSON text that was validated, so it is serialised exactly once.
+  let data = JSON.stringify(entity);
+  if (metadata !== undefined) data = `${data.slice(0, -1)},"metadata":${metadata}}`;
+  return { category, eventType, quantity, cx: encodeBase64(`${CONTEXTS_HEAD}${data}}]}`) };
 }

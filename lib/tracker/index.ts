@@ -1,10 +1,6 @@
 export * from './tracker';
 export * from './payload';
 export * from './schemas';
-export {
-  BILLING_REALMS,
-  BillingRealm,
-  BillingEventRequiredInput,
-  BillingEventOptionalInput,
-} from './billing-event';
-export { MAX_EVENT_NAME_LENGTH } from './custom-event';
+export type { BillingEventRequiredInput, BillingEventOptionalInput } from './billing-event';
+export { BILLING_REALMS, MAX_EVENT_NAME_LENGTH } from './validation';
+export type { BillingRealm } from './validation';

@@ -20,6 +20,17 @@ export interface TrackedPayload {
 export interface EventSink {
   /** Queues the event for sending; throws `EmitterStoppedError` once stopped. */
   addAsync(payload: TrackedPayload): void;
+  /**
+   * Optional: send what is queued now instead of waiting (the `Emitter` wakes its send loop,
+   * skipping `lingerMs` and cutting a backoff sleep short). Returns at once. `Tracker.flush()`
+   * calls it when present.
+   */
+  flush?(): void;
+  /**
+   * Optional: stop accepting events and release resources; resolves once stopped. Safe to call
+   * twice. `Tracker.stop()` calls it when present.
+   */
+  stop?(): Promise<void>;
 }
 
 export interface PayloadContext {

@@ -61,8 +61,12 @@ export class Tracker {
     });
   }
 
-  /** A self-describing `com.gitlab/custom_event` with the given name and (optionally nested) props. */
-  trackEvent(name: string, props?: Record<string, unknown>): TrackResult {
+  /**
+   * A self-describing `com.gitlab/custom_event` with the given name and (optionally nested) props.
+   * `undefined` or `null` props send no `props` key (labkit's nil props). Props must be a plain
+   * object whose JSON text is an object; that text is what is sent.
+   */
+  trackEvent(name: string, props?: Record<string, unknown> | null): TrackResult {
     const uePx = customEventUePx(name, props);
     return this.emit(this.writer.write('custom', 'ue', randomUUID(), Date.now(), `"ue_px":"${uePx}"`));
   }
@@ -88,6 +92,26 @@ export class Tracker {
     ]);
     const { eid } = this.emit(this.writer.write('billing', 'se', randomUUID(), dtm, fields));
     return { eid, eventId };
+  }
+
+  /**
+   * Asks the emitter to send what is queued now (labkit's `Tracker.Flush()`): the `Emitter` wakes
+   * its send loop, skipping `lingerMs` and cutting a backoff short (not a `Retry-After`). Returns at
+   * once, without waiting for delivery (`Emitter.drain()` waits). Does nothing if the sink has no
+   * `flush`.
+   */
+  flush(): void {
+    this.sink.flush?.();
+  }
+
+  /**
+   * Stops the emitter (labkit's `Tracker.Stop()`); from then on every track method throws
+   * `EmitterStoppedError`. With the `Emitter`, requests in flight are aborted and their events stay
+   * queued (in the durable outbox they survive to the next start), so call `Emitter.drain()` first
+   * to deliver what is queued. Resolves at once if the sink has no `stop`.
+   */
+  async stop(): Promise<void> {
+    await this.sink.stop?.();
   }
 
   private emit(payload: TrackedPayload): TrackResult {

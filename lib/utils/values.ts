@@ -5,10 +5,14 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null;
 }
 
-/** JSON.stringify that reports why a value cannot be represented instead of throwing a TypeError. */
-export function stringifyJson(value: unknown): { json: string } | { error: string } {
+/**
+ * JSON.stringify that reports why a value cannot be represented instead of throwing a TypeError.
+ * `json` is `undefined` when the value serialises to nothing (a function, a symbol, or a `toJSON`
+ * returning one of those or `undefined`), as JSON.stringify does whatever its typings say.
+ */
+export function stringifyJson(value: unknown): { json: string | undefined } | { error: string } {
   try {
-    return { json: JSON.stringify(value) };
+    return { json: JSON.stringify(value) as string | undefined };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (/circular/i.test(message)) return { error: 'contains a circular reference' };

@@ -122,7 +122,10 @@ describe('Emitter + OidcTokenSource against a real OpenID provider and a collect
 
     await provider.restart();
     await expectDelivered(eids);
-    expect(successes.reduce((n, r) => n + r.eventCount, 0)).toBe(200);
+    // The callback runs once a send pass has ended, after the collector has the events.
+    const succeeded = () => successes.reduce((n, r) => n + r.eventCount, 0);
+    await waitFor(() => succeeded() >= 200, { what: 'the callback to report 200 successes' });
+    expect(succeeded()).toBe(200);
     expect(collector.refused()).toEqual([]);
     expect(provider.issuedTokens).toBe(1);
   });

@@ -1,8 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
 import { TRACK_EVENT_METADATA, TrackEvent, TrackEventMetadata, getTrackEventMetadata } from '../../lib/decorators';
-import { InvalidOptionError } from '../../lib/errors';
+import { InvalidEventError, InvalidOptionError } from '../../lib/errors';
 import { TrackEventInterceptor } from '../../lib/interceptors';
+import { Tracker } from '../../lib/tracker';
 
 /** Runs `define` (a class definition) and returns the InvalidOptionError it threw. */
 function decorationError(define: () => unknown): InvalidOptionError {
@@ -39,12 +40,40 @@ describe('@TrackEvent at decoration time', () => {
     ['array props', ['ok', { props: [1] }], 'options.props', /got an array/],
     ['class-instance props', ['ok', { props: new Date() }], 'options.props', /an instance of Date/],
     ['props with a BigInt', ['ok', { props: { n: 1n } }], 'options.props', /BigInt/],
+    ['props whose toJSON returns a number', ['ok', { props: { toJSON: () => 5 } }], 'options.props', /gives a number/],
+    ['toJSON-undefined props', ['ok', { props: { toJSON: () => undefined } }], 'options.props', /undefined/],
+    ['props whose toJSON returns an array', ['ok', { props: { toJSON: () => [] } }], 'options.props', /gives an array/],
     ['an unknown option', ['ok', { prop: {} }], 'options.prop', /unknown option/],
   ])('rejects %s naming the argument', (_what, args, option, reason) => {
     const error = decorationError(() => decorateMethod(...args));
     expect(error.option).toBe(option);
     expect(error.message).toMatch(reason);
     expect(error.message).toContain('@TrackEvent on Fixture.handler');
+  });
+
+  it.each([[''], ['   '], [42], [undefined], ['x'.repeat(256)]])(
+    'refuses the name %p with the tracker\'s rule and wording',
+    (name) => {
+      const tracker = new Tracker({ appId: 'app', emitter: { addAsync: () => undefined } });
+      let trackerError: unknown;
+      try {
+        tracker.trackEvent(name as string);
+      } catch (err) {
+        trackerError = err;
+      }
+      expect(trackerError).toBeInstanceOf(InvalidEventError);
+      const reason = (trackerError as Error).message.replace('Invalid event field "name": ', '');
+      const error = decorationError(() => decorateMethod(name));
+      expect(error.message).toBe(`Invalid Snowplow option "name": @TrackEvent on Fixture.handler: ${reason}`);
+    },
+  );
+
+  it('stores static props as what they serialise to (a toJSON included)', () => {
+    class WithToJson {
+      @TrackEvent('to_json', { props: { toJSON: () => ({ shown: true }), hidden: 1 } })
+      handler(): void {}
+    }
+    expect(getTrackEventMetadata(WithToJson.prototype.handler, WithToJson)?.props).toEqual({ shown: true });
   });
 
   it('rejects circular static props', () => {

@@ -78,12 +78,19 @@ describe('trackEvent validation', () => {
   it.each([
     ['an array', [1, 2], /plain object, got an array/],
     ['a string', 'props', /plain object, got string/],
-    ['null', null, /plain object, got null/],
     ['a class instance', new WithCycle(), /plain object, got an instance of WithCycle/],
     ['a Map', new Map(), /plain object, got an instance of Map/],
     ['a circular reference', cyclic, /circular/],
     ['a nested circular reference', nested, /circular/],
     ['a BigInt', { n: BigInt(1) }, /BigInt/],
+    ['an object whose toJSON returns undefined', { toJSON: () => undefined }, /JSON object, but .* gives undefined/],
+    ['an object whose toJSON returns a function', { toJSON: () => () => 1 }, /JSON object, but .* gives undefined/],
+    ['an object whose toJSON returns a number', { toJSON: () => 5 }, /JSON object, but .* gives a number/],
+    ['an object whose toJSON returns an array', { toJSON: () => [1] }, /JSON object, but .* gives an array/],
+    ['an object whose toJSON returns a string', { toJSON: () => 'x' }, /JSON object, but .* gives a string/],
+    ['an object whose toJSON returns null', { toJSON: () => null }, /JSON object, but .* gives null/],
+    ['an object whose toJSON returns a boolean', { toJSON: () => false }, /JSON object, but .* gives a boolean/],
+    ['an object whose toJSON throws', { toJSON: () => { throw new Error('nope'); } }, /cannot be serialised .*nope/],
   ])('rejects props that are %s', (_case, props, message) => {
     expectFieldError(() => tracker.trackEvent('ok', props as Record<string, unknown>), 'props', message);
   });
@@ -150,11 +157,19 @@ describe('billing validation', () => {
   it.each([
     ['instanceId', 12, /must be a string/],
     ['hostName', {}, /must be a string/],
-    ['seatIds', 'a,b', /array of strings/],
-    ['seatIds', [1], /array of strings/],
-    ['assignments', [null], /array of strings/],
+    ['seatIds', 'a,b', /must be an array of strings, got string$/],
+    ['seatIds', [1], /must be an array of strings, got number at index 0$/],
+    ['seatIds', ['a', , 'b'], /must be an array of strings, got a hole at index 1$/],
+    ['seatIds', new Array(2), /must be an array of strings, got a hole at index 0$/],
+    ['seatIds', ['a', undefined], /must be an array of strings, got undefined at index 1$/],
+    ['assignments', [null], /must be an array of strings, got null at index 0$/],
+    ['assignments', [, 'a'], /must be an array of strings, got a hole at index 0$/],
+    ['assignments', { 0: 'a', length: 1 }, /must be an array of strings, got an object$/],
     ['metadata', [], /plain object/],
     ['metadata', 'x', /plain object/],
+    ['metadata', { toJSON: () => 'text' }, /must serialise to a JSON object, but JSON.stringify gives a string/],
+    ['metadata', { toJSON: () => ['a'] }, /must serialise to a JSON object, but JSON.stringify gives an array/],
+    ['metadata', { toJSON: () => undefined }, /must serialise to a JSON object, but JSON.stringify gives undefined/],
   ])('optional %s = %p is rejected', (field, value, message) => {
     expectFieldError(
       () => tracker.trackBillingEventWithOptionalInput(required, { [field]: value } as BillingEventOptionalInput),
