@@ -1,5 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
 import { AxiosError, AxiosInstance, isAxiosError } from 'axios';
 import { TokenSourceError } from '../auth/token-source-error';
 import { TokenSource } from '../auth/token-source.interface';
@@ -24,6 +25,8 @@ export interface PostOutcome {
   error?: CollectorRequestError;
   /** From Retry-After on 429/503, ms from now. */
   retryAfterMs?: number;
+  /** The Location of a 3xx answer (redirects are not followed). */
+  location?: string;
   durationSeconds: number;
 }
 
@@ -56,21 +59,34 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** Reads a response body to its end without keeping it, so the keep-alive socket can be reused. */
+function discard(body: Readable | undefined): void {
+  if (!body || typeof body.resume !== 'function') return;
+  body.on('error', () => undefined);
+  body.resume();
+}
+
 /** POSTs request bodies to the collector's tp2 endpoint and turns every outcome into a status code. */
 export class CollectorClient {
-  private readonly href: string;
+  /** Private fields: the URL may hold a password, which `util.inspect` must never show. */
+  readonly #href: string;
+  readonly #password: string;
+  readonly #options: Omit<CollectorClientOptions, 'url'>;
 
-  constructor(private readonly options: CollectorClientOptions) {
-    this.href = options.url.href;
+  constructor(options: CollectorClientOptions) {
+    const { url, ...rest } = options;
+    this.#href = url.href;
+    this.#password = url.password;
+    this.#options = rest;
   }
 
   async post(body: string, signal: AbortSignal): Promise<PostOutcome> {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPE };
-    if (this.options.tokenSource) {
+    if (this.#options.tokenSource) {
       try {
-        await abortable(this.options.tokenSource.enhanceHeader(headers, this.options.audience), signal);
+        await abortable(this.#options.tokenSource.enhanceHeader(headers, this.#options.audience), signal);
       } catch (err) {
         if (err instanceof CollectorRequestError) return { statusCode: -1, error: err, durationSeconds: elapsed() };
         // Our own token sources write messages that are safe to show; a custom one might not.
@@ -79,25 +95,31 @@ export class CollectorClient {
       }
     }
     try {
-      const response = await this.options.http.request({
+      const response = await this.#options.http.request({
         method: 'POST',
-        url: this.href,
+        url: this.#href,
         data: body,
         headers,
-        timeout: this.options.timeoutMs,
+        timeout: this.#options.timeoutMs,
         signal,
         maxRedirects: 0,
-        responseType: 'text',
+        // The status is the answer: the body is never buffered, parsed or decompressed. A 2xx
+        // with a huge body, or one cut off mid-way, is still a delivered batch.
+        responseType: 'stream',
+        decompress: false,
+        maxContentLength: -1,
         transformRequest: [(data: unknown) => data],
         transformResponse: [(data: unknown) => data],
         validateStatus: () => true,
-        maxContentLength: 1024 * 1024,
-        ...this.options.agents,
+        ...this.#options.agents,
       });
+      discard(response.data as Readable | undefined);
       const status = response.status;
-      const retryAfterMs =
-        status === 429 || status === 503 ? parseRetryAfter(response.headers?.['retry-after'], Date.now()) : undefined;
-      return { statusCode: status, retryAfterMs, durationSeconds: elapsed() };
+      const answer = response.headers as Record<string, unknown> | undefined;
+      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(answer?.['retry-after'], Date.now()) : undefined;
+      const outcome: PostOutcome = { statusCode: status, retryAfterMs, durationSeconds: elapsed() };
+      if (status >= 300 && status < 400 && typeof answer?.location === 'string') outcome.location = this.redact(answer.location);
+      return outcome;
     } catch (err) {
       return { statusCode: -1, error: this.localError(err), durationSeconds: elapsed() };
     }
@@ -116,7 +138,7 @@ export class CollectorClient {
   }
 
   private redact(message: string): string {
-    const { password } = this.options.url;
+    const password = this.#password;
     if (!password) return message;
     let decoded = password;
     try {

@@ -1,18 +1,38 @@
 import { AxiosInstance } from 'axios';
 import { TokenSource } from '../auth/token-source.interface';
 import { InvalidCollectorUrlError, InvalidOptionError } from '../errors';
-import { DEFAULT_CAPACITY, EventStorage, StorageConfig } from '../storage';
+import { DEFAULT_BILLING_CAPACITY, DEFAULT_CAPACITY, EventStorage, StorageConfig } from '../storage';
+import { redactUrl } from '../utils/redact-url';
 import { MAX_TIMER_MS } from '../utils/timers';
 import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { EmitterCallback, EmitterLogger, EmitterObserver } from './send-result';
 
+/** The billing lane: billing events wait apart from custom events, which never evict them. */
+export interface BillingLaneOptions {
+  /** Most billing events waiting; past it a billing event is dead-lettered (never overwritten). Default 10,000. */
+  capacity?: number;
+}
+
+/** Where events that will never be delivered are written, one JSON line each. */
+export interface DeadLetterOptions {
+  /** The JSONL file; created with mode 0600 when missing, appended to otherwise. */
+  path: string;
+}
+
 export interface EmitterOptions {
-  /** The collector's full tp2 endpoint, e.g. `http://localhost:9090/com.snowplowanalytics.snowplow/tp2`. */
+  /**
+   * The collector's tp2 endpoint, e.g. `http://localhost:9090/com.snowplowanalytics.snowplow/tp2`.
+   * A bare origin (`http://host:9090`) gets `/com.snowplowanalytics.snowplow/tp2` appended.
+   */
   collectorUrl: string;
   /** Most events per request. Default 100. */
   batchSize?: number;
-  /** Events the in-memory ring buffer holds before it overwrites the oldest. Default 10,000. */
+  /** Custom events waiting before the oldest is overwritten. Default 10,000. */
   capacity?: number;
+  /** The billing lane's size. */
+  billing?: BillingLaneOptions;
+  /** Writes every event that will never be delivered to a JSONL file (see `replayDeadLetters`). */
+  deadLetter?: DeadLetterOptions;
   /**
    * Where events wait: `{ type: 'sqlite', path }` for the durable outbox, `{ type: 'memory' }`
    * (the default ring buffer), or your own `EventStorage` instance (which you then close).
@@ -43,7 +63,10 @@ export interface EmitterOptions {
   backoff?: BackoffOptions;
   /** Statuses that are always retried, even when listed in `dontRetryStatusCodes`. */
   retryStatusCodes?: number[];
-  /** Statuses whose events are dropped as rejected. Default 400, 401, 403, 410, 422. */
+  /**
+   * Statuses whose events are never retried: dead-lettered as rejected (400 and 422 after the
+   * batch was halved down to the events the collector refuses). Default 400, 410, 422.
+   */
   dontRetryStatusCodes?: number[];
   /** Longest Retry-After honoured, ms. Default 300,000. */
   maxRetryAfterMs?: number;
@@ -58,6 +81,8 @@ const EMITTER_OPTION_KEYS: Record<keyof EmitterOptions, true> = {
   collectorUrl: true,
   batchSize: true,
   capacity: true,
+  billing: true,
+  deadLetter: true,
   storage: true,
   requestTimeoutMs: true,
   callback: true,
@@ -85,7 +110,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BATCH_BYTES = 1_000_000;
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
 export const DEFAULT_LINGER_MS = 20;
-export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 401, 403, 410, 422];
+export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 410, 422];
+
+/** The path a bare-origin collectorUrl gets, as Snowplow's trackers do. */
+export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
 export const DEFAULT_MAX_RETRY_AFTER_MS = 300_000;
 
 export type ResolvedEmitterOptions = Required<
@@ -101,8 +129,10 @@ export type ResolvedEmitterOptions = Required<
     | 'audience'
   >
 > &
-  Omit<EmitterOptions, 'collectorUrl' | 'backoff'> & {
-    collectorUrl: URL;
+  Omit<EmitterOptions, 'collectorUrl' | 'backoff' | 'billing'> & {
+    /** The collector URL with any password masked (the emitter keeps the real one to itself). */
+    collectorUrl: string;
+    billingCapacity: number;
     backoff: Required<BackoffOptions>;
     maxEventBytes: number;
     dontRetry: ReadonlySet<number>;
@@ -122,6 +152,7 @@ export function parseCollectorUrl(value: unknown, option = 'collectorUrl'): URL 
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidCollectorUrlError(option, `must use http or https, got ${url.protocol.replace(/:$/, '')}`);
   }
+  if (url.pathname === '/' && url.search === '') url.pathname = TP2_PATH;
   return url;
 }
 
@@ -162,11 +193,6 @@ function checkFunction(option: string, value: unknown, methods: string[]): void 
   }
 }
 
-/** Bytes of the request envelope around the events. */
-export function envelopeBytes(schema: string): number {
-  return Buffer.byteLength(`{"schema":"${schema}","data":[]}`);
-}
-
 /** Validates every option and fills in defaults. Throws `InvalidOptionError` naming the option. */
 export function resolveEmitterOptions(options: EmitterOptions, envelope: number): ResolvedEmitterOptions {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
@@ -175,7 +201,7 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   checkFunction('tokenSource', options.tokenSource, ['enhanceHeader']);
   checkFunction('httpClient', options.httpClient, ['request']);
   checkFunction('logger', options.logger, ['warn', 'error']);
-  checkFunction('observer', options.observer, ['eventsEnqueued', 'batchSent', 'eventsDropped']);
+  checkFunction('observer', options.observer, ['eventsEnqueued', 'requestFinished', 'eventsSent', 'eventsDropped', 'authFailed']);
   if (options.tokenSource && (collectorUrl.username || collectorUrl.password)) {
     throw new InvalidOptionError('tokenSource', 'cannot be combined with credentials in collectorUrl (both set the Authorization header)');
   }
@@ -194,14 +220,21 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   if (maxEventBytes > maxBatchBytes - envelope) {
     throw new InvalidOptionError('maxEventBytes', `must be at most maxBatchBytes minus the ${envelope}-byte envelope (${maxBatchBytes - envelope})`);
   }
+  const { billing = {}, ...rest } = options;
+  if (billing === null || typeof billing !== 'object') throw new InvalidOptionError('billing', 'must be an object ({ capacity? })');
+  if (options.deadLetter !== undefined) {
+    const deadLetter = options.deadLetter as unknown;
+    if (deadLetter === null || typeof deadLetter !== 'object') throw new InvalidOptionError('deadLetter', 'must be an object ({ path })');
+  }
   const retry = new Set(checkStatusCodes('retryStatusCodes', options.retryStatusCodes) ?? []);
   const dontRetryList = checkStatusCodes('dontRetryStatusCodes', options.dontRetryStatusCodes) ?? DEFAULT_DONT_RETRY_STATUS_CODES;
   return {
-    ...options,
-    collectorUrl,
+    ...rest,
+    collectorUrl: redactUrl(collectorUrl),
     audience: options.audience ?? collectorUrl.origin,
     batchSize: checkInteger('batchSize', options.batchSize, 1, DEFAULT_BATCH_SIZE),
     capacity: checkInteger('capacity', options.capacity, 1, DEFAULT_CAPACITY),
+    billingCapacity: checkInteger('billing.capacity', billing.capacity, 1, DEFAULT_BILLING_CAPACITY),
     requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, DEFAULT_REQUEST_TIMEOUT_MS, MAX_TIMER_MS),
     maxConcurrentRequests: checkInteger('maxConcurrentRequests', options.maxConcurrentRequests, 1, DEFAULT_MAX_CONCURRENT_REQUESTS),
     lingerMs: checkInteger('lingerMs', options.lingerMs, 0, DEFAULT_LINGER_MS, 60_000),

@@ -1,194 +1,188 @@
 import { Agent as HttpAgent } from 'node:http';
-import { inspect } from 'node:util';
 import { Agent as HttpsAgent } from 'node:https';
+import { inspect } from 'node:util';
 import axios from 'axios';
+import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
-import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
-import { EventSink, SCHEMAS, TrackedPayload } from '../tracker';
-import { clampTimeout, redactUrl } from '../utils';
+import { createStorage, EventStorage, isEventStorage, kindOf, QueuedEvent } from '../storage';
+import { EventSink, TrackedPayload } from '../tracker/payload';
+import { clampTimeout } from '../utils/timers';
 import { Backoff } from './backoff';
-import { CollectorClient, PostOutcome } from './collector-client';
-import { EmitterOptions, envelopeBytes, ResolvedEmitterOptions, resolveEmitterOptions } from './emitter-options';
+import { ENVELOPE_BYTES, PER_EVENT_OVERHEAD } from './batch-body';
+import { CollectorClient } from './collector-client';
+import { EmitterLog, errorMessage } from './emitter-log';
+import { EmitterOptions, parseCollectorUrl, ResolvedEmitterOptions, resolveEmitterOptions } from './emitter-options';
+import { EmitterState } from './emitter-state';
 import { LoopSignal } from './loop-signal';
-import { DrainResult, DropReason, EmitterLogger, EmitterObserver, EmitterStats, SendResult } from './send-result';
+import { Losses } from './losses';
+import { PassHost, SendPass } from './send-pass';
+import { DrainResult, EmitterObserver, EmitterStats } from './send-result';
+import { Settlement } from './settlement';
 
-const ENVELOPE_HEAD = `{"schema":"${SCHEMAS.payloadData}","data":[`;
-const ENVELOPE_TAIL = ']}';
-const ENVELOPE_BYTES = envelopeBytes(SCHEMAS.payloadData);
-/** `"stm":"<13 digits>",` added to each event on send, plus the comma between events. */
-const PER_EVENT_OVERHEAD = Buffer.byteLength('"stm":"0000000000000",') + 1;
+export { serialiseBatch } from './batch-body';
 
 /** How often a loop that found nothing to lease looks again. */
 const IDLE_RECHECK_MS = 1_000;
-
-const consoleLogger: EmitterLogger = {
-  warn: (message) => console.warn(`[nestjs-snowplow] ${message}`),
-  error: (message) => console.error(`[nestjs-snowplow] ${message}`),
-};
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** A throwing custom logger must not break the send loop. */
-function safeLog(log: () => void): void {
-  try {
-    log();
-  } catch {
-    // Nothing left to report it to.
-  }
-}
-
-
-/** Serialises a batch: the payload_data envelope with `stm` set on every event. */
-export function serialiseBatch(events: readonly QueuedEvent[], stm: number): string {
-  const stmField = `{"stm":"${stm}",`;
-  let body = ENVELOPE_HEAD;
-  for (let i = 0; i < events.length; i++) {
-    body += (i === 0 ? stmField : `,${stmField}`) + events[i].json.slice(1);
-  }
-  return body + ENVELOPE_TAIL;
-}
-
-/** What one loop pass sent, for the callback and the backoff decision. */
-interface Pass {
-  budget: number;
-  failed: boolean;
-  retryAfterMs: number;
-  /** Events put back for retry. */
-  kept: number;
-  successes: SendResult[];
-  failures: SendResult[];
-}
+const BILLING_OVERFLOW_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Queues events and sends them to the collector in batches from one background loop.
  *
- * Failures are retried with exponential backoff and full jitter; Retry-After is honoured; 413
- * splits the batch; statuses in `dontRetryStatusCodes` drop the batch as rejected. Nothing here
- * ever throws into the caller except `addAsync` (stopped emitter, oversized event).
+ * Billing events wait in a lane of their own and are sent first. Failures are retried with
+ * exponential backoff and full jitter; Retry-After is honoured; 413, 400 and 422 halve the batch
+ * until the events the collector refuses stand alone; events that will never be delivered are
+ * counted, and dead-lettered when `deadLetter` is set. Nothing here throws into the caller except
+ * `addAsync` (stopped emitter, oversized event).
  */
 export class Emitter implements EventSink {
   readonly options: ResolvedEmitterOptions;
   private readonly storage: EventStorage;
   private readonly ownsStorage: boolean;
-  private readonly client: CollectorClient;
-  private readonly logger: EmitterLogger;
+  private readonly state = new EmitterState();
+  private readonly log: EmitterLog;
+  private readonly losses: Losses;
+  private readonly settlement: Settlement;
+  private readonly deadLetters?: DeadLetterFile;
+  private readonly host: PassHost;
   private readonly backoff: Backoff;
   private readonly signal = new LoopSignal();
   private readonly abort = new AbortController();
-  private readonly httpAgent: HttpAgent;
-  private readonly httpsAgent: HttpsAgent;
-  private readonly safeUrl: string;
+  private readonly agents: { httpAgent: HttpAgent; httpsAgent: HttpsAgent };
   private loop?: Promise<void>;
   private stopping?: Promise<void>;
-  private stopped = false;
-  private inFlight = 0;
   /** Waiting for a fuller batch (see `lingerMs`). */
   private lingering = false;
   /** drain() calls under way: no lingering meanwhile. */
   private draining = 0;
-  private idleWaiters = new Set<() => void>();
-  /** Acks and releases the storage refused (disk full, lock timeout), retried before the next lease. */
-  private readonly unsettled = { acks: [] as QueuedEvent[], releases: [] as QueuedEvent[] };
-  private readonly counters = {
-    enqueued: 0,
-    sent: 0,
-    dropped: { overflow: 0, rejected: 0, too_large: 0, expired: 0 } as Record<DropReason, number>,
-    consecutiveFailures: 0,
-    lastSuccessAt: undefined as number | undefined,
-    lastError: undefined as string | undefined,
-  };
+  private readonly idleWaiters = new Set<() => void>();
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
-    const { collectorUrl } = this.options;
-    this.safeUrl = redactUrl(collectorUrl);
-    const { storage } = this.options;
+    const { storage, capacity, billingCapacity } = this.options;
     this.ownsStorage = !isEventStorage(storage);
-    this.storage = isEventStorage(storage) ? storage : createStorage(storage, this.options.capacity);
-    this.storage.onOverflow = (count) => this.dropped('overflow', count);
-    this.logger = this.options.logger ?? consoleLogger;
+    this.storage = isEventStorage(storage) ? storage : createStorage(storage, capacity, billingCapacity);
+    this.log = new EmitterLog(this.options.logger);
+    if (this.options.deadLetter) this.deadLetters = new DeadLetterFile(this.options.deadLetter.path, { logger: this.log });
+    this.losses = new Losses(this.log, (call) => this.observe(call), this.deadLetters, this.storage.durable);
+    this.settlement = new Settlement(this.storage, {
+      storageFailed: (what, err) => this.log.error(`could not ${what} the event store: ${errorMessage(err)}`),
+      overwritten: (count) => this.losses.overwritten(count),
+    });
     this.backoff = new Backoff(this.options.backoff);
     const maxSockets = this.options.maxConcurrentRequests;
-    this.httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
-    this.httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets });
-    this.client = new CollectorClient({
-      url: collectorUrl,
+    this.agents = { httpAgent: new HttpAgent({ keepAlive: true, maxSockets }), httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }) };
+    const client = new CollectorClient({
+      url: parseCollectorUrl(options.collectorUrl),
       http: this.options.httpClient ?? axios.create(),
-      agents: { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent },
+      agents: this.agents,
       timeoutMs: this.options.requestTimeoutMs,
       tokenSource: this.options.tokenSource,
       audience: this.options.audience,
     });
+    this.host = {
+      options: this.options,
+      storage: this.storage,
+      settlement: this.settlement,
+      client,
+      losses: this.losses,
+      log: this.log,
+      state: this.state,
+      abort: this.abort.signal,
+      observe: (call) => this.observe(call),
+    };
   }
 
-  /** What `JSON.stringify` and `util.inspect` show: never the URL's password or any token. */
+  /** What `JSON.stringify`, `String()` and `util.inspect` show: never the URL's password or any token. */
   toJSON(): { collectorUrl: string; stats: EmitterStats } {
-    return { collectorUrl: this.safeUrl, stats: this.stats() };
+    return { collectorUrl: this.options.collectorUrl, stats: this.stats() };
+  }
+
+  toString(): string {
+    return `${this.constructor.name}(${this.options.collectorUrl})`;
   }
 
   [inspect.custom](): string {
-    return `${this.constructor.name} ${inspect(this.toJSON(), { depth: 3 })}`;
+    return `${this.constructor.name} ${inspect(this.toJSON(), { depth: 4 })}`;
   }
 
   /** The collector URL with any password masked. */
   get collectorUrl(): string {
-    return this.safeUrl;
+    return this.options.collectorUrl;
   }
 
-  /** Events waiting to be sent (not in flight). */
+  /** Events waiting to be sent (not in flight), both lanes. */
   get queueDepth(): number {
-    return this.storage.size + this.unsettled.releases.length;
+    return this.storage.size + this.settlement.held.length;
   }
 
+  /** Capacity of the custom lane. */
   get capacity(): number {
     return this.storage.capacity;
   }
 
   get isStopped(): boolean {
-    return this.stopped;
+    return this.state.stopped;
   }
 
   stats(): EmitterStats {
-    const c = this.counters;
+    const s = this.state;
+    const held = this.settlement.held;
+    const heldBilling = held.filter((e) => kindOf(e) === 'billing').length;
     return {
       queued: this.queueDepth,
-      inFlight: this.inFlight,
+      inFlight: s.inFlight,
       capacity: this.storage.capacity,
-      enqueued: c.enqueued,
-      sent: c.sent,
-      dropped: { ...c.dropped },
-      lastSuccessAt: c.lastSuccessAt,
-      lastError: c.lastError,
-      consecutiveFailures: c.consecutiveFailures,
-      stopped: this.stopped,
+      enqueued: s.enqueued,
+      sent: s.sent,
+      dropped: this.losses.totals(),
+      billing: {
+        queued: this.storage.sizeOf('billing') + heldBilling,
+        capacity: this.storage.billingCapacity,
+        dropped: { ...this.losses.dropped.billing },
+      },
+      custom: {
+        queued: this.storage.sizeOf('custom') + held.length - heldBilling,
+        capacity: this.storage.capacity,
+        dropped: { ...this.losses.dropped.custom },
+      },
+      lastSuccessAt: s.lastSuccessAt,
+      lastError: s.lastError,
+      consecutiveFailures: s.consecutiveFailures,
+      authFailures: s.authFailures,
+      stopped: s.stopped,
     };
   }
 
   /** Starts the send loop (idempotent). Events added before are kept and sent once it runs. */
   start(): void {
-    if (this.loop || this.stopped) return;
+    if (this.loop || this.state.stopped) return;
     this.loop = this.run();
   }
 
-  /** Stores the event and wakes the send loop. Throws `EmitterStoppedError` after stop, `EventTooLargeError` if oversized. */
+  /**
+   * Stores the event and wakes the send loop. Throws `EmitterStoppedError` after stop and
+   * `EventTooLargeError` if oversized. A billing event past the billing lane's capacity is
+   * dead-lettered (and counted as `overflow`), never dropped silently.
+   */
   addAsync(payload: TrackedPayload): void {
-    if (this.stopped) throw new EmitterStoppedError();
+    if (this.state.stopped) throw new EmitterStoppedError();
     const bytes = Buffer.byteLength(payload.json, 'utf8') + PER_EVENT_OVERHEAD;
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
-    const overwritten = this.storage.add({ eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 });
-    this.counters.enqueued++;
-    if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
-    const observer = this.options.observer;
-    if (observer) {
-      try {
-        observer.eventsEnqueued(1);
-      } catch (err) {
-        this.log('error', `metrics observer threw: ${errorMessage(err)}`);
-      }
+    const event: QueuedEvent = { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 };
+    this.state.enqueued++;
+    this.observe((o) => o.eventsEnqueued(1));
+    if (event.kind === 'billing' && this.storage.sizeOf('billing') >= this.storage.billingCapacity) {
+      this.billingOverflow(event);
+      return;
     }
-    if (overwritten > 0) this.dropped('overflow', overwritten);
+    try {
+      const overwritten = this.storage.add(event);
+      if (overwritten > 0) this.losses.overwritten(overwritten);
+    } catch (err) {
+      // Not in the store (disk full, lock timeout): held in memory and written again before the next lease.
+      this.settlement.hold([event], 'write a tracked event to', err);
+    }
+    if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
     this.signal.notifyData();
   }
 
@@ -202,14 +196,14 @@ export class Emitter implements EventSink {
    * the collector accepted meanwhile and how many remain. Starts the loop if needed.
    */
   async drain(timeoutMs: number): Promise<DrainResult> {
-    const sentBefore = this.counters.sent;
+    const sentBefore = this.state.sent;
     const result = (drained: boolean): DrainResult => ({
-      sent: this.counters.sent - sentBefore,
-      remaining: this.queueDepth + this.inFlight,
+      sent: this.state.sent - sentBefore,
+      remaining: this.queueDepth + this.state.inFlight,
       drained,
     });
     if (this.isIdle()) return result(true);
-    if (this.stopped) return result(false);
+    if (this.state.stopped) return result(false);
     this.start();
     this.draining++;
     this.flush();
@@ -225,33 +219,92 @@ export class Emitter implements EventSink {
     return result(drained && this.isIdle());
   }
 
-  /** Aborts in-flight requests, waits for the loop to end and releases sockets. Safe to call twice. */
+  /**
+   * Aborts in-flight requests (their events stay queued), waits for the loop to end and releases
+   * sockets and files. What is still queued then is kept in a durable store for the next start;
+   * in memory it is counted as dropped (`shutdown`), logged, and dead-lettered when `deadLetter`
+   * is set. Safe to call twice.
+   */
   stop(): Promise<void> {
     if (!this.stopping) {
-      this.stopped = true;
+      this.state.stopped = true;
       this.abort.abort();
       this.signal.notifyFlush();
       this.stopping = (this.loop ?? Promise.resolve()).then(() => {
-        this.settleUnsettled();
-        this.httpAgent.destroy();
-        this.httpsAgent.destroy();
-        if (this.ownsStorage) this.closeStorage();
+        this.settlement.retry();
+        this.accountForLeftovers();
+        this.agents.httpAgent.destroy();
+        this.agents.httpsAgent.destroy();
+        if (this.ownsStorage) this.closeQuietly('the event store', () => this.storage.close?.());
+        if (this.deadLetters) this.closeQuietly('the dead-letter file', () => this.deadLetters?.close());
         this.notifyIdle(true);
       });
     }
     return this.stopping;
   }
 
-  private closeStorage(): void {
+  private billingOverflow(event: QueuedEvent): void {
+    const capacity = this.storage.billingCapacity;
+    this.log.every('billing-overflow', BILLING_OVERFLOW_LOG_INTERVAL_MS, 'error', () =>
+      `the billing queue is full (${capacity} events waiting, billing.capacity): new billing events are ` +
+        (this.deadLetters ? `dead-lettered to ${this.deadLetters.path}` : 'logged with their payload and dropped'),
+    );
+    this.losses.giveUp([event], 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` });
+  }
+
+  /** At stop: events that can no longer be sent are accounted for, never dropped without a word. */
+  private accountForLeftovers(): void {
+    this.countEvictions();
+    const lost = this.settlement.takeHeld();
+    if (!this.storage.durable && this.ownsStorage) {
+      try {
+        lost.push(...this.storage.lease(this.storage.size));
+      } catch (err) {
+        this.log.error(`could not read the remaining events at shutdown: ${errorMessage(err)}`);
+      }
+    }
+    if (lost.length > 0) {
+      const billing = this.losses.giveUp(lost, 'shutdown', { error: 'not delivered before the emitter stopped' });
+      const where = this.deadLetters ? `; dead-lettered to ${this.deadLetters.path}` : '';
+      const message = `${lost.length} events not delivered at shutdown (${billing} billing) were dropped${where}`;
+      if (billing > 0) this.log.error(message);
+      else this.log.warn(message);
+    }
+    const kept = this.safeSize();
+    if (kept > 0) {
+      const where = this.storage.durable ? 'the outbox' : 'the event store you passed';
+      this.log.info(`${kept} events kept in ${where} for the next start`);
+    }
+  }
+
+  /** Custom events a shared store dropped because other processes filled it. */
+  private countEvictions(): void {
     try {
-      this.storage.close?.();
+      const evicted = this.storage.takeEvictions?.() ?? 0;
+      if (evicted > 0) this.losses.overwritten(evicted);
     } catch (err) {
-      this.log('error', `closing the event store failed: ${errorMessage(err)}`);
+      this.log.error(`the event store failed to report evictions: ${errorMessage(err)}`);
+    }
+  }
+
+  private safeSize(): number {
+    try {
+      return this.storage.size;
+    } catch {
+      return 0;
+    }
+  }
+
+  private closeQuietly(what: string, close: () => void): void {
+    try {
+      close();
+    } catch (err) {
+      this.log.error(`closing ${what} failed: ${errorMessage(err)}`);
     }
   }
 
   private isIdle(): boolean {
-    return this.queueDepth === 0 && this.inFlight === 0;
+    return this.queueDepth === 0 && this.state.inFlight === 0;
   }
 
   private notifyIdle(force = false): void {
@@ -263,7 +316,7 @@ export class Emitter implements EventSink {
 
   /** The send loop. It never rejects: anything unexpected is logged and the loop backs off. */
   private async run(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.state.stopped) {
       if (this.queueDepth === 0) {
         this.notifyIdle();
         // A store other processes also fill is looked at again now and then; otherwise new
@@ -272,15 +325,17 @@ export class Emitter implements EventSink {
         continue;
       }
       await this.linger();
-      if (this.stopped) break;
-      let pass: Pass | undefined;
+      if (this.state.stopped) break;
+      let pass: SendPass | undefined;
       try {
-        pass = await this.runPass();
-        this.report(pass);
+        this.signal.consumeFlush();
+        pass = await new SendPass(this.host).run();
+        this.countEvictions();
+        pass.report();
       } catch (err) {
-        this.log('error', `send loop error: ${errorMessage(err)}`);
+        this.log.error(`send loop error: ${errorMessage(err)}`);
       }
-      if (this.stopped) break;
+      if (this.state.stopped) break;
       if (!pass || pass.failed) {
         await this.sleepAfterFailure(pass?.retryAfterMs ?? 0);
       } else if (pass.successes.length > 0) {
@@ -305,203 +360,6 @@ export class Emitter implements EventSink {
     }
   }
 
-  /** Sends up to the events queued when it starts, in up to `maxConcurrentRequests` parallel workers. */
-  private async runPass(): Promise<Pass> {
-    this.signal.consumeFlush();
-    const pass: Pass = {
-      budget: Math.max(this.storage.size, this.options.batchSize),
-      failed: false,
-      retryAfterMs: 0,
-      kept: 0,
-      successes: [],
-      failures: [],
-    };
-    if (!this.settleUnsettled()) {
-      pass.failed = true;
-      return pass;
-    }
-    const workers: Array<Promise<void>> = [];
-    for (let i = 0; i < this.options.maxConcurrentRequests && this.storage.size > 0; i++) {
-      workers.push(this.worker(pass));
-    }
-    await Promise.allSettled(workers);
-    return pass;
-  }
-
-  private async worker(pass: Pass): Promise<void> {
-    const maxBytes = this.options.maxBatchBytes - ENVELOPE_BYTES;
-    while (!pass.failed && !this.stopped && pass.budget > 0) {
-      let batch: QueuedEvent[];
-      try {
-        batch = this.storage.lease(Math.min(this.options.batchSize, pass.budget), maxBytes);
-      } catch (err) {
-        this.storageFailed('take events from', err);
-        pass.failed = true;
-        return;
-      }
-      if (batch.length === 0) return;
-      pass.budget -= batch.length;
-      this.inFlight += batch.length;
-      try {
-        await this.sendBatch(batch, pass);
-      } catch (err) {
-        // Whatever failed (a custom token source, observer or logger), the events are kept.
-        this.log('error', `sending a batch failed unexpectedly: ${errorMessage(err)}; its events are kept for retry`);
-        pass.failed = true;
-        this.release(batch);
-      } finally {
-        this.inFlight -= batch.length;
-      }
-    }
-  }
-
-  private async sendBatch(batch: QueuedEvent[], pass: Pass): Promise<void> {
-    let outcome = await this.post(batch);
-    if ((outcome.statusCode === 401 || outcome.statusCode === 403) && this.options.tokenSource && !this.stopped) {
-      this.options.tokenSource.invalidate?.();
-      outcome = await this.post(batch);
-    }
-    const status = outcome.statusCode;
-    const result: SendResult = { eventCount: batch.length, statusCode: status, eids: batch.map((e) => e.eid) };
-    if (outcome.error) result.error = outcome.error;
-
-    if (status >= 200 && status < 400) {
-      this.ack(batch);
-      pass.successes.push(result);
-      this.counters.sent += batch.length;
-      this.counters.consecutiveFailures = 0;
-      this.counters.lastSuccessAt = Date.now();
-      return;
-    }
-    pass.failures.push(result);
-    this.counters.consecutiveFailures++;
-    this.counters.lastError = outcome.error ? outcome.error.message : `HTTP ${status}`;
-    if (status === 413) {
-      if (batch.length > 1) {
-        const half = Math.ceil(batch.length / 2);
-        await this.sendBatch(batch.slice(0, half), pass);
-        await this.sendBatch(batch.slice(half), pass);
-      } else {
-        this.ack(batch);
-        this.dropped('too_large', 1);
-        this.log('warn', `collector answered 413 for a single event (${batch[0].bytes} bytes); dropped as too large`);
-      }
-      return;
-    }
-    if (status !== -1 && this.options.dontRetry.has(status)) {
-      this.ack(batch);
-      this.dropped('rejected', batch.length);
-      this.log('warn', `collector rejected ${batch.length} events with HTTP ${status}; dropped (not retried)`);
-      return;
-    }
-    pass.failed = true;
-    if (outcome.retryAfterMs !== undefined) {
-      pass.retryAfterMs = Math.max(pass.retryAfterMs, Math.min(outcome.retryAfterMs, this.options.maxRetryAfterMs));
-    }
-    pass.kept += this.requeue(batch, outcome.error?.code === 'ABORTED' && this.stopped);
-  }
-
-  private async post(batch: QueuedEvent[]): Promise<PostOutcome> {
-    const outcome = await this.client.post(serialiseBatch(batch, Date.now()), this.abort.signal);
-    const result = outcome.statusCode >= 200 && outcome.statusCode < 400 ? 'success' : 'failure';
-    this.observe((o) => o.batchSent(result, batch.length, outcome.durationSeconds));
-    return outcome;
-  }
-
-  /**
-   * Puts a failed batch back at the end of the queue, dropping events past maxAttempts or
-   * maxEventAgeMs; returns how many it kept. A request aborted by `stop()` is not an attempt.
-   */
-  private requeue(batch: QueuedEvent[], abortedByStop: boolean): number {
-    if (abortedByStop) {
-      this.release(batch);
-      return batch.length;
-    }
-    const { maxAttempts, maxEventAgeMs } = this.options;
-    const now = Date.now();
-    const keep: QueuedEvent[] = [];
-    const expired: QueuedEvent[] = [];
-    for (const event of batch) {
-      event.attempts++;
-      const tooOld =
-        (maxAttempts !== undefined && event.attempts >= maxAttempts) ||
-        (maxEventAgeMs !== undefined && now - event.dtm > maxEventAgeMs);
-      (tooOld ? expired : keep).push(event);
-    }
-    if (expired.length > 0) {
-      this.ack(expired);
-      this.dropped('expired', expired.length);
-    }
-    this.release(keep);
-    return keep.length;
-  }
-
-  /** Done with leased events. If the storage fails, the ack is retried before the next lease. */
-  private ack(events: QueuedEvent[]): void {
-    if (events.length === 0) return;
-    try {
-      this.storage.ack(events);
-    } catch (err) {
-      this.unsettled.acks.push(...events);
-      this.storageFailed('delete delivered events from', err);
-    }
-  }
-
-  /** Leased events go back to the queue. If the storage fails, the emitter holds them and retries. */
-  private release(events: QueuedEvent[]): void {
-    if (events.length === 0) return;
-    try {
-      const overwritten = this.storage.release(events);
-      if (overwritten > 0) this.dropped('overflow', overwritten);
-    } catch (err) {
-      this.unsettled.releases.push(...events);
-      this.storageFailed('put failed events back into', err);
-    }
-    this.signal.notifyData();
-  }
-
-  /** Retries acks and releases the storage refused earlier; false while it still refuses. */
-  private settleUnsettled(): boolean {
-    const { acks, releases } = this.unsettled;
-    if (acks.length > 0) this.ack(acks.splice(0));
-    if (releases.length > 0) this.release(releases.splice(0));
-    return this.unsettled.acks.length === 0 && this.unsettled.releases.length === 0;
-  }
-
-  private storageFailed(what: string, err: unknown): void {
-    this.log('error', `could not ${what} the event store: ${errorMessage(err)}`);
-  }
-
-  private dropped(reason: DropReason, count: number): void {
-    this.counters.dropped[reason] += count;
-    this.observe((o) => o.eventsDropped(reason, count));
-  }
-
-  private report(pass: Pass): void {
-    const last = pass.failures[pass.failures.length - 1];
-    if (pass.failed && last) {
-      this.log('warn', 
-        `sending to ${this.safeUrl} failed (${last.error ? last.error.message : `HTTP ${last.statusCode}`}); ` +
-          `${pass.kept} events kept for retry, ${this.queueDepth} queued`,
-      );
-    }
-    const callback = this.options.callback;
-    if (!callback || (pass.successes.length === 0 && pass.failures.length === 0)) return;
-    try {
-      const returned = callback(pass.successes, pass.failures);
-      if (returned && typeof (returned as Promise<void>).catch === 'function') {
-        (returned as Promise<void>).catch((err: unknown) => this.callbackFailed(err));
-      }
-    } catch (err) {
-      this.callbackFailed(err);
-    }
-  }
-
-  /** Logs through the configured logger; a throwing logger is ignored. */
-  private log(level: 'warn' | 'error', message: string): void {
-    safeLog(() => this.logger[level](message));
-  }
-
   /** Metrics hooks must not throw; if a custom one does, sending goes on regardless. */
   private observe(call: (observer: EmitterObserver) => void): void {
     const observer = this.options.observer;
@@ -509,12 +367,8 @@ export class Emitter implements EventSink {
     try {
       call(observer);
     } catch (err) {
-      this.log('error', `metrics observer threw: ${errorMessage(err)}`);
+      this.log.error(`metrics observer threw: ${errorMessage(err)}`);
     }
-  }
-
-  private callbackFailed(err: unknown): void {
-    this.log('error', `callback threw: ${errorMessage(err)}`);
   }
 
   /** Waits out the backoff (cut short by flush/stop), then any Retry-After (cut short only by stop). */
@@ -522,14 +376,8 @@ export class Emitter implements EventSink {
     const notBefore = Date.now() + retryAfterMs;
     const delay = this.backoff.next();
     await this.signal.wait(false, Math.max(delay, retryAfterMs));
-    const remaining = notBefore - Date.now();
-    if (remaining > 0 && !this.stopped) await this.sleepUntilStopped(remaining);
-  }
-
-  private async sleepUntilStopped(ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.stopped && Date.now() < deadline) {
-      await this.signal.wait(false, deadline - Date.now());
+    while (!this.state.stopped && Date.now() < notBefore) {
+      await this.signal.wait(false, notBefore - Date.now());
     }
   }
 }

@@ -10,5 +10,6 @@ export function metricNames(prefix: string) {
     queueCapacity: `${prefix}queue_capacity`,
     dropped: `${prefix}events_dropped_total`,
     trackErrors: `${prefix}track_errors_total`,
+    authFailures: `${prefix}auth_failures_total`,
   };
 }

@@ -1,5 +1,6 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DROP_REASONS, DropReason, EmitterObserver } from '../emitter/send-result';
+import { DROP_REASONS, DropReason, EmitterObserver, EVENT_KINDS, zeroDrops } from '../emitter/send-result';
+import type { EventKind } from '../tracker/payload';
 import { InvalidOptionError } from '../errors';
 import { DEFAULT_METRICS_PREFIX, metricNames } from './metric-names';
 import { loadPromClient } from './prom-client-loader';
@@ -36,6 +37,7 @@ class MetricSet {
   readonly sent: Counter;
   readonly dropped: Counter;
   readonly trackErrors: Counter;
+  readonly authFailures: Counter;
   readonly batchDuration: Histogram;
 
   constructor(registry: Registry, prefix: string, labelNames: string[]) {
@@ -64,8 +66,12 @@ class MetricSet {
 
     this.enqueued = counter(names.enqueued, 'Events accepted by the Snowplow emitter', []);
     this.sent = counter(names.sent, 'Events per send outcome (one count per event per attempt)', ['result']);
-    this.dropped = counter(names.dropped, 'Events dropped without delivery, by reason', ['reason']);
+    this.dropped = counter(names.dropped, 'Events dropped without delivery, by reason and kind (billing or custom)', [
+      'reason',
+      'kind',
+    ]);
     this.trackErrors = counter(names.trackErrors, 'Tracking calls that failed and were swallowed (e.g. @TrackEvent)', ['source']);
+    this.authFailures = counter(names.authFailures, 'Collector requests refused for their credentials (401/403)', []);
     this.batchDuration = this.getOrCreate(registry, names.batchDuration, [...labelNames, 'result'], () =>
       new prom.Histogram({
         name: names.batchDuration,
@@ -100,6 +106,12 @@ class MetricSet {
   }
 }
 
+const RESERVED_LABELS = ['result', 'reason', 'source', 'kind'];
+
+function zeroDropsByKind(): Record<EventKind, Record<DropReason, number>> {
+  return { billing: zeroDrops(), custom: zeroDrops() };
+}
+
 function checkMetricsOptions(options: MetricsOptions): { prefix: string; labels: Labels } {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('metrics', 'must be an object or false');
   const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
@@ -111,7 +123,7 @@ function checkMetricsOptions(options: MetricsOptions): { prefix: string; labels:
     throw new InvalidOptionError('metrics.labels', 'must be an object of label name to string value');
   }
   for (const [key, value] of Object.entries(labels)) {
-    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || ['result', 'reason', 'source'].includes(key) || typeof value !== 'string') {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || RESERVED_LABELS.includes(key) || typeof value !== 'string') {
       throw new InvalidOptionError('metrics.labels', `label ${JSON.stringify(key)} must be a valid, non-reserved name with a string value`);
     }
   }
@@ -128,7 +140,8 @@ export class EmitterMetrics implements EmitterObserver {
   private readonly set: MetricSet;
   private enqueued = 0;
   private readonly sent = { success: 0, failure: 0 };
-  private readonly dropped: Record<DropReason, number> = { overflow: 0, rejected: 0, too_large: 0, expired: 0 };
+  private readonly dropped = zeroDropsByKind();
+  private authFailures = 0;
   private readonly trackErrors = new Map<string, number>();
   private detached = false;
   /** The emitter whose queue the gauges report; set by `watch()`. */
@@ -142,7 +155,8 @@ export class EmitterMetrics implements EmitterObserver {
     this.set.sources.add(this);
     this.set.enqueued.inc(labels, 0);
     for (const result of ['success', 'failure']) this.set.sent.inc({ ...labels, result }, 0);
-    for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason }, 0);
+    for (const kind of EVENT_KINDS) for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason, kind }, 0);
+    this.set.authFailures.inc(labels, 0);
   }
 
   /** Reports this queue's depth and capacity in the gauges (pass the emitter this observer is given to). */
@@ -155,13 +169,20 @@ export class EmitterMetrics implements EmitterObserver {
     this.enqueued += count;
   }
 
-  batchSent(result: 'success' | 'failure', eventCount: number, durationSeconds: number): void {
-    this.sent[result] += eventCount;
+  requestFinished(result: 'success' | 'failure', durationSeconds: number): void {
     this.set.batchDuration.observe({ ...this.labels, result }, durationSeconds);
   }
 
-  eventsDropped(reason: DropReason, count: number): void {
-    this.dropped[reason] += count;
+  eventsSent(result: 'success' | 'failure', count: number): void {
+    this.sent[result] += count;
+  }
+
+  eventsDropped(reason: DropReason, kind: EventKind, count: number): void {
+    this.dropped[kind][reason] += count;
+  }
+
+  authFailed(): void {
+    this.authFailures++;
   }
 
   trackError(source: string): void {
@@ -180,10 +201,14 @@ export class EmitterMetrics implements EmitterObserver {
       if (this.sent[result]) set.sent.inc({ ...labels, result }, this.sent[result]);
       this.sent[result] = 0;
     }
-    for (const reason of DROP_REASONS) {
-      if (this.dropped[reason]) set.dropped.inc({ ...labels, reason }, this.dropped[reason]);
-      this.dropped[reason] = 0;
+    for (const kind of EVENT_KINDS) {
+      for (const reason of DROP_REASONS) {
+        if (this.dropped[kind][reason]) set.dropped.inc({ ...labels, reason, kind }, this.dropped[kind][reason]);
+        this.dropped[kind][reason] = 0;
+      }
     }
+    if (this.authFailures) set.authFailures.inc(labels, this.authFailures);
+    this.authFailures = 0;
     for (const [source, count] of this.trackErrors) set.trackErrors.inc({ ...labels, source }, count);
     this.trackErrors.clear();
   }

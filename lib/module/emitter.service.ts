@@ -39,9 +39,11 @@ export class EmitterService extends Emitter implements OnModuleInit, OnApplicati
       if (result.drained) {
         if (result.sent > 0) this.nestLogger.log(`drained ${result.sent} event${result.sent === 1 ? '' : 's'} on shutdown`);
       } else {
+        // stop() then says what became of them: kept in the outbox, or counted, logged and
+        // dead-lettered as dropped(shutdown).
         this.nestLogger.warn(
           `shutdown deadline of ${this.drainTimeoutMs} ms reached: ${result.sent} events sent, ` +
-            `${result.remaining} not delivered to ${this.collectorUrl}`,
+            `${result.remaining} still queued for ${this.collectorUrl}`,
         );
       }
       await this.stop();

@@ -1,33 +1,50 @@
+import type { EventKind } from '../tracker/payload';
 import { QueuedEvent } from './queued-event';
 
 /**
- * Holds events between track time and send time. Implementations are bounded: when full,
- * adding drops the oldest waiting events and reports how many it dropped.
+ * Holds events between track time and send time, in two lanes: billing events and custom
+ * events. The custom lane is bounded: when full, adding drops the oldest waiting custom events
+ * and reports how many. A custom event never evicts a billing event; the emitter keeps the
+ * billing lane within `billingCapacity` itself (a billing event past it is dead-lettered, never
+ * overwritten).
  *
- * The emitter takes events with `lease`, then either `ack`s them (delivered, or dropped for
- * good) or `release`s them (failed: back to the end of the queue). A durable store keeps leased
- * events until the ack, so a crash in between loses nothing; the in-memory ring buffer hands them
- * over outright and takes them back on release.
+ * The emitter takes events with `lease` (billing events first), then either `ack`s them
+ * (delivered, or dropped for good) or `release`s them (failed: back to the end of their lane). A
+ * durable store keeps leased events until the ack, so a crash in between loses nothing; the
+ * in-memory ring buffer hands them over outright and takes them back on release.
  */
 export interface EventStorage {
-  /** Most events waiting at once. */
+  /** Most custom events waiting at once. */
   readonly capacity: number;
-  /** Events waiting (not leased). */
+  /** Most billing events waiting at once (enforced by the emitter, see above). */
+  readonly billingCapacity: number;
+  /** True when waiting events survive a restart of the process (a file). */
+  readonly durable: boolean;
+  /** Events waiting (not leased), both lanes. */
   readonly size: number;
-  /** Stores one event; returns how many of the oldest waiting events it overwrote (0 or 1). */
+  /** Events of one kind waiting (not leased). */
+  sizeOf(kind: EventKind): number;
+  /**
+   * Stores one event (an unset `kind` is `custom`); returns how many of the oldest waiting custom
+   * events were dropped to make room. A durable store has a billing event on disk when this returns.
+   */
   add(event: QueuedEvent): number;
-  /** Stores all events in order (throws before changing anything); returns how many old events it overwrote. */
+  /** Stores all events in order (throws before changing anything); returns overwrites, as `add`. */
   addBatch(events: readonly QueuedEvent[]): number;
   /**
-   * Removes and returns up to `maxCount` of the oldest events, FIFO. With `maxBytes`, stops before
-   * the event that would take the sum of `bytes` over it (but returns at least one event when any waits).
+   * Removes and returns up to `maxCount` of the oldest events, billing events first, FIFO within
+   * a lane. With `maxBytes`, stops before the event that would take the sum of `bytes` over it
+   * (but returns at least one event when any waits).
    */
   get(maxCount: number, maxBytes?: number): QueuedEvent[];
   /** Like `get`, but a durable store keeps the events until `ack` or `release`. */
   lease(maxCount: number, maxBytes?: number): QueuedEvent[];
   /** Leased events are done with (delivered or dropped): forget them. */
   ack(events: readonly QueuedEvent[]): void;
-  /** Leased events failed: put them back at the end of the queue, with their `attempts`; returns overwrites. */
+  /**
+   * Leased events failed: put them back at the end of their lane, with their `attempts`. Billing
+   * events always go back; returns how many waiting custom events were overwritten, as `add`.
+   */
   release(events: readonly QueuedEvent[]): number;
   /** Releases files or handles. The emitter calls it on stop for storages it created. */
   close?(): void;
@@ -36,6 +53,15 @@ export interface EventStorage {
    * emitter looks for their events. Unset: new events are signalled by `add` alone.
    */
   readonly pollIntervalMs?: number;
-  /** Set by the emitter: told of events a store dropped on its own (a shared file over capacity). */
-  onOverflow?: (count: number) => void;
+  /**
+   * Stores that other processes also fill: how many waiting custom events were dropped since the
+   * last call because the others' writes took the store over capacity. The emitter asks after
+   * each send pass and counts them as overflow.
+   */
+  takeEvictions?(): number;
+}
+
+/** The lane an event waits in. */
+export function kindOf(event: { readonly kind?: EventKind }): EventKind {
+  return event.kind === 'billing' ? 'billing' : 'custom';
 }

@@ -1,8 +1,11 @@
 import { InvalidOptionError } from '../errors';
-import { EventStorage } from './event-storage.interface';
+import type { EventKind } from '../tracker/payload';
+import { EventStorage, kindOf } from './event-storage.interface';
+import { Fifo } from './fifo';
 import { QueuedEvent } from './queued-event';
 
 export const DEFAULT_CAPACITY = 10_000;
+export const DEFAULT_BILLING_CAPACITY = 10_000;
 
 function assertCount(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -10,44 +13,57 @@ function assertCount(name: string, value: unknown): asserts value is number {
   }
 }
 
+function assertCapacity(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(name, 'must be a positive integer');
+  }
+}
+
 /**
- * A fixed-capacity FIFO allocated once. When full, the oldest event is overwritten and the
- * overwrite is counted in `overwritten`.
+ * In-memory storage: a fixed-capacity ring for custom events, allocated once, whose oldest event
+ * is overwritten when full (counted in `overwritten`), and a FIFO for billing events that is
+ * never overwritten.
  */
 export class RingBufferStorage implements EventStorage {
   readonly capacity: number;
-  private readonly slots: Array<QueuedEvent | undefined>;
-  /** Index of the oldest event. */
-  private head = 0;
-  private count = 0;
+  readonly billingCapacity: number;
+  readonly durable = false;
+  private readonly custom: Fifo<QueuedEvent>;
+  private readonly billing = new Fifo<QueuedEvent>();
   private overwrites = 0;
 
-  constructor(capacity: number = DEFAULT_CAPACITY) {
-    if (typeof capacity !== 'number' || !Number.isSafeInteger(capacity) || capacity < 1) {
-      throw new InvalidOptionError('capacity', 'must be a positive integer');
-    }
+  constructor(capacity: number = DEFAULT_CAPACITY, billingCapacity: number = DEFAULT_BILLING_CAPACITY) {
+    assertCapacity('capacity', capacity);
+    assertCapacity('billing.capacity', billingCapacity);
     this.capacity = capacity;
-    this.slots = new Array<QueuedEvent | undefined>(capacity).fill(undefined);
+    this.billingCapacity = billingCapacity;
+    this.custom = new Fifo<QueuedEvent>(capacity);
   }
 
   get size(): number {
-    return this.count;
+    return this.custom.size + this.billing.size;
   }
 
-  /** Events overwritten since construction. */
+  sizeOf(kind: EventKind): number {
+    return kind === 'billing' ? this.billing.size : this.custom.size;
+  }
+
+  /** Custom events overwritten since construction. */
   get overwritten(): number {
     return this.overwrites;
   }
 
   add(event: QueuedEvent): number {
+    if (kindOf(event) === 'billing') {
+      this.billing.push(event);
+      return 0;
+    }
     let dropped = 0;
-    if (this.count === this.capacity) {
-      this.head = (this.head + 1) % this.capacity;
-      this.count--;
+    if (this.custom.size === this.capacity) {
+      this.custom.shift();
       dropped = 1;
     }
-    this.slots[(this.head + this.count) % this.capacity] = event;
-    this.count++;
+    this.custom.push(event);
     this.overwrites += dropped;
     return dropped;
   }
@@ -74,16 +90,26 @@ export class RingBufferStorage implements EventStorage {
     assertCount('maxCount', maxCount);
     if (maxBytes !== undefined) assertCount('maxBytes', maxBytes);
     const out: QueuedEvent[] = [];
-    let bytes = 0;
-    while (out.length < maxCount && this.count > 0) {
-      const event = this.slots[this.head] as QueuedEvent;
-      if (maxBytes !== undefined && out.length > 0 && bytes + event.bytes > maxBytes) break;
-      bytes += event.bytes;
-      out.push(event);
-      this.slots[this.head] = undefined;
-      this.head = (this.head + 1) % this.capacity;
-      this.count--;
-    }
+    const budget = { bytes: 0 };
+    if (take(this.billing, out, maxCount, maxBytes, budget)) take(this.custom, out, maxCount, maxBytes, budget);
     return out;
   }
+}
+
+/** Moves events from `lane` to `out` within the bounds; false once the byte budget stopped it. */
+function take(
+  lane: Fifo<QueuedEvent>,
+  out: QueuedEvent[],
+  maxCount: number,
+  maxBytes: number | undefined,
+  budget: { bytes: number },
+): boolean {
+  while (out.length < maxCount && lane.size > 0) {
+    const event = lane.peek() as QueuedEvent;
+    if (maxBytes !== undefined && out.length > 0 && budget.bytes + event.bytes > maxBytes) return false;
+    budget.bytes += event.bytes;
+    out.push(event);
+    lane.shift();
+  }
+  return true;
 }

@@ -1,4 +1,4 @@
-import { DrainResult, EmitterStats } from '../emitter/send-result';
+import { DrainResult, EmitterStats, zeroDrops } from '../emitter/send-result';
 import { EmitterStoppedError } from '../errors';
 import { EventSink, SCHEMAS, TrackedPayload } from '../tracker';
 import { decodeEvent } from './event-decoder';
@@ -114,8 +114,11 @@ export class SnowplowTestingCapture implements EventSink {
       capacity: 0,
       enqueued,
       sent: 0,
-      dropped: { overflow: 0, rejected: 0, too_large: 0, expired: 0 },
+      dropped: zeroDrops(),
+      billing: { queued: 0, capacity: 0, dropped: zeroDrops() },
+      custom: { queued: 0, capacity: 0, dropped: zeroDrops() },
       consecutiveFailures: 0,
+      authFailures: 0,
       stopped: this.stopped,
     };
   }

@@ -56,7 +56,7 @@ describe('Emitter options', () => {
       backoff: { baseMs: 100, factor: 2, capMs: 30_000 },
       audience: 'http://127.0.0.1:9',
     });
-    expect([...options.dontRetry].sort()).toEqual([400, 401, 403, 410, 422]);
+    expect([...options.dontRetry].sort()).toEqual([400, 410, 422]);
   });
 
   it('keeps the tracker version equal to package.json', () => {

@@ -59,7 +59,7 @@ describe('failure paths keep every event', () => {
     const { eid } = tracker.trackBillingEvent({ category: 'c', eventType: 'seats', realm: 'SM', unitOfMeasure: 'seat', quantity: 1 });
     await harness.collector.waitForEvents(1);
     expect(decodeAccepted(harness.collector).map((e) => e.eid)).toEqual([eid]);
-    expect(emitter.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0 });
+    expect(emitter.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
   });
 
   it('a collector password with a stray % does not turn local errors into lost batches', async () => {
@@ -102,7 +102,7 @@ describe('failure paths keep every event', () => {
     tracker.trackEvent('waiting-for-token');
     await waitFor(() => emitter.stats().inFlight === 1, { what: 'the request waiting for its token' });
     await emitter.stop();
-    expect(emitter.queueDepth).toBe(1);
+    expect(emitter.stats().dropped.shutdown).toBe(1);
     expect(failures.map((f) => f.error?.message)).toEqual(['request aborted']);
   });
 
@@ -166,9 +166,6 @@ describe('durable outbox on shutdown and when shared', () => {
     const path = join(dir, 'shared.db');
     const a = new SqliteStorage({ path, shared: true, capacity: 5 });
     const b = new SqliteStorage({ path, shared: true, capacity: 5 });
-    const evicted: number[] = [];
-    a.onOverflow = (n) => void evicted.push(n);
-    b.onOverflow = (n) => void evicted.push(n);
     const ev = (n: number): QueuedEvent => ({ eid: `e${n}`, dtm: n, json: '{}', bytes: 2, attempts: 0 });
     let overwritten = a.addBatch([1, 2, 3, 4, 5].map(ev));
     a.lease(0); // writes a's batch
@@ -176,7 +173,7 @@ describe('durable outbox on shutdown and when shared', () => {
     b.lease(0);
     overwritten += a.addBatch([9].map(ev)); // a's count is stale; the write finds the file over capacity
     a.lease(0);
-    expect(overwritten + evicted.reduce((x, y) => x + y, 0)).toBe(4);
+    expect(overwritten + a.takeEvictions() + b.takeEvictions()).toBe(4);
     const fromA = a.lease(2).map((e) => e.eid);
     const fromB = b.lease(10).map((e) => e.eid);
     expect(fromA).toEqual(['e5', 'e6']);

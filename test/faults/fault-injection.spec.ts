@@ -50,7 +50,7 @@ describe('delivery under faults', () => {
     const eids = trackMany(tracker, 10_000);
     await expectAllDeliveredOnce(eids);
     expect(collector.requests.some((r) => r.status === 500)).toBe(true);
-    expect(e.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0 });
+    expect(e.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
   });
 
   it('10,000 events, connection refused for 3 s (server closed, reopened on the same port): 0 lost', async () => {
@@ -125,7 +125,7 @@ describe('delivery under faults', () => {
     });
     expect(e.stats().dropped.too_large).toBe(1);
     expect(collector.accepted().every((r) => JSON.parse(r.body).data.length <= 10)).toBe(true);
-    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="too_large"} 1');
+    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="too_large",kind="custom"} 1');
   });
 
   it('maxBatchBytes cuts batches by bytes: no request body, envelope included, is over it; all delivered', async () => {
@@ -137,21 +137,21 @@ describe('delivery under faults', () => {
     expect(sizes.length).toBeGreaterThan(300 / 100);
   });
 
-  it('400 for one batch: those 100 events dropped and counted as rejected, the other 900 delivered', async () => {
-    collector.behaviour = (_r, index) => (index === 0 ? { status: 400 } : { status: 200 });
+  it('400 for every batch holding one bad event: halved until it stands alone, dead-lettered as rejected, the other 999 delivered', async () => {
+    let bad = '';
+    collector.behaviour = (request) => (request.body.includes(bad) ? { status: 400 } : { status: 200 });
     const registry = new Registry();
     const metrics = new EmitterMetrics({ registry });
     const failures: SendResult[] = [];
     const { tracker, emitter: e } = start({ maxConcurrentRequests: 1, observer: metrics, callback: (_s, f) => void failures.push(...f) });
     const eids = trackMany(tracker, 1_000);
-    await collector.waitForEvents(900);
+    bad = eids[42];
+    await collector.waitForEvents(999);
     await e.drain(10_000);
-    const rejected = (JSON.parse(collector.requests[0].body).data as Array<{ eid: string }>).map((ev) => ev.eid);
-    expect(rejected).toEqual(eids.slice(0, 100));
-    expect(decodeAccepted(collector).map((ev) => ev.eid)).toEqual(eids.slice(100));
-    expect(failures).toEqual([expect.objectContaining({ statusCode: 400, eventCount: 100 })]);
-    expect(e.stats().dropped.rejected).toBe(100);
-    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="rejected"} 100');
+    expect(decodeAccepted(collector).map((ev) => ev.eid)).toEqual(eids.filter((eid) => eid !== bad));
+    expect(failures).toEqual([expect.objectContaining({ statusCode: 400, eventCount: 1, eids: [bad] })]);
+    expect(e.stats().dropped.rejected).toBe(1);
+    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="rejected",kind="custom"} 1');
   });
 
   it('retryStatusCodes makes a default non-retried status retried', async () => {
@@ -218,7 +218,7 @@ describe('delivery under faults', () => {
     await collector.reopen();
     await expectAllDeliveredOnce(eids.slice(4_000));
     expect(e.stats().dropped.overflow).toBe(4_000);
-    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="overflow"} 4000');
+    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="overflow",kind="custom"} 4000');
   });
 
   it('while the collector is down for 5 s, the process uses < 5% of one core', async () => {
@@ -254,6 +254,7 @@ describe('app.close() during an outage', () => {
     const started = Date.now();
     await app.close();
     expect(Date.now() - started).toBeLessThan(shutdownTimeoutMs + 1_000);
-    expect(messages.join('\n')).toMatch(/0 events sent, 250 not delivered/);
+    expect(messages.join('\n')).toMatch(/0 events sent, 250 still queued/);
+    expect(messages.join('\n')).toMatch(/250 events not delivered at shutdown \(0 billing\) were dropped/);
   });
 });

@@ -70,8 +70,10 @@ describe('Prometheus metrics', () => {
     expect(sample(text, `snowplow_events_enqueued_total{${l}}`)).toBe(14);
     expect(sample(text, `snowplow_events_sent_total{${l},result="success"}`)).toBe(5);
     expect(sample(text, `snowplow_events_sent_total{${l},result="failure"}`)).toBe(2);
-    expect(sample(text, `snowplow_events_dropped_total{${l},reason="overflow"}`)).toBe(3);
-    expect(sample(text, `snowplow_events_dropped_total{${l},reason="rejected"}`)).toBe(0);
+    expect(sample(text, `snowplow_events_dropped_total{${l},reason="overflow",kind="custom"}`)).toBe(3);
+    expect(sample(text, `snowplow_events_dropped_total{${l},reason="overflow",kind="billing"}`)).toBe(0);
+    expect(sample(text, `snowplow_events_dropped_total{${l},reason="rejected",kind="custom"}`)).toBe(0);
+    expect(sample(text, `snowplow_auth_failures_total{${l}}`)).toBe(0);
     expect(sample(text, `snowplow_queue_depth{${l}}`)).toBe(5);
     expect(sample(text, `snowplow_queue_capacity{${l}}`)).toBe(5);
     expect(sample(text, `snowplow_batch_duration_seconds_count{${l},result="success"}`)).toBe(2);

@@ -146,40 +146,47 @@ describe('SnowplowModule', () => {
   });
 
   it('accepts every documented option, and refuses the ones it supplies itself', async () => {
-    const all: Required<SnowplowModuleOptions> = {
-      collectorUrl: collector.endpoint,
-      appId: 'all-options',
-      namespace: 'ns',
-      userAgent: 'ua',
-      batchSize: 50,
-      capacity: 500,
-      storage: { type: 'memory' },
-      requestTimeoutMs: 2_000,
-      callback: () => undefined,
-      tokenSource: { enhanceHeader: async () => undefined },
-      audience: collector.url,
-      shutdownTimeoutMs: 1_000,
-      metrics: false,
-      maxBatchBytes: 500_000,
-      maxEventBytes: 100_000,
-      maxConcurrentRequests: 2,
-      lingerMs: 0,
-      backoff: { baseMs: 10, factor: 2, capMs: 1_000 },
-      retryStatusCodes: [429],
-      dontRetryStatusCodes: [400],
-      maxRetryAfterMs: 10_000,
-      maxAttempts: 10,
-      maxEventAgeMs: 60_000,
-    };
-    const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
-    app.get(TrackerService).trackEvent('configured');
-    await collector.waitForEvents(1);
-    await app.close();
-    await expect(
-      Test.createTestingModule({
-        imports: [SnowplowModule.forRoot({ ...all, httpClient: {} } as SnowplowModuleOptions)],
-      }).compile(),
-    ).rejects.toThrow('"httpClient": is not a SnowplowModule option');
+    const dir = mkdtempSync(join(tmpdir(), 'snowplow-all-options-'));
+    try {
+      const all: Required<SnowplowModuleOptions> = {
+        collectorUrl: collector.endpoint,
+        appId: 'all-options',
+        namespace: 'ns',
+        userAgent: 'ua',
+        batchSize: 50,
+        capacity: 500,
+        billing: { capacity: 50 },
+        deadLetter: { path: join(dir, 'dead-letters.jsonl') },
+        storage: { type: 'memory' },
+        requestTimeoutMs: 2_000,
+        callback: () => undefined,
+        tokenSource: { enhanceHeader: async () => undefined },
+        audience: collector.url,
+        shutdownTimeoutMs: 1_000,
+        metrics: false,
+        maxBatchBytes: 500_000,
+        maxEventBytes: 100_000,
+        maxConcurrentRequests: 2,
+        lingerMs: 0,
+        backoff: { baseMs: 10, factor: 2, capMs: 1_000 },
+        retryStatusCodes: [429],
+        dontRetryStatusCodes: [400],
+        maxRetryAfterMs: 10_000,
+        maxAttempts: 10,
+        maxEventAgeMs: 60_000,
+      };
+      const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
+      app.get(TrackerService).trackEvent('configured');
+      await collector.waitForEvents(1);
+      await app.close();
+      await expect(
+        Test.createTestingModule({
+          imports: [SnowplowModule.forRoot({ ...all, httpClient: {} } as SnowplowModuleOptions)],
+        }).compile(),
+      ).rejects.toThrow('"httpClient": is not a SnowplowModule option');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('two apps in one process each get their own emitter, share metrics, and both stop on close', async () => {

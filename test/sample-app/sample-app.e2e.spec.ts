@@ -194,7 +194,8 @@ describe('sample app (AppModule) against a local collector', () => {
     );
     expect(sample(text, 'snowplow_events_enqueued_total')).toBe(received);
     expect(sample(text, 'snowplow_events_sent_total{result="failure"}')).toBe(0);
-    expect(sample(text, 'snowplow_events_dropped_total{reason="overflow"}')).toBe(0);
+    expect(sample(text, 'snowplow_events_dropped_total{reason="overflow",kind="custom"}')).toBe(0);
+    expect(sample(text, 'snowplow_events_dropped_total{reason="overflow",kind="billing"}')).toBe(0);
     expect(sample(text, 'snowplow_queue_depth')).toBe(0);
     expect(sample(text, 'snowplow_queue_capacity')).toBe(10_000);
     expect(text).toContain('# TYPE snowplow_batch_duration_seconds histogram');

@@ -14,7 +14,15 @@ export interface ReceivedRequest {
 
 /** What the collector does with one request; chosen per request by `behaviour`. */
 export type Reply =
-  | { status: number; headers?: Record<string, string>; after?: Promise<unknown> }
+  | {
+      status: number;
+      headers?: Record<string, string>;
+      after?: Promise<unknown>;
+      /** The response body (default 'ok' or 'error'). */
+      body?: string;
+      /** Send the status and this many bytes of `body`, then destroy the socket mid-body. */
+      cutAfterBytes?: number;
+    }
   | { hang: true }
   | { reset: true };
 
@@ -90,8 +98,13 @@ export class TestCollector {
       }
       const answer = () => {
         request.status = reply.status;
-        res.writeHead(reply.status, { 'Content-Type': 'text/plain', ...reply.headers });
-        res.end(reply.status < 400 ? 'ok' : 'error');
+        const body = Buffer.from(reply.body ?? (reply.status < 400 ? 'ok' : 'error'));
+        res.writeHead(reply.status, { 'Content-Type': 'text/plain', 'Content-Length': String(body.length), ...reply.headers });
+        if (reply.cutAfterBytes === undefined) {
+          res.end(body);
+          return;
+        }
+        res.write(body.subarray(0, reply.cutAfterBytes), () => res.socket?.destroy());
       };
       if (reply.after) void reply.after.then(answer);
       else answer();

@@ -1,0 +1,21 @@
+import type { QueuedEvent } from '../storage/queued-event';
+import { SCHEMAS } from '../tracker/schemas';
+
+const ENVELOPE_HEAD = `{"schema":"${SCHEMAS.payloadData}","data":[`;
+const ENVELOPE_TAIL = ']}';
+
+/** Bytes of the request envelope around the events. */
+export const ENVELOPE_BYTES = Buffer.byteLength(`${ENVELOPE_HEAD}${ENVELOPE_TAIL}`);
+
+/** `"stm":"<13 digits>",` added to each event on send, plus the comma between events. */
+export const PER_EVENT_OVERHEAD = Buffer.byteLength('"stm":"0000000000000",') + 1;
+
+/** Serialises a batch: the payload_data envelope with `stm` set on every event. */
+export function serialiseBatch(events: readonly QueuedEvent[], stm: number): string {
+  const stmField = `{"stm":"${stm}",`;
+  let body = ENVELOPE_HEAD;
+  for (let i = 0; i < events.length; i++) {
+    body += (i === 0 ? stmField : `,${stmField}`) + events[i].json.slice(1);
+  }
+  return body + ENVELOPE_TAIL;
+}

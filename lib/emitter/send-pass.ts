@@ -1,0 +1,240 @@
+import { EventStorage } from '../storage/event-storage.interface';
+import { QueuedEvent } from '../storage/queued-event';
+import { CollectorClient, PostOutcome } from './collector-client';
+import { ENVELOPE_BYTES, serialiseBatch } from './batch-body';
+import { EmitterLog, errorMessage } from './emitter-log';
+import { ResolvedEmitterOptions, TP2_PATH } from './emitter-options';
+import { EmitterState } from './emitter-state';
+import { LossDetail, Losses } from './losses';
+import { classifyOutcome, RetryHint } from './outcome';
+import { DropReason, EmitterObserver, SendResult } from './send-result';
+import { Settlement } from './settlement';
+
+const AUTH_LOG_INTERVAL_MS = 60_000;
+
+/** What a send pass works with: the emitter's parts. */
+export interface PassHost {
+  readonly options: ResolvedEmitterOptions;
+  readonly storage: EventStorage;
+  readonly settlement: Settlement;
+  readonly client: CollectorClient;
+  readonly losses: Losses;
+  readonly log: EmitterLog;
+  readonly state: EmitterState;
+  readonly abort: AbortSignal;
+  observe(call: (observer: EmitterObserver) => void): void;
+}
+
+/**
+ * One pass of the send loop: sends up to the events queued when it starts, in up to
+ * `maxConcurrentRequests` parallel workers, and decides each batch's fate from the collector's
+ * answer (see `classifyOutcome`). `report()` then logs the pass once and calls the callback.
+ */
+export class SendPass {
+  /** A batch failed in a way that is retried: the loop backs off. */
+  failed = false;
+  retryAfterMs = 0;
+  /** Events put back for retry. */
+  kept = 0;
+  readonly successes: SendResult[] = [];
+  readonly failures: SendResult[] = [];
+  private budget: number;
+  private split?: { status: number; size: number };
+  private readonly deadLettered: Partial<Record<DropReason, number>> = {};
+  private billingDeadLettered = 0;
+
+  constructor(private readonly host: PassHost) {
+    this.budget = Math.max(host.storage.size, host.options.batchSize);
+  }
+
+  async run(): Promise<this> {
+    if (!this.host.settlement.retry()) {
+      this.failed = true;
+      return this;
+    }
+    const workers: Array<Promise<void>> = [];
+    for (let i = 0; i < this.host.options.maxConcurrentRequests && this.host.storage.size > 0; i++) {
+      workers.push(this.worker());
+    }
+    await Promise.allSettled(workers);
+    return this;
+  }
+
+  /** One log line per kind of trouble in this pass, then the callback. */
+  report(): void {
+    const { log, options } = this.host;
+    if (this.split) {
+      log.warn(
+        `the collector answered HTTP ${this.split.status} to a batch of ${this.split.size} events; ` +
+          'batches were halved to find the events it refuses',
+      );
+    }
+    const reasons = Object.entries(this.deadLettered);
+    if (reasons.length > 0) {
+      const total = reasons.reduce((sum, [, n]) => sum + (n ?? 0), 0);
+      const where = options.deadLetter ? ` to ${options.deadLetter.path}` : '';
+      const message =
+        `${total} events will never be delivered (${reasons.map(([r, n]) => `${r}: ${n}`).join(', ')}` +
+        `${this.billingDeadLettered ? `; ${this.billingDeadLettered} billing` : ''}); dead-lettered${where}`;
+      if (this.billingDeadLettered > 0) log.error(message);
+      else log.warn(message);
+    }
+    const last = this.failures[this.failures.length - 1];
+    if (this.failed && last) {
+      log.warn(
+        `sending to ${options.collectorUrl} failed (${last.error ? last.error.message : `HTTP ${last.statusCode}`}); ` +
+          `${this.kept} events kept for retry`,
+      );
+    }
+    const callback = options.callback;
+    if (!callback || (this.successes.length === 0 && this.failures.length === 0)) return;
+    const callbackFailed = (err: unknown) => log.error(`callback threw: ${errorMessage(err)}`);
+    try {
+      const returned = callback(this.successes, this.failures);
+      if (returned && typeof (returned as Promise<void>).catch === 'function') (returned as Promise<void>).catch(callbackFailed);
+    } catch (err) {
+      callbackFailed(err);
+    }
+  }
+
+  private async worker(): Promise<void> {
+    const { storage, options, state, settlement, log } = this.host;
+    const maxBytes = options.maxBatchBytes - ENVELOPE_BYTES;
+    while (!this.failed && !state.stopped && this.budget > 0) {
+      let batch: QueuedEvent[];
+      try {
+        batch = storage.lease(Math.min(options.batchSize, this.budget), maxBytes);
+      } catch (err) {
+        log.error(`could not take events from the event store: ${errorMessage(err)}`);
+        this.failed = true;
+        return;
+      }
+      if (batch.length === 0) return;
+      this.budget -= batch.length;
+      state.inFlight += batch.length;
+      try {
+        await this.send(batch);
+      } catch (err) {
+        // Whatever failed (a custom token source, observer or logger), the events are kept.
+        log.error(`sending a batch failed unexpectedly: ${errorMessage(err)}; its events are kept for retry`);
+        this.failed = true;
+        settlement.release(batch);
+      } finally {
+        state.inFlight -= batch.length;
+      }
+    }
+  }
+
+  private async send(batch: QueuedEvent[]): Promise<void> {
+    const { options, state, settlement } = this.host;
+    let outcome = await this.post(batch);
+    if ((outcome.statusCode === 401 || outcome.statusCode === 403) && options.tokenSource && !state.stopped) {
+      options.tokenSource.invalidate?.();
+      outcome = await this.post(batch);
+    }
+    const status = outcome.statusCode;
+    const result: SendResult = { eventCount: batch.length, statusCode: status, eids: batch.map((e) => e.eid) };
+    if (outcome.error) result.error = outcome.error;
+    const verdict = classifyOutcome(status, batch.length, options);
+    if (verdict.action === 'split') {
+      this.split ??= { status, size: batch.length };
+      const half = Math.ceil(batch.length / 2);
+      await this.send(batch.slice(0, half));
+      await this.send(batch.slice(half));
+      return;
+    }
+    const delivered = verdict.action === 'deliver';
+    (delivered ? this.successes : this.failures).push(result);
+    this.host.observe((o) => o.eventsSent(delivered ? 'success' : 'failure', batch.length));
+    if (delivered) {
+      settlement.ack(batch);
+      state.sent += batch.length;
+      state.consecutiveFailures = 0;
+      state.lastSuccessAt = Date.now();
+      this.host.log.recovered();
+      return;
+    }
+    state.lastError = outcome.error ? outcome.error.message : `HTTP ${status}`;
+    if (verdict.action === 'dead-letter') {
+      this.giveUp(batch, verdict.reason, { statusCode: status, error: `the collector answered HTTP ${status}` });
+      return;
+    }
+    state.consecutiveFailures++;
+    if (verdict.hint) this.hint(verdict.hint, outcome);
+    this.failed = true;
+    if (outcome.retryAfterMs !== undefined) {
+      this.retryAfterMs = Math.max(this.retryAfterMs, Math.min(outcome.retryAfterMs, options.maxRetryAfterMs));
+    }
+    this.kept += this.requeue(batch, outcome);
+  }
+
+  private async post(batch: QueuedEvent[]): Promise<PostOutcome> {
+    const outcome = await this.host.client.post(serialiseBatch(batch, Date.now()), this.host.abort);
+    const result = outcome.statusCode >= 200 && outcome.statusCode < 300 ? 'success' : 'failure';
+    this.host.observe((o) => o.requestFinished(result, outcome.durationSeconds));
+    return outcome;
+  }
+
+  /**
+   * Puts a failed batch back at the end of its lanes, giving up events past maxAttempts or
+   * maxEventAgeMs; returns how many it kept. A request aborted by `stop()` is not an attempt.
+   */
+  private requeue(batch: QueuedEvent[], outcome: PostOutcome): number {
+    const { options, state, settlement } = this.host;
+    if (outcome.error?.code === 'ABORTED' && state.stopped) {
+      settlement.release(batch);
+      return batch.length;
+    }
+    const { maxAttempts, maxEventAgeMs } = options;
+    const now = Date.now();
+    const keep: QueuedEvent[] = [];
+    const expired: QueuedEvent[] = [];
+    for (const event of batch) {
+      event.attempts++;
+      const tooOld =
+        (maxAttempts !== undefined && event.attempts >= maxAttempts) ||
+        (maxEventAgeMs !== undefined && now - event.dtm > maxEventAgeMs);
+      (tooOld ? expired : keep).push(event);
+    }
+    const error = outcome.error ? outcome.error.message : `the collector answered HTTP ${outcome.statusCode}`;
+    const detail: LossDetail = { error: `expired after ${expired[0]?.attempts ?? 0} attempts; last: ${error}` };
+    if (outcome.statusCode !== -1) detail.statusCode = outcome.statusCode;
+    this.giveUp(expired, 'expired', detail);
+    settlement.release(keep);
+    return keep.length;
+  }
+
+  /** Dead-letters (or logs) the events, then removes them from the store: never the other way round. */
+  private giveUp(events: QueuedEvent[], reason: DropReason, detail: LossDetail): void {
+    if (events.length === 0) return;
+    this.billingDeadLettered += this.host.losses.giveUp(events, reason, detail);
+    this.deadLettered[reason] = (this.deadLettered[reason] ?? 0) + events.length;
+    this.host.settlement.ack(events);
+  }
+
+  private hint(hint: RetryHint, outcome: PostOutcome): void {
+    const { log, options, state } = this.host;
+    const status = outcome.statusCode;
+    switch (hint) {
+      case 'redirect':
+        log.hint('redirect', 'error', () =>
+          `the collector answered HTTP ${status} redirecting to ${outcome.location ?? '(no Location header)'}; ` +
+            'redirects are not followed, so the events are kept and retried: set collectorUrl to the final tp2 endpoint',
+        );
+        return;
+      case 'not_found':
+        log.hint('not_found', 'error', () =>
+          `the collector answered HTTP 404 at ${options.collectorUrl}: check the collector path ` +
+            `(Snowplow collectors take batches at ${TP2_PATH}); the events are kept and retried`,
+        );
+        return;
+      case 'auth':
+        state.authFailures++;
+        this.host.observe((o) => o.authFailed());
+        log.every('auth', AUTH_LOG_INTERVAL_MS, 'error', () =>
+          `authentication with the collector is failing (HTTP ${status}` +
+            `${options.tokenSource ? ' after a token refresh' : ''}); the events are kept and retried`,
+        );
+    }
+  }
+}
