@@ -8,7 +8,8 @@ export interface BenchConfig {
   burst: { events: number; warmup: number };
   memory: { events: number };
   shutdown: { events: number };
-  durable: { events: number; chunk: number };
+  /** `billing`: billing events tracked one by one (each committed before tracking returns). */
+  durable: { events: number; chunk: number; billing: number };
   interceptor: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number };
 }
 
@@ -20,7 +21,7 @@ const FULL: BenchConfig = {
   burst: { events: 100_000, warmup: 1_000 },
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
-  durable: { events: 100_000, chunk: 1_000 },
+  durable: { events: 100_000, chunk: 1_000, billing: 10_000 },
   interceptor: { rounds: 5, durationSeconds: 5, warmupSeconds: 3, connections: 50 },
 };
 
@@ -32,7 +33,7 @@ const QUICK: BenchConfig = {
   burst: { events: 20_000, warmup: 500 },
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
-  durable: { events: 20_000, chunk: 1_000 },
+  durable: { events: 20_000, chunk: 1_000, billing: 2_000 },
   interceptor: { rounds: 1, durationSeconds: 2, warmupSeconds: 1, connections: 50 },
 };
 

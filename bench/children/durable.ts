@@ -1,7 +1,9 @@
 /**
- * Row 6: how fast trackEvent puts events into the store: the SQLite outbox (written once per
- * event-loop tick in one transaction) against the in-memory ring buffer. The send loop is not
- * started: this measures tracking into the store, not delivery.
+ * Row 6: how fast tracking puts events into the store: the SQLite outbox against the in-memory
+ * ring buffer. Custom events (`kind: 'custom'`) are written once per event-loop tick in one
+ * transaction; billing events (`kind: 'billing'`) are committed one by one before
+ * `trackBillingEvent` returns. The send loop is not started: this measures tracking into the
+ * store, not delivery.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +14,11 @@ import { main, params, report } from '../support/child';
 
 const WARMUP = 1_000;
 
+const BILL = { category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 2 } as const;
+
 interface Params {
   storage: 'sqlite' | 'memory';
+  kind: 'custom' | 'billing';
   deadPort: number;
   events: number;
   chunk: number;
@@ -29,16 +34,21 @@ main(async () => {
       p.storage === 'sqlite'
         ? { type: 'sqlite', path, capacity: p.events + WARMUP }
         : { type: 'memory', capacity: p.events + WARMUP },
+    billing: { capacity: p.events + WARMUP },
     logger: { warn: () => undefined, error: () => undefined },
   });
   const tracker = new Tracker({ appId: 'bench', emitter });
-  for (let i = 0; i < WARMUP; i++) tracker.trackEvent('bench_warmup', { plan: 'premium', seats: 3 });
+  const track =
+    p.kind === 'billing'
+      ? () => tracker.trackBillingEventWithOptionalInput(BILL, { projectId: 42, namespaceId: 7, metadata: { plan: 'premium' } })
+      : () => tracker.trackEvent('bench_click', { plan: 'premium', seats: 3 });
+  for (let i = 0; i < WARMUP; i++) track();
   await nextTick();
   const before = emitter.queueDepth;
   const started = process.hrtime.bigint();
   for (let done = 0; done < p.events; done += p.chunk) {
-    for (let i = 0; i < p.chunk; i++) tracker.trackEvent('bench_click', { plan: 'premium', seats: 3 });
-    // Each tick's events are written in one transaction when the tick ends.
+    for (let i = 0; i < p.chunk; i++) track();
+    // Each tick's custom events are written in one transaction when the tick ends.
     await nextTick();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

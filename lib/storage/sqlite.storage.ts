@@ -88,7 +88,10 @@ export class SqliteStorage implements EventStorage {
   private readonly db: Database;
   private readonly shared: boolean;
   private readonly leaseTimeoutMs: number;
-  private readonly statements: Record<'insert' | 'evict' | 'lease' | 'markLeased' | 'delete' | 'waiting', Statement>;
+  private readonly statements: Record<
+    'insert' | 'evict' | 'leaseBilling' | 'leaseCustom' | 'markLeased' | 'delete' | 'waiting',
+    Statement
+  >;
   private readonly writePending: () => void;
   private readonly unregisterExitHook: () => void;
   /** Custom events not yet in the file. */
@@ -140,8 +143,11 @@ export class SqliteStorage implements EventStorage {
       evict: db.prepare(
         "DELETE FROM snowplow_events WHERE seq IN (SELECT seq FROM snowplow_events WHERE kind = 'custom' AND leased_until <= ? ORDER BY seq LIMIT ?)",
       ),
-      lease: db.prepare(
-        'SELECT seq, kind, eid, dtm, json, bytes, attempts FROM snowplow_events WHERE kind = ? AND leased_until <= ? ORDER BY seq LIMIT ?',
+      leaseBilling: db.prepare(
+        "SELECT seq, kind, eid, dtm, json, bytes, attempts FROM snowplow_events WHERE kind = 'billing' AND leased_until <= ? ORDER BY seq LIMIT ?",
+      ),
+      leaseCustom: db.prepare(
+        "SELECT seq, kind, eid, dtm, json, bytes, attempts FROM snowplow_events WHERE kind = 'custom' AND leased_until <= ? ORDER BY seq LIMIT ?",
       ),
       markLeased: db.prepare('UPDATE snowplow_events SET leased_until = ?, leased_by = ? WHERE seq = ?'),
       delete: db.prepare('DELETE FROM snowplow_events WHERE seq = ?'),
@@ -224,7 +230,8 @@ export class SqliteStorage implements EventStorage {
           let bytes = 0;
           lanes: for (const kind of KINDS) {
             if (taken.length >= maxCount) break;
-            const rows = this.statements.lease.all(kind, now, maxCount - taken.length) as Row[];
+            const statement = kind === 'billing' ? this.statements.leaseBilling : this.statements.leaseCustom;
+            const rows = statement.all(now, maxCount - taken.length) as Row[];
             for (const row of rows) {
               if (maxBytes !== undefined && taken.length > 0 && bytes + row.bytes > maxBytes) break lanes;
               bytes += row.bytes;
@@ -342,7 +349,9 @@ export class SqliteStorage implements EventStorage {
       else if (version !== undefined && version !== SCHEMA_VERSION) {
         throw new StorageError(this.path, `was written by an unknown version of nestjs-snowplow (schema ${version})`);
       }
-      db.exec('CREATE INDEX IF NOT EXISTS snowplow_events_lane ON snowplow_events (kind, seq)');
+      // Billing rows are found through a partial index, which custom inserts (the many) never touch;
+      // custom rows are read in rowid order, skipping the few billing rows among them.
+      db.exec("DROP INDEX IF EXISTS snowplow_events_lane; CREATE INDEX IF NOT EXISTS snowplow_billing ON snowplow_events (seq) WHERE kind = 'billing'");
       db.prepare("INSERT OR REPLACE INTO snowplow_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
     }).immediate();
     // This process owns the file: leases of a process that died go back to the queue. In a shared
