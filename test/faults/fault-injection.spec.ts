@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import {
   EmitterMetrics,
+  EmitterService,
   SendResult,
   SnowplowModule,
   TokenSource,
@@ -256,5 +257,7 @@ describe('app.close() during an outage', () => {
     expect(Date.now() - started).toBeLessThan(shutdownTimeoutMs + 1_000);
     expect(messages.join('\n')).toMatch(/0 events sent, 250 still queued/);
     expect(messages.join('\n')).toMatch(/250 events not delivered at shutdown \(0 billing\) were dropped/);
+    // Counted, not only logged: stats (and the metrics, when on) show them as dropped at shutdown.
+    expect(app.get(EmitterService).stats().dropped.shutdown).toBe(250);
   });
 });
