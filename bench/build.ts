@@ -35,8 +35,14 @@ export function buildChildren(): void {
     throw new Error('dist/ is not built: run `npm run bench` (it builds first) or `npm run build`');
   }
   rmSync(BUILD_DIR, { recursive: true, force: true });
-  cpSync(DIST_DIR, LIB_SNAPSHOT, { recursive: true, filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts') });
-  const files = [...SOURCE_DIRS.flatMap((d) => tsFiles(join(__dirname, d))), ...EXTRA_FILES.map((f) => join(__dirname, f))];
+  cpSync(DIST_DIR, LIB_SNAPSHOT, {
+    recursive: true,
+    filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts'),
+  });
+  const files = [
+    ...SOURCE_DIRS.flatMap((d) => tsFiles(join(__dirname, d))),
+    ...EXTRA_FILES.map((f) => join(__dirname, f)),
+  ];
   for (const file of files) {
     const { code } = transformFileSync(file, {
       swcrc: false,
@@ -52,6 +58,9 @@ export function buildChildren(): void {
     const out = join(BUILD_DIR, relative(__dirname, file)).replace(/\.ts$/, '.js');
     const toSnapshot = relative(dirname(out), LIB_SNAPSHOT).replace(/^(?!\.)/, './');
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, code.replace(LIBRARY_IMPORT, (_m, _q, subpath = '') => `require(${JSON.stringify(toSnapshot + subpath)})`));
+    writeFileSync(
+      out,
+      code.replace(LIBRARY_IMPORT, (_m, _q, subpath = '') => `require(${JSON.stringify(toSnapshot + subpath)})`),
+    );
   }
 }

@@ -58,7 +58,16 @@ function stats(): CollectorStats {
   let duplicates = 0;
   for (const seen of counts.values()) if (seen > 1) duplicates += seen - 1;
   const cpu = process.cpuUsage();
-  return { requests, events, unique: counts.size, duplicates, bodyBytes, firstAt, lastAt, cpuUs: cpu.user + cpu.system };
+  return {
+    requests,
+    events,
+    unique: counts.size,
+    duplicates,
+    bodyBytes,
+    firstAt,
+    lastAt,
+    cpuUs: cpu.user + cpu.system,
+  };
 }
 
 function reply(res: ServerResponse, status: number, body: string, type = 'text/plain'): void {

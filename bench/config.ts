@@ -40,6 +40,7 @@ const QUICK: BenchConfig = {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
   const base = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true' ? QUICK : FULL;
   const runs = env.BENCH_RUNS ? Number(env.BENCH_RUNS) : base.runs;
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${env.BENCH_RUNS}`);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`BENCH_RUNS must be a positive integer, got ${env.BENCH_RUNS}`);
   return { ...base, runs };
 }

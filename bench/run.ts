@@ -104,7 +104,9 @@ async function main(): Promise<number> {
     deadPort: await deadPort(),
     log,
   };
-  log(`collector on 127.0.0.1:${collector.port}; ${cfg.quick ? 'QUICK, ' : ''}${cfg.runs} run(s); rows ${rows.map((r) => r.id).join(', ')}`);
+  log(
+    `collector on 127.0.0.1:${collector.port}; ${cfg.quick ? 'QUICK, ' : ''}${cfg.runs} run(s); rows ${rows.map((r) => r.id).join(', ')}`,
+  );
 
   const sections: string[] = [];
   const targets: TargetCheck[] = [];
@@ -121,7 +123,9 @@ async function main(): Promise<number> {
         crashed++;
         const message = err instanceof Error ? err.message : String(err);
         log(`row ${row.id} crashed: ${err instanceof Error ? err.stack : message}`);
-        sections.push(`### Row ${row.id} (${row.name}): not measured\n\nThe measurement crashed: \`${message.split('\n')[0]}\``);
+        sections.push(
+          `### Row ${row.id} (${row.name}): not measured\n\nThe measurement crashed: \`${message.split('\n')[0]}\``,
+        );
       }
       log(`row ${row.id} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
@@ -136,7 +140,10 @@ async function main(): Promise<number> {
       `${cfg.runs} run(s) per figure, medians · node ${process.version} · ${availableParallelism()} CPUs (${cpuModel()}) · ` +
       `${gib(totalmem())} RAM (${gib(freemem())} free at the end) · took ${Math.round((Date.now() - benchStarted) / 1000)} s`,
     ...(Object.keys(emitterOptions).length
-      ? ['', `**Experiment:** our Emitter built with \`${JSON.stringify(emitterOptions)}\` (BENCH_EMITTER_OPTIONS; rows 1–3 only).`]
+      ? [
+          '',
+          `**Experiment:** our Emitter built with \`${JSON.stringify(emitterOptions)}\` (BENCH_EMITTER_OPTIONS; rows 1–3 only).`,
+        ]
       : []),
   ].join('\n');
   const targetTable = [

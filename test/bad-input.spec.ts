@@ -32,7 +32,13 @@ interface Row {
 
 const emitter = new Emitter({ collectorUrl: 'http://127.0.0.1:9/com.snowplowanalytics.snowplow/tp2' });
 const tracker = new Tracker({ appId: 'bad-input', emitter });
-const required: BillingEventRequiredInput = { category: 'billing', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 1 };
+const required: BillingEventRequiredInput = {
+  category: 'billing',
+  eventType: 'ci_minutes',
+  realm: 'SaaS',
+  unitOfMeasure: 'minute',
+  quantity: 1,
+};
 const billing = (changes: Partial<Record<keyof BillingEventRequiredInput, unknown>>) =>
   tracker.trackBillingEvent({ ...required, ...changes } as BillingEventRequiredInput);
 const optional = (input: Record<string, unknown>) =>
@@ -57,18 +63,64 @@ const decorate = (...args: unknown[]) => {
   }
   return Fixture;
 };
-const emitterWith = (options: Record<string, unknown>) => new Emitter({ collectorUrl: 'http://127.0.0.1:9/tp2', ...options } as never);
+const emitterWith = (options: Record<string, unknown>) =>
+  new Emitter({ collectorUrl: 'http://127.0.0.1:9/tp2', ...options } as never);
 
 const rows: Row[] = [
-  { input: "trackEvent('')", run: () => tracker.trackEvent(''), error: InvalidEventError, message: 'Invalid event field "name": must not be empty or whitespace' },
-  { input: "trackEvent('   ')", run: () => tracker.trackEvent('   '), error: InvalidEventError, message: 'Invalid event field "name": must not be empty or whitespace' },
-  { input: 'trackEvent(42)', run: () => tracker.trackEvent(42 as never), error: InvalidEventError, message: 'Invalid event field "name": must be a string, got number' },
-  { input: 'a 256-character name', run: () => tracker.trackEvent('n'.repeat(256)), error: InvalidEventError, message: 'Invalid event field "name": must be at most 255 characters, got 256' },
-  { input: 'props `[1, 2]`', run: () => tracker.trackEvent('e', [1, 2] as never), error: InvalidEventError, message: 'Invalid event field "props": must be a plain object, got an array' },
-  { input: "props `'text'`", run: () => tracker.trackEvent('e', 'text' as never), error: InvalidEventError, message: 'Invalid event field "props": must be a plain object, got string' },
-  { input: 'props: a class instance (with a cycle)', run: () => tracker.trackEvent('e', cycle as never), error: InvalidEventError, message: 'Invalid event field "props": must be a plain object, got an instance of Node' },
-  { input: 'props with a circular reference', run: () => tracker.trackEvent('e', { circular }), error: InvalidEventError, message: 'Invalid event field "props": contains a circular reference' },
-  { input: 'props `{ n: 1n }`', run: () => tracker.trackEvent('e', { n: BigInt(1) }), error: InvalidEventError, message: 'Invalid event field "props": contains a BigInt, which JSON cannot represent' },
+  {
+    input: "trackEvent('')",
+    run: () => tracker.trackEvent(''),
+    error: InvalidEventError,
+    message: 'Invalid event field "name": must not be empty or whitespace',
+  },
+  {
+    input: "trackEvent('   ')",
+    run: () => tracker.trackEvent('   '),
+    error: InvalidEventError,
+    message: 'Invalid event field "name": must not be empty or whitespace',
+  },
+  {
+    input: 'trackEvent(42)',
+    run: () => tracker.trackEvent(42 as never),
+    error: InvalidEventError,
+    message: 'Invalid event field "name": must be a string, got number',
+  },
+  {
+    input: 'a 256-character name',
+    run: () => tracker.trackEvent('n'.repeat(256)),
+    error: InvalidEventError,
+    message: 'Invalid event field "name": must be at most 255 characters, got 256',
+  },
+  {
+    input: 'props `[1, 2]`',
+    run: () => tracker.trackEvent('e', [1, 2] as never),
+    error: InvalidEventError,
+    message: 'Invalid event field "props": must be a plain object, got an array',
+  },
+  {
+    input: "props `'text'`",
+    run: () => tracker.trackEvent('e', 'text' as never),
+    error: InvalidEventError,
+    message: 'Invalid event field "props": must be a plain object, got string',
+  },
+  {
+    input: 'props: a class instance (with a cycle)',
+    run: () => tracker.trackEvent('e', cycle as never),
+    error: InvalidEventError,
+    message: 'Invalid event field "props": must be a plain object, got an instance of Node',
+  },
+  {
+    input: 'props with a circular reference',
+    run: () => tracker.trackEvent('e', { circular }),
+    error: InvalidEventError,
+    message: 'Invalid event field "props": contains a circular reference',
+  },
+  {
+    input: 'props `{ n: 1n }`',
+    run: () => tracker.trackEvent('e', { n: BigInt(1) }),
+    error: InvalidEventError,
+    message: 'Invalid event field "props": contains a BigInt, which JSON cannot represent',
+  },
   {
     input: 'props `{ toJSON: () => undefined }`',
     run: () => tracker.trackEvent('e', { toJSON: () => undefined }),
@@ -101,17 +153,72 @@ const rows: Row[] = [
       'Invalid Snowplow option "options.props": @TrackEvent on Fixture.handler: ' +
       'must serialise to a JSON object, but JSON.stringify gives a number (see its toJSON)',
   },
-  { input: 'props with a 2 MB string', run: () => tracker.trackEvent('e', { blob: 'x'.repeat(2 * 1024 * 1024) }), error: EventTooLargeError, message: 'Invalid event field "event": serialised size 2796663 bytes exceeds maxEventBytes (999912)' },
-  { input: 'billing without `category`', run: withoutCategory, error: InvalidEventError, message: 'Invalid event field "category": is required' },
-  { input: "`eventType: ''`", run: () => billing({ eventType: '' }), error: InvalidEventError, message: 'Invalid event field "eventType": must not be empty or whitespace' },
-  { input: '`unitOfMeasure: 7`', run: () => billing({ unitOfMeasure: 7 }), error: InvalidEventError, message: 'Invalid event field "unitOfMeasure": must be a string, got number' },
-  { input: "`realm: 'saas'`", run: () => billing({ realm: 'saas' }), error: InvalidEventError, message: 'Invalid event field "realm": must be one of SaaS, Dedicated, SM, got "saas"' },
-  { input: "`quantity: '1'`", run: () => billing({ quantity: '1' }), error: InvalidEventError, message: 'Invalid event field "quantity": must be a number, got string' },
-  { input: '`quantity: NaN`', run: () => billing({ quantity: NaN }), error: InvalidEventError, message: 'Invalid event field "quantity": must be finite, got NaN' },
-  { input: '`quantity: Infinity`', run: () => billing({ quantity: Infinity }), error: InvalidEventError, message: 'Invalid event field "quantity": must be finite, got Infinity' },
-  { input: '`quantity: 0` or negative', run: () => billing({ quantity: -2 }), error: InvalidEventError, message: 'Invalid event field "quantity": must be greater than 0, got -2' },
-  { input: '`projectId: 1.5`', run: () => optional({ projectId: 1.5 }), error: InvalidEventError, message: 'Invalid event field "projectId": must be a non-negative safe integer, got 1.5' },
-  { input: '`namespaceId: -1`', run: () => optional({ namespaceId: -1 }), error: InvalidEventError, message: 'Invalid event field "namespaceId": must be a non-negative safe integer, got -1' },
+  {
+    input: 'props with a 2 MB string',
+    run: () => tracker.trackEvent('e', { blob: 'x'.repeat(2 * 1024 * 1024) }),
+    error: EventTooLargeError,
+    message: 'Invalid event field "event": serialised size 2796663 bytes exceeds maxEventBytes (999912)',
+  },
+  {
+    input: 'billing without `category`',
+    run: withoutCategory,
+    error: InvalidEventError,
+    message: 'Invalid event field "category": is required',
+  },
+  {
+    input: "`eventType: ''`",
+    run: () => billing({ eventType: '' }),
+    error: InvalidEventError,
+    message: 'Invalid event field "eventType": must not be empty or whitespace',
+  },
+  {
+    input: '`unitOfMeasure: 7`',
+    run: () => billing({ unitOfMeasure: 7 }),
+    error: InvalidEventError,
+    message: 'Invalid event field "unitOfMeasure": must be a string, got number',
+  },
+  {
+    input: "`realm: 'saas'`",
+    run: () => billing({ realm: 'saas' }),
+    error: InvalidEventError,
+    message: 'Invalid event field "realm": must be one of SaaS, Dedicated, SM, got "saas"',
+  },
+  {
+    input: "`quantity: '1'`",
+    run: () => billing({ quantity: '1' }),
+    error: InvalidEventError,
+    message: 'Invalid event field "quantity": must be a number, got string',
+  },
+  {
+    input: '`quantity: NaN`',
+    run: () => billing({ quantity: NaN }),
+    error: InvalidEventError,
+    message: 'Invalid event field "quantity": must be finite, got NaN',
+  },
+  {
+    input: '`quantity: Infinity`',
+    run: () => billing({ quantity: Infinity }),
+    error: InvalidEventError,
+    message: 'Invalid event field "quantity": must be finite, got Infinity',
+  },
+  {
+    input: '`quantity: 0` or negative',
+    run: () => billing({ quantity: -2 }),
+    error: InvalidEventError,
+    message: 'Invalid event field "quantity": must be greater than 0, got -2',
+  },
+  {
+    input: '`projectId: 1.5`',
+    run: () => optional({ projectId: 1.5 }),
+    error: InvalidEventError,
+    message: 'Invalid event field "projectId": must be a non-negative safe integer, got 1.5',
+  },
+  {
+    input: '`namespaceId: -1`',
+    run: () => optional({ namespaceId: -1 }),
+    error: InvalidEventError,
+    message: 'Invalid event field "namespaceId": must be a non-negative safe integer, got -1',
+  },
   {
     input: "`seatIds: 'a'`",
     run: () => optional({ seatIds: 'a' }),
@@ -120,6 +227,7 @@ const rows: Row[] = [
   },
   {
     input: "`seatIds: [ , 'a']` (a hole)",
+    // eslint-disable-next-line no-sparse-arrays -- the hole is the bad input
     run: () => optional({ seatIds: [, 'a'] }),
     error: InvalidEventError,
     message: 'Invalid event field "seatIds": must be an array of strings, got a hole at index 0',
@@ -130,8 +238,18 @@ const rows: Row[] = [
     error: InvalidEventError,
     message: 'Invalid event field "assignments": must be an array of strings, got number at index 1',
   },
-  { input: "`hostName: 5`", run: () => optional({ hostName: 5 }), error: InvalidEventError, message: 'Invalid event field "hostName": must be a string, got number' },
-  { input: '`metadata: []`', run: () => optional({ metadata: [] }), error: InvalidEventError, message: 'Invalid event field "metadata": must be a plain object, got an array' },
+  {
+    input: '`hostName: 5`',
+    run: () => optional({ hostName: 5 }),
+    error: InvalidEventError,
+    message: 'Invalid event field "hostName": must be a string, got number',
+  },
+  {
+    input: '`metadata: []`',
+    run: () => optional({ metadata: [] }),
+    error: InvalidEventError,
+    message: 'Invalid event field "metadata": must be a plain object, got an array',
+  },
   {
     input: "`metadata: { toJSON: () => 'text' }`",
     run: () => optional({ metadata: { toJSON: () => 'text' } }),
@@ -140,22 +258,87 @@ const rows: Row[] = [
       'Invalid event field "metadata": ' +
       'must serialise to a JSON object, but JSON.stringify gives a string (see its toJSON)',
   },
-  { input: "`collectorUrl: '/tp2'`", run: () => emitterWith({ collectorUrl: '/tp2' }), error: InvalidCollectorUrlError, message: 'Invalid Snowplow option "collectorUrl": is not an absolute URL' },
-  { input: "`collectorUrl: 'ftp://host/tp2'`", run: () => emitterWith({ collectorUrl: 'ftp://host/tp2' }), error: InvalidCollectorUrlError, message: 'Invalid Snowplow option "collectorUrl": must use http or https, got ftp' },
-  { input: "`batchSize: '10'`", run: () => emitterWith({ batchSize: '10' }), error: InvalidOptionError, message: 'Invalid Snowplow option "batchSize": must be an integer >= 1' },
-  { input: '`requestTimeoutMs: -5`', run: () => emitterWith({ requestTimeoutMs: -5 }), error: InvalidOptionError, message: 'Invalid Snowplow option "requestTimeoutMs": must be an integer from 1 to 2147483647' },
-  { input: "`callback: 'log'`", run: () => emitterWith({ callback: 'log' }), error: InvalidOptionError, message: 'Invalid Snowplow option "callback": must be a function' },
-  { input: 'a tokenSource with credentials in collectorUrl', run: () => new Emitter({ collectorUrl: 'https://u:p@host/tp2', tokenSource: new StaticTokenSource('t') }), error: InvalidOptionError, message: 'Invalid Snowplow option "tokenSource": cannot be combined with credentials in collectorUrl' },
-  { input: '`tokenSource: {}`', run: () => emitterWith({ tokenSource: {} }), error: InvalidOptionError, message: 'Invalid Snowplow option "tokenSource": must have enhanceHeader()' },
-  { input: "`appId: ''`", run: () => new Tracker({ appId: '', emitter }), error: InvalidOptionError, message: 'Invalid Snowplow option "appId": must be a non-empty string' },
-  { input: 'track after shutdown', run: () => stoppedTracker.trackEvent('late'), error: EmitterStoppedError, message: 'The Snowplow emitter is stopped and accepts no more events' },
+  {
+    input: "`collectorUrl: '/tp2'`",
+    run: () => emitterWith({ collectorUrl: '/tp2' }),
+    error: InvalidCollectorUrlError,
+    message: 'Invalid Snowplow option "collectorUrl": is not an absolute URL',
+  },
+  {
+    input: "`collectorUrl: 'ftp://host/tp2'`",
+    run: () => emitterWith({ collectorUrl: 'ftp://host/tp2' }),
+    error: InvalidCollectorUrlError,
+    message: 'Invalid Snowplow option "collectorUrl": must use http or https, got ftp',
+  },
+  {
+    input: "`batchSize: '10'`",
+    run: () => emitterWith({ batchSize: '10' }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "batchSize": must be an integer >= 1',
+  },
+  {
+    input: '`requestTimeoutMs: -5`',
+    run: () => emitterWith({ requestTimeoutMs: -5 }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "requestTimeoutMs": must be an integer from 1 to 2147483647',
+  },
+  {
+    input: "`callback: 'log'`",
+    run: () => emitterWith({ callback: 'log' }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "callback": must be a function',
+  },
+  {
+    input: 'a tokenSource with credentials in collectorUrl',
+    run: () => new Emitter({ collectorUrl: 'https://u:p@host/tp2', tokenSource: new StaticTokenSource('t') }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "tokenSource": cannot be combined with credentials in collectorUrl',
+  },
+  {
+    input: '`tokenSource: {}`',
+    run: () => emitterWith({ tokenSource: {} }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "tokenSource": must have enhanceHeader()',
+  },
+  {
+    input: "`appId: ''`",
+    run: () => new Tracker({ appId: '', emitter }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "appId": must be a non-empty string',
+  },
+  {
+    input: 'track after shutdown',
+    run: () => stoppedTracker.trackEvent('late'),
+    error: EmitterStoppedError,
+    message: 'The Snowplow emitter is stopped and accepts no more events',
+  },
 ];
 
 const moduleRows: Array<{ input: string; options: Record<string, unknown>; error: ErrorClass; message: string }> = [
-  { input: '`shutdownTimeoutMs: -1`', options: { shutdownTimeoutMs: -1 }, error: InvalidOptionError, message: 'Invalid Snowplow option "shutdownTimeoutMs": must be an integer >= 0 (ms)' },
-  { input: "`metrics: 'yes'`", options: { metrics: 'yes' }, error: InvalidOptionError, message: 'Invalid Snowplow option "metrics": must be an object ({ prefix?, labels? }) or false' },
-  { input: '`batchsize: 10` (a typo)', options: { batchsize: 10 }, error: InvalidOptionError, message: 'Invalid Snowplow option "batchsize": is not a SnowplowModule option' },
-  { input: "`storage: { type: 'redis' }`", options: { storage: { type: 'redis' } }, error: InvalidOptionError, message: 'Invalid Snowplow option "storage.type": must be \'memory\' or \'sqlite\', got "redis"' },
+  {
+    input: '`shutdownTimeoutMs: -1`',
+    options: { shutdownTimeoutMs: -1 },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "shutdownTimeoutMs": must be an integer >= 0 (ms)',
+  },
+  {
+    input: "`metrics: 'yes'`",
+    options: { metrics: 'yes' },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "metrics": must be an object ({ prefix?, labels? }) or false',
+  },
+  {
+    input: '`batchsize: 10` (a typo)',
+    options: { batchsize: 10 },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "batchsize": is not a SnowplowModule option',
+  },
+  {
+    input: "`storage: { type: 'redis' }`",
+    options: { storage: { type: 'redis' } },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "storage.type": must be \'memory\' or \'sqlite\', got "redis"',
+  },
 ];
 
 let stoppedTracker: Tracker;
@@ -175,7 +358,8 @@ describe('bad input: every row of the README table', () => {
 
   it.each(moduleRows)('SnowplowModule.forRoot with $input fails at startup', async ({ options, error, message }) => {
     const base: SnowplowModuleOptions = { collectorUrl: 'http://127.0.0.1:9/tp2', appId: 'bad-input', metrics: false };
-    const compile = () => Test.createTestingModule({ imports: [SnowplowModule.forRoot({ ...base, ...options })] }).compile();
+    const compile = () =>
+      Test.createTestingModule({ imports: [SnowplowModule.forRoot({ ...base, ...options })] }).compile();
     await expect(compile()).rejects.toThrow(error);
     await expect(compile()).rejects.toThrow(message);
   });
@@ -201,10 +385,15 @@ describe('credentials never reach logs or errors', () => {
     const common = {
       backoff: { baseMs: 1, capMs: 5 },
       logger: { warn: record, error: record },
-      callback: (_s: unknown, failures: Array<{ error?: Error }>) => failures.forEach((f) => f.error && record(f.error.message)),
+      callback: (_s: unknown, failures: Array<{ error?: Error }>) =>
+        failures.forEach((f) => f.error && record(f.error.message)),
     };
     const withPassword = new Emitter({ collectorUrl: url.href, ...common });
-    const withToken = new Emitter({ collectorUrl: collector.endpoint, tokenSource: new StaticTokenSource('token-s3cr3t'), ...common });
+    const withToken = new Emitter({
+      collectorUrl: collector.endpoint,
+      tokenSource: new StaticTokenSource('token-s3cr3t'),
+      ...common,
+    });
     for (const leaky of [withPassword, withToken]) {
       leaky.start();
       new Tracker({ appId: 'leak', emitter: leaky }).trackEvent('x');
@@ -215,12 +404,16 @@ describe('credentials never reach logs or errors', () => {
     const authorization = collector.requests.map((r) => r.headers.authorization);
     expect(authorization).toContain('Bearer token-s3cr3t');
     expect(authorization.some((a) => a?.startsWith('Basic '))).toBe(true);
-    const everything = [...logs, withPassword.collectorUrl, JSON.stringify(withPassword.stats()), JSON.stringify(withToken.stats())].join('\n');
+    const everything = [
+      ...logs,
+      withPassword.collectorUrl,
+      JSON.stringify(withPassword.stats()),
+      JSON.stringify(withToken.stats()),
+    ].join('\n');
     expect(logs.length).toBeGreaterThan(0);
     expect(everything).toContain('svc:***@');
     expect(everything).not.toContain('hunter2');
     expect(everything).not.toContain('token-s3cr3t');
     expect(JSON.stringify(new StaticTokenSource('token-s3cr3t'))).not.toContain('token-s3cr3t');
   });
-
 });

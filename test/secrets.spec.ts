@@ -2,7 +2,15 @@
 // prints neither the password nor the token, whichever way a log line or an error report prints
 // it. Token sources on their own are covered by test/auth/secrets.spec.ts.
 import { inspect } from 'node:util';
-import { Emitter, EmitterService, SendResult, SnowplowModule, StaticTokenSource, Tracker, TrackerService } from '../lib';
+import {
+  Emitter,
+  EmitterService,
+  SendResult,
+  SnowplowModule,
+  StaticTokenSource,
+  Tracker,
+  TrackerService,
+} from '../lib';
 import { createApp } from './support/nest';
 import { quietLogger } from './support/emitter-harness';
 import { TestCollector } from './support/test-collector';
@@ -24,7 +32,12 @@ function printed(value: unknown): Record<string, string> {
 
 function expectNoSecret(name: string, value: unknown): void {
   for (const [how, text] of Object.entries(printed(value))) {
-    for (const secret of [PASSWORD, encodeURIComponent(PASSWORD), TOKEN, Buffer.from(`user:${PASSWORD}`).toString('base64')]) {
+    for (const secret of [
+      PASSWORD,
+      encodeURIComponent(PASSWORD),
+      TOKEN,
+      Buffer.from(`user:${PASSWORD}`).toString('base64'),
+    ]) {
       if (text.includes(secret)) throw new Error(`${how} of ${name} shows a secret:\n${text.slice(0, 2_000)}`);
     }
   }
@@ -41,25 +54,36 @@ describe('objects holding credentials never print them', () => {
     collector.behaviour = (request) => (request.headers.authorization ? { status: 200 } : { status: 401 });
     const url = collector.endpoint.replace('http://', `http://user:${encodeURIComponent(PASSWORD)}@`);
     const results: SendResult[] = [];
-    const emitter = new Emitter({ collectorUrl: url, logger: quietLogger, callback: (s, f) => void results.push(...s, ...f) });
+    const emitter = new Emitter({
+      collectorUrl: url,
+      logger: quietLogger,
+      callback: (s, f) => void results.push(...s, ...f),
+    });
     const tracker = new Tracker({ appId: 'secrets', emitter });
     const objects = { emitter, tracker, options: emitter.options, stats: emitter.stats() };
     for (const [name, value] of Object.entries(objects)) expectNoSecret(name, value);
     emitter.start();
     tracker.trackEvent('with_password');
     await collector.waitForEvents(1);
-    expect(collector.requests[0].headers.authorization).toBe(`Basic ${Buffer.from(`user:${PASSWORD}`).toString('base64')}`);
+    expect(collector.requests[0].headers.authorization).toBe(
+      `Basic ${Buffer.from(`user:${PASSWORD}`).toString('base64')}`,
+    );
     await waitFor(() => results.length > 0, { what: 'the callback' });
-    for (const [name, value] of Object.entries({ ...objects, results, stats: emitter.stats() })) expectNoSecret(name, value);
+    for (const [name, value] of Object.entries({ ...objects, results, stats: emitter.stats() }))
+      expectNoSecret(name, value);
     expect(emitter.collectorUrl).toContain('user:***@');
     await emitter.stop();
   });
 
-  it('errors of a refused request do not carry the URL\'s password', async () => {
+  it("errors of a refused request do not carry the URL's password", async () => {
     await collector.close();
     const url = collector.endpoint.replace('http://', `http://user:${PASSWORD}@`);
     const failures: SendResult[] = [];
-    const emitter = new Emitter({ collectorUrl: url, logger: quietLogger, callback: (_s, f) => void failures.push(...f) });
+    const emitter = new Emitter({
+      collectorUrl: url,
+      logger: quietLogger,
+      callback: (_s, f) => void failures.push(...f),
+    });
     emitter.start();
     new Tracker({ appId: 'secrets', emitter }).trackEvent('refused');
     await waitFor(() => failures.length > 0, { what: 'a failed attempt' });
@@ -82,7 +106,9 @@ describe('objects holding credentials never print them', () => {
     await emitter.stop();
 
     const app = await createApp({
-      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'secrets', tokenSource, metrics: false })],
+      imports: [
+        SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'secrets', tokenSource, metrics: false }),
+      ],
     });
     app.get(TrackerService).trackEvent('nest_with_token');
     await collector.waitForEvents(2);

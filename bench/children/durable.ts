@@ -40,7 +40,12 @@ main(async () => {
   const tracker = new Tracker({ appId: 'bench', emitter });
   const track =
     p.kind === 'billing'
-      ? () => tracker.trackBillingEventWithOptionalInput(BILL, { projectId: 42, namespaceId: 7, metadata: { plan: 'premium' } })
+      ? () =>
+          tracker.trackBillingEventWithOptionalInput(BILL, {
+            projectId: 42,
+            namespaceId: 7,
+            metadata: { plan: 'premium' },
+          })
       : () => tracker.trackEvent('bench_click', { plan: 'premium', seats: 3 });
   for (let i = 0; i < WARMUP; i++) track();
   await nextTick();

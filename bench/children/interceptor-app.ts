@@ -7,7 +7,16 @@
  * its CPU time so far, and closes on `stop` with its emitter's counters (enqueued, sent, dropped).
  */
 import 'reflect-metadata';
-import { CallHandler, Controller, ExecutionContext, Get, Injectable, Module, NestInterceptor, UseInterceptors } from '@nestjs/common';
+import {
+  CallHandler,
+  Controller,
+  ExecutionContext,
+  Get,
+  Injectable,
+  Module,
+  NestInterceptor,
+  UseInterceptors,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import { EmitterService, TrackEvent } from 'nestjs-snowplow';

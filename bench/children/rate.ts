@@ -82,7 +82,8 @@ main(async () => {
     loopMaxMs: loopExcessMs(loop.max),
     cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
     requestsPerSecond: ((after.requests - before.requests) / wallMs) * 1000,
-    eventsPerRequest: after.requests > before.requests ? (after.events - before.events) / (after.requests - before.requests) : 0,
+    eventsPerRequest:
+      after.requests > before.requests ? (after.events - before.events) / (after.requests - before.requests) : 0,
   });
   await subject.close(5_000);
 });

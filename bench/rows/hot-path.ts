@@ -51,7 +51,11 @@ export async function hotPathRow(ctx: BenchContext): Promise<RowResult> {
     markdown,
     targets: [
       { target: 'trackEvent ≤ 1.5 µs/call', measured: `${fmt(oursNs / 1000, 2)} µs/call`, met: oursNs <= 1500 },
-      { target: '≥ 8× faster than node-tracker (same run)', measured: `${fmt(ratio, 1)}× (median of per-run ratios)`, met: ratio >= 8 },
+      {
+        target: '≥ 8× faster than node-tracker (same run)',
+        measured: `${fmt(ratio, 1)}× (median of per-run ratios)`,
+        met: ratio >= 8,
+      },
     ],
   };
 }

@@ -30,10 +30,22 @@ async function appCpu(app: Child): Promise<number> {
   return (await app.next<{ type: 'cpu'; us: number }>('cpu')).us;
 }
 
-async function load(ctx: BenchContext, app: Child, port: number, route: Route, seconds: number, connections: number): Promise<Load> {
+async function load(
+  ctx: BenchContext,
+  app: Child,
+  port: number,
+  route: Route,
+  seconds: number,
+  connections: number,
+): Promise<Load> {
   const app0 = await appCpu(app);
   const collector0 = await ctx.collector.stats();
-  const result = await autocannon({ url: `http://127.0.0.1:${port}/${route}`, connections, duration: seconds, pipelining: 1 });
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/${route}`,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+  });
   const app1 = await appCpu(app);
   const collector1 = await ctx.collector.stats();
   const ok = result['2xx'];

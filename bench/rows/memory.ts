@@ -21,11 +21,17 @@ export async function memoryRow(ctx: BenchContext): Promise<RowResult> {
   for (let run = 0; run < ctx.cfg.runs; run++) {
     for (const subject of rotate(SUBJECTS, run)) {
       for (const n of run % 2 ? [events, 0] : [0, events]) {
-        const result = await runChild<MemoryResult>('memory.ts', { subject, deadPort: ctx.deadPort, events: n }, { exposeGc: true });
+        const result = await runChild<MemoryResult>(
+          'memory.ts',
+          { subject, deadPort: ctx.deadPort, events: n },
+          { exposeGc: true },
+        );
         (n === 0 ? empty : loaded)[subject].push(result);
       }
     }
-    ctx.log(`memory run ${run + 1}/${ctx.cfg.runs}: ours ${mb(loaded.ours[run].rss)} with ${fmt(events)} vs ${mb(empty.ours[run].rss)} empty`);
+    ctx.log(
+      `memory run ${run + 1}/${ctx.cfg.runs}: ours ${mb(loaded.ours[run].rss)} with ${fmt(events)} vs ${mb(empty.ours[run].rss)} empty`,
+    );
   }
   const m = (set: Record<string, MemoryResult[]>, s: SubjectName, key: keyof Omit<MemoryResult, 'type'>) =>
     median(set[s].map((r) => r[key]));

@@ -26,7 +26,8 @@ async function oursOnce(ctx: BenchContext, events: number): Promise<ShutdownRun>
     const exit = await child.close(60_000);
     const ms = performance.now() - started;
     // Nest's hook re-sends the signal after shutdown: ending by SIGTERM is the normal exit here.
-    if (exit.signal !== 'SIGTERM' && exit.code !== 0) throw new Error(`shutdown-ours.ts ended with code ${exit.code}, signal ${exit.signal}`);
+    if (exit.signal !== 'SIGTERM' && exit.code !== 0)
+      throw new Error(`shutdown-ours.ts ended with code ${exit.code}, signal ${exit.signal}`);
     const stats = await ctx.collector.waitFor(events, { quietMs: 300 });
     return { delivered: stats.unique, ms };
   } catch (err) {
@@ -55,7 +56,9 @@ export async function shutdownRow(ctx: BenchContext): Promise<RowResult> {
       const result =
         variant === 'ours-nest-sigterm' ? await oursOnce(ctx, events) : await nodeTrackerOnce(ctx, variant, events);
       runs[variant].push(result);
-      ctx.log(`shutdown run ${run + 1}/${ctx.cfg.runs} ${variant}: ${fmt(result.delivered)}/${fmt(events)} in ${fmt(result.ms)} ms`);
+      ctx.log(
+        `shutdown run ${run + 1}/${ctx.cfg.runs} ${variant}: ${fmt(result.delivered)}/${fmt(events)} in ${fmt(result.ms)} ms`,
+      );
     }
   }
   const rows = VARIANTS.map((v) => {

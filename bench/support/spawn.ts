@@ -96,7 +96,11 @@ export class Child {
 }
 
 /** Runs a child to completion and returns its `result` message. */
-export async function runChild<T extends { type: string }>(script: string, params: unknown, options: ChildOptions = {}): Promise<T> {
+export async function runChild<T extends { type: string }>(
+  script: string,
+  params: unknown,
+  options: ChildOptions = {},
+): Promise<T> {
   const child = new Child(script, params, options);
   try {
     const result = await child.next<T>('result');

@@ -56,7 +56,9 @@ type NewInMemoryEventStore = (config: { maxSize?: number }) => EventStore;
  */
 function loadInMemoryEventStore(): NewInMemoryEventStore {
   const from = dirname(require.resolve('@snowplow/node-tracker'));
-  const core = require(require.resolve('@snowplow/tracker-core', { paths: [from] })) as { newInMemoryEventStore: NewInMemoryEventStore };
+  const core = require(require.resolve('@snowplow/tracker-core', { paths: [from] })) as {
+    newInMemoryEventStore: NewInMemoryEventStore;
+  };
   return core.newInMemoryEventStore;
 }
 

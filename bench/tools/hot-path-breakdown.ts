@@ -46,7 +46,9 @@ const flatEidEmitter = new ours.Emitter({
 // Candidate, the eid part alone: today's Tracker, the eid re-taken as a view of the (flattened) payload.
 const trackerWithFlatEid = new ours.Tracker({
   appId: 'bench',
-  emitter: { addAsync: (p) => flatEidEmitter.addAsync({ eid: p.json.slice(EID_AT, EID_AT + 36), dtm: p.dtm, json: p.json }) },
+  emitter: {
+    addAsync: (p) => flatEidEmitter.addAsync({ eid: p.json.slice(EID_AT, EID_AT + 36), dtm: p.dtm, json: p.json }),
+  },
 });
 const candidateEmitter = new ours.Emitter({
   collectorUrl: 'http://127.0.0.1:9/com.snowplowanalytics.snowplow/tp2',
@@ -80,7 +82,8 @@ const common = `"p":"srv","tna":"gitlab","aid":"bench","tv":${JSON.stringify(our
 function candidateTrackEvent(name: string, props: Record<string, unknown>, sink: OurModule.EventSink): { eid: string } {
   let quoted = quotedNames.get(name);
   if (quoted === undefined) {
-    if (typeof name !== 'string' || name.trim() === '' || name.length > ours.MAX_EVENT_NAME_LENGTH) throw new Error('bad name');
+    if (typeof name !== 'string' || name.trim() === '' || name.length > ours.MAX_EVENT_NAME_LENGTH)
+      throw new Error('bad name');
     quoted = JSON.stringify(name);
     if (quotedNames.size < 1024) quotedNames.set(name, quoted);
   }
@@ -97,14 +100,20 @@ function candidateTrackEvent(name: string, props: Record<string, unknown>, sink:
 const steps: Array<[string, () => void]> = [
   ['trackEvent, real Emitter (not started, 10,000 held)', () => keep(trackerWithEmitter.trackEvent(NAME, PROPS))],
   ['trackEvent + flat eid only, real Emitter (10,000 held)', () => keep(trackerWithFlatEid.trackEvent(NAME, PROPS))],
-  ['candidate trackEvent, real Emitter (not started, 10,000 held)', () => keep(candidateTrackEvent(NAME, PROPS, candidateEmitter))],
+  [
+    'candidate trackEvent, real Emitter (not started, 10,000 held)',
+    () => keep(candidateTrackEvent(NAME, PROPS, candidateEmitter)),
+  ],
   ['trackEvent, sink that keeps the payload', () => keep(trackerWithNullSink.trackEvent(NAME, PROPS))],
   ['candidate trackEvent, sink that keeps the payload', () => keep(candidateTrackEvent(NAME, PROPS, nullSink))],
   ['  randomUUID()', () => keep(randomUUID())],
   ['  Date.now()', () => keep(Date.now())],
   ['  JSON.stringify(props)', () => keep(JSON.stringify(PROPS))],
   ['  JSON.stringify(name)', () => keep(JSON.stringify(NAME))],
-  ['  encodeBase64(wrapper) (Buffer.from + base64url)', () => keep(ours.encodeBase64(`${WRAPPER_HEAD}${sampleInner}}}`))],
+  [
+    '  encodeBase64(wrapper) (Buffer.from + base64url)',
+    () => keep(ours.encodeBase64(`${WRAPPER_HEAD}${sampleInner}}}`)),
+  ],
   ['  Buffer.byteLength(payload json) (addAsync)', () => keep(Buffer.byteLength(`${sampleJson}`, 'utf8'))],
   ['inconclusive: base64 with the head encoded once', () => keep(uePxPrecomputedHead(sampleInner))],
 ];

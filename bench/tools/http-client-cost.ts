@@ -29,7 +29,9 @@ type CollectorClientConstructor = new (options: {
 }) => CollectorClientLike;
 
 // Not part of the package's public entry points: loaded from the build by path.
-const { CollectorClient } = require('../../dist/emitter/collector-client') as { CollectorClient: CollectorClientConstructor };
+const { CollectorClient } = require('../../dist/emitter/collector-client') as {
+  CollectorClient: CollectorClientConstructor;
+};
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -49,7 +51,13 @@ async function main(): Promise<void> {
     const event = `{"e":"ue","eid":"00000000-0000-4000-8000-000000000000","dtm":"1795845582539","p":"srv","tna":"gitlab","aid":"bench","tv":"nestjs-snowplow-0.1.0","ua":"nestjs-snowplow/0.1.0","ue_px":"${'A'.repeat(284)}"}`;
     const body = `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[${new Array(100).fill(event).join(',')}]}`;
     const signal = new AbortController().signal;
-    const viaAxios = new CollectorClient({ url, http: axios.create(), agents: { httpAgent, httpsAgent }, timeoutMs: 5_000, audience: url.origin });
+    const viaAxios = new CollectorClient({
+      url,
+      http: axios.create(),
+      agents: { httpAgent, httpsAgent },
+      timeoutMs: 5_000,
+      audience: url.origin,
+    });
     const viaAxiosNoProxy = new CollectorClient({
       url,
       http: axios.create({ proxy: false }),
@@ -61,7 +69,11 @@ async function main(): Promise<void> {
       new Promise<number>((resolve, reject) => {
         const req = request(
           url,
-          { method: 'POST', agent: httpAgent, headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) } },
+          {
+            method: 'POST',
+            agent: httpAgent,
+            headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) },
+          },
           (res) => {
             res.resume();
             res.on('end', () => resolve(res.statusCode ?? 0));
@@ -75,7 +87,9 @@ async function main(): Promise<void> {
       ['CollectorClient (axios, proxy: false)', () => viaAxiosNoProxy.post(body, signal)],
       ['node:http request, same agent', plain],
     ];
-    console.log(`${requests} sequential POSTs of ${Buffer.byteLength(body).toLocaleString('en-US')} bytes (100 events) per client and round`);
+    console.log(
+      `${requests} sequential POSTs of ${Buffer.byteLength(body).toLocaleString('en-US')} bytes (100 events) per client and round`,
+    );
     for (let round = 1; round <= rounds; round++) {
       for (const [name, post] of clients) {
         for (let i = 0; i < 50; i++) await post();

@@ -94,7 +94,13 @@ class LingeringStorage implements OurModule.EventStorage {
   }
 }
 
-async function steady(label: string, emitter: OurModule.Emitter, collector: CollectorClient, rate: number, seconds: number): Promise<void> {
+async function steady(
+  label: string,
+  emitter: OurModule.Emitter,
+  collector: CollectorClient,
+  rate: number,
+  seconds: number,
+): Promise<void> {
   const tracker = new ours.Tracker({ appId: 'bench', emitter });
   const props = { plan: 'premium', seats: 3 };
   const run = (ms: number) =>
@@ -143,7 +149,9 @@ async function main(): Promise<void> {
   const collector = new CollectorClient(port);
   const logger = { warn: () => undefined, error: () => undefined };
   try {
-    console.log(`${rate.toLocaleString('en-US')} events/s for ${seconds} s, batchSize 100; the lines run in turn in this one process`);
+    console.log(
+      `${rate.toLocaleString('en-US')} events/s for ${seconds} s, batchSize 100; the lines run in turn in this one process`,
+    );
     for (const lingerMs of [0, 5, 20, 50]) {
       if (lingerMs === 0) {
         const emitter = new ours.Emitter({ collectorUrl: collector.endpoint, logger });

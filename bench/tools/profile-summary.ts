@@ -114,7 +114,10 @@ function main(): void {
   console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled`);
   print('self time by function', selfByFunction);
   print('self time by package / file', selfByPlace);
-  print(`inclusive time of ${match ? `functions whose file matches "${match}"` : 'our functions (dist/, bench/.build/lib/)'}`, inclusive);
+  print(
+    `inclusive time of ${match ? `functions whose file matches "${match}"` : 'our functions (dist/, bench/.build/lib/)'}`,
+    inclusive,
+  );
 }
 
 main();

@@ -41,7 +41,8 @@ export class FileTokenSource implements TokenSource {
   #cached?: CachedFile;
 
   constructor(path: string) {
-    if (typeof path !== 'string' || path.trim() === '') throw new InvalidOptionError('path', 'must be a non-empty string (the token file)');
+    if (typeof path !== 'string' || path.trim() === '')
+      throw new InvalidOptionError('path', 'must be a non-empty string (the token file)');
     if (path.includes('\0')) throw new InvalidOptionError('path', 'must not contain NUL characters');
     this.path = resolve(path);
   }
@@ -95,7 +96,10 @@ export class FileTokenSource implements TokenSource {
           throw new TokenSourceError('TOKEN_FILE_UNREADABLE', `token file ${this.path} is not a regular file`);
         }
         if (stats.size > BigInt(MAX_TOKEN_FILE_BYTES)) {
-          throw new TokenSourceError('TOKEN_FILE_INVALID', `token file ${this.path} is larger than ${MAX_TOKEN_FILE_BYTES} bytes, so it is not a token`);
+          throw new TokenSourceError(
+            'TOKEN_FILE_INVALID',
+            `token file ${this.path} is larger than ${MAX_TOKEN_FILE_BYTES} bytes, so it is not a token`,
+          );
         }
         text = await handle.readFile('utf8');
       } finally {
@@ -127,7 +131,10 @@ export class FileTokenSource implements TokenSource {
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       return new TokenSourceError('TOKEN_FILE_MISSING', `token file ${this.path} does not exist`);
     }
-    return new TokenSourceError('TOKEN_FILE_UNREADABLE', `cannot read token file ${this.path} (${typeof code === 'string' ? code : 'error'})`);
+    return new TokenSourceError(
+      'TOKEN_FILE_UNREADABLE',
+      `cannot read token file ${this.path} (${typeof code === 'string' ? code : 'error'})`,
+    );
   }
 }
 

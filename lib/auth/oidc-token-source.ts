@@ -89,7 +89,12 @@ export class OidcTokenSource implements TokenSource {
     if (options.audience !== undefined) this.audience = checkText('audience', options.audience);
     if (options.scope !== undefined) this.scope = checkText('scope', options.scope);
     this.refreshSkewMs = checkInteger('refreshSkewMs', options.refreshSkewMs, 0, DEFAULT_REFRESH_SKEW_MS);
-    this.requestTimeoutMs = checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, DEFAULT_OIDC_REQUEST_TIMEOUT_MS);
+    this.requestTimeoutMs = checkInteger(
+      'requestTimeoutMs',
+      options.requestTimeoutMs,
+      1,
+      DEFAULT_OIDC_REQUEST_TIMEOUT_MS,
+    );
     const method = options.clientAuthMethod ?? 'client_secret_basic';
     if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
       throw new InvalidOptionError('clientAuthMethod', 'must be "client_secret_basic" or "client_secret_post"');
@@ -160,15 +165,25 @@ export class OidcTokenSource implements TokenSource {
     } catch (err) {
       const endpoint = configuration.serverMetadata().token_endpoint ?? this.issuer;
       const failure = describeFailure(err, this.#clientSecret);
-      throw new TokenSourceError('TOKEN_REQUEST_FAILED', `client-credentials token request to ${endpoint} failed: ${failure.text}`, failure);
+      throw new TokenSourceError(
+        'TOKEN_REQUEST_FAILED',
+        `client-credentials token request to ${endpoint} failed: ${failure.text}`,
+        failure,
+      );
     }
     const token = response.access_token;
     if (typeof response.token_type !== 'string' || response.token_type.toLowerCase() !== 'bearer') {
       const type = typeof response.token_type === 'string' ? response.token_type.slice(0, 40) : 'none';
-      throw new TokenSourceError('INVALID_TOKEN_RESPONSE', `the token endpoint issued a token of type "${type}", expected Bearer`);
+      throw new TokenSourceError(
+        'INVALID_TOKEN_RESPONSE',
+        `the token endpoint issued a token of type "${type}", expected Bearer`,
+      );
     }
     if (typeof token !== 'string' || !HEADER_SAFE_TOKEN.test(token)) {
-      throw new TokenSourceError('INVALID_TOKEN_RESPONSE', 'the token endpoint issued an access token that is empty or not a valid header value');
+      throw new TokenSourceError(
+        'INVALID_TOKEN_RESPONSE',
+        'the token endpoint issued an access token that is empty or not a valid header value',
+      );
     }
     const expiresIn = response.expiresIn();
     let refreshAt = Number.POSITIVE_INFINITY;
@@ -203,7 +218,11 @@ export class OidcTokenSource implements TokenSource {
           (err: unknown) => {
             this.#discovering = undefined;
             const failure = describeFailure(err, this.#clientSecret);
-            throw new TokenSourceError('DISCOVERY_FAILED', `OpenID discovery for issuer ${this.issuer} failed: ${failure.text}`, failure);
+            throw new TokenSourceError(
+              'DISCOVERY_FAILED',
+              `OpenID discovery for issuer ${this.issuer} failed: ${failure.text}`,
+              failure,
+            );
           },
         );
     }
@@ -213,7 +232,7 @@ export class OidcTokenSource implements TokenSource {
 
 function parseIssuer(value: unknown, allowInsecureHttp: boolean): URL {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new InvalidOptionError('issuer', 'must be a non-empty string (the provider\'s https issuer URL)');
+    throw new InvalidOptionError('issuer', "must be a non-empty string (the provider's https issuer URL)");
   }
   let url: URL;
   try {
@@ -225,7 +244,10 @@ function parseIssuer(value: unknown, allowInsecureHttp: boolean): URL {
     throw new InvalidOptionError('issuer', `must use https, got ${url.protocol.replace(/:$/, '')}`);
   }
   if (url.protocol === 'http:' && !allowInsecureHttp) {
-    throw new InvalidOptionError('issuer', 'must use https (set allowInsecureHttp: true only for a local test provider)');
+    throw new InvalidOptionError(
+      'issuer',
+      'must use https (set allowInsecureHttp: true only for a local test provider)',
+    );
   }
   if (url.username || url.password) throw new InvalidOptionError('issuer', 'must not contain credentials');
   if (url.search || url.hash) throw new InvalidOptionError('issuer', 'must not have a query or fragment');
@@ -233,7 +255,8 @@ function parseIssuer(value: unknown, allowInsecureHttp: boolean): URL {
 }
 
 function checkText(option: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new InvalidOptionError(option, 'must be a non-empty string');
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new InvalidOptionError(option, 'must be a non-empty string');
   return value;
 }
 
@@ -281,7 +304,11 @@ interface ErrorLike {
 function describeFailure(err: unknown, secret: string): Failure {
   const clean = (text: string) => clip(mask(text, secret));
   const chain: ErrorLike[] = [];
-  for (let link: unknown = err; link !== null && typeof link === 'object' && chain.length < 6; link = (link as ErrorLike).cause) {
+  for (
+    let link: unknown = err;
+    link !== null && typeof link === 'object' && chain.length < 6;
+    link = (link as ErrorLike).cause
+  ) {
     chain.push(link as ErrorLike);
   }
   const status = chain.map((e) => e.status).find((s): s is number => typeof s === 'number');

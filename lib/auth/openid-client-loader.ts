@@ -3,7 +3,13 @@ import { TokenSourceError } from './token-source-error';
 
 export type OpenIdClientModule = typeof OpenIdClient;
 
-const REQUIRED_EXPORTS = ['discovery', 'clientCredentialsGrant', 'allowInsecureRequests', 'ClientSecretBasic', 'ClientSecretPost'] as const;
+const REQUIRED_EXPORTS = [
+  'discovery',
+  'clientCredentialsGrant',
+  'allowInsecureRequests',
+  'ClientSecretBasic',
+  'ClientSecretPost',
+] as const;
 
 /**
  * Loads the optional peer dependency openid-client (v6). It is ESM-only without top-level await,
@@ -30,7 +36,10 @@ export function loadOpenIdClient(load: (id: string) => unknown = require): OpenI
       );
     }
     const firstLine = message.split('\n', 1)[0];
-    throw new TokenSourceError('DEPENDENCY_MISSING', `openid-client could not be loaded (${typeof code === 'string' ? code : 'error'}): ${firstLine}`);
+    throw new TokenSourceError(
+      'DEPENDENCY_MISSING',
+      `openid-client could not be loaded (${typeof code === 'string' ? code : 'error'}): ${firstLine}`,
+    );
   }
   const candidate = loaded as Record<string, unknown> | null;
   if (!candidate || REQUIRED_EXPORTS.some((name) => typeof candidate[name] !== 'function')) {

@@ -62,7 +62,7 @@ export function TrackEvent(name: string, options?: TrackEventOptions): ClassDeco
       }
       Reflect.defineMetadata(TRACK_EVENT_METADATA, resolveTrackEventOptions(name, options, where), target);
       // A subclass inherits its parent's interceptors: bind once along the chain.
-      if (!isBound(target)) UseInterceptors(TrackEventInterceptor)(target as Function);
+      if (!isBound(target)) UseInterceptors(TrackEventInterceptor)(target);
       return target;
     }
     const className = (typeof target === 'function' ? target.name : target.constructor?.name) || 'anonymous class';

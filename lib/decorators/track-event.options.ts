@@ -42,13 +42,11 @@ export type TrackEventErrorContext<TRequest = any> = TrackEventContextBase<TRequ
 
 /** What a `props` function of `@TrackEvent` is given; `outcome` tells which case it is. */
 export type TrackEventContext<TRequest = any, TResult = any> =
-  | TrackEventSuccessContext<TRequest, TResult>
-  | TrackEventErrorContext<TRequest>;
+  TrackEventSuccessContext<TRequest, TResult> | TrackEventErrorContext<TRequest>;
 
 /** Static props, or a function building them from the call (returning `undefined` sends no props). */
 export type TrackEventProps<TContext = TrackEventContext> =
-  | Record<string, unknown>
-  | ((ctx: TContext) => Record<string, unknown> | undefined);
+  Record<string, unknown> | ((ctx: TContext) => Record<string, unknown> | undefined);
 
 /** `@TrackEvent` options tracking successful calls (the default). */
 export interface TrackEventSuccessOptions<TRequest = any, TResult = any> {

@@ -36,7 +36,10 @@ export class Backoff {
   }
 }
 
-/** Parses a Retry-After header (delay in seconds, or an HTTP date) into ms from `now`; undefined if absent or invalid. */
+/**
+ * Parses a Retry-After header (delay in seconds, or an HTTP date) into ms from `now`; undefined if
+ * absent or invalid.
+ */
 export function parseRetryAfter(header: unknown, now: number): number | undefined {
   if (typeof header !== 'string' || header.trim() === '') return undefined;
   const text = header.trim();

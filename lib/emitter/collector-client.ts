@@ -91,7 +91,11 @@ export class CollectorClient {
         if (err instanceof CollectorRequestError) return { statusCode: -1, error: err, durationSeconds: elapsed() };
         // Our own token sources write messages that are safe to show; a custom one might not.
         const reason = err instanceof TokenSourceError ? err.message : err instanceof Error ? err.name : 'error';
-        return { statusCode: -1, error: new CollectorRequestError(`token source failed (${reason})`, 'ETOKEN'), durationSeconds: elapsed() };
+        return {
+          statusCode: -1,
+          error: new CollectorRequestError(`token source failed (${reason})`, 'ETOKEN'),
+          durationSeconds: elapsed(),
+        };
       }
     }
     try {
@@ -116,9 +120,11 @@ export class CollectorClient {
       discard(response.data as Readable | undefined);
       const status = response.status;
       const answer = response.headers as Record<string, unknown> | undefined;
-      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(answer?.['retry-after'], Date.now()) : undefined;
+      const retryAfterMs =
+        status === 429 || status === 503 ? parseRetryAfter(answer?.['retry-after'], Date.now()) : undefined;
       const outcome: PostOutcome = { statusCode: status, retryAfterMs, durationSeconds: elapsed() };
-      if (status >= 300 && status < 400 && typeof answer?.location === 'string') outcome.location = this.redact(answer.location);
+      if (status >= 300 && status < 400 && typeof answer?.location === 'string')
+        outcome.location = this.redact(answer.location);
       return outcome;
     } catch (err) {
       return { statusCode: -1, error: this.localError(err), durationSeconds: elapsed() };

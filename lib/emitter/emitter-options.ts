@@ -44,7 +44,10 @@ export interface EmitterOptions {
   tokenSource?: TokenSource;
   /** Audience passed to the token source. Default: the collector URL's origin. */
   audience?: string;
-  /** An axios instance to send with (the Nest module passes `HttpService.axiosRef`); the emitter's own keep-alive agents are used with it. Default: a new instance. */
+  /**
+   * An axios instance to send with (the Nest module passes `HttpService.axiosRef`); the emitter's
+   * own keep-alive agents are used with it. Default: a new instance.
+   */
   httpClient?: AxiosInstance;
   logger?: EmitterLogger;
   observer?: EmitterObserver;
@@ -147,7 +150,10 @@ export function parseCollectorUrl(value: unknown, option = 'collectorUrl'): URL 
   try {
     url = new URL(value);
   } catch {
-    throw new InvalidCollectorUrlError(option, 'is not an absolute URL (expected e.g. http://host:9090/com.snowplowanalytics.snowplow/tp2)');
+    throw new InvalidCollectorUrlError(
+      option,
+      'is not an absolute URL (expected e.g. http://host:9090/com.snowplowanalytics.snowplow/tp2)',
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidCollectorUrlError(option, `must use http or https, got ${url.protocol.replace(/:$/, '')}`);
@@ -156,10 +162,19 @@ export function parseCollectorUrl(value: unknown, option = 'collectorUrl'): URL 
   return url;
 }
 
-export function checkInteger(option: string, value: unknown, min: number, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+export function checkInteger(
+  option: string,
+  value: unknown,
+  min: number,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(option, max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`);
+    throw new InvalidOptionError(
+      option,
+      max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`,
+    );
   }
   return value;
 }
@@ -201,15 +216,25 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   checkFunction('tokenSource', options.tokenSource, ['enhanceHeader']);
   checkFunction('httpClient', options.httpClient, ['request']);
   checkFunction('logger', options.logger, ['warn', 'error']);
-  checkFunction('observer', options.observer, ['eventsEnqueued', 'requestFinished', 'eventsSent', 'eventsDropped', 'authFailed']);
+  checkFunction('observer', options.observer, [
+    'eventsEnqueued',
+    'requestFinished',
+    'eventsSent',
+    'eventsDropped',
+    'authFailed',
+  ]);
   if (options.tokenSource && (collectorUrl.username || collectorUrl.password)) {
-    throw new InvalidOptionError('tokenSource', 'cannot be combined with credentials in collectorUrl (both set the Authorization header)');
+    throw new InvalidOptionError(
+      'tokenSource',
+      'cannot be combined with credentials in collectorUrl (both set the Authorization header)',
+    );
   }
   if (options.audience !== undefined && typeof options.audience !== 'string') {
     throw new InvalidOptionError('audience', 'must be a string');
   }
   const backoffInput = options.backoff ?? {};
-  if (backoffInput === null || typeof backoffInput !== 'object') throw new InvalidOptionError('backoff', 'must be an object');
+  if (backoffInput === null || typeof backoffInput !== 'object')
+    throw new InvalidOptionError('backoff', 'must be an object');
   const backoff = {
     baseMs: checkNumber('backoff.baseMs', backoffInput.baseMs, 1, DEFAULT_BACKOFF.baseMs),
     factor: checkNumber('backoff.factor', backoffInput.factor, 1, DEFAULT_BACKOFF.factor),
@@ -218,16 +243,22 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   const maxBatchBytes = checkInteger('maxBatchBytes', options.maxBatchBytes, envelope + 64, DEFAULT_MAX_BATCH_BYTES);
   const maxEventBytes = checkInteger('maxEventBytes', options.maxEventBytes, 1, maxBatchBytes - envelope);
   if (maxEventBytes > maxBatchBytes - envelope) {
-    throw new InvalidOptionError('maxEventBytes', `must be at most maxBatchBytes minus the ${envelope}-byte envelope (${maxBatchBytes - envelope})`);
+    throw new InvalidOptionError(
+      'maxEventBytes',
+      `must be at most maxBatchBytes minus the ${envelope}-byte envelope (${maxBatchBytes - envelope})`,
+    );
   }
   const { billing = {}, ...rest } = options;
-  if (billing === null || typeof billing !== 'object') throw new InvalidOptionError('billing', 'must be an object ({ capacity? })');
+  if (billing === null || typeof billing !== 'object')
+    throw new InvalidOptionError('billing', 'must be an object ({ capacity? })');
   if (options.deadLetter !== undefined) {
     const deadLetter = options.deadLetter as unknown;
-    if (deadLetter === null || typeof deadLetter !== 'object') throw new InvalidOptionError('deadLetter', 'must be an object ({ path })');
+    if (deadLetter === null || typeof deadLetter !== 'object')
+      throw new InvalidOptionError('deadLetter', 'must be an object ({ path })');
   }
   const retry = new Set(checkStatusCodes('retryStatusCodes', options.retryStatusCodes) ?? []);
-  const dontRetryList = checkStatusCodes('dontRetryStatusCodes', options.dontRetryStatusCodes) ?? DEFAULT_DONT_RETRY_STATUS_CODES;
+  const dontRetryList =
+    checkStatusCodes('dontRetryStatusCodes', options.dontRetryStatusCodes) ?? DEFAULT_DONT_RETRY_STATUS_CODES;
   return {
     ...rest,
     collectorUrl: redactUrl(collectorUrl),
@@ -235,12 +266,30 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
     batchSize: checkInteger('batchSize', options.batchSize, 1, DEFAULT_BATCH_SIZE),
     capacity: checkInteger('capacity', options.capacity, 1, DEFAULT_CAPACITY),
     billingCapacity: checkInteger('billing.capacity', billing.capacity, 1, DEFAULT_BILLING_CAPACITY),
-    requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, DEFAULT_REQUEST_TIMEOUT_MS, MAX_TIMER_MS),
-    maxConcurrentRequests: checkInteger('maxConcurrentRequests', options.maxConcurrentRequests, 1, DEFAULT_MAX_CONCURRENT_REQUESTS),
+    requestTimeoutMs: checkInteger(
+      'requestTimeoutMs',
+      options.requestTimeoutMs,
+      1,
+      DEFAULT_REQUEST_TIMEOUT_MS,
+      MAX_TIMER_MS,
+    ),
+    maxConcurrentRequests: checkInteger(
+      'maxConcurrentRequests',
+      options.maxConcurrentRequests,
+      1,
+      DEFAULT_MAX_CONCURRENT_REQUESTS,
+    ),
     lingerMs: checkInteger('lingerMs', options.lingerMs, 0, DEFAULT_LINGER_MS, 60_000),
-    maxRetryAfterMs: checkInteger('maxRetryAfterMs', options.maxRetryAfterMs, 0, DEFAULT_MAX_RETRY_AFTER_MS, MAX_TIMER_MS),
+    maxRetryAfterMs: checkInteger(
+      'maxRetryAfterMs',
+      options.maxRetryAfterMs,
+      0,
+      DEFAULT_MAX_RETRY_AFTER_MS,
+      MAX_TIMER_MS,
+    ),
     maxAttempts: options.maxAttempts === undefined ? undefined : checkInteger('maxAttempts', options.maxAttempts, 1, 0),
-    maxEventAgeMs: options.maxEventAgeMs === undefined ? undefined : checkInteger('maxEventAgeMs', options.maxEventAgeMs, 1, 0),
+    maxEventAgeMs:
+      options.maxEventAgeMs === undefined ? undefined : checkInteger('maxEventAgeMs', options.maxEventAgeMs, 1, 0),
     maxBatchBytes,
     maxEventBytes,
     backoff,

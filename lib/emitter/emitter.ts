@@ -62,7 +62,8 @@ export class Emitter implements EventSink {
     this.ownsStorage = !isEventStorage(storage);
     this.storage = isEventStorage(storage) ? storage : createStorage(storage, capacity, billingCapacity);
     this.log = new EmitterLog(this.options.logger);
-    if (this.options.deadLetter) this.deadLetters = new DeadLetterFile(this.options.deadLetter.path, { logger: this.log });
+    if (this.options.deadLetter)
+      this.deadLetters = new DeadLetterFile(this.options.deadLetter.path, { logger: this.log });
     this.losses = new Losses(this.log, (call) => this.observe(call), this.deadLetters, this.storage.durable);
     this.settlement = new Settlement(this.storage, {
       storageFailed: (what, err) => this.log.error(`could not ${what} the event store: ${errorMessage(err)}`),
@@ -70,7 +71,10 @@ export class Emitter implements EventSink {
     });
     this.backoff = new Backoff(this.options.backoff);
     const maxSockets = this.options.maxConcurrentRequests;
-    this.agents = { httpAgent: new HttpAgent({ keepAlive: true, maxSockets }), httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }) };
+    this.agents = {
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+    };
     const client = new CollectorClient({
       url: parseCollectorUrl(options.collectorUrl),
       http: this.options.httpClient ?? axios.create(),
@@ -168,7 +172,14 @@ export class Emitter implements EventSink {
     if (this.state.stopped) throw new EmitterStoppedError();
     const bytes = Buffer.byteLength(payload.json, 'utf8') + PER_EVENT_OVERHEAD;
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
-    const event: QueuedEvent = { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 };
+    const event: QueuedEvent = {
+      kind: payload.kind,
+      eid: payload.eid,
+      dtm: payload.dtm,
+      json: payload.json,
+      bytes,
+      attempts: 0,
+    };
     this.state.enqueued++;
     this.observe((o) => o.eventsEnqueued(1));
     if (event.kind === 'billing' && this.storage.sizeOf('billing') >= this.storage.billingCapacity) {
@@ -245,8 +256,12 @@ export class Emitter implements EventSink {
 
   private billingOverflow(event: QueuedEvent): void {
     const capacity = this.storage.billingCapacity;
-    this.log.every('billing-overflow', BILLING_OVERFLOW_LOG_INTERVAL_MS, 'error', () =>
-      `the billing queue is full (${capacity} events waiting, billing.capacity): new billing events are ` +
+    this.log.every(
+      'billing-overflow',
+      BILLING_OVERFLOW_LOG_INTERVAL_MS,
+      'error',
+      () =>
+        `the billing queue is full (${capacity} events waiting, billing.capacity): new billing events are ` +
         (this.deadLetters ? `dead-lettered to ${this.deadLetters.path}` : 'logged with their payload and dropped'),
     );
     this.losses.giveUp([event], 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` });

@@ -43,7 +43,9 @@ export function classifyOutcome(statusCode: number, batchSize: number, rules: Ou
   if (statusCode >= 200 && statusCode < 300) return { action: 'deliver' };
   if (statusCode === 413) return batchSize > 1 ? { action: 'split' } : { action: 'dead-letter', reason: 'too_large' };
   if (statusCode !== -1 && rules.dontRetry.has(statusCode)) {
-    return batchSize > 1 && BISECTED.has(statusCode) ? { action: 'split' } : { action: 'dead-letter', reason: 'rejected' };
+    return batchSize > 1 && BISECTED.has(statusCode)
+      ? { action: 'split' }
+      : { action: 'dead-letter', reason: 'rejected' };
   }
   if (statusCode >= 300 && statusCode < 400) return { action: 'retry', hint: 'redirect' };
   if (statusCode === 401 || statusCode === 403) return { action: 'retry', hint: 'auth' };

@@ -91,7 +91,8 @@ export class SendPass {
     const callbackFailed = (err: unknown) => log.error(`callback threw: ${errorMessage(err)}`);
     try {
       const returned = callback(this.successes, this.failures);
-      if (returned && typeof (returned as Promise<void>).catch === 'function') (returned as Promise<void>).catch(callbackFailed);
+      if (returned && typeof (returned as Promise<void>).catch === 'function')
+        (returned as Promise<void>).catch(callbackFailed);
     } catch (err) {
       callbackFailed(err);
     }
@@ -217,22 +218,32 @@ export class SendPass {
     const status = outcome.statusCode;
     switch (hint) {
       case 'redirect':
-        log.hint('redirect', 'error', () =>
-          `the collector answered HTTP ${status} redirecting to ${outcome.location ?? '(no Location header)'}; ` +
+        log.hint(
+          'redirect',
+          'error',
+          () =>
+            `the collector answered HTTP ${status} redirecting to ${outcome.location ?? '(no Location header)'}; ` +
             'redirects are not followed, so the events are kept and retried: set collectorUrl to the final tp2 endpoint',
         );
         return;
       case 'not_found':
-        log.hint('not_found', 'error', () =>
-          `the collector answered HTTP 404 at ${options.collectorUrl}: check the collector path ` +
+        log.hint(
+          'not_found',
+          'error',
+          () =>
+            `the collector answered HTTP 404 at ${options.collectorUrl}: check the collector path ` +
             `(Snowplow collectors take batches at ${TP2_PATH}); the events are kept and retried`,
         );
         return;
       case 'auth':
         state.authFailures++;
         this.host.observe((o) => o.authFailed());
-        log.every('auth', AUTH_LOG_INTERVAL_MS, 'error', () =>
-          `authentication with the collector is failing (HTTP ${status}` +
+        log.every(
+          'auth',
+          AUTH_LOG_INTERVAL_MS,
+          'error',
+          () =>
+            `authentication with the collector is failing (HTTP ${status}` +
             `${options.tokenSource ? ' after a token refresh' : ''}); the events are kept and retried`,
         );
     }

@@ -53,7 +53,10 @@ export class SnowplowHealthIndicator {
     const indicator = this.healthIndicatorService.check(key);
     if (stats.stopped) return indicator.down({ ...details, reason: 'emitter stopped' });
     if (fillRatio > maxFillRatio) {
-      return indicator.down({ ...details, reason: `queue is ${Math.round(fillRatio * 100)}% full (limit ${Math.round(maxFillRatio * 100)}%)` });
+      return indicator.down({
+        ...details,
+        reason: `queue is ${Math.round(fillRatio * 100)}% full (limit ${Math.round(maxFillRatio * 100)}%)`,
+      });
     }
     if (stats.consecutiveFailures >= maxConsecutiveFailures) {
       return indicator.down({ ...details, reason: `the last ${stats.consecutiveFailures} batch requests failed` });

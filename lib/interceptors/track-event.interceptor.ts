@@ -60,7 +60,10 @@ export class TrackEventInterceptor implements NestInterceptor {
 
   private track(metadata: TrackEventMetadata, context: (() => TrackEventContext) | undefined): void {
     try {
-      this.tracker.trackEvent(metadata.name, context ? resolveProps(metadata, context()) : (metadata.props as Record<string, unknown> | undefined));
+      this.tracker.trackEvent(
+        metadata.name,
+        context ? resolveProps(metadata, context()) : (metadata.props as Record<string, unknown> | undefined),
+      );
     } catch (err) {
       this.report(err);
     }

@@ -7,6 +7,9 @@ export function loadPromClient(): typeof PromClient {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('prom-client') as typeof PromClient;
   } catch {
-    throw new InvalidOptionError('metrics', 'prom-client is not installed: run `npm install prom-client`, or set metrics: false');
+    throw new InvalidOptionError(
+      'metrics',
+      'prom-client is not installed: run `npm install prom-client`, or set metrics: false',
+    );
   }
 }

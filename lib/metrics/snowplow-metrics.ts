@@ -47,21 +47,35 @@ class MetricSet {
     this.sources = sources;
     const flushAll = () => sources.forEach((source) => source.flush());
     const queueGauge = (name: string, help: string, read: (s: EmitterMetrics) => number) =>
-      this.getOrCreate(registry, name, labelNames, () =>
-        new prom.Gauge({
-          name,
-          help,
-          labelNames,
-          registers: [registry],
-          collect(this: Gauge) {
-            this.reset();
-            sources.forEach((source) => this.inc(source.labels, read(source)));
-          },
-        }),
+      this.getOrCreate(
+        registry,
+        name,
+        labelNames,
+        () =>
+          new prom.Gauge({
+            name,
+            help,
+            labelNames,
+            registers: [registry],
+            collect(this: Gauge) {
+              this.reset();
+              sources.forEach((source) => this.inc(source.labels, read(source)));
+            },
+          }),
       );
     const counter = (name: string, help: string, extra: string[]) =>
-      this.getOrCreate(registry, name, [...labelNames, ...extra], () =>
-        new prom.Counter({ name, help, labelNames: [...labelNames, ...extra], registers: [registry], collect: flushAll }),
+      this.getOrCreate(
+        registry,
+        name,
+        [...labelNames, ...extra],
+        () =>
+          new prom.Counter({
+            name,
+            help,
+            labelNames: [...labelNames, ...extra],
+            registers: [registry],
+            collect: flushAll,
+          }),
       ) as Counter;
 
     this.enqueued = counter(names.enqueued, 'Events accepted by the Snowplow emitter', []);
@@ -70,16 +84,22 @@ class MetricSet {
       'reason',
       'kind',
     ]);
-    this.trackErrors = counter(names.trackErrors, 'Tracking calls that failed and were swallowed (e.g. @TrackEvent)', ['source']);
+    this.trackErrors = counter(names.trackErrors, 'Tracking calls that failed and were swallowed (e.g. @TrackEvent)', [
+      'source',
+    ]);
     this.authFailures = counter(names.authFailures, 'Collector requests refused for their credentials (401/403)', []);
-    this.batchDuration = this.getOrCreate(registry, names.batchDuration, [...labelNames, 'result'], () =>
-      new prom.Histogram({
-        name: names.batchDuration,
-        help: 'One batch request to the collector, start to response, in seconds',
-        labelNames: [...labelNames, 'result'],
-        buckets: DURATION_BUCKETS,
-        registers: [registry],
-      }),
+    this.batchDuration = this.getOrCreate(
+      registry,
+      names.batchDuration,
+      [...labelNames, 'result'],
+      () =>
+        new prom.Histogram({
+          name: names.batchDuration,
+          help: 'One batch request to the collector, start to response, in seconds',
+          labelNames: [...labelNames, 'result'],
+          buckets: DURATION_BUCKETS,
+          registers: [registry],
+        }),
     ) as Histogram;
     queueGauge(names.queueDepth, 'Events waiting in the Snowplow emitter queue', (s) => s.queue?.queueDepth ?? 0);
     queueGauge(names.queueCapacity, 'Capacity of the Snowplow emitter queue', (s) => s.queue?.capacity ?? 0);
@@ -89,7 +109,10 @@ class MetricSet {
     const existing = registry.getSingleMetric(name) as (T & Tagged & { labelNames?: string[] }) | undefined;
     if (existing) {
       if (existing[SOURCES] !== this.sources) {
-        throw new InvalidOptionError('metrics.prefix', `a metric named ${name} is already registered by other code; choose another prefix`);
+        throw new InvalidOptionError(
+          'metrics.prefix',
+          `a metric named ${name} is already registered by other code; choose another prefix`,
+        );
       }
       const have = [...(existing.labelNames ?? [])].sort().join(',');
       if (have !== [...labelNames].sort().join(',')) {
@@ -113,7 +136,8 @@ function zeroDropsByKind(): Record<EventKind, Record<DropReason, number>> {
 }
 
 function checkMetricsOptions(options: MetricsOptions): { prefix: string; labels: Labels } {
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('metrics', 'must be an object or false');
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError('metrics', 'must be an object or false');
   const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
   if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
     throw new InvalidOptionError('metrics.prefix', 'must be a valid Prometheus metric name prefix');
@@ -124,7 +148,10 @@ function checkMetricsOptions(options: MetricsOptions): { prefix: string; labels:
   }
   for (const [key, value] of Object.entries(labels)) {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || RESERVED_LABELS.includes(key) || typeof value !== 'string') {
-      throw new InvalidOptionError('metrics.labels', `label ${JSON.stringify(key)} must be a valid, non-reserved name with a string value`);
+      throw new InvalidOptionError(
+        'metrics.labels',
+        `label ${JSON.stringify(key)} must be a valid, non-reserved name with a string value`,
+      );
     }
   }
   return { prefix, labels: { ...labels } };
@@ -155,7 +182,8 @@ export class EmitterMetrics implements EmitterObserver {
     this.set.sources.add(this);
     this.set.enqueued.inc(labels, 0);
     for (const result of ['success', 'failure']) this.set.sent.inc({ ...labels, result }, 0);
-    for (const kind of EVENT_KINDS) for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason, kind }, 0);
+    for (const kind of EVENT_KINDS)
+      for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason, kind }, 0);
     this.set.authFailures.inc(labels, 0);
   }
 

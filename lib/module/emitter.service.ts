@@ -20,7 +20,14 @@ export class EmitterService extends Emitter implements OnModuleInit, OnApplicati
 
   constructor(@Inject(SNOWPLOW_MODULE_OPTIONS) options: SnowplowModuleOptions, http: HttpService) {
     const { shutdownTimeoutMs } = checkModuleOptions(options);
-    const { appId: _appId, namespace: _ns, userAgent: _ua, shutdownTimeoutMs: _st, metrics, ...emitterOptions } = options;
+    const {
+      appId: _appId,
+      namespace: _ns,
+      userAgent: _ua,
+      shutdownTimeoutMs: _st,
+      metrics,
+      ...emitterOptions
+    } = options;
     const logger = new Logger('Snowplow');
     const observer = metrics === false ? undefined : new EmitterMetrics(metrics);
     super({ ...emitterOptions, httpClient: http.axiosRef, logger, observer });
@@ -37,7 +44,8 @@ export class EmitterService extends Emitter implements OnModuleInit, OnApplicati
     if (!this.isStopped) {
       const result = await this.drain(this.drainTimeoutMs);
       if (result.drained) {
-        if (result.sent > 0) this.nestLogger.log(`drained ${result.sent} event${result.sent === 1 ? '' : 's'} on shutdown`);
+        if (result.sent > 0)
+          this.nestLogger.log(`drained ${result.sent} event${result.sent === 1 ? '' : 's'} on shutdown`);
       } else {
         // stop() then says what became of them: kept in the outbox, or counted, logged and
         // dead-lettered as dropped(shutdown).

@@ -44,8 +44,14 @@ export function checkModuleOptions(options: SnowplowModuleOptions): { shutdownTi
     if (!KNOWN_OPTIONS.has(key)) throw new InvalidOptionError(key, 'is not a SnowplowModule option');
   }
   const { shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS, metrics, appId } = options;
-  if (typeof appId !== 'string' || appId.trim() === '') throw new InvalidOptionError('appId', 'must be a non-empty string');
-  if (typeof shutdownTimeoutMs !== 'number' || !Number.isSafeInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0 || shutdownTimeoutMs > MAX_TIMER_MS) {
+  if (typeof appId !== 'string' || appId.trim() === '')
+    throw new InvalidOptionError('appId', 'must be a non-empty string');
+  if (
+    typeof shutdownTimeoutMs !== 'number' ||
+    !Number.isSafeInteger(shutdownTimeoutMs) ||
+    shutdownTimeoutMs < 0 ||
+    shutdownTimeoutMs > MAX_TIMER_MS
+  ) {
     throw new InvalidOptionError('shutdownTimeoutMs', 'must be an integer >= 0 (ms)');
   }
   if (metrics !== undefined && metrics !== false && (metrics === null || typeof metrics !== 'object')) {

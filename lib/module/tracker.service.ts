@@ -17,7 +17,12 @@ export class TrackerService extends Tracker {
     @Inject(SNOWPLOW_MODULE_OPTIONS) options: SnowplowModuleOptions,
     private readonly emitterService: EmitterService,
   ) {
-    super({ appId: options.appId, emitter: emitterService, namespace: options.namespace, userAgent: options.userAgent });
+    super({
+      appId: options.appId,
+      emitter: emitterService,
+      namespace: options.namespace,
+      userAgent: options.userAgent,
+    });
   }
 
   /**

@@ -4,7 +4,8 @@ import { RingBufferStorage } from './ring-buffer.storage';
 import { SqliteStorage, SqliteStorageOptions } from './sqlite.storage';
 
 /** Storage chosen by configuration; the emitter creates it, owns it and closes it on stop. */
-export type StorageConfig = { type: 'memory'; capacity?: number } | ({ type: 'sqlite' } & Omit<SqliteStorageOptions, 'billingCapacity'>);
+export type StorageConfig =
+  { type: 'memory'; capacity?: number } | ({ type: 'sqlite' } & Omit<SqliteStorageOptions, 'billingCapacity'>);
 
 export function isEventStorage(value: unknown): value is EventStorage {
   const candidate = value as Partial<EventStorage> | null;
@@ -21,7 +22,11 @@ export function isEventStorage(value: unknown): value is EventStorage {
  * Builds the storage a config names. `capacity` (custom events) is the emitter's, used when the
  * config has none; `billingCapacity` sizes the billing lane, which lives in the same storage.
  */
-export function createStorage(config: StorageConfig | undefined, capacity: number, billingCapacity: number): EventStorage {
+export function createStorage(
+  config: StorageConfig | undefined,
+  capacity: number,
+  billingCapacity: number,
+): EventStorage {
   if (config === undefined) return new RingBufferStorage(capacity, billingCapacity);
   if (config === null || typeof config !== 'object') {
     throw new InvalidOptionError('storage', "must be { type: 'memory' }, { type: 'sqlite', path }, or an EventStorage");
@@ -32,6 +37,9 @@ export function createStorage(config: StorageConfig | undefined, capacity: numbe
     case 'sqlite':
       return new SqliteStorage({ ...config, capacity: config.capacity ?? capacity, billingCapacity });
     default:
-      throw new InvalidOptionError('storage.type', `must be 'memory' or 'sqlite', got ${JSON.stringify((config as { type?: unknown }).type)}`);
+      throw new InvalidOptionError(
+        'storage.type',
+        `must be 'memory' or 'sqlite', got ${JSON.stringify((config as { type?: unknown }).type)}`,
+      );
   }
 }

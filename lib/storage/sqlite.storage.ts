@@ -1,6 +1,12 @@
 import { closeSync, openSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
-import { InvalidOptionError, MissingDependencyError, StorageCorruptError, StorageError, StorageLockedError } from '../errors';
+import {
+  InvalidOptionError,
+  MissingDependencyError,
+  StorageCorruptError,
+  StorageError,
+  StorageLockedError,
+} from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { onProcessExit } from '../utils/exit-hooks';
 import { EventStorage, kindOf } from './event-storage.interface';
@@ -48,7 +54,11 @@ function loadDriver(): typeof BetterSqlite3 {
     return require('better-sqlite3') as typeof BetterSqlite3;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw new MissingDependencyError('better-sqlite3', 'The durable SQLite event store', 'npm install better-sqlite3@12');
+      throw new MissingDependencyError(
+        'better-sqlite3',
+        'The durable SQLite event store',
+        'npm install better-sqlite3@12',
+      );
     }
     throw err;
   }
@@ -139,7 +149,9 @@ export class SqliteStorage implements EventStorage {
       throw this.translate(err, 'cannot open the event store');
     }
     this.statements = {
-      insert: db.prepare('INSERT INTO snowplow_events (kind, eid, dtm, json, bytes, attempts) VALUES (?, ?, ?, ?, ?, ?)'),
+      insert: db.prepare(
+        'INSERT INTO snowplow_events (kind, eid, dtm, json, bytes, attempts) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       evict: db.prepare(
         "DELETE FROM snowplow_events WHERE seq IN (SELECT seq FROM snowplow_events WHERE kind = 'custom' AND leased_until <= ? ORDER BY seq LIMIT ?)",
       ),
@@ -174,7 +186,9 @@ export class SqliteStorage implements EventStorage {
 
   sizeOf(kind: EventKind): number {
     if (this.shared && !this.closed) this.refreshCounts();
-    return kind === 'billing' ? this.waitingInFile.billing : this.waitingInFile.custom + this.pending.length - this.toEvict;
+    return kind === 'billing'
+      ? this.waitingInFile.billing
+      : this.waitingInFile.custom + this.pending.length - this.toEvict;
   }
 
   /** Shared files only: idle emitters look for other processes' events this often. */
@@ -215,7 +229,8 @@ export class SqliteStorage implements EventStorage {
 
   lease(maxCount: number, maxBytes?: number): QueuedEvent[] {
     this.assertOpen();
-    if (!Number.isSafeInteger(maxCount) || maxCount < 0) throw new InvalidOptionError('maxCount', 'must be a non-negative integer');
+    if (!Number.isSafeInteger(maxCount) || maxCount < 0)
+      throw new InvalidOptionError('maxCount', 'must be a non-negative integer');
     this.flushPending();
     if (maxCount === 0 || this.size === 0) return [];
     const now = Date.now();
@@ -344,19 +359,23 @@ export class SqliteStorage implements EventStorage {
           leased_by INTEGER NOT NULL DEFAULT 0
         );
       `);
-      const version = db.prepare("SELECT value FROM snowplow_meta WHERE key = 'schema_version'").pluck().get() as string | undefined;
+      const version = db.prepare("SELECT value FROM snowplow_meta WHERE key = 'schema_version'").pluck().get() as
+        string | undefined;
       if (version === '1') this.migrateFromVersion1();
       else if (version !== undefined && version !== SCHEMA_VERSION) {
         throw new StorageError(this.path, `was written by an unknown version of nestjs-snowplow (schema ${version})`);
       }
       // Billing rows are found through a partial index, which custom inserts (the many) never touch;
       // custom rows are read in rowid order, skipping the few billing rows among them.
-      db.exec("DROP INDEX IF EXISTS snowplow_events_lane; CREATE INDEX IF NOT EXISTS snowplow_billing ON snowplow_events (seq) WHERE kind = 'billing'");
+      db.exec(
+        "DROP INDEX IF EXISTS snowplow_events_lane; CREATE INDEX IF NOT EXISTS snowplow_billing ON snowplow_events (seq) WHERE kind = 'billing'",
+      );
       db.prepare("INSERT OR REPLACE INTO snowplow_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
     }).immediate();
     // This process owns the file: leases of a process that died go back to the queue. In a shared
     // file, only the leases of processes that are gone (see reclaimDeadLeases).
-    if (!this.shared) db.prepare('UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_until > 0').run();
+    if (!this.shared)
+      db.prepare('UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_until > 0').run();
     else this.reclaimDeadLeases();
   }
 
@@ -373,7 +392,9 @@ export class SqliteStorage implements EventStorage {
       .prepare('SELECT DISTINCT leased_by FROM snowplow_events WHERE leased_until > ? AND leased_by NOT IN (0, ?)')
       .pluck()
       .all(now, process.pid) as number[];
-    const release = this.db.prepare('UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_by = ? AND leased_until > ?');
+    const release = this.db.prepare(
+      'UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_by = ? AND leased_until > ?',
+    );
     for (const pid of owners) if (!processExists(pid)) release.run(pid, now);
   }
 
@@ -388,7 +409,10 @@ export class SqliteStorage implements EventStorage {
 
   private countRows(): void {
     const now = Date.now();
-    const rows = this.run('count events', () => this.statements.waiting.all(now, now) as Array<{ kind: EventKind; waiting: number; n: number }>);
+    const rows = this.run(
+      'count events',
+      () => this.statements.waiting.all(now, now) as Array<{ kind: EventKind; waiting: number; n: number }>,
+    );
     for (const kind of KINDS) {
       this.waitingInFile[kind] = 0;
       this.leasedInFile[kind] = 0;
@@ -500,7 +524,10 @@ export class SqliteStorage implements EventStorage {
       return new StorageLockedError(this.path, `is in use by another process (${message}): ${advice}`);
     }
     if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-      return new StorageCorruptError(this.path, `is not a readable SQLite database (${message}); it was left untouched — move it aside to start a new one`);
+      return new StorageCorruptError(
+        this.path,
+        `is not a readable SQLite database (${message}); it was left untouched — move it aside to start a new one`,
+      );
     }
     return new StorageError(this.path, `${what}: ${message}`);
   }

@@ -48,7 +48,10 @@ export function checkJsonContentType(header: string | undefined): string | undef
   if (!header) return 'Content-Type is missing: send application/json; charset=utf-8';
   const [mediaType, ...params] = header.split(';').map((part) => part.trim().toLowerCase());
   if (mediaType !== 'application/json') return `Content-Type must be application/json, got "${header}"`;
-  const charset = params.find((param) => param.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  const charset = params
+    .find((param) => param.startsWith('charset='))
+    ?.slice('charset='.length)
+    .replace(/"/g, '');
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     return `Content-Type charset must be utf-8, got "${charset}"`;
   }

@@ -40,11 +40,7 @@ export function decodeEvent(item: unknown, options: DecodeOptions = {}): EventDe
 }
 
 /** payload_data failures of `[item]`, each named by the payload key it concerns. */
-function payloadErrors(
-  item: Record<string, unknown>,
-  schema: string,
-  failures: IgluValidationError[],
-): EventError[] {
+function payloadErrors(item: Record<string, unknown>, schema: string, failures: IgluValidationError[]): EventError[] {
   const version = parseIgluUri(schema)?.version ?? schema;
   return failures.map((failure) => {
     if (failure.keyword.startsWith('iglu:')) return { field: 'body', schema, message: failure.message };

@@ -36,9 +36,9 @@ const STRUCTURED_LABELS: ReadonlyArray<[string, string]> = [
 ];
 
 function structuredParts(event: GoodEvent): string[] {
-  return STRUCTURED_LABELS
-    .filter(([key]) => event.raw[key] !== undefined)
-    .map(([key, label]) => `${label}=${JSON.stringify(event.raw[key])}`);
+  return STRUCTURED_LABELS.filter(([key]) => event.raw[key] !== undefined).map(
+    ([key, label]) => `${label}=${JSON.stringify(event.raw[key])}`,
+  );
 }
 
 function contextSummary(context: SelfDescribingJson): string {

@@ -22,8 +22,18 @@ const DROPPED_META = [
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs', 'dependencies']);
 /** Keywords whose value is a subschema or an array of them. */
 const SCHEMA_VALUES = new Set([
-  'items', 'additionalItems', 'additionalProperties', 'not', 'allOf', 'anyOf', 'oneOf',
-  'contains', 'propertyNames', 'if', 'then', 'else',
+  'items',
+  'additionalItems',
+  'additionalProperties',
+  'not',
+  'allOf',
+  'anyOf',
+  'oneOf',
+  'contains',
+  'propertyNames',
+  'if',
+  'then',
+  'else',
 ]);
 
 function isObject(value: unknown): value is Record<string, unknown> {

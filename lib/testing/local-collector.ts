@@ -2,13 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { registryWith } from './builtin-registry';
 import { handleRequest, TP2_PATH } from './collector-routes';
-import {
-  CollectorCounts,
-  CollectorRecord,
-  CollectorSnapshot,
-  EventStore,
-  WaitCondition,
-} from './event-store';
+import { CollectorCounts, CollectorRecord, CollectorSnapshot, EventStore, WaitCondition } from './event-store';
 import type { IgluRegistry } from './iglu-registry';
 import type { BadEvent, GoodEvent } from './types';
 

@@ -19,10 +19,7 @@ const EXPECTED = 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-
  * Checks the outer `{schema, data}` of a tracker POST body: the schema must be a payload_data
  * version the registry knows and `data` a non-empty array. Does not look inside the events.
  */
-export function checkPayloadEnvelope(
-  body: unknown,
-  registry: IgluRegistry = builtinIgluRegistry(),
-): EnvelopeCheck {
+export function checkPayloadEnvelope(body: unknown, registry: IgluRegistry = builtinIgluRegistry()): EnvelopeCheck {
   const fail = (path: string, message: string, schema?: string): EnvelopeCheck => ({
     ok: false,
     errors: [{ field: 'body', path, message, ...(schema === undefined ? {} : { schema }) }],

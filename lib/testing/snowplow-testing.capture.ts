@@ -128,7 +128,13 @@ function containsSubset(actual: unknown, expected: unknown): boolean {
   if (expected === null || typeof expected !== 'object') return Object.is(actual, expected);
   if (actual === null || typeof actual !== 'object') return false;
   if (Array.isArray(expected)) {
-    return Array.isArray(actual) && actual.length === expected.length && expected.every((v, i) => containsSubset(actual[i], v));
+    return (
+      Array.isArray(actual) &&
+      actual.length === expected.length &&
+      expected.every((v, i) => containsSubset(actual[i], v))
+    );
   }
-  return Object.entries(expected).every(([key, value]) => containsSubset((actual as Record<string, unknown>)[key], value));
+  return Object.entries(expected).every(([key, value]) =>
+    containsSubset((actual as Record<string, unknown>)[key], value),
+  );
 }

@@ -54,7 +54,9 @@ export class SnowplowTestingModule {
   static capture(app: Pick<INestApplicationContext, 'get'>): SnowplowTestingCapture {
     const found: unknown = app.get(EmitterService, { strict: false });
     if (!(found instanceof SnowplowTestingCapture)) {
-      throw new Error('This app sends to a real collector: build it with SnowplowTestingModule.forRoot() or SnowplowTestingModule.override()');
+      throw new Error(
+        'This app sends to a real collector: build it with SnowplowTestingModule.forRoot() or SnowplowTestingModule.override()',
+      );
     }
     return found;
   }

@@ -8,7 +8,10 @@ import { JobsModule } from './jobs/jobs.module';
 /** SnowplowModule options from the app's configuration. */
 function snowplowOptions({ snowplow }: AppConfig): SnowplowModuleOptions {
   if (!snowplow.collectorUrl) {
-    throw new ConfigError('SNOWPLOW_COLLECTOR_URL', 'is not set (main.ts starts the embedded collector when it is missing)');
+    throw new ConfigError(
+      'SNOWPLOW_COLLECTOR_URL',
+      'is not set (main.ts starts the embedded collector when it is missing)',
+    );
   }
   return {
     collectorUrl: snowplow.collectorUrl,

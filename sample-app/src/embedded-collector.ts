@@ -24,6 +24,7 @@ export async function startEmbeddedCollector({ port, host }: EmbeddedCollectorCo
       throw new Error(
         `the embedded collector cannot listen on ${host}:${port}, which is in use: ` +
           'set COLLECTOR_PORT to another port, or SNOWPLOW_COLLECTOR_URL to send to a running collector',
+        { cause: error },
       );
     }
     throw error;

@@ -37,14 +37,20 @@ async function bootstrap(): Promise<void> {
   logger.log(`Listening on http://localhost:${port}`);
   if (collector) {
     const host = config.embeddedCollector.host;
-    logger.log(`Snowplow events go to the embedded local collector at ${collector.url} (set SNOWPLOW_COLLECTOR_URL to use another collector)`);
+    logger.log(
+      `Snowplow events go to the embedded local collector at ${collector.url} (set SNOWPLOW_COLLECTOR_URL to use another collector)`,
+    );
     logger.log(`  each event is logged below; see them all: curl ${collectorAddress(collector, host, '/micro/good')}`);
-    logger.log(`  counts: curl ${collectorAddress(collector, host, '/micro/all')}   invalid events: curl ${collectorAddress(collector, host, '/micro/bad')}`);
+    logger.log(
+      `  counts: curl ${collectorAddress(collector, host, '/micro/all')}   invalid events: curl ${collectorAddress(collector, host, '/micro/bad')}`,
+    );
   } else {
     logger.log(`Snowplow events go to ${app.get(EmitterService).collectorUrl} (SNOWPLOW_COLLECTOR_URL)`);
   }
   logger.log(`Metrics: curl localhost:${port}/metrics`);
-  logger.log(`Try: curl -X POST localhost:${port}/jobs -H 'Content-Type: application/json' -d '{"projectId":42,"name":"build"}'`);
+  logger.log(
+    `Try: curl -X POST localhost:${port}/jobs -H 'Content-Type: application/json' -d '{"projectId":42,"name":"build"}'`,
+  );
 }
 
 bootstrap().catch((error: unknown) => {

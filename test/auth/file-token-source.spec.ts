@@ -13,7 +13,6 @@ async function header(source: FileTokenSource): Promise<string | undefined> {
   return headers.Authorization;
 }
 
-
 /** An hour ago, so the file is past the window in which a same-size rewrite could hide. */
 async function age(path: string): Promise<void> {
   const past = new Date(Date.now() - 3_600_000);
@@ -37,7 +36,10 @@ describe('FileTokenSource', () => {
     const source = new FileTokenSource(file);
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     await source.enhanceHeader(headers);
-    expect(headers).toEqual({ 'Content-Type': 'application/json', Authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln' });
+    expect(headers).toEqual({
+      'Content-Type': 'application/json',
+      Authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln',
+    });
     expect(await source.getToken()).toBe('eyJhbGciOiJSUzI1NiJ9.e30.c2ln');
   });
 
@@ -45,9 +47,13 @@ describe('FileTokenSource', () => {
     await writeFile(file, 'stable-token');
     // A file changed in the last 2 s is read on every call (its timestamps may not show a
     // same-size rewrite yet); wait until this one is older than that.
-    await waitFor(async () => Date.now() - (await stat(file)).ctimeMs > 2_200, { timeoutMs: 10_000, intervalMs: 100, what: 'the file to age' });
+    await waitFor(async () => Date.now() - (await stat(file)).ctimeMs > 2_200, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: 'the file to age',
+    });
     // The module object itself (an `import *` namespace would be a copy the library never calls).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+
     const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
     try {
       const source = new FileTokenSource(file);
@@ -175,7 +181,10 @@ describe('FileTokenSource', () => {
 
   it('refuses a directory and a file too large to be a token', async () => {
     const notFile = await failure(new FileTokenSource(dir).getToken());
-    expect(notFile).toMatchObject({ code: 'TOKEN_FILE_UNREADABLE', message: `token file ${dir} is not a regular file` });
+    expect(notFile).toMatchObject({
+      code: 'TOKEN_FILE_UNREADABLE',
+      message: `token file ${dir} is not a regular file`,
+    });
 
     await writeFile(file, 'x'.repeat(MAX_TOKEN_FILE_BYTES + 1));
     const tooLarge = await failure(new FileTokenSource(file).getToken());
@@ -232,7 +241,9 @@ describe('FileTokenSource with the Emitter', () => {
 
     tracker.trackEvent('before_file', {});
     await waitFor(() => failures.length >= 2, { what: 'failures while the token file is missing' });
-    expect(failures.every((f) => f.statusCode === -1 && /^token source failed \(.*token file/i.test(f.error?.message ?? ''))).toBe(true);
+    expect(
+      failures.every((f) => f.statusCode === -1 && /^token source failed \(.*token file/i.test(f.error?.message ?? '')),
+    ).toBe(true);
     expect(harness.collector.requests).toEqual([]);
 
     await writeFile(file, 'rotation-1\n');

@@ -114,7 +114,9 @@ describe('Emitter + OidcTokenSource against a real OpenID provider and a collect
     expect(collector.requests).toEqual([]);
     for (const failure of failures) {
       expect(failure.statusCode).toBe(-1);
-      expect(failure.error?.message).toMatch(/^token source failed \(OpenID discovery for issuer http:\/\/127\.0\.0\.1:\d+\/ failed: .*ECONNREFUSED/);
+      expect(failure.error?.message).toMatch(
+        /^token source failed \(OpenID discovery for issuer http:\/\/127\.0\.0\.1:\d+\/ failed: .*ECONNREFUSED/,
+      );
       expect(failure.error?.message).not.toContain(provider.clientSecret);
     }
     expect(emitter!.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });

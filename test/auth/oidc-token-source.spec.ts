@@ -22,7 +22,6 @@ async function headerToken(source: OidcTokenSource, audience = AUDIENCE): Promis
   return bearer(headers);
 }
 
-
 describe('OidcTokenSource against a real OpenID provider', () => {
   let provider: OidcTestProvider;
 
@@ -51,11 +50,15 @@ describe('OidcTokenSource against a real OpenID provider', () => {
     const claims = await provider.verifyAccessToken(bearer(headers), AUDIENCE);
     expect(claims).toMatchObject({ iss: provider.issuer, aud: AUDIENCE, client_id: provider.clientId });
     expect(provider.paths[0]).toBe('/.well-known/openid-configuration');
-    expect(provider.tokenRequests).toEqual([{ status: 200, clientId: provider.clientId, audience: AUDIENCE, scope: undefined, error: undefined }]);
+    expect(provider.tokenRequests).toEqual([
+      { status: 200, clientId: provider.clientId, audience: AUDIENCE, scope: undefined, error: undefined },
+    ]);
   });
 
   it('passes the scope option and authenticates with client_secret_post when asked', async () => {
-    const token = await headerToken(source({ clientId: provider.postClientId, clientAuthMethod: 'client_secret_post', scope: COLLECTOR_SCOPE }));
+    const token = await headerToken(
+      source({ clientId: provider.postClientId, clientAuthMethod: 'client_secret_post', scope: COLLECTOR_SCOPE }),
+    );
     const claims = await provider.verifyAccessToken(token, AUDIENCE);
     expect(claims).toMatchObject({ client_id: provider.postClientId, scope: COLLECTOR_SCOPE });
     expect(provider.tokenRequests).toEqual([
@@ -205,10 +208,17 @@ describe('OidcTokenSource against a real OpenID provider', () => {
 
   it('a closed port gives a typed discovery error', async () => {
     const port = await closedPort();
-    const oidc = new OidcTokenSource({ issuer: `http://127.0.0.1:${port}`, clientId: 'c', clientSecret: 'super-secret', allowInsecureHttp: true });
+    const oidc = new OidcTokenSource({
+      issuer: `http://127.0.0.1:${port}`,
+      clientId: 'c',
+      clientSecret: 'super-secret',
+      allowInsecureHttp: true,
+    });
     const error = await failure(headerToken(oidc));
     expect(error.code).toBe('DISCOVERY_FAILED');
-    expect(error.message).toMatch(new RegExp(`^OpenID discovery for issuer http://127\\.0\\.0\\.1:${port}/ failed: .*ECONNREFUSED`));
+    expect(error.message).toMatch(
+      new RegExp(`^OpenID discovery for issuer http://127\\.0\\.0\\.1:${port}/ failed: .*ECONNREFUSED`),
+    );
     expect(error.message).not.toContain('super-secret');
   });
 
@@ -220,7 +230,9 @@ describe('OidcTokenSource against a real OpenID provider', () => {
     const error = await failure(headerToken(oidc));
     expect(error.code).toBe('TOKEN_REQUEST_FAILED');
     // Refused, or the keep-alive socket of the discovery request found closed by the stop.
-    expect(error.message).toMatch(/^client-credentials token request to http:\/\/127\.0\.0\.1:\d+\/token failed: .*(ECONNREFUSED|UND_ERR_SOCKET|ECONNRESET)/);
+    expect(error.message).toMatch(
+      /^client-credentials token request to http:\/\/127\.0\.0\.1:\d+\/token failed: .*(ECONNREFUSED|UND_ERR_SOCKET|ECONNRESET)/,
+    );
     expect(error.message).not.toContain(first);
 
     await provider.restart();
@@ -232,7 +244,13 @@ describe('OidcTokenSource against a real OpenID provider', () => {
   it('keeps the secret and the token out of JSON.stringify, util.inspect and console output', async () => {
     const oidc = source({ scope: COLLECTOR_SCOPE });
     const token = await headerToken(oidc);
-    const printed = [JSON.stringify(oidc), inspect(oidc), inspect(oidc, { showHidden: true, depth: 10 }), JSON.stringify({ nested: { oidc } }), String(Object.entries(oidc))];
+    const printed = [
+      JSON.stringify(oidc),
+      inspect(oidc),
+      inspect(oidc, { showHidden: true, depth: 10 }),
+      JSON.stringify({ nested: { oidc } }),
+      String(Object.entries(oidc)),
+    ];
     for (const text of printed) {
       expect(text).not.toContain(provider.clientSecret);
       expect(text).not.toContain(token);
@@ -259,7 +277,9 @@ describe('OidcTokenSource error messages from a misbehaving provider', () => {
   });
 
   /** Valid discovery; the token endpoint answers with `token(authorization header, form body)`. */
-  async function serve(token: (authorization: string, body: string) => { status: number; json: unknown }): Promise<string> {
+  async function serve(
+    token: (authorization: string, body: string) => { status: number; json: unknown },
+  ): Promise<string> {
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -311,7 +331,10 @@ describe('OidcTokenSource error messages from a misbehaving provider', () => {
 
   it('a token without expires_in is kept until invalidate()', async () => {
     let issued = 0;
-    const issuer = await serve(() => ({ status: 200, json: { access_token: `opaque-${++issued}`, token_type: 'bearer' } }));
+    const issuer = await serve(() => ({
+      status: 200,
+      json: { access_token: `opaque-${++issued}`, token_type: 'bearer' },
+    }));
     const oidc = new OidcTokenSource({ issuer, clientId: 'me', clientSecret: secret, allowInsecureHttp: true });
     expect(await oidc.getToken(AUDIENCE)).toBe('opaque-1');
     expect(await oidc.getToken(AUDIENCE)).toBe('opaque-1');
@@ -326,7 +349,9 @@ describe('OidcTokenSource error messages from a misbehaving provider', () => {
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const error = await failure(new OidcTokenSource({ issuer, clientId: 'me', clientSecret: secret, allowInsecureHttp: true }).getToken());
+    const error = await failure(
+      new OidcTokenSource({ issuer, clientId: 'me', clientSecret: secret, allowInsecureHttp: true }).getToken(),
+    );
     expect(error.code).toBe('DISCOVERY_FAILED');
     expect(error.status).toBe(404);
     expect(error.message).toContain('HTTP 404');
@@ -334,7 +359,11 @@ describe('OidcTokenSource error messages from a misbehaving provider', () => {
 });
 
 describe('OidcTokenSource options', () => {
-  const valid: OidcTokenSourceOptions = { issuer: 'https://login.example.com/realm', clientId: 'client', clientSecret: 'TOPSECRET' };
+  const valid: OidcTokenSourceOptions = {
+    issuer: 'https://login.example.com/realm',
+    clientId: 'client',
+    clientSecret: 'TOPSECRET',
+  };
 
   it('accepts valid options and fills in defaults without any network call', () => {
     const oidc = new OidcTokenSource(valid);
@@ -389,7 +418,9 @@ describe('OidcTokenSource options', () => {
 
   it('allows an http issuer only with allowInsecureHttp', () => {
     expect(() => new OidcTokenSource({ ...valid, issuer: 'http://127.0.0.1:8080' })).toThrow(/allowInsecureHttp/);
-    expect(new OidcTokenSource({ ...valid, issuer: 'http://127.0.0.1:8080', allowInsecureHttp: true }).issuer).toBe('http://127.0.0.1:8080/');
+    expect(new OidcTokenSource({ ...valid, issuer: 'http://127.0.0.1:8080', allowInsecureHttp: true }).issuer).toBe(
+      'http://127.0.0.1:8080/',
+    );
   });
 });
 
@@ -397,9 +428,11 @@ describe('loading openid-client', () => {
   it('tells the user to install openid-client when it is missing', () => {
     jest.isolateModules(() => {
       jest.doMock('openid-client', () => {
-        throw Object.assign(new Error("Cannot find module 'openid-client' from 'lib/auth/openid-client-loader.ts'"), { code: 'MODULE_NOT_FOUND' });
+        throw Object.assign(new Error("Cannot find module 'openid-client' from 'lib/auth/openid-client-loader.ts'"), {
+          code: 'MODULE_NOT_FOUND',
+        });
       });
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+
       const isolated = require('../../lib/auth') as typeof import('../../lib/auth');
       let thrown: unknown;
       try {
@@ -415,10 +448,13 @@ describe('loading openid-client', () => {
   });
 
   it('explains a Node.js without require(esm), other load failures, and an incompatible version', () => {
-    const failing = (error: Error & { code?: string }) => () => loadOpenIdClient(() => {
-      throw error;
-    });
-    expect(failing(Object.assign(new Error('require() of ES Module'), { code: 'ERR_REQUIRE_ESM' }))).toThrow(/Node\.js 20\.19\+/);
+    const failing = (error: Error & { code?: string }) => () =>
+      loadOpenIdClient(() => {
+        throw error;
+      });
+    expect(failing(Object.assign(new Error('require() of ES Module'), { code: 'ERR_REQUIRE_ESM' }))).toThrow(
+      /Node\.js 20\.19\+/,
+    );
     expect(failing(Object.assign(new Error("Cannot find module 'jose'"), { code: 'MODULE_NOT_FOUND' }))).toThrow(
       "openid-client could not be loaded (MODULE_NOT_FOUND): Cannot find module 'jose'",
     );

@@ -20,7 +20,10 @@ let tarball: string;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'nestjs-snowplow-packed-'));
   await run('npm', ['pack', '--pack-destination', work], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
-  tarball = join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!);
+  tarball = join(
+    work,
+    readdirSync(work).find((f) => f.endsWith('.tgz'))!,
+  );
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -38,7 +41,10 @@ async function smokeApp(nestMajor: 11 | 12) {
     'reflect-metadata@0.2',
     'rxjs@7',
   ];
-  await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...packages], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+  await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...packages], {
+    cwd: dir,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const { stdout } = await run(process.execPath, ['-r', SWC_REGISTER, 'smoke.ts'], { cwd: dir, timeout: 120_000 });
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }

@@ -124,7 +124,13 @@ describe('DeadLetterFile', () => {
   });
 
   it('a throwing custom logger does not make append throw', async () => {
-    const file = open({ lines: [], warn: () => undefined, error: () => { throw new Error('logger down'); } });
+    const file = open({
+      lines: [],
+      warn: () => undefined,
+      error: () => {
+        throw new Error('logger down');
+      },
+    });
     rmSync(path);
     mkdirSync(path);
     const stderr = jest.spyOn(console, 'error').mockImplementation(() => undefined);

@@ -87,7 +87,11 @@ describe('replayDeadLetters', () => {
       Buffer.from(`\n${mismatched}\n`),
     ]);
     expect(readFileSync(path)).toEqual(expected);
-    expect(sentEvents().map((event) => event.eid).sort()).toEqual([first.eid, second.eid].sort());
+    expect(
+      sentEvents()
+        .map((event) => event.eid)
+        .sort(),
+    ).toEqual([first.eid, second.eid].sort());
   });
 
   it('keeps lines appended while it runs', async () => {

@@ -52,7 +52,7 @@ describe('@TrackEvent at decoration time', () => {
   });
 
   it.each([[''], ['   '], [42], [undefined], ['x'.repeat(256)]])(
-    'refuses the name %p with the tracker\'s rule and wording',
+    "refuses the name %p with the tracker's rule and wording",
     (name) => {
       const tracker = new Tracker({ appId: 'app', emitter: { addAsync: () => undefined } });
       let trackerError: unknown;
@@ -147,15 +147,26 @@ describe('@TrackEvent at decoration time', () => {
 
     props.plan = 'changed after decoration';
     const own = Reflect.getOwnMetadata(TRACK_EVENT_METADATA, BaseController.prototype.own) as TrackEventMetadata;
-    expect(own).toEqual({ name: 'own_evt', on: 'always', props: { plan: 'gold', nested: { seats: 3 } }, where: 'BaseController.own' });
+    expect(own).toEqual({
+      name: 'own_evt',
+      on: 'always',
+      props: { plan: 'gold', nested: { seats: 3 } },
+      where: 'BaseController.own',
+    });
     expect(Reflect.getMetadata(INTERCEPTORS_METADATA, BaseController.prototype.own)).toEqual([TrackEventInterceptor]);
     expect(Reflect.getMetadata(INTERCEPTORS_METADATA, BaseController)).toEqual([TrackEventInterceptor]);
     expect(Reflect.getMetadata(INTERCEPTORS_METADATA, SubController)).toEqual([TrackEventInterceptor]);
 
     // The method's own options win; a class without its own falls back to its parent's.
     expect(getTrackEventMetadata(BaseController.prototype.own, SubController)?.name).toBe('own_evt');
-    expect(getTrackEventMetadata(BaseController.prototype.a, BaseController)).toMatchObject({ name: 'base_evt', on: 'success' });
-    expect(getTrackEventMetadata(BaseController.prototype.a, SubController)).toMatchObject({ name: 'sub_evt', on: 'error' });
+    expect(getTrackEventMetadata(BaseController.prototype.a, BaseController)).toMatchObject({
+      name: 'base_evt',
+      on: 'success',
+    });
+    expect(getTrackEventMetadata(BaseController.prototype.a, SubController)).toMatchObject({
+      name: 'sub_evt',
+      on: 'error',
+    });
   });
 
   it('keeps a props function as given', () => {
@@ -169,14 +180,19 @@ describe('@TrackEvent at decoration time', () => {
 
   it('types the props context after `on` (checked by tsc)', () => {
     class Typed {
-      @TrackEvent<unknown, { id: number }>('typed_success', { props: ({ result, outcome }) => ({ id: result.id, outcome }) })
+      @TrackEvent<unknown, { id: number }>('typed_success', {
+        props: ({ result, outcome }) => ({ id: result.id, outcome }),
+      })
       success(): void {}
 
       @TrackEvent('typed_error', { on: 'error', props: ({ error, outcome }) => ({ outcome, error: String(error) }) })
       error(): void {}
 
-      // @ts-expect-error an error context has no result
-      @TrackEvent<unknown, { id: number }>('typed_error_result', { on: 'error', props: ({ result }) => ({ id: result.id }) })
+      @TrackEvent<unknown, { id: number }>('typed_error_result', {
+        on: 'error',
+        // @ts-expect-error an error context has no result
+        props: ({ result }) => ({ id: result.id }),
+      })
       errorResult(): void {}
 
       @TrackEvent<unknown, { id: number }>('typed_always', {

@@ -94,7 +94,10 @@ class OutcomesController {
   @Get('always')
   @TrackEvent('always_tracked', {
     on: 'always',
-    props: (ctx) => (ctx.outcome === 'success' ? { outcome: ctx.outcome, value: ctx.result.value } : { outcome: ctx.outcome, message: (ctx.error as Error).message }),
+    props: (ctx) =>
+      ctx.outcome === 'success'
+        ? { outcome: ctx.outcome, value: ctx.result.value }
+        : { outcome: ctx.outcome, message: (ctx.error as Error).message },
   })
   always(@Query('fail') fail?: string) {
     if (fail) throw new BadRequestException('asked to fail');
@@ -110,7 +113,10 @@ class OutcomesController {
 
   @Get('filtered')
   @UseFilters(TeapotFilter)
-  @TrackEvent('filtered_error', { on: 'error', props: ({ error }) => ({ isOriginal: error === thrownByFilteredRoute }) })
+  @TrackEvent('filtered_error', {
+    on: 'error',
+    props: ({ error }) => ({ isOriginal: error === thrownByFilteredRoute }),
+  })
   filtered() {
     throw thrownByFilteredRoute;
   }
@@ -197,7 +203,9 @@ describe.each(adapters)('@TrackEvent over HTTP (%s)', (_platform, createAdapter)
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const adapter = createAdapter();
-    app = adapter ? moduleRef.createNestApplication(adapter, { logger: false }) : moduleRef.createNestApplication({ logger: false });
+    app = adapter
+      ? moduleRef.createNestApplication(adapter, { logger: false })
+      : moduleRef.createNestApplication({ logger: false });
     await app.init();
     if (adapter) await adapter.getInstance().ready();
     emitter = app.get(EmitterService);
@@ -242,7 +250,9 @@ describe.each(adapters)('@TrackEvent over HTTP (%s)', (_platform, createAdapter)
 
   it("on: 'error' tracks a thrown HttpException once and the client gets its status and body", async () => {
     await request(server()).get('/outcomes/error-only').expect(200, { ok: true });
-    await request(server()).get('/outcomes/error-only?fail=1').expect(418, { code: 'TEAPOT', detail: 'no coffee here' });
+    await request(server())
+      .get('/outcomes/error-only?fail=1')
+      .expect(418, { code: 'TEAPOT', detail: 'no coffee here' });
 
     const events = await eventsNamed(emitter, collector, 'failed_with_error');
     expect(events).toHaveLength(1);
@@ -306,7 +316,7 @@ describe.each(adapters)('@TrackEvent over HTTP (%s)', (_platform, createAdapter)
     expect(events[0].props ?? undefined).toBeUndefined();
   });
 
-  it("tracks an observable handler once, with its first value", async () => {
+  it('tracks an observable handler once, with its first value', async () => {
     await request(server()).get('/outcomes/stream').expect(200);
 
     const events = await eventsNamed(emitter, collector, 'stream_first');

@@ -86,7 +86,12 @@ describe('TrackEventInterceptor', () => {
   });
 
   it('tracks on completion when the handler completes without a value', async () => {
-    await expect(lastValueFrom(intercept('direct', () => EMPTY), { defaultValue: 'none' })).resolves.toBe('none');
+    await expect(
+      lastValueFrom(
+        intercept('direct', () => EMPTY),
+        { defaultValue: 'none' },
+      ),
+    ).resolves.toBe('none');
 
     const events = await eventsNamed(emitter, collector, 'direct');
     expect(events.map((e) => e.props)).toEqual([{ outcome: 'success', result: null }]);

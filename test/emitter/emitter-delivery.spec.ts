@@ -12,7 +12,6 @@ import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
 import { quietLogger, useEmitterHarness } from '../support/emitter-harness';
 
-
 describe('Emitter delivery to a loopback collector', () => {
   const harness = useEmitterHarness({ namespace: 'ns', userAgent: 'jest-agent' });
   const start = harness.start;
@@ -27,7 +26,15 @@ describe('Emitter delivery to a loopback collector', () => {
     const custom: string[] = [];
     for (let i = 0; i < 1_100; i++) {
       if (i % 11 === 10) {
-        billing.push(tracker.trackBillingEvent({ category: 'c', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'min', quantity: i }).eid);
+        billing.push(
+          tracker.trackBillingEvent({
+            category: 'c',
+            eventType: 'ci_minutes',
+            realm: 'SaaS',
+            unitOfMeasure: 'min',
+            quantity: i,
+          }).eid,
+        );
       } else {
         custom.push(tracker.trackEvent('clicked', { i, nested: { list: [1, 'two', { three: 3 }] } }).eid);
       }
@@ -116,7 +123,14 @@ describe('Emitter delivery to a loopback collector', () => {
     await collector.waitForEvents(2);
     const [first, second] = decodeAccepted(collector);
 
-    expect(first.raw).toMatchObject({ e: 'se', eid: full.eid, se_ca: 'billing', se_ac: 'ci_minutes', se_la: full.eventId, se_va: '2.5' });
+    expect(first.raw).toMatchObject({
+      e: 'se',
+      eid: full.eid,
+      se_ca: 'billing',
+      se_ac: 'ci_minutes',
+      se_la: full.eventId,
+      se_va: '2.5',
+    });
     expect(first.contexts).toEqual([
       {
         schema: 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2',
@@ -163,12 +177,19 @@ describe('Emitter delivery to a loopback collector', () => {
     let failing = true;
     collector.behaviour = () => (failing ? { status: 500 } : { status: 200 });
     const passes: Array<{ successes: SendResult[]; failures: SendResult[] }> = [];
-    const { tracker } = start({ backoff: { baseMs: 5, capMs: 50 }, callback: (successes, failures) => void passes.push({ successes, failures }) });
+    const { tracker } = start({
+      backoff: { baseMs: 5, capMs: 50 },
+      callback: (successes, failures) => void passes.push({ successes, failures }),
+    });
     const eids = Array.from({ length: 250 }, (_, i) => tracker.trackEvent('e', { i }).eid);
     await waitFor(() => collector.requests.length >= 6, { what: 'several failed requests' });
     failing = false;
     await collector.waitForEvents(250);
-    expect(decodeAccepted(collector).map((e) => e.eid).sort()).toEqual([...eids].sort());
+    expect(
+      decodeAccepted(collector)
+        .map((e) => e.eid)
+        .sort(),
+    ).toEqual([...eids].sort());
     const failures = passes.flatMap((p) => p.failures);
     expect(failures.length).toBeGreaterThanOrEqual(6);
     expect(failures.every((f) => f.statusCode === 500 && f.error === undefined)).toBe(true);
@@ -183,7 +204,10 @@ describe('Emitter delivery to a loopback collector', () => {
   it('reports a refused connection as statusCode -1 with an error, and delivers after the collector returns', async () => {
     await collector.close();
     const failures: SendResult[] = [];
-    const { tracker, emitter: e } = start({ backoff: { baseMs: 5, capMs: 20 }, callback: (_s, f) => void failures.push(...f) });
+    const { tracker, emitter: e } = start({
+      backoff: { baseMs: 5, capMs: 20 },
+      callback: (_s, f) => void failures.push(...f),
+    });
     const eids = Array.from({ length: 20 }, () => tracker.trackEvent('offline').eid);
     await waitFor(() => failures.length >= 3, { what: 'refused attempts' });
     expect(failures[0].statusCode).toBe(-1);

@@ -17,7 +17,9 @@ describe('Emitter options', () => {
   });
 
   it('accepts credentials in the URL but never shows the password', () => {
-    const emitter = new Emitter({ collectorUrl: 'https://user:hunter2@collector.example.com/com.snowplowanalytics.snowplow/tp2' });
+    const emitter = new Emitter({
+      collectorUrl: 'https://user:hunter2@collector.example.com/com.snowplowanalytics.snowplow/tp2',
+    });
     expect(emitter.collectorUrl).toBe('https://user:***@collector.example.com/com.snowplowanalytics.snowplow/tp2');
     expect(JSON.stringify(emitter.stats())).not.toContain('hunter2');
   });

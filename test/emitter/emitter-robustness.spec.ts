@@ -56,7 +56,13 @@ describe('failure paths keep every event', () => {
     };
     harness.collector.behaviour = (_r, index) => (index === 0 ? { status: 401 } : { status: 200 });
     const { tracker, emitter } = harness.start({ tokenSource, backoff: { baseMs: 1, capMs: 5 } });
-    const { eid } = tracker.trackBillingEvent({ category: 'c', eventType: 'seats', realm: 'SM', unitOfMeasure: 'seat', quantity: 1 });
+    const { eid } = tracker.trackBillingEvent({
+      category: 'c',
+      eventType: 'seats',
+      realm: 'SM',
+      unitOfMeasure: 'seat',
+      quantity: 1,
+    });
     await harness.collector.waitForEvents(1);
     expect(decodeAccepted(harness.collector).map((e) => e.eid)).toEqual([eid]);
     expect(emitter.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
@@ -68,7 +74,11 @@ describe('failure paths keep every event', () => {
     url.username = 'u';
     url.password = 'p%zz';
     const failures: SendResult[] = [];
-    const { tracker } = harness.start({ collectorUrl: url.href, backoff: { baseMs: 5, capMs: 20 }, callback: (_s, f) => void failures.push(...f) });
+    const { tracker } = harness.start({
+      collectorUrl: url.href,
+      backoff: { baseMs: 5, capMs: 20 },
+      callback: (_s, f) => void failures.push(...f),
+    });
     const { eid } = tracker.trackEvent('percent');
     await waitFor(() => failures.length >= 2, { what: 'refused attempts' });
     await harness.collector.reopen();
@@ -115,7 +125,9 @@ describe('failure paths keep every event', () => {
     });
     try {
       const app = await createApp({
-        imports: [SnowplowModule.forRoot({ collectorUrl: harness.collector.endpoint, appId: 'isolated', metrics: false })],
+        imports: [
+          SnowplowModule.forRoot({ collectorUrl: harness.collector.endpoint, appId: 'isolated', metrics: false }),
+        ],
       });
       app.get(TrackerService).trackEvent('isolated');
       await harness.collector.waitForEvents(1);
@@ -152,7 +164,11 @@ describe('durable outbox on shutdown and when shared', () => {
   it('stop() with maxAttempts: 1 keeps an aborted in-flight batch in the file (an abort is not an attempt)', async () => {
     harness.collector.behaviour = () => ({ hang: true });
     const path = join(dir, 'outbox.db');
-    const { tracker, emitter } = harness.start({ storage: { type: 'sqlite', path }, maxAttempts: 1, requestTimeoutMs: 60_000 });
+    const { tracker, emitter } = harness.start({
+      storage: { type: 'sqlite', path },
+      maxAttempts: 1,
+      requestTimeoutMs: 60_000,
+    });
     for (let i = 0; i < 3; i++) tracker.trackEvent('in-flight-at-stop');
     await waitFor(() => harness.collector.requests.length === 1, { what: 'the hanging request' });
     await emitter.stop();

@@ -18,7 +18,10 @@ function recordingLogger() {
 
 function readDeadLetters(path: string): DeadLetterRecord[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as DeadLetterRecord);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as DeadLetterRecord);
 }
 
 /** Each eid arrived exactly once: the total count equals the distinct count. */
@@ -43,7 +46,11 @@ describe('billing-grade delivery under faults', () => {
     await collector.close();
     const registry = new Registry();
     const metrics = new EmitterMetrics({ registry });
-    const { tracker, emitter } = harness.start({ capacity: 1_000, observer: metrics, backoff: { baseMs: 20, capMs: 100 } });
+    const { tracker, emitter } = harness.start({
+      capacity: 1_000,
+      observer: metrics,
+      backoff: { baseMs: 20, capMs: 100 },
+    });
     metrics.watch(emitter);
     const billing = Array.from({ length: 100 }, () => tracker.trackBillingEvent(BILL).eid);
     const custom = Array.from({ length: 50_000 }, (_, i) => tracker.trackEvent('flood', { i }).eid);
@@ -56,7 +63,11 @@ describe('billing-grade delivery under faults', () => {
     const arrived = eidsOf();
     expectEachOnce(arrived, [...billing, ...custom.slice(49_000)]);
     // Billing events are leased first: the first request after the outage carries them.
-    expect(decodeAccepted(collector).slice(0, 100).map((e) => e.eid)).toEqual(billing);
+    expect(
+      decodeAccepted(collector)
+        .slice(0, 100)
+        .map((e) => e.eid),
+    ).toEqual(billing);
     const text = await registry.metrics();
     expect(text).toContain('snowplow_events_dropped_total{reason="overflow",kind="custom"} 49000');
     expect(text).toContain('snowplow_events_dropped_total{reason="overflow",kind="billing"} 0');
@@ -89,14 +100,18 @@ describe('billing-grade delivery under faults', () => {
     const { eid } = tracker.trackBillingEvent(BILL);
     const line = lines.find((l) => l.level === 'error' && l.message.includes(eid));
     expect(line?.message).toMatch(/dropped \(overflow: .*its payload: \{"e":"se","eid":"/);
-    expect(JSON.parse(line!.message.slice(line!.message.indexOf('its payload: ') + 13))).toMatchObject({ eid, e: 'se' });
+    expect(JSON.parse(line!.message.slice(line!.message.indexOf('its payload: ') + 13))).toMatchObject({
+      eid,
+      e: 'se',
+    });
     await emitter.stop();
   });
 
   it('a redirecting collector: nothing counts as sent, the Location is named once, and every event arrives once the redirect stops', async () => {
     const { collector } = harness;
     let redirecting = true;
-    collector.behaviour = () => (redirecting ? { status: 302, headers: { Location: 'https://moved.example/tp2' } } : { status: 200 });
+    collector.behaviour = () =>
+      redirecting ? { status: 302, headers: { Location: 'https://moved.example/tp2' } } : { status: 200 };
     const { lines, logger } = recordingLogger();
     const successes: SendResult[] = [];
     const failures: SendResult[] = [];
@@ -120,7 +135,7 @@ describe('billing-grade delivery under faults', () => {
     expect(emitter.stats().dropped).toMatchObject({ rejected: 0, expired: 0 });
   });
 
-  it('a poison event in a batch of 300: the collector\'s 400s are bisected, 299 delivered, 1 line in the dead-letter file', async () => {
+  it("a poison event in a batch of 300: the collector's 400s are bisected, 299 delivered, 1 line in the dead-letter file", async () => {
     const { collector } = harness;
     const deadLetter = join(dir, 'dead.jsonl');
     const { lines, logger } = recordingLogger();
@@ -137,10 +152,16 @@ describe('billing-grade delivery under faults', () => {
     const eids = Array.from({ length: 300 }, (_, i) => tracker.trackEvent('batch', { i }).eid);
     poison = eids[137];
     expect((await emitter.drain(20_000)).drained).toBe(true);
-    expectEachOnce(eidsOf(), eids.filter((eid) => eid !== poison));
-    const records = await waitFor(() => (readDeadLetters(deadLetter).length > 0 ? readDeadLetters(deadLetter) : undefined), {
-      what: 'the dead-letter line',
-    });
+    expectEachOnce(
+      eidsOf(),
+      eids.filter((eid) => eid !== poison),
+    );
+    const records = await waitFor(
+      () => (readDeadLetters(deadLetter).length > 0 ? readDeadLetters(deadLetter) : undefined),
+      {
+        what: 'the dead-letter line',
+      },
+    );
     expect(records).toEqual([
       expect.objectContaining({ eid: poison, kind: 'custom', reason: 'rejected', statusCode: 400, attempts: 0 }),
     ]);
@@ -170,7 +191,12 @@ describe('billing-grade delivery under faults', () => {
     const registry = new Registry();
     const metrics = new EmitterMetrics({ registry });
     const { lines, logger } = recordingLogger();
-    const { tracker, emitter } = harness.start({ tokenSource, observer: metrics, logger, backoff: { baseMs: 100, capMs: 1_000 } });
+    const { tracker, emitter } = harness.start({
+      tokenSource,
+      observer: metrics,
+      logger,
+      backoff: { baseMs: 100, capMs: 1_000 },
+    });
     metrics.watch(emitter);
     const eids = [
       ...Array.from({ length: 50 }, () => tracker.trackBillingEvent(BILL).eid),

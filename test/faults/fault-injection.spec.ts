@@ -61,7 +61,11 @@ describe('delivery under faults', () => {
     const eids = trackMany(tracker, 10_000);
     await waitFor(() => failures.length >= 2, { what: 'refused attempts' });
     const closedAt = Date.now();
-    await waitFor(() => Date.now() - closedAt >= OUTAGE_MS || undefined, { timeoutMs: OUTAGE_MS + 5_000, intervalMs: 100, what: 'the outage to last' });
+    await waitFor(() => Date.now() - closedAt >= OUTAGE_MS || undefined, {
+      timeoutMs: OUTAGE_MS + 5_000,
+      intervalMs: 100,
+      what: 'the outage to last',
+    });
     await collector.reopen();
     await expectAllDeliveredOnce(eids);
     expect(failures.every((f) => f.statusCode === -1 && /ECONNREFUSED/.test(f.error!.message))).toBe(true);
@@ -86,20 +90,25 @@ describe('delivery under faults', () => {
     expect(failures.some((f) => f.statusCode === -1 && /timeout/.test(f.error!.message))).toBe(true);
   });
 
-  it.each([429, 503])('%s with Retry-After: 2: no request for 2 s, even when flushed; all delivered', async (status) => {
-    collector.behaviour = (_r, index) => (index === 0 ? { status, headers: { 'Retry-After': '2' } } : { status: 200 });
-    const { tracker, emitter: e } = start({ maxConcurrentRequests: 1, backoff: { baseMs: 1, capMs: 1 } });
-    const eids = trackMany(tracker, 300);
-    await waitFor(() => collector.requests.length >= 1, { what: 'the first request' });
-    e.flush();
-    await expectAllDeliveredOnce(eids);
-    const [first, second] = collector.requests;
-    expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(2_000);
-  });
+  it.each([429, 503])(
+    '%s with Retry-After: 2: no request for 2 s, even when flushed; all delivered',
+    async (status) => {
+      collector.behaviour = (_r, index) =>
+        index === 0 ? { status, headers: { 'Retry-After': '2' } } : { status: 200 };
+      const { tracker, emitter: e } = start({ maxConcurrentRequests: 1, backoff: { baseMs: 1, capMs: 1 } });
+      const eids = trackMany(tracker, 300);
+      await waitFor(() => collector.requests.length >= 1, { what: 'the first request' });
+      e.flush();
+      await expectAllDeliveredOnce(eids);
+      const [first, second] = collector.requests;
+      expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(2_000);
+    },
+  );
 
   it('Retry-After as an HTTP date is honoured', async () => {
     const retryAt = new Date(Date.now() + 2_000);
-    collector.behaviour = (_r, index) => (index === 0 ? { status: 503, headers: { 'Retry-After': retryAt.toUTCString() } } : { status: 200 });
+    collector.behaviour = (_r, index) =>
+      index === 0 ? { status: 503, headers: { 'Retry-After': retryAt.toUTCString() } } : { status: 200 };
     const { tracker } = start({ backoff: { baseMs: 1, capMs: 1 } });
     const eids = trackMany(tracker, 10);
     await expectAllDeliveredOnce(eids);
@@ -131,7 +140,10 @@ describe('delivery under faults', () => {
 
   it('maxBatchBytes cuts batches by bytes: no request body, envelope included, is over it; all delivered', async () => {
     const { tracker } = start({ maxBatchBytes: 6_000, batchSize: 100 });
-    const eids = Array.from({ length: 300 }, (_, i) => tracker.trackEvent('sized', { i, pad: 'p'.repeat(i % 7 === 0 ? 1_500 : 200) }).eid);
+    const eids = Array.from(
+      { length: 300 },
+      (_, i) => tracker.trackEvent('sized', { i, pad: 'p'.repeat(i % 7 === 0 ? 1_500 : 200) }).eid,
+    );
     await expectAllDeliveredOnce(eids);
     const sizes = collector.accepted().map((r) => Buffer.byteLength(r.body));
     expect(Math.max(...sizes)).toBeLessThanOrEqual(6_000);
@@ -144,7 +156,11 @@ describe('delivery under faults', () => {
     const registry = new Registry();
     const metrics = new EmitterMetrics({ registry });
     const failures: SendResult[] = [];
-    const { tracker, emitter: e } = start({ maxConcurrentRequests: 1, observer: metrics, callback: (_s, f) => void failures.push(...f) });
+    const { tracker, emitter: e } = start({
+      maxConcurrentRequests: 1,
+      observer: metrics,
+      callback: (_s, f) => void failures.push(...f),
+    });
     const eids = trackMany(tracker, 1_000);
     bad = eids[42];
     await collector.waitForEvents(999);
@@ -183,7 +199,8 @@ describe('delivery under faults', () => {
         token = 'fresh';
       },
     };
-    collector.behaviour = (request) => (request.headers.authorization === 'Bearer fresh' ? { status: 200 } : { status: 401 });
+    collector.behaviour = (request) =>
+      request.headers.authorization === 'Bearer fresh' ? { status: 200 } : { status: 401 };
     const { tracker } = start({ tokenSource });
     const eids = trackMany(tracker, 3);
     await expectAllDeliveredOnce(eids);
@@ -248,7 +265,16 @@ describe('app.close() during an outage', () => {
     const record = (message: string) => void messages.push(message);
     const shutdownTimeoutMs = 1_000;
     const app = await createApp(
-      { imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'outage', shutdownTimeoutMs, metrics: false })] },
+      {
+        imports: [
+          SnowplowModule.forRoot({
+            collectorUrl: collector.endpoint,
+            appId: 'outage',
+            shutdownTimeoutMs,
+            metrics: false,
+          }),
+        ],
+      },
       { logger: { log: record, warn: record, error: record } },
     );
     for (let i = 0; i < 250; i++) app.get(TrackerService).trackEvent('lost_in_outage');

@@ -7,7 +7,11 @@ import { createApp } from '../support/nest';
 import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
 
-function healthApp(collector: TestCollector, options: Partial<SnowplowModuleOptions>, health: SnowplowHealthOptions = {}) {
+function healthApp(
+  collector: TestCollector,
+  options: Partial<SnowplowModuleOptions>,
+  health: SnowplowHealthOptions = {},
+) {
   @Controller('health')
   class HealthController {
     constructor(
@@ -25,7 +29,14 @@ function healthApp(collector: TestCollector, options: Partial<SnowplowModuleOpti
   class HealthModule {}
   return createApp({
     imports: [
-      SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'health', metrics: false, isGlobal: true, shutdownTimeoutMs: 100, ...options }),
+      SnowplowModule.forRoot({
+        collectorUrl: collector.endpoint,
+        appId: 'health',
+        metrics: false,
+        isGlobal: true,
+        shutdownTimeoutMs: 100,
+        ...options,
+      }),
       HealthModule,
     ],
   });
@@ -76,11 +87,21 @@ describe('SnowplowHealthIndicator', () => {
 
   it('is down when the queue is above the fill ratio', async () => {
     collector.behaviour = () => ({ hang: true });
-    app = await healthApp(collector, { capacity: 10, batchSize: 1, maxConcurrentRequests: 1, requestTimeoutMs: 60_000 }, { maxFillRatio: 0.5 });
+    app = await healthApp(
+      collector,
+      { capacity: 10, batchSize: 1, maxConcurrentRequests: 1, requestTimeoutMs: 60_000 },
+      { maxFillRatio: 0.5 },
+    );
     for (let i = 0; i < 8; i++) app.get(TrackerService).trackEvent('queued');
     await waitFor(() => collector.requests.length === 1, { what: 'the hanging request' });
     const { body } = await request(app.getHttpServer()).get('/health').expect(503);
-    expect(body.error.snowplow).toMatchObject({ status: 'down', queueDepth: 7, capacity: 10, fillRatio: 0.7, reason: 'queue is 70% full (limit 50%)' });
+    expect(body.error.snowplow).toMatchObject({
+      status: 'down',
+      queueDepth: 7,
+      capacity: 10,
+      fillRatio: 0.7,
+      reason: 'queue is 70% full (limit 50%)',
+    });
   });
 
   it('rejects invalid thresholds with an error naming them', async () => {

@@ -84,7 +84,9 @@ describe('Prometheus metrics', () => {
 
   it('a prefix renames every metric; metrics: false registers none', async () => {
     app = await createApp({
-      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'p', metrics: { prefix: 'billing_sp_' } })],
+      imports: [
+        SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'p', metrics: { prefix: 'billing_sp_' } }),
+      ],
     });
     app.get(TrackerService).trackEvent('x');
     await collector.waitForEvents(1);
@@ -95,7 +97,9 @@ describe('Prometheus metrics', () => {
     await app.close();
 
     register.clear();
-    app = await createApp({ imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'p', metrics: false })] });
+    app = await createApp({
+      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'p', metrics: false })],
+    });
     app.get(TrackerService).trackEvent('y');
     await collector.waitForEvents(2);
     expect((await register.metrics()).trim()).toBe('');
@@ -116,7 +120,14 @@ describe('Prometheus metrics', () => {
 
   it('two apps in one process share the series without "already registered" errors and sum queue depth', async () => {
     collector.behaviour = () => ({ hang: true });
-    const options = { collectorUrl: collector.endpoint, appId: 'two', requestTimeoutMs: 120_000, shutdownTimeoutMs: 50, maxConcurrentRequests: 1, batchSize: 1 };
+    const options = {
+      collectorUrl: collector.endpoint,
+      appId: 'two',
+      requestTimeoutMs: 120_000,
+      shutdownTimeoutMs: 50,
+      maxConcurrentRequests: 1,
+      batchSize: 1,
+    };
     const first = await createApp({ imports: [SnowplowModule.forRoot(options)] });
     const second = await createApp({ imports: [SnowplowModule.forRoot(options)] });
     try {
@@ -136,7 +147,15 @@ describe('Prometheus metrics', () => {
 
   it('rejects metric labels that collide with the ones it sets', async () => {
     await expect(
-      createApp({ imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'x', metrics: { labels: { result: 'x' } } })] }),
+      createApp({
+        imports: [
+          SnowplowModule.forRoot({
+            collectorUrl: collector.endpoint,
+            appId: 'x',
+            metrics: { labels: { result: 'x' } },
+          }),
+        ],
+      }),
     ).rejects.toThrow('"metrics.labels"');
   });
 });

@@ -17,14 +17,20 @@ describe('shutdown', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     collector.behaviour = () => ({ status: 200, after: gate });
-    const app = await createApp({ imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'drain', metrics: false })] });
+    const app = await createApp({
+      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'drain', metrics: false })],
+    });
     const tracker = app.get(TrackerService);
     const eids = Array.from({ length: 1_000 }, (_, i) => tracker.trackEvent('queued', { i }).eid);
     await waitFor(() => collector.requests.length >= 1, { what: 'the first held request' });
     const closing = app.close();
     release();
     await closing;
-    expect(decodeAccepted(collector).map((e) => e.eid).sort()).toEqual([...eids].sort());
+    expect(
+      decodeAccepted(collector)
+        .map((e) => e.eid)
+        .sort(),
+    ).toEqual([...eids].sort());
     expect(() => tracker.trackEvent('after')).toThrow(EmitterStoppedError);
   });
 
@@ -33,7 +39,13 @@ describe('shutdown', () => {
     const shutdownTimeoutMs = 500;
     const app = await createApp({
       imports: [
-        SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'hang', shutdownTimeoutMs, requestTimeoutMs: 120_000, metrics: false }),
+        SnowplowModule.forRoot({
+          collectorUrl: collector.endpoint,
+          appId: 'hang',
+          shutdownTimeoutMs,
+          requestTimeoutMs: 120_000,
+          metrics: false,
+        }),
       ],
     });
     for (let i = 0; i < 50; i++) app.get(TrackerService).trackEvent('stuck');
@@ -48,18 +60,25 @@ describe('shutdown', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     collector.behaviour = () => ({ status: 200, after: gate });
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, '../fixtures/apps/sigterm-app.ts')], {
-      cwd: join(__dirname, '../..'),
-      env: { ...process.env, COLLECTOR_URL: collector.endpoint, EVENTS: '1000' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', join(__dirname, '../fixtures/apps/sigterm-app.ts')],
+      {
+        cwd: join(__dirname, '../..'),
+        env: { ...process.env, COLLECTOR_URL: collector.endpoint, EVENTS: '1000' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
     );
-    await waitFor(() => output.includes('tracked'), { timeoutMs: 60_000, what: `the child to track events (output: ${output})` });
+    await waitFor(() => output.includes('tracked'), {
+      timeoutMs: 60_000,
+      what: `the child to track events (output: ${output})`,
+    });
     await waitFor(() => collector.requests.length >= 1, { what: 'the first held request' });
     child.kill('SIGTERM');
     release();

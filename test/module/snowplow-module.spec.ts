@@ -30,18 +30,25 @@ describe('SnowplowModule', () => {
   afterEach(() => collector.close());
 
   it('forRoot provides TrackerService, EmitterService and the options token, and sends events', async () => {
-    const app = await createApp({ imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'svc', metrics: false })] });
+    const app = await createApp({
+      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'svc', metrics: false })],
+    });
     const tracker = app.get(TrackerService);
     expect(app.get(EmitterService)).toBeInstanceOf(EmitterService);
     expect(app.get(SNOWPLOW_MODULE_OPTIONS)).toMatchObject({ appId: 'svc' });
     const { eid } = tracker.trackEvent('module_event', { via: 'forRoot' });
     await collector.waitForEvents(1);
-    expect(decodeAccepted(collector)).toMatchObject([{ eid, name: 'module_event', props: { via: 'forRoot' }, raw: { aid: 'svc' } }]);
+    expect(decodeAccepted(collector)).toMatchObject([
+      { eid, name: 'module_event', props: { via: 'forRoot' }, raw: { aid: 'svc' } },
+    ]);
     await app.close();
   });
 
   it('forRootAsync with a factory injecting a config provider from an imported module', async () => {
-    @Module({ providers: [{ provide: AppConfig, useFactory: () => new AppConfig(collector.endpoint) }], exports: [AppConfig] })
+    @Module({
+      providers: [{ provide: AppConfig, useFactory: () => new AppConfig(collector.endpoint) }],
+      exports: [AppConfig],
+    })
     class ConfigModule {}
     const app = await createApp({
       imports: [
@@ -86,7 +93,10 @@ describe('SnowplowModule', () => {
     @Module({ providers: [FeatureService], exports: [FeatureService] })
     class FeatureModule {}
     const app = await createApp({
-      imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'g', metrics: false, isGlobal: true }), FeatureModule],
+      imports: [
+        SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'g', metrics: false, isGlobal: true }),
+        FeatureModule,
+      ],
     });
     app.get(FeatureService).tracker.trackEvent('global');
     await collector.waitForEvents(1);
@@ -102,7 +112,10 @@ describe('SnowplowModule', () => {
     class FeatureModule {}
     await expect(
       Test.createTestingModule({
-        imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'g', metrics: false }), FeatureModule],
+        imports: [
+          SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'g', metrics: false }),
+          FeatureModule,
+        ],
       }).compile(),
     ).rejects.toThrow(/TrackerService/);
   });
@@ -111,12 +124,34 @@ describe('SnowplowModule', () => {
     ['a missing collectorUrl', { appId: 'a' }, InvalidCollectorUrlError, 'collectorUrl'],
     ['an ftp collectorUrl', { appId: 'a', collectorUrl: 'ftp://x/tp2' }, InvalidCollectorUrlError, 'collectorUrl'],
     ['a missing appId', { collectorUrl: 'http://127.0.0.1:9/tp2' }, InvalidOptionError, 'appId'],
-    ['a negative shutdownTimeoutMs', { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', shutdownTimeoutMs: -1 }, InvalidOptionError, 'shutdownTimeoutMs'],
-    ['a string batchSize', { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', batchSize: '5' }, InvalidOptionError, 'batchSize'],
-    ['a metrics string', { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', metrics: 'yes' }, InvalidOptionError, 'metrics'],
-    ['a misspelt option', { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', batchsize: 5 }, InvalidOptionError, 'batchsize'],
+    [
+      'a negative shutdownTimeoutMs',
+      { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', shutdownTimeoutMs: -1 },
+      InvalidOptionError,
+      'shutdownTimeoutMs',
+    ],
+    [
+      'a string batchSize',
+      { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', batchSize: '5' },
+      InvalidOptionError,
+      'batchSize',
+    ],
+    [
+      'a metrics string',
+      { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', metrics: 'yes' },
+      InvalidOptionError,
+      'metrics',
+    ],
+    [
+      'a misspelt option',
+      { appId: 'a', collectorUrl: 'http://127.0.0.1:9/tp2', batchsize: 5 },
+      InvalidOptionError,
+      'batchsize',
+    ],
   ])('fails at startup on %s, naming the option', async (_case, options, errorClass, option) => {
-    const compiling = Test.createTestingModule({ imports: [SnowplowModule.forRoot(options as SnowplowModuleOptions)] }).compile();
+    const compiling = Test.createTestingModule({
+      imports: [SnowplowModule.forRoot(options as SnowplowModuleOptions)],
+    }).compile();
     await expect(compiling).rejects.toThrow(errorClass);
     await expect(
       Test.createTestingModule({ imports: [SnowplowModule.forRoot(options as SnowplowModuleOptions)] }).compile(),
@@ -129,13 +164,23 @@ describe('SnowplowModule', () => {
     try {
       collector.behaviour = () => ({ hang: true });
       const first = await createApp({
-        imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'durable', storage, shutdownTimeoutMs: 100, metrics: false })],
+        imports: [
+          SnowplowModule.forRoot({
+            collectorUrl: collector.endpoint,
+            appId: 'durable',
+            storage,
+            shutdownTimeoutMs: 100,
+            metrics: false,
+          }),
+        ],
       });
       const eids = Array.from({ length: 20 }, (_, i) => first.get(TrackerService).trackEvent('kept', { i }).eid);
       await first.close();
       collector.behaviour = () => ({ status: 200 });
       const second = await createApp({
-        imports: [SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'durable', storage, metrics: false })],
+        imports: [
+          SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'durable', storage, metrics: false }),
+        ],
       });
       await collector.waitForEvents(20);
       await second.close();

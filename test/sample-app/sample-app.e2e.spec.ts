@@ -105,7 +105,13 @@ describe('sample app (AppModule) against a local collector', () => {
     const se = await eventArrived((event) => event.eid === billing.eid);
     expect(se.eventType).toBe('se');
     expect(se.name).toBe('ci_minutes');
-    expect(se.raw).toMatchObject({ aid: APP_ID, se_ca: 'ci', se_ac: 'ci_minutes', se_la: billing.eventId, se_va: '12.5' });
+    expect(se.raw).toMatchObject({
+      aid: APP_ID,
+      se_ca: 'ci',
+      se_ac: 'ci_minutes',
+      se_la: billing.eventId,
+      se_va: '12.5',
+    });
     expect(se.contexts).toHaveLength(1);
     expect(se.contexts[0].schema).toBe(BILLABLE_USAGE_SCHEMA);
     expect(se.contexts[0].data).toEqual({
@@ -142,7 +148,10 @@ describe('sample app (AppModule) against a local collector', () => {
     await http().post(`/jobs/${finished.id}/finish`).send({ minutes: 2 }).expect(200);
 
     const conflict = await http().post(`/jobs/${finished.id}/cancel`).expect(409);
-    expect(conflict.body).toMatchObject({ statusCode: 409, message: `job ${finished.id} is finished; only a running job can be canceled` });
+    expect(conflict.body).toMatchObject({
+      statusCode: 409,
+      message: `job ${finished.id} is finished; only a running job can be canceled`,
+    });
     const rejected = await eventArrived(custom('job_cancel_rejected', finished.id));
     expect(rejected.props).toEqual({
       job_id: finished.id,

@@ -109,7 +109,9 @@ describe('the sample app as started by npm start', () => {
       const app = start({ ...FREE_PORTS, SNOWPLOW_COLLECTOR_URL: collector.url, SNOWPLOW_APP_ID: 'sample-process' });
       const appUrl = await app.appUrl();
       // A bare origin gets the tp2 path.
-      await app.waitForOutput(new RegExp(`Snowplow events go to ${collector.endpoint.replace(/[.]/g, '\\.')} \\(SNOWPLOW_COLLECTOR_URL\\)`));
+      await app.waitForOutput(
+        new RegExp(`Snowplow events go to ${collector.endpoint.replace(/[.]/g, '\\.')} \\(SNOWPLOW_COLLECTOR_URL\\)`),
+      );
       expect(app.text).not.toContain('embedded local collector');
 
       const created = await postJson(`${appUrl}/jobs`, { projectId: 7, name: 'remote' });
@@ -120,7 +122,12 @@ describe('the sample app as started by npm start', () => {
       const exit = await app.stop('SIGTERM');
       // Nest ends the process by raising the signal again once the shutdown hooks are done.
       expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
-      expect(collector.good().map((event) => event.name).sort()).toEqual(['ci_minutes', 'job_created', 'job_finished']);
+      expect(
+        collector
+          .good()
+          .map((event) => event.name)
+          .sort(),
+      ).toEqual(['ci_minutes', 'job_created', 'job_finished']);
       expect(collector.bad()).toEqual([]);
     });
   });
@@ -137,7 +144,9 @@ describe('the sample app as started by npm start', () => {
     try {
       const app = start({ ...FREE_PORTS, COLLECTOR_PORT: String((busy.address() as AddressInfo).port) });
       expect(await app.exited).toEqual({ code: 1, signal: null });
-      expect(app.text).toMatch(/could not start: the embedded collector cannot listen on 127\.0\.0\.1:\d+, which is in use/);
+      expect(app.text).toMatch(
+        /could not start: the embedded collector cannot listen on 127\.0\.0\.1:\d+, which is in use/,
+      );
     } finally {
       await new Promise((resolve) => busy.close(resolve));
     }

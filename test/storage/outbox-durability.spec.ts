@@ -50,7 +50,11 @@ function recorded(): { custom: string[]; billing: string[] } {
 /** A fresh process on the same file sends everything in it; resolves the accepted eids. */
 async function resumeAndDeliver(): Promise<string[]> {
   collector.behaviour = () => ({ status: 200 });
-  const emitter = new Emitter({ collectorUrl: collector.endpoint, storage: { type: 'sqlite', path: db }, logger: quietLogger });
+  const emitter = new Emitter({
+    collectorUrl: collector.endpoint,
+    storage: { type: 'sqlite', path: db },
+    logger: quietLogger,
+  });
   emitter.start();
   await waitFor(async () => (await emitter.drain(200)).drained, { timeoutMs: 60_000, what: 'the outbox to empty' });
   await emitter.stop();
@@ -65,16 +69,19 @@ describe('the SQLite outbox keeps every event whose eid tracking returned', () =
     ['throw', 'an uncaught exception'],
     ['exit', 'process.exit(1)'],
     ['reject', 'an unhandled rejection'],
-  ])('track 500 custom and 50 billing events, then %s (%s) in the same tick: all 550 delivered after a restart', async (crash) => {
-    const child = startChild({ CRASH: crash, CUSTOM: '500', BILLING: '50' });
-    const { code } = await child.exited;
-    expect(code).toBe(1);
-    const { custom, billing } = recorded();
-    expect([custom.length, billing.length]).toEqual([500, 50]);
-    const delivered = await resumeAndDeliver();
-    expect(delivered).toHaveLength(550);
-    expect(new Set(delivered)).toEqual(new Set([...custom, ...billing]));
-  });
+  ])(
+    'track 500 custom and 50 billing events, then %s (%s) in the same tick: all 550 delivered after a restart',
+    async (crash) => {
+      const child = startChild({ CRASH: crash, CUSTOM: '500', BILLING: '50' });
+      const { code } = await child.exited;
+      expect(code).toBe(1);
+      const { custom, billing } = recorded();
+      expect([custom.length, billing.length]).toEqual([500, 50]);
+      const delivered = await resumeAndDeliver();
+      expect(delivered).toHaveLength(550);
+      expect(new Set(delivered)).toEqual(new Set([...custom, ...billing]));
+    },
+  );
 
   it('a billing event is committed before tracking returns: SIGKILL in the same tick keeps all 50', async () => {
     const child = startChild({ CRASH: 'kill', CUSTOM: '0', BILLING: '50' });
@@ -99,7 +106,11 @@ describe('the SQLite outbox keeps every event whose eid tracking returned', () =
       // Kill it at a random point: after it recorded a random number of further events (1 to 40
       // ticks of tracking), wherever its send loop happens to be then.
       const target = recorded().custom.length + 20 * (1 + Math.floor(Math.random() * 40));
-      await waitFor(() => recorded().custom.length >= target, { timeoutMs: 30_000, intervalMs: 2, what: `run ${run} to track` });
+      await waitFor(() => recorded().custom.length >= target, {
+        timeoutMs: 30_000,
+        intervalMs: 2,
+        what: `run ${run} to track`,
+      });
       child.child.kill('SIGKILL');
       await child.exited;
     }

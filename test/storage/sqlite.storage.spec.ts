@@ -2,13 +2,28 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Emitter, MissingDependencyError, QueuedEvent, SqliteStorage, StorageCorruptError, StorageLockedError, Tracker } from '../../lib';
+import {
+  Emitter,
+  MissingDependencyError,
+  QueuedEvent,
+  SqliteStorage,
+  StorageCorruptError,
+  StorageLockedError,
+  Tracker,
+} from '../../lib';
 import { decodeAccepted } from '../support/decode';
 import { quietLogger } from '../support/emitter-harness';
 import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
 
-const event = (n: number): QueuedEvent => ({ kind: 'custom', eid: `e${n}`, dtm: 1_700_000_000_000 + n, json: `{"n":"${n}"}`, bytes: 12, attempts: 0 });
+const event = (n: number): QueuedEvent => ({
+  kind: 'custom',
+  eid: `e${n}`,
+  dtm: 1_700_000_000_000 + n,
+  json: `{"n":"${n}"}`,
+  bytes: 12,
+  attempts: 0,
+});
 const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 const ROOT = join(__dirname, '../..');
 
@@ -45,7 +60,6 @@ describe('SqliteStorage', () => {
   });
 
   it('opens a file written by the previous version (one lane): its structured events become billing events', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Driver = require('better-sqlite3') as typeof import('better-sqlite3');
     const v1 = new Driver(path);
     v1.exec(`
@@ -103,7 +117,7 @@ describe('SqliteStorage', () => {
     expect(other.size).toBe(2); // three are leased by a live process
     child.kill('SIGKILL');
     await exited;
-    await waitFor(() => other.size === 5, { timeoutMs: 5_000, what: 'the dead process\'s leases to come back' });
+    await waitFor(() => other.size === 5, { timeoutMs: 5_000, what: "the dead process's leases to come back" });
     expect(other.lease(10).map((e) => e.eid)).toEqual(['e1', 'e2', 'e3', 'e4', 'e5']);
     other.close();
   });
@@ -122,7 +136,6 @@ describe('SqliteStorage', () => {
     b.close();
   });
 
-
   it('reports a corrupt file with StorageCorruptError and never deletes or changes it', () => {
     const garbage = Buffer.from('this is not a sqlite database, just some bytes '.repeat(200));
     writeFileSync(path, garbage);
@@ -138,7 +151,7 @@ describe('SqliteStorage', () => {
         error.code = 'MODULE_NOT_FOUND';
         throw error;
       });
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+
       const isolated = require('../../lib') as typeof import('../../lib');
       expect(() => new isolated.SqliteStorage({ path })).toThrow(isolated.MissingDependencyError);
       expect(() => new isolated.SqliteStorage({ path })).toThrow(
@@ -152,7 +165,11 @@ describe('SqliteStorage', () => {
 
   it('the file stays bounded: 30,000 events through a capacity of 1,000 with the collector up', async () => {
     const collector = await TestCollector.start();
-    const emitter = new Emitter({ collectorUrl: collector.endpoint, storage: { type: 'sqlite', path, capacity: 1_000 }, logger: quietLogger });
+    const emitter = new Emitter({
+      collectorUrl: collector.endpoint,
+      storage: { type: 'sqlite', path, capacity: 1_000 },
+      logger: quietLogger,
+    });
     emitter.start();
     const tracker = new Tracker({ appId: 'bounded', emitter });
     let peak = 0;
@@ -178,21 +195,32 @@ describe('durable delivery across crashes', () => {
   afterEach(() => collector.close());
 
   function startChild(env: Record<string, string>) {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, '../fixtures/apps/durable-tracker.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, COLLECTOR_URL: collector.endpoint, DB: path, OUT: join(dir, 'eids.txt'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', join(__dirname, '../fixtures/apps/durable-tracker.ts')],
+      {
+        cwd: ROOT,
+        env: { ...process.env, COLLECTOR_URL: collector.endpoint, DB: path, OUT: join(dir, 'eids.txt'), ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    const tracked = waitFor(() => output.includes('tracked'), { timeoutMs: 60_000, what: 'the child to track its events' });
+    const tracked = waitFor(() => output.includes('tracked'), {
+      timeoutMs: 60_000,
+      what: 'the child to track its events',
+    });
     return { child, exited, tracked, output: () => output };
   }
 
   function resume() {
-    const emitter = new Emitter({ collectorUrl: collector.endpoint, storage: { type: 'sqlite', path }, logger: quietLogger });
+    const emitter = new Emitter({
+      collectorUrl: collector.endpoint,
+      storage: { type: 'sqlite', path },
+      logger: quietLogger,
+    });
     emitter.start();
     return emitter;
   }
@@ -225,23 +253,24 @@ describe('durable delivery across crashes', () => {
     expect(new SqliteStorage({ path }).size).toBe(0);
   });
 
-  it('a crash between the collector\'s 200 and the delete resends that batch with the same eids, never loses one', async () => {
+  it("a crash between the collector's 200 and the delete resends that batch with the same eids, never loses one", async () => {
     let killed = false;
-    let child: ReturnType<typeof startChild> | undefined;
     collector.behaviour = () => {
       if (!killed) {
         killed = true;
-        child!.child.kill('SIGKILL');
+        child.child.kill('SIGKILL');
       }
       return { status: 200 };
     };
-    child = startChild({ EVENTS: '1000', BATCH: '100' });
+    const child = startChild({ EVENTS: '1000', BATCH: '100' });
     await child.tracked;
     await child.exited;
     const firstBatch = (JSON.parse(collector.requests[0].body).data as Array<{ eid: string }>).map((e) => e.eid);
 
     const emitter = resume();
-    await waitFor(async () => (await emitter.drain(100)).drained && emitter.queueDepth === 0, { what: 'the outbox to empty' });
+    await waitFor(async () => (await emitter.drain(100)).drained && emitter.queueDepth === 0, {
+      what: 'the outbox to empty',
+    });
     await emitter.stop();
     const tracked = readFileSync(join(dir, 'eids.txt'), 'utf8').split('\n');
     const delivered = decodeAccepted(collector).map((e) => e.eid as string);

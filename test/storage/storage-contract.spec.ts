@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib';
 
-const event = (n: number, bytes = 10): QueuedEvent => ({ eid: `e${n}`, dtm: 1_700_000_000_000 + n, json: `{"n":"${n}"}`, bytes, attempts: 0 });
+const event = (n: number, bytes = 10): QueuedEvent => ({
+  eid: `e${n}`,
+  dtm: 1_700_000_000_000 + n,
+  json: `{"n":"${n}"}`,
+  bytes,
+  attempts: 0,
+});
 const bill = (n: number, bytes = 10): QueuedEvent => ({ ...event(n, bytes), eid: `b${n}`, kind: 'billing' });
 const eids = (events: QueuedEvent[]) => events.map((e) => e.eid);
 /** Lets a durable store write what it batched in this tick. */
@@ -126,9 +132,8 @@ describe.each(implementations)('%s passes the storage contract', (_name, create)
     expect(result).toEqual(await scenario(new RingBufferStorage(50)));
   });
 
-
   describe('two lanes: billing and custom', () => {
-    it('reports each lane\'s capacity, size and whether it is durable', () => {
+    it("reports each lane's capacity, size and whether it is durable", () => {
       make(3, 7);
       expect([storage.capacity, storage.billingCapacity]).toEqual([3, 7]);
       storage.addBatch([event(1), bill(1), bill(2)]);

@@ -99,7 +99,11 @@ export class TestCollector {
       const answer = () => {
         request.status = reply.status;
         const body = Buffer.from(reply.body ?? (reply.status < 400 ? 'ok' : 'error'));
-        res.writeHead(reply.status, { 'Content-Type': 'text/plain', 'Content-Length': String(body.length), ...reply.headers });
+        res.writeHead(reply.status, {
+          'Content-Type': 'text/plain',
+          'Content-Length': String(body.length),
+          ...reply.headers,
+        });
         if (reply.cutAfterBytes === undefined) {
           res.end(body);
           return;

@@ -1,7 +1,11 @@
 /** Polls `condition` until it is truthy or `timeoutMs` passes; never a fixed sleep. */
 export async function waitFor<T>(
   condition: () => T | Promise<T>,
-  { timeoutMs = 15_000, intervalMs = 10, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  {
+    timeoutMs = 15_000,
+    intervalMs = 10,
+    what = 'condition',
+  }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

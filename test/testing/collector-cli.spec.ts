@@ -1,7 +1,14 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { CliUsageError, parseCliArgs, runCollectorCli } from '../../lib/testing/collector.cli';
-import { billableUsage, billingItem, customEventItem, FIXTURE_IGLU_DIR, payloadBody, postPayload } from './support/snowplow-payloads';
+import {
+  billableUsage,
+  billingItem,
+  customEventItem,
+  FIXTURE_IGLU_DIR,
+  payloadBody,
+  postPayload,
+} from './support/snowplow-payloads';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -38,11 +45,17 @@ describe('runCollectorCli', () => {
       await postPayload(collector.endpoint, payloadBody(ue, se, bad));
       await collector.waitFor(3);
       const events = lines.slice(3);
-      expect(events[0]).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z GOOD ue signup eid=${ue.eid} props=\\{"plan":"pro"\\}$`));
+      expect(events[0]).toMatch(
+        new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z GOOD ue signup eid=${ue.eid} props=\\{"plan":"pro"\\}$`),
+      );
       expect(events[1]).toMatch(
         /GOOD se usage_recorded eid=\S+ category="billing" label="ci_minutes" value="12.5" contexts=billable_usage@1-0-2\{"event_id":/,
       );
-      expect(events[2]).toMatch(new RegExp(`Z BAD eid=${bad.eid} cx: cx context 0 iglu:com.gitlab/billable_usage/jsonschema/1-0-2: /realm must be`));
+      expect(events[2]).toMatch(
+        new RegExp(
+          `Z BAD eid=${bad.eid} cx: cx context 0 iglu:com.gitlab/billable_usage/jsonschema/1-0-2: /realm must be`,
+        ),
+      );
     } finally {
       await collector.close();
     }
@@ -50,7 +63,9 @@ describe('runCollectorCli', () => {
 
   it('prints usage for --help and starts nothing', async () => {
     const lines: string[] = [];
-    expect(await runCollectorCli(['--help'], { out: (line) => lines.push(line), err: () => undefined })).toBeUndefined();
+    expect(
+      await runCollectorCli(['--help'], { out: (line) => lines.push(line), err: () => undefined }),
+    ).toBeUndefined();
     expect(lines[0]).toMatch(/^Usage: nestjs-snowplow-collector/);
   });
 });
@@ -59,15 +74,14 @@ describe('collector.cli.ts as a process', () => {
   const children: ChildProcessWithoutNullStreams[] = [];
 
   afterEach(() => {
-    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children.splice(0))
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 
   function startCli(args: string[]): ChildProcessWithoutNullStreams {
-    const child = spawn(
-      process.execPath,
-      ['-r', '@swc-node/register', 'lib/testing/collector.cli.ts', ...args],
-      { cwd: ROOT },
-    );
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'lib/testing/collector.cli.ts', ...args], {
+      cwd: ROOT,
+    });
     children.push(child);
     return child;
   }

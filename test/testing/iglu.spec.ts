@@ -43,7 +43,12 @@ function makeRegistry(files: Record<string, unknown>): string {
   return root;
 }
 
-function igluSchema(vendor: string, name: string, version: string, body: Record<string, unknown>): Record<string, unknown> {
+function igluSchema(
+  vendor: string,
+  name: string,
+  version: string,
+  body: Record<string, unknown>,
+): Record<string, unknown> {
   return {
     $schema: 'http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#',
     self: { vendor, name, format: 'jsonschema', version },
@@ -52,7 +57,8 @@ function igluSchema(vendor: string, name: string, version: string, body: Record<
 }
 
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
     .sort();
@@ -126,17 +132,28 @@ describe('IgluRegistry.validate', () => {
 
   it('reports every missing required field and unknown key', () => {
     const errors = registry.validate(BILLABLE_USAGE, { realm: 'SM', extra: true });
-    expect(errors.filter((error) => error.keyword === 'required').map((error) => error.params.missingProperty)).toEqual([
-      'event_id', 'event_type', 'unit_of_measure', 'quantity', 'timestamp',
-    ]);
-    expect(errors).toContainEqual(expect.objectContaining({ keyword: 'additionalProperties', message: '(root) must NOT have additional properties: "extra"' }));
+    expect(errors.filter((error) => error.keyword === 'required').map((error) => error.params.missingProperty)).toEqual(
+      ['event_id', 'event_type', 'unit_of_measure', 'quantity', 'timestamp'],
+    );
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        keyword: 'additionalProperties',
+        message: '(root) must NOT have additional properties: "extra"',
+      }),
+    );
   });
 
   it('answers an unknown or malformed URI with an error instead of throwing', () => {
     expect(registry.validate('iglu:com.acme/nope/jsonschema/1-0-0', {})).toEqual([
-      expect.objectContaining({ keyword: 'iglu:unknown-schema', schema: 'iglu:com.acme/nope/jsonschema/1-0-0', path: '' }),
+      expect.objectContaining({
+        keyword: 'iglu:unknown-schema',
+        schema: 'iglu:com.acme/nope/jsonschema/1-0-0',
+        path: '',
+      }),
     ]);
-    expect(registry.validate('iglu:com.acme/nope/jsonschema/1-0-0', {})[0].message).toMatch(/^unknown schema iglu:com\.acme\/nope/);
+    expect(registry.validate('iglu:com.acme/nope/jsonschema/1-0-0', {})[0].message).toMatch(
+      /^unknown schema iglu:com\.acme\/nope/,
+    );
     expect(registry.validate('http://example.com/schema', {})).toEqual([
       expect.objectContaining({ keyword: 'iglu:invalid-uri' }),
     ]);
@@ -185,7 +202,10 @@ describe('loadIgluRegistry with several directories', () => {
 
   it('lets a later directory override a schema of an earlier one', () => {
     const looser = igluSchema('com.gitlab', 'billable_usage', '1-0-2', { type: 'object' });
-    const registry = loadIgluRegistry([FIXTURE_IGLU_DIR, makeRegistry({ 'com.gitlab/billable_usage/jsonschema/1-0-2': looser })]);
+    const registry = loadIgluRegistry([
+      FIXTURE_IGLU_DIR,
+      makeRegistry({ 'com.gitlab/billable_usage/jsonschema/1-0-2': looser }),
+    ]);
     expect(registry.validate(BILLABLE_USAGE, { realm: 'Moon' })).toEqual([]);
   });
 
@@ -199,7 +219,9 @@ describe('loadIgluRegistry with several directories', () => {
       'com.acme/broken/jsonschema/1-0-0': '{ not json',
       'com.acme/moved/jsonschema/1-0-0': igluSchema('com.acme', 'other', '1-0-0', { type: 'object' }),
       'com.acme/bad_version/jsonschema/1.0.0': igluSchema('com.acme', 'bad_version', '1.0.0', {}),
-      'com.acme/uncompilable/jsonschema/1-0-0': igluSchema('com.acme', 'uncompilable', '1-0-0', { type: 'no-such-type' }),
+      'com.acme/uncompilable/jsonschema/1-0-0': igluSchema('com.acme', 'uncompilable', '1-0-0', {
+        type: 'no-such-type',
+      }),
       'com.acme/too_shallow/jsonschema': '{}',
     });
     let caught: unknown;
@@ -211,7 +233,9 @@ describe('loadIgluRegistry with several directories', () => {
     expect(caught).toBeInstanceOf(IgluRegistryError);
     const problems = (caught as IgluRegistryError).problems.join('\n');
     expect(problems).toMatch(/broken\/jsonschema\/1-0-0: not valid JSON/);
-    expect(problems).toMatch(/moved\/jsonschema\/1-0-0: "self" block disagrees with the file path on name \("other" vs "moved"\)/);
+    expect(problems).toMatch(
+      /moved\/jsonschema\/1-0-0: "self" block disagrees with the file path on name \("other" vs "moved"\)/,
+    );
     expect(problems).toMatch(/1\.0\.0: version "1\.0\.0" is not MODEL-REVISION-ADDITION/);
     expect(problems).toMatch(/uncompilable\/jsonschema\/1-0-0: does not compile/);
     expect(problems).toMatch(/too_shallow\/jsonschema: expected schemas\/VENDOR\/NAME\/FORMAT\/VERSION/);
@@ -225,7 +249,12 @@ describe('loadIgluRegistry with several directories', () => {
 
 describe('parseIgluUri', () => {
   it('splits a URI and rejects other text', () => {
-    expect(parseIgluUri(BILLABLE_USAGE)).toEqual({ vendor: 'com.gitlab', name: 'billable_usage', format: 'jsonschema', version: '1-0-2' });
+    expect(parseIgluUri(BILLABLE_USAGE)).toEqual({
+      vendor: 'com.gitlab',
+      name: 'billable_usage',
+      format: 'jsonschema',
+      version: '1-0-2',
+    });
     expect(parseIgluUri('iglu:com.gitlab/billable_usage/jsonschema/1-0')).toBeUndefined();
   });
 });
@@ -247,9 +276,15 @@ describe('base64 decoding', () => {
   it('names what is wrong with malformed input', () => {
     expect(decodeBase64Text('')).toEqual({ ok: false, message: 'is empty' });
     expect(decodeBase64Text('eyJh!')).toEqual({ ok: false, message: 'is not base64: unexpected "!" at position 4' });
-    expect(decodeBase64Text('eyJhI')).toEqual({ ok: false, message: 'is not base64: 5 characters cannot encode whole bytes' });
+    expect(decodeBase64Text('eyJhI')).toEqual({
+      ok: false,
+      message: 'is not base64: 5 characters cannot encode whole bytes',
+    });
     expect(decodeBase64Text('eyJ=')).toEqual({ ok: true, value: '{"' });
-    expect(decodeBase64Text('eyJhIg=')).toEqual({ ok: false, message: 'is not base64: padding does not complete a 4-character group' });
+    expect(decodeBase64Text('eyJhIg=')).toEqual({
+      ok: false,
+      message: 'is not base64: padding does not complete a 4-character group',
+    });
     expect(decodeBase64Text('eyJh=x==')).toEqual({ ok: false, message: 'is not base64: unexpected "=" at position 4' });
     expect(decodeBase64Text('//79')).toEqual({ ok: false, message: 'decodes from base64 to bytes that are not UTF-8' });
     expect(decodeBase64Json(Buffer.from('{nope').toString('base64'))).toEqual({
@@ -293,7 +328,9 @@ describe('decodePayloadBody', () => {
 
   it('takes plain JSON in ue_pr and co', () => {
     const item = {
-      e: 'ue', p: 'srv', tv: 't',
+      e: 'ue',
+      p: 'srv',
+      tv: 't',
       ue_pr: JSON.stringify(unstruct(CUSTOM_EVENT, { name: 'plain' })),
       co: JSON.stringify(contexts({ schema: BILLABLE_USAGE, data: billableUsage() })),
     };
@@ -306,12 +343,16 @@ describe('decodePayloadBody', () => {
     const acme = makeRegistry({
       'com.acme/button_click/jsonschema/1-0-0': igluSchema('com.acme', 'button_click', '1-0-0', { type: 'object' }),
     });
-    const item = { e: 'ue', p: 'web', tv: 't', ue_px: base64Json(unstruct('iglu:com.acme/button_click/jsonschema/1-0-0', { id: 1 })) };
+    const item = {
+      e: 'ue',
+      p: 'web',
+      tv: 't',
+      ue_px: base64Json(unstruct('iglu:com.acme/button_click/jsonschema/1-0-0', { id: 1 })),
+    };
     const options = { registry: loadIgluRegistry([FIXTURE_IGLU_DIR, acme]) };
-    expect(decodePayloadBody(payloadBody(item, { e: 'pv', p: 'web', tv: 't' }), options).good.map((event) => event.name)).toEqual([
-      'button_click',
-      'page_view',
-    ]);
+    expect(
+      decodePayloadBody(payloadBody(item, { e: 'pv', p: 'web', tv: 't' }), options).good.map((event) => event.name),
+    ).toEqual(['button_click', 'page_view']);
   });
 
   it('uses the built-in registry by default', () => {
@@ -320,18 +361,46 @@ describe('decodePayloadBody', () => {
 
   it.each([
     ['a non-object body', [], '', 'body must be a JSON object {schema, data}, got an array'],
-    ['a wrong envelope schema', { schema: CONTEXTS, data: [] }, '/schema', `body schema must be iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-*, got string "${CONTEXTS}"`],
-    ['an unknown payload_data version', { schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-3', data: [{}] }, '/schema', 'unknown schema iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-3 (payload_data version not in the registry)'],
-    ['data that is not an array', { schema: PAYLOAD_DATA, data: {} }, '/data', 'body data must be an array of events, got an object'],
-    ['empty data', { schema: PAYLOAD_DATA, data: [] }, '/data', 'body data is empty: payload_data needs at least one event'],
+    [
+      'a wrong envelope schema',
+      { schema: CONTEXTS, data: [] },
+      '/schema',
+      `body schema must be iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-*, got string "${CONTEXTS}"`,
+    ],
+    [
+      'an unknown payload_data version',
+      { schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-3', data: [{}] },
+      '/schema',
+      'unknown schema iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-3 (payload_data version not in the registry)',
+    ],
+    [
+      'data that is not an array',
+      { schema: PAYLOAD_DATA, data: {} },
+      '/data',
+      'body data must be an array of events, got an object',
+    ],
+    [
+      'empty data',
+      { schema: PAYLOAD_DATA, data: [] },
+      '/data',
+      'body data is empty: payload_data needs at least one event',
+    ],
   ])('rejects %s as one bad record for the whole body', (_label, body, errorPath, message) => {
     const { good, bad } = decodePayloadBody(body, { registry });
     expect(good).toEqual([]);
-    expect(bad).toEqual([{ raw: body, errors: [expect.objectContaining({ field: 'body', path: errorPath, message })], receivedAt: expect.any(String) }]);
+    expect(bad).toEqual([
+      {
+        raw: body,
+        errors: [expect.objectContaining({ field: 'body', path: errorPath, message })],
+        receivedAt: expect.any(String),
+      },
+    ]);
   });
 
   it('keeps good events of a batch when others are bad', () => {
-    const { good, bad } = decodePayloadBody(payloadBody(customEventItem('ok', null), 'not an event', null), { registry });
+    const { good, bad } = decodePayloadBody(payloadBody(customEventItem('ok', null), 'not an event', null), {
+      registry,
+    });
     expect(good).toHaveLength(1);
     expect(bad.map((event) => event.errors[0].message)).toEqual([
       'an event must be a JSON object of string values, got string "not an event"',
@@ -358,7 +427,12 @@ describe('decodeEvent reasons', () => {
     const { tv: _tv, ...withoutTv } = customEventItem('x', null);
     expect(errorsOf({ ...withoutTv, foo: 'bar' })).toEqual([
       { field: 'tv', schema: PAYLOAD_DATA, path: '/tv', message: 'tv is required' },
-      { field: 'foo', schema: PAYLOAD_DATA, path: '/foo', message: 'unknown key "foo": payload_data 1-0-4 does not allow it' },
+      {
+        field: 'foo',
+        schema: PAYLOAD_DATA,
+        path: '/foo',
+        message: 'unknown key "foo": payload_data 1-0-4 does not allow it',
+      },
     ]);
   });
 
@@ -376,17 +450,24 @@ describe('decodeEvent reasons', () => {
       { field: 'ue_px', message: 'a self-describing (ue) event needs ue_px or ue_pr' },
     ]);
     const item = customEventItem('x', null);
-    expect(errorsOf({ ...item, ue_pr: '{}' })).toEqual([{ field: 'ue_pr', message: 'both ue_px and ue_pr are set: send only one' }]);
+    expect(errorsOf({ ...item, ue_pr: '{}' })).toEqual([
+      { field: 'ue_pr', message: 'both ue_px and ue_pr are set: send only one' },
+    ]);
   });
 
   it('names an unknown schema in ue_px', () => {
-    const item = { ...customEventItem('x', null), ue_px: base64Json(unstruct('iglu:com.acme/nope/jsonschema/1-0-0', {})) };
+    const item = {
+      ...customEventItem('x', null),
+      ue_px: base64Json(unstruct('iglu:com.acme/nope/jsonschema/1-0-0', {})),
+    };
     expect(errorsOf(item)).toEqual([
       {
         field: 'ue_px',
         schema: 'iglu:com.acme/nope/jsonschema/1-0-0',
         path: '/data/schema',
-        message: expect.stringMatching(/^ue_px event: unknown schema iglu:com\.acme\/nope\/jsonschema\/1-0-0 \(not in /),
+        message: expect.stringMatching(
+          /^ue_px event: unknown schema iglu:com\.acme\/nope\/jsonschema\/1-0-0 \(not in /,
+        ),
       },
     ]);
   });
@@ -425,7 +506,10 @@ describe('decodeEvent reasons', () => {
       },
     ]);
     const notSelfDescribing = { ...billingItem(), cx: base64Json([billableUsage()]) };
-    expect(errorsOf(notSelfDescribing)[0]).toMatchObject({ field: 'cx', message: expect.stringMatching(/^cx must be a self-describing JSON/) });
+    expect(errorsOf(notSelfDescribing)[0]).toMatchObject({
+      field: 'cx',
+      message: expect.stringMatching(/^cx must be a self-describing JSON/),
+    });
   });
 
   it('validates the custom_event data itself', () => {

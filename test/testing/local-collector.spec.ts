@@ -58,7 +58,9 @@ function rawRequest(
     const req = http.request(url, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
     });
     req.on('error', reject);
     req.end(body);
@@ -72,7 +74,10 @@ describe('startLocalCollector', () => {
 
   beforeAll(async () => {
     userDir = makeUserRegistry();
-    collector = await startLocalCollector({ schemaDirs: [FIXTURE_IGLU_DIR, userDir], onEvent: (record) => records.push(record) });
+    collector = await startLocalCollector({
+      schemaDirs: [FIXTURE_IGLU_DIR, userDir],
+      onEvent: (record) => records.push(record),
+    });
   });
 
   afterAll(async () => {
@@ -160,7 +165,11 @@ describe('startLocalCollector', () => {
   it('records a missing content type and a non-UTF-8 charset', async () => {
     const response = await rawRequest(collector.endpoint, 'POST', '{}');
     expect(response.status).toBe(415);
-    await postPayload(collector.endpoint, payloadBody(customEventItem('x', null)), 'application/json; charset=iso-8859-1');
+    await postPayload(
+      collector.endpoint,
+      payloadBody(customEventItem('x', null)),
+      'application/json; charset=iso-8859-1',
+    );
     const { bad } = await collector.waitFor(2);
     expect(bad.map((event) => event.errors[0].message)).toEqual([
       'Content-Type is missing: send application/json; charset=utf-8',
@@ -171,11 +180,17 @@ describe('startLocalCollector', () => {
   it('records a body that is not JSON and answers 400', async () => {
     const { status, bad } = await post('{"schema": "iglu:', 1);
     expect(status).toBe(400);
-    expect(onlyBad(bad)).toMatchObject({ raw: '{"schema": "iglu:', errors: [{ field: 'body', message: expect.stringMatching(/^body is not JSON \(/) }] });
+    expect(onlyBad(bad)).toMatchObject({
+      raw: '{"schema": "iglu:',
+      errors: [{ field: 'body', message: expect.stringMatching(/^body is not JSON \(/) }],
+    });
   });
 
   it('records a wrong envelope schema and answers 400', async () => {
-    const body = { schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1', data: [customEventItem('x', null)] };
+    const body = {
+      schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1',
+      data: [customEventItem('x', null)],
+    };
     const { status, bad } = await post(body, 1);
     expect(status).toBe(400);
     expect(onlyBad(bad)).toMatchObject({ raw: body, errors: [{ field: 'body', path: '/schema' }] });
@@ -190,10 +205,17 @@ describe('startLocalCollector', () => {
   });
 
   it('names an unknown schema', async () => {
-    const item = { ...customEventItem('x', null), ue_px: base64Json(unstruct('iglu:com.acme/unknown/jsonschema/1-0-0', {})) };
+    const item = {
+      ...customEventItem('x', null),
+      ue_px: base64Json(unstruct('iglu:com.acme/unknown/jsonschema/1-0-0', {})),
+    };
     const { bad } = await post(payloadBody(item), 1);
     expect(onlyBad(bad).errors).toEqual([
-      expect.objectContaining({ field: 'ue_px', schema: 'iglu:com.acme/unknown/jsonschema/1-0-0', message: expect.stringContaining('unknown schema iglu:com.acme/unknown/jsonschema/1-0-0') }),
+      expect.objectContaining({
+        field: 'ue_px',
+        schema: 'iglu:com.acme/unknown/jsonschema/1-0-0',
+        message: expect.stringContaining('unknown schema iglu:com.acme/unknown/jsonschema/1-0-0'),
+      }),
     ]);
   });
 
@@ -211,13 +233,20 @@ describe('startLocalCollector', () => {
 
   it('names malformed base64', async () => {
     const { bad } = await post(payloadBody({ ...customEventItem('x', null), ue_px: 'not base64!' }), 1);
-    expect(onlyBad(bad).errors).toEqual([{ field: 'ue_px', message: 'ue_px is not base64: unexpected " " at position 3' }]);
+    expect(onlyBad(bad).errors).toEqual([
+      { field: 'ue_px', message: 'ue_px is not base64: unexpected " " at position 3' },
+    ]);
   });
 
   it('names an unknown key in the payload item', async () => {
     const { bad } = await post(payloadBody({ ...customEventItem('x', null), user_id: '42' }), 1);
     expect(onlyBad(bad).errors).toEqual([
-      { field: 'user_id', schema: PAYLOAD_DATA, path: '/user_id', message: 'unknown key "user_id": payload_data 1-0-4 does not allow it' },
+      {
+        field: 'user_id',
+        schema: PAYLOAD_DATA,
+        path: '/user_id',
+        message: 'unknown key "user_id": payload_data 1-0-4 does not allow it',
+      },
     ]);
   });
 
@@ -233,12 +262,17 @@ describe('startLocalCollector', () => {
     const { good, bad } = await post(payloadBody(item({ plan: 'pro' }), item({ plan: 'gold' })), 2);
     expect(good).toEqual([expect.objectContaining({ name: 'signup', schema: SIGNUP, data: { plan: 'pro' } })]);
     expect(good[0].props).toBeUndefined();
-    expect(onlyBad(bad).errors).toEqual([expect.objectContaining({ field: 'ue_px', schema: SIGNUP, path: '/data/data/plan' })]);
+    expect(onlyBad(bad).errors).toEqual([
+      expect.objectContaining({ field: 'ue_px', schema: SIGNUP, path: '/data/data/plan' }),
+    ]);
   });
 
   it('takes one event from a GET /i pixel and answers with a GIF', async () => {
     const item = customEventItem('pixel_view', { a: 1 }) as Record<string, string>;
-    const query = new URLSearchParams({ ...item, ue_px: base64UrlJson(unstruct(CUSTOM_EVENT, { name: 'pixel_view', props: { a: 1 } })) });
+    const query = new URLSearchParams({
+      ...item,
+      ue_px: base64UrlJson(unstruct(CUSTOM_EVENT, { name: 'pixel_view', props: { a: 1 } })),
+    });
     const response = await fetch(`${collector.url}/i?${query}`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('image/gif');
@@ -253,13 +287,19 @@ describe('startLocalCollector', () => {
     await fetch(`${collector.url}/i?e=se&p=srv&tv=t&se_ca=c&se_ac=a&se_ac=b&tz=x`);
     const { good, bad } = await collector.waitFor(2);
     expect(good.map((event) => event.name)).toEqual(['a']);
-    expect(onlyBad(bad).errors).toEqual([{ field: 'se_ac', message: 'se_ac is given more than once in the query string' }]);
+    expect(onlyBad(bad).errors).toEqual([
+      { field: 'se_ac', message: 'se_ac is given more than once in the query string' },
+    ]);
   });
 
   it('answers a CORS preflight', async () => {
     const response = await fetch(collector.endpoint, {
       method: 'OPTIONS',
-      headers: { Origin: 'http://app.test', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+      headers: {
+        Origin: 'http://app.test',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type',
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe('http://app.test');
@@ -316,10 +356,14 @@ describe('startLocalCollector', () => {
   });
 
   it('keeps memory bounded: a body over the limit is dropped and answered 413', async () => {
-    const huge = JSON.stringify(payloadBody({ ...customEventItem('x', null), se_la: 'x'.repeat(DEFAULT_MAX_BODY_BYTES) }));
+    const huge = JSON.stringify(
+      payloadBody({ ...customEventItem('x', null), se_la: 'x'.repeat(DEFAULT_MAX_BODY_BYTES) }),
+    );
     const { status, bad } = await post(huge, 1);
     expect(status).toBe(413);
-    expect(onlyBad(bad).errors[0].message).toBe(`body is ${Buffer.byteLength(huge)} bytes, over the 10485760-byte limit`);
+    expect(onlyBad(bad).errors[0].message).toBe(
+      `body is ${Buffer.byteLength(huge)} bytes, over the 10485760-byte limit`,
+    );
   });
 });
 
@@ -350,7 +394,9 @@ describe('startLocalCollector defaults and lifecycle', () => {
   });
 
   it('fails to start on a broken schema dir, and on a port in use', async () => {
-    await expect(startLocalCollector({ schemaDirs: ['/no/such/dir'] })).rejects.toThrow('/no/such/dir: not a directory');
+    await expect(startLocalCollector({ schemaDirs: ['/no/such/dir'] })).rejects.toThrow(
+      '/no/such/dir: not a directory',
+    );
     const first = await startLocalCollector();
     try {
       await expect(startLocalCollector({ port: first.port })).rejects.toThrow(/EADDRINUSE/);

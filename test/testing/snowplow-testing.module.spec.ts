@@ -25,14 +25,20 @@ class CartController {
   constructor(private readonly checkoutService: CheckoutService) {}
 
   @Post('checkout')
-  @TrackEvent('checkout_clicked', { props: (ctx) => ({ items: (ctx.request as { body: { items: number } }).body.items }) })
+  @TrackEvent('checkout_clicked', {
+    props: (ctx) => ({ items: (ctx.request as { body: { items: number } }).body.items }),
+  })
   checkout(@Body() cart: { items: number; total: number }) {
     return this.checkoutService.checkout(cart);
   }
 }
 
 describe('SnowplowTestingModule.forRoot() in place of SnowplowModule', () => {
-  @Module({ imports: [SnowplowTestingModule.forRoot({ appId: 'shop' })], controllers: [CartController], providers: [CheckoutService] })
+  @Module({
+    imports: [SnowplowTestingModule.forRoot({ appId: 'shop' })],
+    controllers: [CartController],
+    providers: [CheckoutService],
+  })
   class ShopTestModule {}
 
   let capture: SnowplowTestingCapture;
@@ -59,7 +65,7 @@ describe('SnowplowTestingModule.forRoot() in place of SnowplowModule', () => {
     expect(capture.events()).toEqual([]);
     service.checkout({ items: 1, total: 5 });
     expect(() => capture.expectTracked({ name: 'checkout_completed' }, { items: 2 })).toThrow(
-      /expected at least 1 event\(s\) matching .*found 0\. Captured: \n  checkout_completed \{"items":1,"total":5\}/,
+      /expected at least 1 event\(s\) matching .*found 0\. Captured: \n {2}checkout_completed \{"items":1,"total":5\}/,
     );
   });
 
@@ -84,7 +90,9 @@ describe('SnowplowTestingModule.override() on an app that imports the real Snowp
     })
     class AppModule {}
 
-    const moduleRef = await SnowplowTestingModule.override(Test.createTestingModule({ imports: [AppModule] })).compile();
+    const moduleRef = await SnowplowTestingModule.override(
+      Test.createTestingModule({ imports: [AppModule] }),
+    ).compile();
     const app = moduleRef.createNestApplication({ logger: false });
     await app.init();
     await request(app.getHttpServer()).post('/cart/checkout').send({ items: 2, total: 10 }).expect(201, { ok: true });

@@ -90,7 +90,15 @@ describe('trackEvent validation', () => {
     ['an object whose toJSON returns a string', { toJSON: () => 'x' }, /JSON object, but .* gives a string/],
     ['an object whose toJSON returns null', { toJSON: () => null }, /JSON object, but .* gives null/],
     ['an object whose toJSON returns a boolean', { toJSON: () => false }, /JSON object, but .* gives a boolean/],
-    ['an object whose toJSON throws', { toJSON: () => { throw new Error('nope'); } }, /cannot be serialised .*nope/],
+    [
+      'an object whose toJSON throws',
+      {
+        toJSON: () => {
+          throw new Error('nope');
+        },
+      },
+      /cannot be serialised .*nope/,
+    ],
   ])('rejects props that are %s', (_case, props, message) => {
     expectFieldError(() => tracker.trackEvent('ok', props as Record<string, unknown>), 'props', message);
   });
@@ -105,13 +113,15 @@ describe('billing validation', () => {
   afterEach(() => expect(emitter.queueDepth).toBe(0));
   const textFields = ['category', 'eventType', 'realm', 'unitOfMeasure'] as const;
 
-  it.each(textFields.flatMap((field) => [
-    [field, 'missing', undefined, /required/],
-    [field, 'null', null, /required/],
-    [field, 'empty', '', /empty/],
-    [field, 'whitespace', '  ', /empty/],
-    [field, 'a number', 7, /must be a string/],
-  ]))('%s %s is rejected', (field, _case, value, message) => {
+  it.each(
+    textFields.flatMap((field) => [
+      [field, 'missing', undefined, /required/],
+      [field, 'null', null, /required/],
+      [field, 'empty', '', /empty/],
+      [field, 'whitespace', '  ', /empty/],
+      [field, 'a number', 7, /must be a string/],
+    ]),
+  )('%s %s is rejected', (field, _case, value, message) => {
     const input = { ...required, [field]: value } as BillingEventRequiredInput;
     expectFieldError(() => tracker.trackBillingEvent(input), field, message);
   });
@@ -136,17 +146,23 @@ describe('billing validation', () => {
     ['zero', 0, /greater than 0/],
     ['negative', -1, /greater than 0/],
   ])('quantity %s is rejected', (_case, quantity, message) => {
-    expectFieldError(() => tracker.trackBillingEvent({ ...required, quantity: quantity as number }), 'quantity', message);
+    expectFieldError(
+      () => tracker.trackBillingEvent({ ...required, quantity: quantity as number }),
+      'quantity',
+      message,
+    );
   });
 
   const idFields = ['projectId', 'namespaceId', 'organizationId', 'rootNamespaceId'] as const;
-  it.each(idFields.flatMap((field) => [
-    [field, 'negative', -1],
-    [field, 'non-integer', 1.5],
-    [field, 'NaN', NaN],
-    [field, 'unsafe', Number.MAX_SAFE_INTEGER + 1],
-    [field, 'a string', '12'],
-  ]))('%s %s is rejected', (field, _case, value) => {
+  it.each(
+    idFields.flatMap((field) => [
+      [field, 'negative', -1],
+      [field, 'non-integer', 1.5],
+      [field, 'NaN', NaN],
+      [field, 'unsafe', Number.MAX_SAFE_INTEGER + 1],
+      [field, 'a string', '12'],
+    ]),
+  )('%s %s is rejected', (field, _case, value) => {
     expectFieldError(
       () => tracker.trackBillingEventWithOptionalInput(required, { [field]: value } as BillingEventOptionalInput),
       field,
@@ -159,10 +175,12 @@ describe('billing validation', () => {
     ['hostName', {}, /must be a string/],
     ['seatIds', 'a,b', /must be an array of strings, got string$/],
     ['seatIds', [1], /must be an array of strings, got number at index 0$/],
+    // eslint-disable-next-line no-sparse-arrays -- the hole is the bad input
     ['seatIds', ['a', , 'b'], /must be an array of strings, got a hole at index 1$/],
     ['seatIds', new Array(2), /must be an array of strings, got a hole at index 0$/],
     ['seatIds', ['a', undefined], /must be an array of strings, got undefined at index 1$/],
     ['assignments', [null], /must be an array of strings, got null at index 0$/],
+    // eslint-disable-next-line no-sparse-arrays -- the hole is the bad input
     ['assignments', [, 'a'], /must be an array of strings, got a hole at index 0$/],
     ['assignments', { 0: 'a', length: 1 }, /must be an array of strings, got an object$/],
     ['metadata', [], /plain object/],
@@ -194,7 +212,11 @@ describe('billing validation', () => {
     ['required', 'x'],
     ['required', []],
   ])('%s input %p that is not an object is rejected', (field, value) => {
-    expectFieldError(() => tracker.trackBillingEvent(value as unknown as BillingEventRequiredInput), field, /must be an object/);
+    expectFieldError(
+      () => tracker.trackBillingEvent(value as unknown as BillingEventRequiredInput),
+      field,
+      /must be an object/,
+    );
   });
 
   it('optional input that is not an object is rejected', () => {

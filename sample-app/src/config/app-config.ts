@@ -105,7 +105,10 @@ function collectorUrl(env: Environment): string | undefined {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError('SNOWPLOW_COLLECTOR_URL', `must be an absolute http(s) URL, e.g. http://localhost:9090${TP2_ENDPOINT_PATH}`);
+    throw new ConfigError(
+      'SNOWPLOW_COLLECTOR_URL',
+      `must be an absolute http(s) URL, e.g. http://localhost:9090${TP2_ENDPOINT_PATH}`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError('SNOWPLOW_COLLECTOR_URL', `must use http or https, got ${url.protocol.replace(/:$/, '')}`);

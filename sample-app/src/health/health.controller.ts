@@ -13,6 +13,8 @@ export class HealthController {
   @Get()
   @HealthCheck()
   check() {
-    return this.health.check([() => this.snowplow.isHealthy('snowplow', { maxFillRatio: 0.8, maxConsecutiveFailures: 5 })]);
+    return this.health.check([
+      () => this.snowplow.isHealthy('snowplow', { maxFillRatio: 0.8, maxConsecutiveFailures: 5 }),
+    ]);
   }
 }

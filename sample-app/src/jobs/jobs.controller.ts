@@ -36,9 +36,17 @@ export class JobsController {
   @Post(':id/finish')
   @HttpCode(200)
   @TrackEvent<JobRequest, FinishedJob>('job_finished', {
-    props: ({ result }) => ({ job_id: result.job.id, minutes: result.job.minutes, billing_event_id: result.billing.eventId }),
+    props: ({ result }) => ({
+      job_id: result.job.id,
+      minutes: result.job.minutes,
+      billing_event_id: result.billing.eventId,
+    }),
   })
-  finish(@Param('id') id: string, @Body() body: unknown, @Headers('x-correlation-id') correlationId?: string): FinishedJob {
+  finish(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Headers('x-correlation-id') correlationId?: string,
+  ): FinishedJob {
     return this.jobs.finish(id, parseFinishJob(body), correlationId);
   }
 

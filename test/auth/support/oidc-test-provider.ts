@@ -20,7 +20,6 @@ function oidcProvider(): OidcProviderModule {
       if (!String(args[0]).includes('Unsupported runtime')) warn(...args);
     };
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       oidcProviderModule = require('oidc-provider') as OidcProviderModule;
     } finally {
       console.warn = warn;
@@ -160,7 +159,9 @@ export class OidcTestProvider {
   }
 
   private async fetchJwks(): Promise<ReturnType<typeof createLocalJWKSet>> {
-    const discovery = (await (await fetch(`${this.issuer}/.well-known/openid-configuration`)).json()) as { jwks_uri: string };
+    const discovery = (await (await fetch(`${this.issuer}/.well-known/openid-configuration`)).json()) as {
+      jwks_uri: string;
+    };
     const keys = (await (await fetch(discovery.jwks_uri)).json()) as JSONWebKeySet;
     return createLocalJWKSet(keys);
   }

@@ -13,7 +13,9 @@ export interface StartCommand {
 
 /** Parses package.json's start script, `npm run build:sample && exec node <entry>`. */
 export function startCommand(packageDir: string): StartCommand {
-  const pkg = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   const match = /^npm run (\S+) && exec node (\S+)$/.exec(pkg.scripts.start ?? '');
   if (!match) throw new Error(`unexpected start script: ${JSON.stringify(pkg.scripts.start)}`);
   return { build: match[1], entry: match[2] };
@@ -51,9 +53,8 @@ export async function buildPackageCopy(timeoutMs: number): Promise<{ dir: string
 function runNpmScript(cwd: string, script: string, timeoutMs: number): Promise<void> {
   // Under npm (npm test, npx jest) npm_execpath names npm's own CLI; else npm from PATH.
   const npmCli = process.env.npm_execpath;
-  const [command, args] = npmCli && /npm-cli\.js$/.test(npmCli)
-    ? [process.execPath, [npmCli, 'run', script]]
-    : ['npm', ['run', script]];
+  const [command, args] =
+    npmCli && /npm-cli\.js$/.test(npmCli) ? [process.execPath, [npmCli, 'run', script]] : ['npm', ['run', script]];
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -123,7 +124,10 @@ export class SampleProcess {
         if (match) done(undefined, match);
         else if (!this.running) done(new Error(`the app exited before printing ${pattern}; output:\n${this.output}`));
       };
-      const timer = setTimeout(() => done(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.output}`)), timeoutMs);
+      const timer = setTimeout(
+        () => done(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.output}`)),
+        timeoutMs,
+      );
       this.watchers.add(check);
       check();
     });
