@@ -36,7 +36,7 @@ const emitter = new ours.Emitter({
 });
 const trackerWithEmitter = new ours.Tracker({ appId: 'bench', emitter });
 const EID_AT = '{"e":"ue","eid":"'.length;
-const nullSink: OurModule.EventSink = { addAsync: keep };
+const nullSink: OurModule.EventSink = { enqueue: keep };
 const trackerWithNullSink = new ours.Tracker({ appId: 'bench', emitter: nullSink });
 const flatEidEmitter = new ours.Emitter({
   collectorUrl: 'http://127.0.0.1:9/com.snowplowanalytics.snowplow/tp2',
@@ -47,7 +47,7 @@ const flatEidEmitter = new ours.Emitter({
 const trackerWithFlatEid = new ours.Tracker({
   appId: 'bench',
   emitter: {
-    addAsync: (p) => flatEidEmitter.addAsync({ eid: p.json.slice(EID_AT, EID_AT + 36), dtm: p.dtm, json: p.json }),
+    enqueue: (p) => flatEidEmitter.enqueue({ eid: p.json.slice(EID_AT, EID_AT + 36), dtm: p.dtm, json: p.json }),
   },
 });
 const candidateEmitter = new ours.Emitter({
@@ -93,7 +93,7 @@ function candidateTrackEvent(name: string, props: Record<string, unknown>, sink:
   const json = `{"e":"ue","eid":"${randomUUID()}","dtm":"${dtm}",${common},"ue_px":"${uePx}"}`;
   // slice() flattens the payload once; the eid is then a 36-character view of it.
   const eid = json.slice(EID_AT, EID_AT + 36);
-  sink.addAsync({ eid, dtm, json });
+  sink.enqueue({ eid, dtm, json });
   return { eid };
 }
 
@@ -114,7 +114,7 @@ const steps: Array<[string, () => void]> = [
     '  encodeBase64(wrapper) (Buffer.from + base64url)',
     () => keep(ours.encodeBase64(`${WRAPPER_HEAD}${sampleInner}}}`)),
   ],
-  ['  Buffer.byteLength(payload json) (addAsync)', () => keep(Buffer.byteLength(`${sampleJson}`, 'utf8'))],
+  ['  Buffer.byteLength(payload json) (enqueue)', () => keep(Buffer.byteLength(`${sampleJson}`, 'utf8'))],
   ['inconclusive: base64 with the head encoded once', () => keep(uePxPrecomputedHead(sampleInner))],
 ];
 

@@ -49,7 +49,7 @@ function emitterWith(flatEid: boolean): () => unknown {
       logger: { warn: () => undefined, error: () => undefined },
     });
     const sink: OurModule.EventSink = flatEid
-      ? { addAsync: (p) => emitter.addAsync({ eid: p.json.slice(EID_AT, EID_AT + 36), dtm: p.dtm, json: p.json }) }
+      ? { enqueue: (p) => emitter.enqueue({ eid: p.json.slice(EID_AT, EID_AT + 36), dtm: p.dtm, json: p.json }) }
       : emitter;
     const tracker = new ours.Tracker({ appId: 'bench', emitter: sink });
     for (let i = 0; i < N; i++) tracker.trackEvent('bench_click', { plan: 'premium', seats: 3 });

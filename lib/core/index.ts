@@ -7,3 +7,4 @@ export * from '../tracker';
 export * from '../emitter';
 export * from '../dead-letter';
 export { LIBRARY_VERSION, TRACKER_VERSION } from '../version';
+export * from '../replay';

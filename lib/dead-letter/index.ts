@@ -1,3 +1,2 @@
 export * from './dead-letter-record';
 export * from './dead-letter-file';
-export * from './replay';

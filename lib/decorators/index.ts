@@ -1,5 +1,5 @@
 export { TrackEvent } from './track-event.decorator';
-export { TRACK_EVENT_METADATA, getTrackEventMetadata } from './track-event.options';
+export { TRACK_EVENT_METADATA, getTrackEventMetadata } from '../interceptors/track-event.metadata';
 export type {
   TrackEventAlwaysOptions,
   TrackEventContext,
@@ -12,4 +12,4 @@ export type {
   TrackEventProps,
   TrackEventSuccessContext,
   TrackEventSuccessOptions,
-} from './track-event.options';
+} from '../interceptors/track-event.metadata';

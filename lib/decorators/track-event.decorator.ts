@@ -9,7 +9,7 @@ import {
   TrackEventErrorOptions,
   TrackEventOptions,
   TrackEventSuccessOptions,
-} from './track-event.options';
+} from '../interceptors/track-event.metadata';
 
 function isBound(target: object): boolean {
   const interceptors = Reflect.getMetadata(INTERCEPTORS_METADATA, target) as unknown[] | undefined;

@@ -4,6 +4,7 @@ import { InvalidCollectorUrlError, InvalidOptionError } from '../errors';
 import { DEFAULT_BILLING_CAPACITY, DEFAULT_CAPACITY, EventStorage, StorageConfig } from '../storage';
 import { redactUrl } from '../utils/redact-url';
 import { MAX_TIMER_MS } from '../utils/timers';
+import { checkInteger, checkMethods, checkNumber, checkObject, checkStatusCodes } from '../validation';
 import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { EmitterCallback, EmitterLogger, EmitterObserver } from './send-result';
 
@@ -162,61 +163,15 @@ export function parseCollectorUrl(value: unknown, option = 'collectorUrl'): URL 
   return url;
 }
 
-export function checkInteger(
-  option: string,
-  value: unknown,
-  min: number,
-  fallback: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(
-      option,
-      max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`,
-    );
-  }
-  return value;
-}
-
-function checkNumber(option: string, value: unknown, min: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new InvalidOptionError(option, `must be a finite number >= ${min}`);
-  }
-  return value;
-}
-
-function checkStatusCodes(option: string, value: unknown): number[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((code) => !Number.isInteger(code) || code < 100 || code > 599)) {
-    throw new InvalidOptionError(option, 'must be an array of HTTP status codes (100-599)');
-  }
-  return value;
-}
-
-function checkFunction(option: string, value: unknown, methods: string[]): void {
-  if (value === undefined) return;
-  const ok =
-    methods.length === 0
-      ? typeof value === 'function'
-      : value !== null &&
-        (typeof value === 'object' || typeof value === 'function') &&
-        methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
-  if (!ok) {
-    throw new InvalidOptionError(option, methods.length ? `must have ${methods.join(', ')}()` : 'must be a function');
-  }
-}
-
 /** Validates every option and fills in defaults. Throws `InvalidOptionError` naming the option. */
 export function resolveEmitterOptions(options: EmitterOptions, envelope: number): ResolvedEmitterOptions {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
   const collectorUrl = parseCollectorUrl(options.collectorUrl);
-  checkFunction('callback', options.callback, []);
-  checkFunction('tokenSource', options.tokenSource, ['enhanceHeader']);
-  checkFunction('httpClient', options.httpClient, ['request']);
-  checkFunction('logger', options.logger, ['warn', 'error']);
-  checkFunction('observer', options.observer, [
+  checkMethods('callback', options.callback, []);
+  checkMethods('tokenSource', options.tokenSource, ['enhanceHeader']);
+  checkMethods('httpClient', options.httpClient, ['request']);
+  checkMethods('logger', options.logger, ['warn', 'error']);
+  checkMethods('observer', options.observer, [
     'eventsEnqueued',
     'requestFinished',
     'eventsSent',
@@ -232,30 +187,28 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   if (options.audience !== undefined && typeof options.audience !== 'string') {
     throw new InvalidOptionError('audience', 'must be a string');
   }
-  const backoffInput = options.backoff ?? {};
-  if (backoffInput === null || typeof backoffInput !== 'object')
-    throw new InvalidOptionError('backoff', 'must be an object');
+  const backoffInput = checkObject('backoff', options.backoff, '{ baseMs?, factor?, capMs? }');
   const backoff = {
     baseMs: checkNumber('backoff.baseMs', backoffInput.baseMs, 1, DEFAULT_BACKOFF.baseMs),
     factor: checkNumber('backoff.factor', backoffInput.factor, 1, DEFAULT_BACKOFF.factor),
     capMs: Math.min(checkNumber('backoff.capMs', backoffInput.capMs, 1, DEFAULT_BACKOFF.capMs), MAX_TIMER_MS),
   };
-  const maxBatchBytes = checkInteger('maxBatchBytes', options.maxBatchBytes, envelope + 64, DEFAULT_MAX_BATCH_BYTES);
-  const maxEventBytes = checkInteger('maxEventBytes', options.maxEventBytes, 1, maxBatchBytes - envelope);
+  const maxBatchBytes = checkInteger(
+    'maxBatchBytes',
+    options.maxBatchBytes,
+    { min: envelope + 64 },
+    DEFAULT_MAX_BATCH_BYTES,
+  );
+  const maxEventBytes = checkInteger('maxEventBytes', options.maxEventBytes, { min: 1 }, maxBatchBytes - envelope);
   if (maxEventBytes > maxBatchBytes - envelope) {
     throw new InvalidOptionError(
       'maxEventBytes',
       `must be at most maxBatchBytes minus the ${envelope}-byte envelope (${maxBatchBytes - envelope})`,
     );
   }
-  const { billing = {}, ...rest } = options;
-  if (billing === null || typeof billing !== 'object')
-    throw new InvalidOptionError('billing', 'must be an object ({ capacity? })');
-  if (options.deadLetter !== undefined) {
-    const deadLetter = options.deadLetter as unknown;
-    if (deadLetter === null || typeof deadLetter !== 'object')
-      throw new InvalidOptionError('deadLetter', 'must be an object ({ path })');
-  }
+  const { billing: billingInput, ...rest } = options;
+  const billing = checkObject('billing', billingInput, '{ capacity? }');
+  if (options.deadLetter !== undefined) checkObject('deadLetter', options.deadLetter, '{ path }');
   const retry = new Set(checkStatusCodes('retryStatusCodes', options.retryStatusCodes) ?? []);
   const dontRetryList =
     checkStatusCodes('dontRetryStatusCodes', options.dontRetryStatusCodes) ?? DEFAULT_DONT_RETRY_STATUS_CODES;
@@ -263,33 +216,34 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
     ...rest,
     collectorUrl: redactUrl(collectorUrl),
     audience: options.audience ?? collectorUrl.origin,
-    batchSize: checkInteger('batchSize', options.batchSize, 1, DEFAULT_BATCH_SIZE),
-    capacity: checkInteger('capacity', options.capacity, 1, DEFAULT_CAPACITY),
-    billingCapacity: checkInteger('billing.capacity', billing.capacity, 1, DEFAULT_BILLING_CAPACITY),
+    batchSize: checkInteger('batchSize', options.batchSize, { min: 1 }, DEFAULT_BATCH_SIZE),
+    capacity: checkInteger('capacity', options.capacity, { min: 1 }, DEFAULT_CAPACITY),
+    billingCapacity: checkInteger('billing.capacity', billing.capacity, { min: 1 }, DEFAULT_BILLING_CAPACITY),
     requestTimeoutMs: checkInteger(
       'requestTimeoutMs',
       options.requestTimeoutMs,
-      1,
+      { min: 1, max: MAX_TIMER_MS },
       DEFAULT_REQUEST_TIMEOUT_MS,
-      MAX_TIMER_MS,
     ),
     maxConcurrentRequests: checkInteger(
       'maxConcurrentRequests',
       options.maxConcurrentRequests,
-      1,
+      { min: 1 },
       DEFAULT_MAX_CONCURRENT_REQUESTS,
     ),
-    lingerMs: checkInteger('lingerMs', options.lingerMs, 0, DEFAULT_LINGER_MS, 60_000),
+    lingerMs: checkInteger('lingerMs', options.lingerMs, { min: 0, max: 60_000 }, DEFAULT_LINGER_MS),
     maxRetryAfterMs: checkInteger(
       'maxRetryAfterMs',
       options.maxRetryAfterMs,
-      0,
+      { min: 0, max: MAX_TIMER_MS },
       DEFAULT_MAX_RETRY_AFTER_MS,
-      MAX_TIMER_MS,
     ),
-    maxAttempts: options.maxAttempts === undefined ? undefined : checkInteger('maxAttempts', options.maxAttempts, 1, 0),
+    maxAttempts:
+      options.maxAttempts === undefined ? undefined : checkInteger('maxAttempts', options.maxAttempts, { min: 1 }, 0),
     maxEventAgeMs:
-      options.maxEventAgeMs === undefined ? undefined : checkInteger('maxEventAgeMs', options.maxEventAgeMs, 1, 0),
+      options.maxEventAgeMs === undefined
+        ? undefined
+        : checkInteger('maxEventAgeMs', options.maxEventAgeMs, { min: 1 }, 0),
     maxBatchBytes,
     maxEventBytes,
     backoff,

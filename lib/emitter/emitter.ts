@@ -5,7 +5,7 @@ import axios from 'axios';
 import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, kindOf, QueuedEvent } from '../storage';
-import { EventSink, TrackedPayload } from '../tracker/payload';
+import { TrackedPayload } from '../tracker/payload';
 import { clampTimeout } from '../utils/timers';
 import { Backoff } from './backoff';
 import { ENVELOPE_BYTES, PER_EVENT_OVERHEAD } from './batch-body';
@@ -18,6 +18,7 @@ import { Losses } from './losses';
 import { PassHost, SendPass } from './send-pass';
 import { DrainResult, EmitterObserver, EmitterStats } from './send-result';
 import { Settlement } from './settlement';
+import { SnowplowEmitter } from './snowplow-emitter';
 
 export { serialiseBatch } from './batch-body';
 
@@ -32,9 +33,9 @@ const BILLING_OVERFLOW_LOG_INTERVAL_MS = 10_000;
  * exponential backoff and full jitter; Retry-After is honoured; 413, 400 and 422 halve the batch
  * until the events the collector refuses stand alone; events that will never be delivered are
  * counted, and dead-lettered when `deadLetter` is set. Nothing here throws into the caller except
- * `addAsync` (stopped emitter, oversized event).
+ * `enqueue` (stopped emitter, oversized event).
  */
-export class Emitter implements EventSink {
+export class Emitter implements SnowplowEmitter {
   readonly options: ResolvedEmitterOptions;
   private readonly storage: EventStorage;
   private readonly ownsStorage: boolean;
@@ -168,7 +169,7 @@ export class Emitter implements EventSink {
    * `EventTooLargeError` if oversized. A billing event past the billing lane's capacity is
    * dead-lettered (and counted as `overflow`), never dropped silently.
    */
-  addAsync(payload: TrackedPayload): void {
+  enqueue(payload: TrackedPayload): void {
     if (this.state.stopped) throw new EmitterStoppedError();
     const bytes = Buffer.byteLength(payload.json, 'utf8') + PER_EVENT_OVERHEAD;
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);

@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Observable, tap } from 'rxjs';
-import { getTrackEventMetadata, TrackEventContext, TrackEventMetadata } from '../decorators/track-event.options';
+import { getTrackEventMetadata, TrackEventContext, TrackEventMetadata } from './track-event.metadata';
 import { InvalidEventError } from '../errors';
 import { TrackerService } from '../module/tracker.service';
 import { describeType, isPlainObject } from '../utils';

@@ -1,66 +1,78 @@
-import { HttpService } from '@nestjs/axios';
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { Emitter } from '../emitter/emitter';
-import { EmitterMetrics } from '../metrics';
-import { checkModuleOptions } from './snowplow-module-options';
-import type { SnowplowModuleOptions } from './snowplow-module-options';
-import { SNOWPLOW_MODULE_OPTIONS } from './snowplow.module-definition';
+import { DrainResult, EmitterStats } from '../emitter/send-result';
+import { SnowplowEmitter } from '../emitter/snowplow-emitter';
+import type { EmitterMetrics } from '../metrics';
+import { SNOWPLOW_EMITTER, SNOWPLOW_METRICS } from './snowplow.tokens';
 
 /**
- * The emitter as a Nest provider: the send loop starts with the module and drains on shutdown
- * (`app.close()`, or SIGTERM when the app called `enableShutdownHooks()`).
+ * The module's emitter, for diagnostics and control: queue depth, stats, flush and drain. It
+ * starts and drains with the app on its own (see the README's Delivery section).
+ *
+ * @example
+ * ```ts
+ * const { queued, dropped } = app.get(EmitterService).stats();
+ * await app.get(EmitterService).drain(5_000);
+ * ```
  */
 @Injectable()
-export class EmitterService extends Emitter implements OnModuleInit, OnApplicationShutdown {
-  /** This emitter's Prometheus metrics, unless `metrics: false`. */
-  readonly metrics?: EmitterMetrics;
-  private readonly nestLogger: Logger;
-  private readonly drainTimeoutMs: number;
+export class EmitterService {
+  constructor(
+    @Inject(SNOWPLOW_EMITTER) private readonly emitter: SnowplowEmitter,
+    @Inject(SNOWPLOW_METRICS) private readonly metrics: EmitterMetrics | undefined,
+  ) {}
 
-  constructor(@Inject(SNOWPLOW_MODULE_OPTIONS) options: SnowplowModuleOptions, http: HttpService) {
-    const { shutdownTimeoutMs } = checkModuleOptions(options);
-    const {
-      appId: _appId,
-      namespace: _ns,
-      userAgent: _ua,
-      shutdownTimeoutMs: _st,
-      metrics,
-      ...emitterOptions
-    } = options;
-    const logger = new Logger('Snowplow');
-    const observer = metrics === false ? undefined : new EmitterMetrics(metrics);
-    super({ ...emitterOptions, httpClient: http.axiosRef, logger, observer });
-    this.metrics = observer?.watch(this);
-    this.nestLogger = logger;
-    this.drainTimeoutMs = shutdownTimeoutMs;
+  /** The collector URL with any password masked. */
+  get collectorUrl(): string {
+    return this.emitter.collectorUrl;
   }
 
-  onModuleInit(): void {
-    this.start();
+  /** Events waiting to be sent (not in flight), both lanes. */
+  get queueDepth(): number {
+    return this.emitter.queueDepth;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    if (!this.isStopped) {
-      const result = await this.drain(this.drainTimeoutMs);
-      if (result.drained) {
-        if (result.sent > 0)
-          this.nestLogger.log(`drained ${result.sent} event${result.sent === 1 ? '' : 's'} on shutdown`);
-      } else {
-        // stop() then says what became of them: kept in the outbox, or counted, logged and
-        // dead-lettered as dropped(shutdown).
-        this.nestLogger.warn(
-          `shutdown deadline of ${this.drainTimeoutMs} ms reached: ${result.sent} events sent, ` +
-            `${result.remaining} still queued for ${this.collectorUrl}`,
-        );
-      }
-      await this.stop();
-    }
-    this.metrics?.detach();
+  /** Capacity of the custom lane. */
+  get capacity(): number {
+    return this.emitter.capacity;
   }
 
-  /** The prom-client registry holding this emitter's metrics, for apps without PrometheusModule. */
+  /** True once the app shut down (or the emitter was stopped). */
+  get isStopped(): boolean {
+    return this.emitter.isStopped;
+  }
+
+  /** A snapshot: queued per lane, in flight, sent, dropped by reason and kind, last error. */
+  stats(): EmitterStats {
+    return this.emitter.stats();
+  }
+
+  /** Sends what is queued now, cutting a backoff short (not a Retry-After). Returns at once. */
+  flush(): void {
+    this.emitter.flush();
+  }
+
+  /** Resolves when nothing is queued or in flight, or when `timeoutMs` passes. */
+  drain(timeoutMs: number): Promise<DrainResult> {
+    return this.emitter.drain(timeoutMs);
+  }
+
+  /**
+   * Stops the emitter now (the app's shutdown does this after draining): requests in flight are
+   * aborted, what is queued is kept in a durable outbox or counted and dead-lettered, and every
+   * later track call throws `EmitterStoppedError`.
+   */
+  stop(): Promise<void> {
+    return this.emitter.stop();
+  }
+
+  /** The prom-client registry holding this module's metrics (for apps without PrometheusModule). */
   collector(): Registry | undefined {
     return this.metrics?.registry;
+  }
+
+  /** What `JSON.stringify`, `String()` and `util.inspect` show: never a credential. */
+  toJSON(): unknown {
+    return { collectorUrl: this.collectorUrl, stats: this.stats() };
   }
 }

@@ -8,5 +8,27 @@ export const {
   ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<SnowplowModuleOptions>()
   .setClassMethodName('forRoot')
+  // forRootAsync({ useClass }) / ({ useExisting }): the class implements SnowplowOptionsFactory,
+  // whose method keeps the builder's default name, create().
   .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
   .build();
+
+/**
+ * A class for `SnowplowModule.forRootAsync({ useClass })` or `({ useExisting })`: Nest calls its
+ * `create()` for the module's options.
+ *
+ * @example
+ * ```ts
+ * @Injectable()
+ * class SnowplowConfig implements SnowplowOptionsFactory {
+ *   constructor(private readonly config: ConfigService) {}
+ *   create(): SnowplowModuleOptions {
+ *     return { collectorUrl: this.config.getOrThrow('SNOWPLOW_URL'), appId: 'billing-api' };
+ *   }
+ * }
+ * SnowplowModule.forRootAsync({ imports: [ConfigModule], useClass: SnowplowConfig });
+ * ```
+ */
+export interface SnowplowOptionsFactory {
+  create(): SnowplowModuleOptions | Promise<SnowplowModuleOptions>;
+}

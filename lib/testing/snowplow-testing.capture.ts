@@ -1,6 +1,8 @@
 import { DrainResult, EmitterStats, zeroDrops } from '../emitter/send-result';
+import { SnowplowEmitter } from '../emitter/snowplow-emitter';
 import { EmitterStoppedError } from '../errors';
-import { EventSink, SCHEMAS, TrackedPayload } from '../tracker';
+import { TrackErrorSink } from '../module/track-error-sink';
+import { SCHEMAS, TrackedPayload } from '../tracker';
 import { decodeEvent } from './event-decoder';
 import type { BadEvent, GoodEvent } from './types';
 
@@ -27,16 +29,18 @@ function matches(event: GoodEvent, filter: CapturedEventFilter): boolean {
  * real TrackerService builds every event, and each one is decoded and schema-checked with the
  * library's built-in Iglu schemas, exactly as a collector would see it.
  */
-export class SnowplowTestingCapture implements EventSink {
+export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
   private readonly goodEvents: GoodEvent[] = [];
   private readonly badEvents: BadEvent[] = [];
   private readonly trackErrorSources: string[] = [];
   private stopped = false;
 
-  /** What TrackerService reports swallowed tracking failures to (e.g. a throwing @TrackEvent props function). */
-  readonly metrics = { trackError: (source: string) => void this.trackErrorSources.push(source) };
+  /** Counts a tracking failure TrackerService swallowed (e.g. a throwing @TrackEvent props function). */
+  trackError(source: string): void {
+    this.trackErrorSources.push(source);
+  }
 
-  addAsync(payload: TrackedPayload): void {
+  enqueue(payload: TrackedPayload): void {
     if (this.stopped) throw new EmitterStoppedError();
     const item = JSON.parse(payload.json) as Record<string, string>;
     const decoded = decodeEvent(item);
@@ -91,7 +95,9 @@ export class SnowplowTestingCapture implements EventSink {
     this.stopped = false;
   }
 
-  // The parts of EmitterService that apps call, so code under test behaves the same.
+  // The rest of the emitter contract, so code under test behaves the same: nothing is sent.
+  readonly collectorUrl = 'memory://snowplow-testing-capture';
+  readonly capacity = 0;
   start(): void {}
   flush(): void {}
   async drain(): Promise<DrainResult> {

@@ -1,8 +1,10 @@
-import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
+import { DynamicModule, INestApplicationContext, Module, Provider } from '@nestjs/common';
 import type { TestingModuleBuilder } from '@nestjs/testing';
 import { EmitterService } from '../module/emitter.service';
 import type { SnowplowModuleOptions } from '../module/snowplow-module-options';
 import { SNOWPLOW_MODULE_OPTIONS } from '../module/snowplow.module-definition';
+import { snowplowProviders } from '../module/snowplow.providers';
+import { SNOWPLOW_EMITTER, SNOWPLOW_TRACK_ERRORS } from '../module/snowplow.tokens';
 import { TrackerService } from '../module/tracker.service';
 import { SnowplowTestingCapture } from './snowplow-testing.capture';
 
@@ -28,16 +30,19 @@ export class SnowplowTestingModule {
       userAgent: options.userAgent,
       metrics: false,
     };
+    const capture = new SnowplowTestingCapture();
     return {
       module: SnowplowTestingModule,
       global: options.isGlobal ?? false,
       providers: [
         { provide: SNOWPLOW_MODULE_OPTIONS, useValue: moduleOptions },
-        { provide: SnowplowTestingCapture, useValue: new SnowplowTestingCapture() },
-        { provide: EmitterService, useExisting: SnowplowTestingCapture },
+        // The real module's providers, with the capture where the emitter and the metrics stand.
+        ...snowplowProviders.map((provider) => withCapture(provider, capture)),
+        { provide: SnowplowTestingCapture, useValue: capture },
+        EmitterService,
         TrackerService,
       ],
-      exports: [SNOWPLOW_MODULE_OPTIONS, SnowplowTestingCapture, EmitterService, TrackerService],
+      exports: [SNOWPLOW_MODULE_OPTIONS, SnowplowTestingCapture, EmitterService, TrackerService, SNOWPLOW_EMITTER],
     };
   }
 
@@ -47,12 +52,17 @@ export class SnowplowTestingModule {
    * Read them with `SnowplowTestingModule.capture(app)`.
    */
   static override(builder: TestingModuleBuilder): TestingModuleBuilder {
-    return builder.overrideProvider(EmitterService).useValue(new SnowplowTestingCapture());
+    const capture = new SnowplowTestingCapture();
+    return builder
+      .overrideProvider(SNOWPLOW_EMITTER)
+      .useValue(capture)
+      .overrideProvider(SNOWPLOW_TRACK_ERRORS)
+      .useValue(capture);
   }
 
   /** The capture of an app built with `forRoot()` or `override()`. */
   static capture(app: Pick<INestApplicationContext, 'get'>): SnowplowTestingCapture {
-    const found: unknown = app.get(EmitterService, { strict: false });
+    const found: unknown = app.get(SNOWPLOW_EMITTER, { strict: false });
     if (!(found instanceof SnowplowTestingCapture)) {
       throw new Error(
         'This app sends to a real collector: build it with SnowplowTestingModule.forRoot() or SnowplowTestingModule.override()',
@@ -60,4 +70,11 @@ export class SnowplowTestingModule {
     }
     return found;
   }
+}
+
+/** The capture stands in for the emitter and receives the track errors; every other provider is the real one. */
+function withCapture(provider: Provider, capture: SnowplowTestingCapture): Provider {
+  const token = (provider as { provide?: unknown }).provide;
+  if (token === SNOWPLOW_EMITTER || token === SNOWPLOW_TRACK_ERRORS) return { provide: token, useValue: capture };
+  return provider;
 }

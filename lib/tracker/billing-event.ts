@@ -10,10 +10,10 @@ import {
   requiredQuantity,
   requiredRealm,
   requiredText,
-} from './validation';
+} from '../validation';
 
-export { BILLING_REALMS } from './validation';
-export type { BillingRealm } from './validation';
+export { BILLING_REALMS } from '../validation';
+export type { BillingRealm } from '../validation';
 
 /** The fields every billing event needs. */
 export interface BillingEventRequiredInput {

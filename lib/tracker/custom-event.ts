@@ -1,8 +1,8 @@
 import { encodeBase64 } from './payload';
 import { SCHEMAS } from './schemas';
-import { jsonObjectText, validateEventName } from './validation';
+import { jsonObjectText, validateEventName } from '../validation';
 
-export { MAX_EVENT_NAME_LENGTH, validateEventName } from './validation';
+export { MAX_EVENT_NAME_LENGTH, validateEventName } from '../validation';
 
 const WRAPPER_HEAD = `{"schema":"${SCHEMAS.unstructEvent}","data":{"schema":"${SCHEMAS.customEvent}","data":`;
 

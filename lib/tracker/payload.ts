@@ -1,13 +1,13 @@
 /**
- * One event in the tracker protocol, already serialised: `json` is the `payload_data` item
- * (every value a string) without `stm`, which the emitter adds on every send attempt.
- */
-/**
  * What an event is for. Billing events wait in a lane of their own that custom events never
  * evict, and are leased first.
  */
 export type EventKind = 'custom' | 'billing';
 
+/**
+ * One event in the tracker protocol, already serialised: `json` is the `payload_data` item
+ * (every value a string) without `stm`, which the emitter adds on every send attempt.
+ */
 export interface TrackedPayload {
   readonly kind: EventKind;
   readonly eid: string;
@@ -19,7 +19,7 @@ export interface TrackedPayload {
 /** Where the tracker puts built events: the emitter, or the testing module's in-memory sink. */
 export interface EventSink {
   /** Queues the event for sending; throws `EmitterStoppedError` once stopped. */
-  addAsync(payload: TrackedPayload): void;
+  enqueue(payload: TrackedPayload): void;
   /**
    * Optional: send what is queued now instead of waiting (the `Emitter` wakes its send loop,
    * skipping `lingerMs` and cutting a backoff sleep short). Returns at once. `Tracker.flush()`

@@ -11,7 +11,7 @@ export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nest
 export interface TrackerOptions {
   /** `aid` of every event; required, non-empty. */
   appId: string;
-  /** Where built events go: an `Emitter` (or anything with `addAsync`). */
+  /** Where built events go: an `Emitter` (or anything with `enqueue`). */
   emitter: EventSink;
   /** `tna` of every event. Default `gitlab`. */
   namespace?: string;
@@ -49,8 +49,8 @@ export class Tracker {
     if (typeof appId !== 'string' || appId.trim() === '') {
       throw new InvalidOptionError('appId', 'must be a non-empty string');
     }
-    if (!emitter || typeof emitter.addAsync !== 'function') {
-      throw new InvalidOptionError('emitter', 'is required (an Emitter or an object with addAsync)');
+    if (!emitter || typeof emitter.enqueue !== 'function') {
+      throw new InvalidOptionError('emitter', 'is required (an Emitter or an object with enqueue)');
     }
     this.sink = emitter;
     this.writer = new PayloadWriter({
@@ -106,16 +106,17 @@ export class Tracker {
 
   /**
    * Stops the emitter (labkit's `Tracker.Stop()`); from then on every track method throws
-   * `EmitterStoppedError`. With the `Emitter`, requests in flight are aborted and their events stay
-   * queued (in the durable outbox they survive to the next start), so call `Emitter.drain()` first
-   * to deliver what is queued. Resolves at once if the sink has no `stop`.
+   * `EmitterStoppedError`. With the `Emitter`, requests in flight are aborted; what is still queued
+   * stays in a durable outbox for the next start, and in memory is counted as dropped at shutdown
+   * and dead-lettered, so call `Emitter.drain()` first to deliver it. Resolves at once if the sink
+   * has no `stop`.
    */
   async stop(): Promise<void> {
     await this.sink.stop?.();
   }
 
   private emit(payload: TrackedPayload): TrackResult {
-    this.sink.addAsync(payload);
+    this.sink.enqueue(payload);
     return { eid: payload.eid };
   }
 }

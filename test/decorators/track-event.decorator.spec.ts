@@ -54,7 +54,7 @@ describe('@TrackEvent at decoration time', () => {
   it.each([[''], ['   '], [42], [undefined], ['x'.repeat(256)]])(
     "refuses the name %p with the tracker's rule and wording",
     (name) => {
-      const tracker = new Tracker({ appId: 'app', emitter: { addAsync: () => undefined } });
+      const tracker = new Tracker({ appId: 'app', emitter: { enqueue: () => undefined } });
       let trackerError: unknown;
       try {
         tracker.trackEvent(name as string);

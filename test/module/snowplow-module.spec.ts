@@ -1,5 +1,7 @@
 import { Injectable, Module } from '@nestjs/common';
+import { HttpModule, HttpService } from '@nestjs/axios';
 import { Test } from '@nestjs/testing';
+import axios from 'axios';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,10 +221,14 @@ describe('SnowplowModule', () => {
         maxRetryAfterMs: 10_000,
         maxAttempts: 10,
         maxEventAgeMs: 60_000,
+        http: { headers: { 'X-Ignored': 'httpService wins' } },
+        httpService: new HttpService(axios.create({ headers: { 'X-From-Http-Service': 'yes' } })),
       };
       const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
       app.get(TrackerService).trackEvent('configured');
       await collector.waitForEvents(1);
+      expect(collector.requests[0].headers['x-from-http-service']).toBe('yes');
+      expect(collector.requests[0].headers['x-ignored']).toBeUndefined();
       await app.close();
       await expect(
         Test.createTestingModule({
@@ -232,6 +238,52 @@ describe('SnowplowModule', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('http options reach the collector request, through an HttpService of @nestjs/axios', async () => {
+    const app = await createApp({
+      imports: [
+        SnowplowModule.forRoot({
+          collectorUrl: collector.endpoint,
+          appId: 'http-options',
+          metrics: false,
+          http: { headers: { 'X-Tenant': 'acme' } },
+        }),
+      ],
+    });
+    app.get(TrackerService).trackEvent('with_headers');
+    await collector.waitForEvents(1);
+    expect(collector.requests[0].headers['x-tenant']).toBe('acme');
+    expect(collector.requests[0].headers['content-type']).toBe('application/json; charset=utf-8');
+    await app.close();
+  });
+
+  it("the app's own HttpService, injected in forRootAsync: its axios interceptors see every collector request", async () => {
+    const seen: string[] = [];
+    @Module({ imports: [HttpModule.register({})], exports: [HttpModule] })
+    class AppHttpModule {}
+    const app = await createApp({
+      imports: [
+        AppHttpModule,
+        SnowplowModule.forRootAsync({
+          imports: [AppHttpModule],
+          inject: [HttpService],
+          useFactory: (httpService: HttpService) => {
+            httpService.axiosRef.interceptors.request.use((config) => {
+              seen.push(`${config.method} ${config.url}`);
+              config.headers.set('X-Traced', 'by-app-interceptor');
+              return config;
+            });
+            return { collectorUrl: collector.endpoint, appId: 'own-http', metrics: false, httpService };
+          },
+        }),
+      ],
+    });
+    app.get(TrackerService).trackEvent('intercepted');
+    await collector.waitForEvents(1);
+    expect(seen).toEqual([`post ${collector.endpoint}`]);
+    expect(collector.requests[0].headers['x-traced']).toBe('by-app-interceptor');
+    await app.close();
   });
 
   it('two apps in one process each get their own emitter, share metrics, and both stop on close', async () => {

@@ -32,7 +32,7 @@ describe('Tracker.flush and Tracker.stop with the Emitter', () => {
 describe('Tracker.flush and Tracker.stop with a sink that has neither', () => {
   it('flush() does nothing and stop() resolves; tracking goes on', async () => {
     const payloads: TrackedPayload[] = [];
-    const tracker = new Tracker({ appId: 'app', emitter: { addAsync: (payload) => void payloads.push(payload) } });
+    const tracker = new Tracker({ appId: 'app', emitter: { enqueue: (payload) => void payloads.push(payload) } });
     tracker.flush();
     await expect(tracker.stop()).resolves.toBeUndefined();
     tracker.trackEvent('still_tracked');

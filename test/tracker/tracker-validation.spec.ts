@@ -38,14 +38,14 @@ function expectFieldError(fn: () => unknown, field: string, message?: RegExp) {
 }
 
 describe('Tracker construction', () => {
-  const emitter = { addAsync: () => undefined };
+  const emitter = { enqueue: () => undefined };
   it.each([
     ['missing appId', { emitter }, 'appId'],
     ['empty appId', { appId: '', emitter }, 'appId'],
     ['whitespace appId', { appId: '  ', emitter }, 'appId'],
     ['non-string appId', { appId: 42, emitter }, 'appId'],
     ['missing emitter', { appId: 'app' }, 'emitter'],
-    ['emitter without addAsync', { appId: 'app', emitter: {} }, 'emitter'],
+    ['emitter without enqueue', { appId: 'app', emitter: {} }, 'emitter'],
     ['non-string namespace', { appId: 'app', emitter, namespace: 1 }, 'namespace'],
   ])('%s is a typed error naming the option', (_case, options, option) => {
     expect(() => new Tracker(options as never)).toThrow(InvalidOptionError);

@@ -15,7 +15,7 @@ const required: BillingEventRequiredInput = {
 /** A tracker over a sink that keeps what it is given, and the decoder of what it kept. */
 function setup() {
   const payloads: TrackedPayload[] = [];
-  const tracker = new Tracker({ appId: 'wire', emitter: { addAsync: (payload) => void payloads.push(payload) } });
+  const tracker = new Tracker({ appId: 'wire', emitter: { enqueue: (payload) => void payloads.push(payload) } });
   const last = (): GoodEvent => {
     const result = decodeEvent(JSON.parse(payloads[payloads.length - 1].json), { registry: fixtureRegistry() });
     if (!result.ok) throw new Error(`schema-invalid event: ${JSON.stringify(result.event.errors)}`);

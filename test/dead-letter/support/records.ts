@@ -9,7 +9,7 @@ import { DeadLetterRecord, deadLetterRecord, QueuedEvent, TrackedPayload, Tracke
  */
 export function trackedEvents(count: number, { billing = 0 } = {}): QueuedEvent[] {
   const built: TrackedPayload[] = [];
-  const tracker = new Tracker({ appId: 'dead-letter-test', emitter: { addAsync: (payload) => built.push(payload) } });
+  const tracker = new Tracker({ appId: 'dead-letter-test', emitter: { enqueue: (payload) => built.push(payload) } });
   for (let i = 0; i < count; i++) {
     if (i < billing) {
       tracker.trackBillingEventWithOptionalInput(

@@ -9,7 +9,7 @@
  * `InvalidEventError` naming the field.
  */
 import { InvalidEventError } from '../errors';
-import { describeType, isPlainObject, stringifyJson } from '../utils';
+import { describeType, isPlainObject, stringifyJson } from '../utils/values';
 
 /** Longest event name the custom_event schema accepts. */
 export const MAX_EVENT_NAME_LENGTH = 255;

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseReplayArgs, ReplayCliUsageError, runReplayCli } from '../../lib/dead-letter/replay.cli';
+import { parseReplayArgs, ReplayCliUsageError, runReplayCli } from '../../lib/replay/replay.cli';
 import { TestCollector } from '../support/test-collector';
-import { jsonl, records, useTempDir } from './support/records';
+import { jsonl, records, useTempDir } from '../dead-letter/support/records';
 
 const ROOT = resolve(__dirname, '../..');
 const PASSWORD = 's3cret-pw';
@@ -57,7 +57,7 @@ describe('the replay CLI', () => {
   afterEach(() => collector.close());
 
   function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'lib/dead-letter/replay.cli.ts', ...args], {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'lib/replay/replay.cli.ts', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

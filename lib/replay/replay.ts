@@ -13,7 +13,8 @@ import { dirname, resolve } from 'node:path';
 import { types } from 'node:util';
 import type { TokenSource } from '../auth/token-source.interface';
 import { Emitter } from '../emitter/emitter';
-import { checkInteger, parseCollectorUrl } from '../emitter/emitter-options';
+import { parseCollectorUrl } from '../emitter/emitter-options';
+import { checkInteger } from '../validation';
 import type { EmitterLogger, SendResult } from '../emitter/send-result';
 import { EventTooLargeError, InvalidOptionError, StorageError } from '../errors';
 import type { TrackedPayload } from '../tracker/payload';
@@ -94,7 +95,12 @@ export async function replayDeadLetters(
   }
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
   parseCollectorUrl(options.collectorUrl);
-  const timeoutMs = checkInteger('timeoutMs', options.timeoutMs, 1, DEFAULT_REPLAY_TIMEOUT_MS, MAX_TIMER_MS);
+  const timeoutMs = checkInteger(
+    'timeoutMs',
+    options.timeoutMs,
+    { min: 1, max: MAX_TIMER_MS },
+    DEFAULT_REPLAY_TIMEOUT_MS,
+  );
   const path = resolve(file);
   const logger = options.logger ?? consoleLogger;
 
@@ -142,7 +148,7 @@ async function send(
   try {
     for (const event of events.values()) {
       try {
-        emitter.addAsync(event);
+        emitter.enqueue(event);
       } catch (err) {
         if (!(err instanceof EventTooLargeError)) throw err;
         safeLog(() => logger.error(`dead letter ${event.eid} is too large to send (${err.message}); its line is kept`));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DeadLetterFile, DeadLetterRecord, InvalidOptionError, replayDeadLetters, StorageError } from '../../lib/core';
 import { decodeValidBody } from '../support/decode';
 import { TestCollector } from '../support/test-collector';
-import { jsonl, nextTick, recordingLogger, records, useTempDir } from './support/records';
+import { jsonl, nextTick, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 
 describe('replayDeadLetters', () => {
   const dir = useTempDir();

@@ -1,6 +1,6 @@
 import { ExecutionContext } from '@nestjs/common';
 import { InvalidOptionError } from '../errors';
-import { eventNameProblem, serialiseJsonObject } from '../tracker/validation';
+import { eventNameProblem, serialiseJsonObject } from '../validation';
 import { describeType, isPlainObject } from '../utils';
 
 /** Reflect-metadata key under which `@TrackEvent` stores its resolved options (on the method or the class). */

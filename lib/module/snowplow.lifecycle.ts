@@ -1,0 +1,46 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { SnowplowEmitter } from '../emitter/snowplow-emitter';
+import type { EmitterMetrics } from '../metrics';
+import type { ModuleParts } from './snowplow-module-options';
+import { SNOWPLOW_LOG_CONTEXT } from './snowplow.providers';
+import { SNOWPLOW_EMITTER, SNOWPLOW_METRICS, SNOWPLOW_MODULE_PARTS } from './snowplow.tokens';
+
+/**
+ * Owns the emitter's life in a Nest app: the send loop starts with the module, and on shutdown
+ * (`app.close()`, or SIGTERM when the app called `enableShutdownHooks()`) the queue is drained
+ * up to `shutdownTimeoutMs`, then the emitter stops (what is left is kept in a durable outbox, or
+ * counted and dead-lettered) and the metrics take their last counts.
+ */
+@Injectable()
+export class SnowplowLifecycle implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(SNOWPLOW_LOG_CONTEXT);
+
+  constructor(
+    @Inject(SNOWPLOW_EMITTER) private readonly emitter: SnowplowEmitter,
+    @Inject(SNOWPLOW_METRICS) private readonly metrics: EmitterMetrics | undefined,
+    @Inject(SNOWPLOW_MODULE_PARTS) private readonly parts: Pick<ModuleParts, 'shutdownTimeoutMs'>,
+  ) {}
+
+  onModuleInit(): void {
+    this.emitter.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.emitter.isStopped) {
+      const timeoutMs = this.parts.shutdownTimeoutMs;
+      const result = await this.emitter.drain(timeoutMs);
+      if (result.drained) {
+        if (result.sent > 0) this.logger.log(`drained ${result.sent} event${result.sent === 1 ? '' : 's'} on shutdown`);
+      } else {
+        // stop() then says what became of them: kept in the outbox, or counted, logged and
+        // dead-lettered as dropped(shutdown).
+        this.logger.warn(
+          `shutdown deadline of ${timeoutMs} ms reached: ${result.sent} events sent, ` +
+            `${result.remaining} still queued for ${this.emitter.collectorUrl}`,
+        );
+      }
+      await this.emitter.stop();
+    }
+    this.metrics?.detach();
+  }
+}

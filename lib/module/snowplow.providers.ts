@@ -1,0 +1,67 @@
+import { HttpService } from '@nestjs/axios';
+import { Logger, Provider } from '@nestjs/common';
+import { Axios, AxiosInstance } from 'axios';
+import { Emitter } from '../emitter/emitter';
+import { SnowplowEmitter } from '../emitter/snowplow-emitter';
+import { EmitterMetrics } from '../metrics';
+import { Tracker } from '../tracker/tracker';
+import { ModuleParts, SnowplowModuleOptions, splitModuleOptions } from './snowplow-module-options';
+import { SNOWPLOW_MODULE_OPTIONS } from './snowplow.module-definition';
+import {
+  SNOWPLOW_EMITTER,
+  SNOWPLOW_METRICS,
+  SNOWPLOW_MODULE_PARTS,
+  SNOWPLOW_TRACK_ERRORS,
+  SNOWPLOW_TRACKER,
+} from './snowplow.tokens';
+import { TrackErrorSink } from './track-error-sink';
+
+/** Nest's logger under one context for everything the module logs. */
+export const SNOWPLOW_LOG_CONTEXT = 'Snowplow';
+
+/**
+ * The module's providers: factories over the core objects. The options are checked once, the
+ * metrics and the emitter built from them, and the tracker over the emitter; the services and
+ * the lifecycle provider only use what these give.
+ */
+export const snowplowProviders: Provider[] = [
+  {
+    provide: SNOWPLOW_MODULE_PARTS,
+    useFactory: (options: SnowplowModuleOptions): ModuleParts => splitModuleOptions(options),
+    inject: [SNOWPLOW_MODULE_OPTIONS],
+  },
+  {
+    provide: SNOWPLOW_METRICS,
+    useFactory: (parts: ModuleParts): EmitterMetrics | undefined =>
+      parts.metrics === false ? undefined : new EmitterMetrics(parts.metrics),
+    inject: [SNOWPLOW_MODULE_PARTS],
+  },
+  {
+    provide: SNOWPLOW_EMITTER,
+    useFactory: (parts: ModuleParts, metrics: EmitterMetrics | undefined): SnowplowEmitter => {
+      // An HttpService of its own unless the app passes one: app-wide axios defaults and
+      // interceptors never see collector traffic by accident (an Axios built from `http` alone,
+      // where axios.create() would copy whatever the app put in axios.defaults).
+      const http = parts.httpService ?? new HttpService(new Axios(parts.http) as unknown as AxiosInstance);
+      const emitter = new Emitter({
+        ...parts.emitter,
+        httpClient: http.axiosRef,
+        logger: new Logger(SNOWPLOW_LOG_CONTEXT),
+        observer: metrics,
+      });
+      metrics?.watch(emitter);
+      return emitter;
+    },
+    inject: [SNOWPLOW_MODULE_PARTS, SNOWPLOW_METRICS],
+  },
+  {
+    provide: SNOWPLOW_TRACKER,
+    useFactory: (parts: ModuleParts, emitter: SnowplowEmitter): Tracker => new Tracker({ ...parts.tracker, emitter }),
+    inject: [SNOWPLOW_MODULE_PARTS, SNOWPLOW_EMITTER],
+  },
+  {
+    provide: SNOWPLOW_TRACK_ERRORS,
+    useFactory: (metrics: EmitterMetrics | undefined): TrackErrorSink => metrics ?? { trackError: () => undefined },
+    inject: [SNOWPLOW_METRICS],
+  },
+];

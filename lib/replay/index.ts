@@ -1,0 +1,2 @@
+// Re-sending a dead-letter file: replayDeadLetters() and the nestjs-snowplow-replay CLI.
+export * from './replay';
