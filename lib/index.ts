@@ -1,5 +1,37 @@
+/**
+ * `nestjs-snowplow`: Snowplow analytics and billing events for NestJS. Everything of
+ * `nestjs-snowplow/core`, plus the Nest module, its services, the decorator and the metrics.
+ * Every name here is public API; everything else in the package is internal.
+ *
+ * @packageDocumentation
+ */
 export * from './core';
-export * from './metrics';
-export * from './module';
-export * from './decorators';
-export * from './interceptors';
+
+// The Nest module (module/)
+export { SnowplowModule } from './module/snowplow.module';
+export { SNOWPLOW_MODULE_OPTIONS } from './module/snowplow.module-definition';
+export type { SnowplowOptionsFactory } from './module/snowplow.module-definition';
+export type { SnowplowModuleOptions } from './module/snowplow-module-options';
+export { TrackerService } from './module/tracker.service';
+export { EmitterService } from './module/emitter.service';
+export type { TrackErrorSink } from './module/track-error-sink';
+
+// @TrackEvent on handlers (decorators/, interceptors/)
+export { TrackEvent } from './decorators/track-event.decorator';
+export { TrackEventInterceptor } from './interceptors/track-event.interceptor';
+export type {
+  TrackEventAlwaysOptions,
+  TrackEventContext,
+  TrackEventContextBase,
+  TrackEventErrorContext,
+  TrackEventErrorOptions,
+  TrackEventOn,
+  TrackEventOptions,
+  TrackEventProps,
+  TrackEventSuccessContext,
+  TrackEventSuccessOptions,
+} from './interceptors/track-event.metadata';
+
+// Prometheus metrics (metrics/)
+export { EmitterMetrics } from './metrics/snowplow-metrics';
+export type { MetricsOptions, QueueSource } from './metrics/snowplow-metrics';

@@ -47,6 +47,7 @@ export class FileTokenSource implements TokenSource {
     this.path = resolve(path);
   }
 
+  /** Sets `Authorization: Bearer <the file's token>`, reading the file again when it changed. */
   async enhanceHeader(headers: Record<string, string>): Promise<void> {
     headers.Authorization = `Bearer ${await this.getToken()}`;
   }

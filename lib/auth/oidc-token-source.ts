@@ -6,15 +6,19 @@ import { loadOpenIdClient, OpenIdClientModule } from './openid-client-loader';
 import { TokenSourceError } from './token-source-error';
 import { TokenSource } from './token-source.interface';
 
+/** How the client authenticates at the token endpoint. */
 export type OidcClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
 
+/** Options of `new OidcTokenSource(...)`. */
 export interface OidcTokenSourceOptions {
   /**
    * The OpenID provider's issuer URL; its metadata is discovered from
    * `<issuer>/.well-known/openid-configuration`. Must be https unless `allowInsecureHttp` is set.
    */
   issuer: string;
+  /** The OAuth client id. */
   clientId: string;
+  /** The OAuth client secret; kept private, never printed. */
   clientSecret: string;
   /**
    * Audience of every token, sent as the `audience` parameter of the token request. Default: the
@@ -62,13 +66,21 @@ const HEADER_SAFE_TOKEN = /^[\x21-\x7e]+$/;
  * `showHidden`) nor `String()` of this object, before or after a token was fetched.
  */
 export class OidcTokenSource implements TokenSource {
+  /** The issuer URL, normalised. */
   readonly issuer: string;
+  /** The OAuth client id. */
   readonly clientId: string;
+  /** The audience fixed by the options, if any. */
   readonly audience?: string;
+  /** The scope sent with token requests, if any. */
   readonly scope?: string;
+  /** How long before expiry a token is refreshed, ms. */
   readonly refreshSkewMs: number;
+  /** Whether http issuers are allowed (tests only). */
   readonly allowInsecureHttp: boolean;
+  /** How the client authenticates at the token endpoint. */
   readonly clientAuthMethod: OidcClientAuthMethod;
+  /** Timeout of each discovery and token request, ms. */
   readonly requestTimeoutMs: number;
 
   readonly #issuerUrl: URL;
@@ -103,6 +115,7 @@ export class OidcTokenSource implements TokenSource {
     this.#client = loadOpenIdClient();
   }
 
+  /** Sets `Authorization: Bearer <access token>`, from the cache or a new token request. */
   async enhanceHeader(headers: Record<string, string>, audience: string): Promise<void> {
     headers.Authorization = `Bearer ${await this.getToken(audience)}`;
   }

@@ -15,6 +15,7 @@ export class StaticTokenSource implements TokenSource {
     this.#token = token;
   }
 
+  /** Sets `Authorization: Bearer <token>`. */
   async enhanceHeader(headers: Record<string, string>): Promise<void> {
     headers.Authorization = `Bearer ${this.#token}`;
   }

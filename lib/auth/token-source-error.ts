@@ -2,8 +2,6 @@ import { SnowplowError } from '../errors';
 
 /** What went wrong while getting a token. */
 export type TokenSourceErrorCode =
-  /** An optional peer dependency (openid-client) is not installed or cannot be loaded. */
-  | 'DEPENDENCY_MISSING'
   /** The OpenID provider's discovery document could not be fetched or is invalid. */
   | 'DISCOVERY_FAILED'
   /** The token endpoint refused the request or could not be reached. */
@@ -17,6 +15,7 @@ export type TokenSourceErrorCode =
   /** The token file is empty, or holds something that cannot be a bearer token. */
   | 'TOKEN_FILE_INVALID';
 
+/** What the provider answered, when a token request failed. */
 export interface TokenSourceErrorDetails {
   /** HTTP status of the provider's answer, when there was one. */
   status?: number;
@@ -29,15 +28,15 @@ export interface TokenSourceErrorDetails {
  * path, OAuth error code) and never contains a client secret, a token or a token file's content.
  */
 export class TokenSourceError extends SnowplowError {
+  /** What went wrong. */
+  declare readonly code: TokenSourceErrorCode;
+  /** HTTP status of the provider's answer, when there was one. */
   readonly status?: number;
+  /** OAuth `error` code from the provider's answer. */
   readonly oauthError?: string;
 
-  constructor(
-    readonly code: TokenSourceErrorCode,
-    message: string,
-    details: TokenSourceErrorDetails = {},
-  ) {
-    super(message);
+  constructor(code: TokenSourceErrorCode, message: string, details: TokenSourceErrorDetails = {}) {
+    super(message, code);
     this.status = details.status;
     this.oauthError = details.oauthError;
   }

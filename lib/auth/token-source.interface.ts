@@ -4,6 +4,10 @@
  * error (statusCode -1) and its events are kept for retry.
  */
 export interface TokenSource {
+  /**
+   * Adds the credentials to `headers` (e.g. `Authorization`) for a request to `audience`; awaited before each
+   * request.
+   */
   enhanceHeader(headers: Record<string, string>, audience: string): Promise<void>;
   /**
    * Optional: forget any cached token. Called when the collector answers 401 or 403, before the

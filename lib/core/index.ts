@@ -1,10 +1,75 @@
-// `nestjs-snowplow/core`: the framework-free engine (tracker, storage, emitter, token sources).
-// It loads nothing from Nest or rxjs, for scripts, workers and benchmarks outside a Nest app.
-export * from '../errors';
-export * from '../auth';
-export * from '../storage';
-export * from '../tracker';
-export * from '../emitter';
-export * from '../dead-letter';
+/**
+ * `nestjs-snowplow/core`: the framework-free engine. It loads nothing from Nest or rxjs, for
+ * scripts, workers and benchmarks outside a Nest app. Every name here is public API; everything
+ * else in the package is internal and may change in any release.
+ *
+ * @packageDocumentation
+ */
+
+// Building events (tracker/)
+export { Tracker } from '../tracker/tracker';
+export type { BillingTrackResult, TrackerOptions, TrackResult } from '../tracker/tracker';
+export type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
+export type { EventKind, EventSink, TrackedPayload } from '../tracker/payload';
+export { BILLING_REALMS, MAX_EVENT_NAME_LENGTH } from '../validation';
+export type { BillingRealm } from '../validation';
+
+// Where events wait (storage/)
+export { RingBufferStorage } from '../storage/ring-buffer.storage';
+export { SqliteStorage } from '../storage/sqlite.storage';
+export type { SqliteStorageOptions } from '../storage/sqlite.storage';
+export type { EventStorage } from '../storage/event-storage.interface';
+export type { QueuedEvent } from '../storage/queued-event';
+export type { StorageConfig } from '../storage/create-storage';
+
+// Sending them (emitter/)
+export { Emitter } from '../emitter/emitter';
+export type {
+  BillingLaneOptions,
+  DeadLetterOptions,
+  EmitterOptions,
+  ResolvedEmitterOptions,
+} from '../emitter/emitter-options';
+export type { BackoffOptions } from '../emitter/backoff';
+export type { SnowplowEmitter } from '../emitter/snowplow-emitter';
+export { CollectorRequestError } from '../emitter/collector-client';
+export type {
+  DrainResult,
+  DropReason,
+  EmitterCallback,
+  EmitterLogger,
+  EmitterObserver,
+  EmitterStats,
+  LaneStats,
+  SendResult,
+} from '../emitter/send-result';
+
+// Events given up (dead-letter/, replay/)
+export type { DeadLetterReason, DeadLetterRecord } from '../dead-letter/dead-letter-record';
+export { replayDeadLetters } from '../replay/replay';
+export type { ReplayDeadLettersOptions, ReplayDeadLettersResult } from '../replay/replay';
+
+// Credentials for the collector (auth/)
+export { StaticTokenSource } from '../auth/static-token-source';
+export { FileTokenSource } from '../auth/file-token-source';
+export { OidcTokenSource } from '../auth/oidc-token-source';
+export type { OidcClientAuthMethod, OidcTokenSourceOptions } from '../auth/oidc-token-source';
+export type { TokenSource } from '../auth/token-source.interface';
+export { TokenSourceError } from '../auth/token-source-error';
+export type { TokenSourceErrorCode, TokenSourceErrorDetails } from '../auth/token-source-error';
+
+// Errors
+export {
+  EmitterStoppedError,
+  EventTooLargeError,
+  InvalidCollectorUrlError,
+  InvalidEventError,
+  InvalidOptionError,
+  MissingDependencyError,
+  SnowplowError,
+  StorageCorruptError,
+  StorageError,
+  StorageLockedError,
+} from '../errors';
+
 export { LIBRARY_VERSION, TRACKER_VERSION } from '../version';
-export * from '../replay';

@@ -5,8 +5,11 @@ export type DeadLetterReason = 'rejected' | 'too_large' | 'expired' | 'overflow'
 
 /** One line of the dead-letter file (JSONL): an event that will never be delivered by the emitter. */
 export interface DeadLetterRecord {
+  /** The Snowplow event id, as sent. */
   eid: string;
+  /** Billing or custom. */
   kind: EventKind;
+  /** Why the event was given up. */
   reason: DeadLetterReason;
   /** The collector's answer, when there was one. */
   statusCode?: number;

@@ -38,14 +38,17 @@ export function TrackEvent<TRequest = any, TResult = any>(
   name: string,
   options?: TrackEventSuccessOptions<TRequest, TResult>,
 ): ClassDecorator & MethodDecorator;
+/** `@TrackEvent(name, { on: 'error', props? })`: tracks calls that fail; see the first signature. */
 export function TrackEvent<TRequest = any>(
   name: string,
   options: TrackEventErrorOptions<TRequest>,
 ): ClassDecorator & MethodDecorator;
+/** `@TrackEvent(name, { on: 'always', props? })`: tracks every call; see the first signature. */
 export function TrackEvent<TRequest = any, TResult = any>(
   name: string,
   options: TrackEventAlwaysOptions<TRequest, TResult>,
 ): ClassDecorator & MethodDecorator;
+/** `@TrackEvent(name, options)` with options whose `on` is only known at run time; see the first signature. */
 export function TrackEvent<TRequest = any, TResult = any>(
   name: string,
   options?: TrackEventOptions<TRequest, TResult>,

@@ -1,3 +1,4 @@
+/** Exponential backoff with full jitter between failed attempts. */
 export interface BackoffOptions {
   /** First delay ceiling, ms. Default 100. */
   baseMs?: number;

@@ -3,19 +3,21 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { AxiosError, AxiosInstance, isAxiosError } from 'axios';
 import { TokenSourceError } from '../auth/token-source-error';
+import { SnowplowError } from '../errors';
 import { TokenSource } from '../auth/token-source.interface';
 import { parseRetryAfter } from './backoff';
 
 export const CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /** A local failure of one request, stripped of request config, headers and credentials. */
-export class CollectorRequestError extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-    this.name = 'CollectorRequestError';
+export class CollectorRequestError extends SnowplowError {
+  /**
+   * @param code - what failed: `ABORTED` (stopped), `ETOKEN` (the token source failed), or the
+   * transport's code (`ECONNREFUSED`, `ECONNRESET`, `ECONNABORTED` for a timeout, ...);
+   * `REQUEST_FAILED` when there is none.
+   */
+  constructor(message: string, code = 'REQUEST_FAILED') {
+    super(message, code);
   }
 }
 

@@ -20,6 +20,7 @@ export interface DeadLetterOptions {
   path: string;
 }
 
+/** Options of `new Emitter(...)`; every one but `collectorUrl` has a default. */
 export interface EmitterOptions {
   /**
    * The collector's tp2 endpoint, e.g. `http://localhost:9090/com.snowplowanalytics.snowplow/tp2`.
@@ -41,7 +42,11 @@ export interface EmitterOptions {
   storage?: EventStorage | StorageConfig;
   /** Per request, ms. Default 5,000. */
   requestTimeoutMs?: number;
+  /** Called once per send pass with what was delivered and what failed. */
   callback?: EmitterCallback;
+  /**
+   * Adds an `Authorization` header to every request (see `StaticTokenSource`, `FileTokenSource`, `OidcTokenSource`).
+   */
   tokenSource?: TokenSource;
   /** Audience passed to the token source. Default: the collector URL's origin. */
   audience?: string;
@@ -50,7 +55,9 @@ export interface EmitterOptions {
    * own keep-alive agents are used with it. Default: a new instance.
    */
   httpClient?: AxiosInstance;
+  /** Where the emitter logs (default: the console). The Nest module passes Nest's `Logger`. */
   logger?: EmitterLogger;
+  /** Metrics hooks (the Nest module passes its `EmitterMetrics`). */
   observer?: EmitterObserver;
   /** Largest request body, envelope included. Default 1,000,000 bytes. */
   maxBatchBytes?: number;
@@ -64,6 +71,7 @@ export interface EmitterOptions {
    * 0 sends at once. Default 20.
    */
   lingerMs?: number;
+  /** The backoff between failed attempts. Default `{ baseMs: 100, factor: 2, capMs: 30000 }`. */
   backoff?: BackoffOptions;
   /** Statuses that are always retried, even when listed in `dontRetryStatusCodes`. */
   retryStatusCodes?: number[];
@@ -120,6 +128,7 @@ export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 410, 422
 export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
 export const DEFAULT_MAX_RETRY_AFTER_MS = 300_000;
 
+/** `EmitterOptions` as the emitter uses them: checked, defaults filled in, the collector URL's password masked. */
 export type ResolvedEmitterOptions = Required<
   Pick<
     EmitterOptions,

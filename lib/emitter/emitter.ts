@@ -36,6 +36,7 @@ const BILLING_OVERFLOW_LOG_INTERVAL_MS = 10_000;
  * `enqueue` (stopped emitter, oversized event).
  */
 export class Emitter implements SnowplowEmitter {
+  /** The options in effect, defaults filled in (the collector URL's password masked). */
   readonly options: ResolvedEmitterOptions;
   private readonly storage: EventStorage;
   private readonly ownsStorage: boolean;
@@ -102,10 +103,12 @@ export class Emitter implements SnowplowEmitter {
     return { collectorUrl: this.options.collectorUrl, stats: this.stats() };
   }
 
+  /** The class and the collector URL, password masked. */
   toString(): string {
     return `${this.constructor.name}(${this.options.collectorUrl})`;
   }
 
+  /** What `util.inspect` prints: `toJSON()`, never a credential. */
   [inspect.custom](): string {
     return `${this.constructor.name} ${inspect(this.toJSON(), { depth: 4 })}`;
   }
@@ -125,10 +128,12 @@ export class Emitter implements SnowplowEmitter {
     return this.storage.capacity;
   }
 
+  /** True once `stop()` was called. */
   get isStopped(): boolean {
     return this.state.stopped;
   }
 
+  /** A snapshot: queued per lane, in flight, sent, dropped by reason and kind, last error. */
   stats(): EmitterStats {
     const s = this.state;
     const held = this.settlement.held;

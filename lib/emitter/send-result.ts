@@ -33,11 +33,13 @@ export const EVENT_KINDS: readonly EventKind[] = ['billing', 'custom'];
 
 /** Hooks for metrics. Every method is called synchronously from the emitter and must not throw. */
 export interface EmitterObserver {
+  /** Events accepted by `enqueue`. */
   eventsEnqueued(count: number): void;
   /** One HTTP request finished (any status, or a local error), for the request duration histogram. */
   requestFinished(result: 'success' | 'failure', durationSeconds: number): void;
   /** Events whose attempt ended: delivered (`success`) or not (`failure`); once per event per attempt. */
   eventsSent(result: 'success' | 'failure', count: number): void;
+  /** Events given up (overwritten, rejected, too large, expired, at shutdown). */
   eventsDropped(reason: DropReason, kind: EventKind, count: number): void;
   /** The collector refused the credentials (401 or 403 after a token refresh). */
   authFailed(): void;
@@ -57,7 +59,9 @@ export interface DrainResult {
 export interface LaneStats {
   /** Waiting (not in flight). */
   queued: number;
+  /** Most events the lane holds (for `EmitterStats`: the custom lane). */
   capacity: number;
+  /** Events given up, by reason. */
   dropped: Record<DropReason, number>;
 }
 
@@ -65,14 +69,19 @@ export interface LaneStats {
 export interface EmitterStats {
   /** Waiting, both lanes. */
   queued: number;
+  /** Events leased and being sent. */
   inFlight: number;
   /** Capacity of the custom lane (see `billing.capacity` for the other). */
   capacity: number;
+  /** Events accepted since the emitter was built. */
   enqueued: number;
+  /** Events the collector accepted (2xx). */
   sent: number;
   /** Drops of both lanes, by reason. */
   dropped: Record<DropReason, number>;
+  /** The billing lane. */
   billing: LaneStats;
+  /** The custom lane. */
   custom: LaneStats;
   /** ms epoch of the last accepted batch, or undefined. */
   lastSuccessAt?: number;
@@ -82,12 +91,18 @@ export interface EmitterStats {
   consecutiveFailures: number;
   /** Requests the collector refused for their credentials (401/403). */
   authFailures: number;
+  /** True once `stop()` was called. */
   stopped: boolean;
 }
 
+/** Where the emitter logs; Nest's `Logger` fits. Only `warn` and `error` are required. */
 export interface EmitterLogger {
+  /** Information: e.g. what a shutdown kept in the outbox. */
   log?(message: string): void;
+  /** Failures that are retried, and drops of custom events. */
   warn(message: string): void;
+  /** Billing events given up, authentication failing, storage errors. */
   error(message: string): void;
+  /** Not used today; accepted so that a Nest `Logger` fits. */
   debug?(message: string): void;
 }

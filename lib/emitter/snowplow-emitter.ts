@@ -12,6 +12,7 @@ export interface SnowplowEmitter extends EventSink {
   readonly queueDepth: number;
   /** Capacity of the custom lane. */
   readonly capacity: number;
+  /** True once `stop()` was called. */
   readonly isStopped: boolean;
   /** Starts the send loop (idempotent). */
   start(): void;
@@ -21,5 +22,6 @@ export interface SnowplowEmitter extends EventSink {
   drain(timeoutMs: number): Promise<DrainResult>;
   /** Aborts what is in flight, accounts for what is left and releases resources. */
   stop(): Promise<void>;
+  /** A snapshot of the queue and of what was sent and dropped. */
   stats(): EmitterStats;
 }

@@ -1,78 +1,123 @@
-/** Base class of every error this library throws on purpose. */
+/**
+ * Base class of every error this library throws on purpose. `code` is stable across versions, so
+ * callers can branch on it instead of on the message; `name` is the class name.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   tracker.trackBillingEvent(input);
+ * } catch (err) {
+ *   if (err instanceof SnowplowError && err.code === 'INVALID_EVENT') return badRequest(err.message);
+ *   throw err;
+ * }
+ * ```
+ */
 export class SnowplowError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(
+    message: string,
+    /** A stable identifier of what went wrong, e.g. `INVALID_EVENT`. */
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
 
-/** An event could not be built from what the caller passed; `field` names the culprit. */
+/** An event could not be built from what the caller passed; `field` names the culprit. Code `INVALID_EVENT`. */
 export class InvalidEventError extends SnowplowError {
   constructor(
+    /** The input field at fault, e.g. `quantity`. */
     readonly field: string,
     reason: string,
+    code = 'INVALID_EVENT',
   ) {
-    super(`Invalid event field "${field}": ${reason}`);
+    super(`Invalid event field "${field}": ${reason}`, code);
   }
 }
 
-/** The serialised event is larger than `maxEventBytes`; it was not queued. */
+/** The serialised event is larger than `maxEventBytes`; it was not queued. Code `EVENT_TOO_LARGE`. */
 export class EventTooLargeError extends InvalidEventError {
   constructor(
+    /** The event's serialised size. */
     readonly bytes: number,
+    /** The limit it exceeded. */
     readonly maxEventBytes: number,
   ) {
-    super('event', `serialised size ${bytes} bytes exceeds maxEventBytes (${maxEventBytes})`);
+    super('event', `serialised size ${bytes} bytes exceeds maxEventBytes (${maxEventBytes})`, 'EVENT_TOO_LARGE');
   }
 }
 
-/** A configuration value is missing or wrong; `option` names it. */
+/** A configuration value is missing or wrong; `option` names it. Code `INVALID_OPTION`. */
 export class InvalidOptionError extends SnowplowError {
   constructor(
+    /** The option at fault, e.g. `batchSize` or `storage.path`. */
     readonly option: string,
     reason: string,
+    code = 'INVALID_OPTION',
   ) {
-    super(`Invalid Snowplow option "${option}": ${reason}`);
+    super(`Invalid Snowplow option "${option}": ${reason}`, code);
   }
 }
 
-/** The collector URL is not an absolute http(s) URL. Never contains the URL's password. */
+/**
+ * The collector URL is not an absolute http(s) URL. Never contains the URL's password. Code
+ * `INVALID_COLLECTOR_URL`.
+ */
 export class InvalidCollectorUrlError extends InvalidOptionError {
   constructor(option: string, reason: string) {
-    super(option, reason);
+    super(option, reason, 'INVALID_COLLECTOR_URL');
   }
 }
 
-/** The emitter was stopped (application shutdown); no more events are accepted. */
+/** The emitter was stopped (application shutdown); no more events are accepted. Code `EMITTER_STOPPED`. */
 export class EmitterStoppedError extends SnowplowError {
   constructor() {
-    super('The Snowplow emitter is stopped and accepts no more events');
+    super('The Snowplow emitter is stopped and accepts no more events', 'EMITTER_STOPPED');
   }
 }
 
-/** An optional peer dependency that a feature needs is not installed. */
+/**
+ * An optional peer dependency that a feature needs is not installed, or cannot be loaded; the
+ * message gives the install command. Code `MISSING_DEPENDENCY`.
+ */
 export class MissingDependencyError extends SnowplowError {
   constructor(
+    /** The package to install. */
     readonly packageName: string,
     feature: string,
     install: string,
+    detail?: string,
   ) {
-    super(`${feature} needs the package "${packageName}", which is not installed: run \`${install}\``);
+    super(
+      `${feature} needs the package "${packageName}", which ${detail ?? 'is not installed'}: run \`${install}\``,
+      'MISSING_DEPENDENCY',
+    );
   }
 }
 
-/** The durable event store could not be opened or used; `path` names the file. */
+/** The durable event store could not be opened or used; `path` names the file. Code `STORAGE_FAILED`. */
 export class StorageError extends SnowplowError {
   constructor(
+    /** The file at fault. */
     readonly path: string,
     reason: string,
+    code = 'STORAGE_FAILED',
   ) {
-    super(`Snowplow event store ${path}: ${reason}`);
+    super(`Snowplow event store ${path}: ${reason}`, code);
   }
 }
 
-/** Another process holds the event store file. */
-export class StorageLockedError extends StorageError {}
+/** Another process holds the event store file. Code `STORAGE_LOCKED`. */
+export class StorageLockedError extends StorageError {
+  constructor(path: string, reason: string) {
+    super(path, reason, 'STORAGE_LOCKED');
+  }
+}
 
-/** The event store file is not a readable SQLite database. It is left untouched. */
-export class StorageCorruptError extends StorageError {}
+/** The event store file is not a readable SQLite database. It is left untouched. Code `STORAGE_CORRUPT`. */
+export class StorageCorruptError extends StorageError {
+  constructor(path: string, reason: string) {
+    super(path, reason, 'STORAGE_CORRUPT');
+  }
+}

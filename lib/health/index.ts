@@ -1,1 +1,7 @@
-export * from './snowplow-health.indicator';
+/**
+ * `nestjs-snowplow/health`: a `@nestjs/terminus` health indicator for the emitter.
+ *
+ * @packageDocumentation
+ */
+export { SnowplowHealthIndicator } from './snowplow-health.indicator';
+export type { SnowplowHealthOptions } from './snowplow-health.indicator';

@@ -3,6 +3,7 @@ import { HealthIndicatorService } from '@nestjs/terminus';
 import { InvalidOptionError } from '../errors';
 import { EmitterService } from '../module/emitter.service';
 
+/** Thresholds of `SnowplowHealthIndicator.isHealthy`. */
 export interface SnowplowHealthOptions {
   /** Down when more than this share of the queue's capacity is in use. Default 0.9. */
   maxFillRatio?: number;
@@ -36,6 +37,10 @@ export class SnowplowHealthIndicator {
     private readonly emitter: EmitterService,
   ) {}
 
+  /**
+   * The indicator result under `key`: up, or down when a threshold is crossed; details give the queue and drop
+   * counts.
+   */
   isHealthy<const Key extends string = 'snowplow'>(key: Key = 'snowplow' as Key, options: SnowplowHealthOptions = {}) {
     const { maxFillRatio, maxConsecutiveFailures } = checkOptions(options);
     const stats = this.emitter.stats();

@@ -23,6 +23,7 @@ const handledCalls = new WeakSet<ExecutionContext>();
 export class TrackEventInterceptor implements NestInterceptor {
   constructor(private readonly tracker: TrackerService) {}
 
+  /** Tracks the handler call's event once it emitted, completed or failed; passes the call through unchanged. */
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const metadata = getTrackEventMetadata(context.getHandler(), context.getClass());
     if (!metadata || handledCalls.has(context)) return next.handle();

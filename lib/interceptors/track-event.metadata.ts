@@ -11,6 +11,7 @@ export type TrackEventOn = 'success' | 'error' | 'always';
 
 export const TRACK_EVENT_ON_VALUES: readonly TrackEventOn[] = ['success', 'error', 'always'];
 
+/** What every `props` function is given, whatever the outcome. */
 export interface TrackEventContextBase<TRequest> {
   /**
    * The arguments Nest passes to the handler (`ExecutionContext.getArgs()`): `[req, res, next]` for
@@ -19,6 +20,7 @@ export interface TrackEventContextBase<TRequest> {
   args: any[];
   /** The HTTP request for an HTTP handler; `undefined` for microservice and WebSocket handlers. */
   request: TRequest | undefined;
+  /** Nest's execution context of the call. */
   executionContext: ExecutionContext;
   /** Milliseconds from the interceptor's start to the handler's first value, completion or error. */
   durationMs: number;
@@ -50,19 +52,25 @@ export type TrackEventProps<TContext = TrackEventContext> =
 
 /** `@TrackEvent` options tracking successful calls (the default). */
 export interface TrackEventSuccessOptions<TRequest = any, TResult = any> {
+  /** Track calls that succeed (the default). */
   on?: 'success';
+  /** Static props, or a function of the success context; see {@link TrackEventProps}. */
   props?: TrackEventProps<TrackEventSuccessContext<TRequest, TResult>>;
 }
 
 /** `@TrackEvent` options tracking failed calls. */
 export interface TrackEventErrorOptions<TRequest = any> {
+  /** Track calls that fail (the error still reaches the client unchanged). */
   on: 'error';
+  /** Static props, or a function of the error context; see {@link TrackEventProps}. */
   props?: TrackEventProps<TrackEventErrorContext<TRequest>>;
 }
 
 /** `@TrackEvent` options tracking every call. */
 export interface TrackEventAlwaysOptions<TRequest = any, TResult = any> {
+  /** Track every call, whatever its outcome. */
   on: 'always';
+  /** Static props, or a function of either context (`ctx.outcome` tells which); see {@link TrackEventProps}. */
   props?: TrackEventProps<TrackEventContext<TRequest, TResult>>;
 }
 

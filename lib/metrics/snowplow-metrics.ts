@@ -5,18 +5,21 @@ import { InvalidOptionError } from '../errors';
 import { DEFAULT_METRICS_PREFIX, metricNames } from './metric-names';
 import { loadPromClient } from './prom-client-loader';
 
+/** The `metrics` option of `SnowplowModule`, or of `new EmitterMetrics(...)`. */
 export interface MetricsOptions {
   /** Prepended to every metric name. Default `snowplow_`. */
   prefix?: string;
   /** Constant labels added to every series, e.g. `{ service: 'billing-api' }`. */
   labels?: Record<string, string>;
-  /** Registry to register on. Default: prom-client's global registry (what @willsoto/nestjs-prometheus serves). */
+  /** Registry to register on. Default: prom-client's global registry (what `@willsoto/nestjs-prometheus` serves). */
   registry?: Registry;
 }
 
 /** What the metrics read from the emitter they describe. */
 export interface QueueSource {
+  /** Events waiting, both lanes. */
   readonly queueDepth: number;
+  /** Capacity of the custom lane. */
   readonly capacity: number;
 }
 
@@ -162,7 +165,9 @@ function checkMetricsOptions(options: MetricsOptions): { prefix: string; labels:
  * totals move into prom-client when the registry is scraped (collect) or the emitter detaches.
  */
 export class EmitterMetrics implements EmitterObserver {
-  readonly labels: Labels;
+  /** The constant labels of every series. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The registry the metrics are registered on. */
   readonly registry: Registry;
   private readonly set: MetricSet;
   private enqueued = 0;
@@ -193,26 +198,32 @@ export class EmitterMetrics implements EmitterObserver {
     return this;
   }
 
+  /** {@inheritDoc EmitterObserver.eventsEnqueued} */
   eventsEnqueued(count: number): void {
     this.enqueued += count;
   }
 
+  /** {@inheritDoc EmitterObserver.requestFinished} */
   requestFinished(result: 'success' | 'failure', durationSeconds: number): void {
     this.set.batchDuration.observe({ ...this.labels, result }, durationSeconds);
   }
 
+  /** {@inheritDoc EmitterObserver.eventsSent} */
   eventsSent(result: 'success' | 'failure', count: number): void {
     this.sent[result] += count;
   }
 
+  /** {@inheritDoc EmitterObserver.eventsDropped} */
   eventsDropped(reason: DropReason, kind: EventKind, count: number): void {
     this.dropped[kind][reason] += count;
   }
 
+  /** {@inheritDoc EmitterObserver.authFailed} */
   authFailed(): void {
     this.authFailures++;
   }
 
+  /** One tracking failure the Nest layer swallowed, counted in `snowplow_track_errors_total{source}`. */
   trackError(source: string): void {
     this.trackErrors.set(source, (this.trackErrors.get(source) ?? 0) + 1);
     // After shutdown nothing collects from this emitter any more (tracking into a stopped

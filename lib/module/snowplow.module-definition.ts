@@ -3,7 +3,7 @@ import { SnowplowModuleOptions } from './snowplow-module-options';
 
 export const {
   ConfigurableModuleClass,
-  MODULE_OPTIONS_TOKEN: SNOWPLOW_MODULE_OPTIONS,
+  MODULE_OPTIONS_TOKEN: moduleOptionsToken,
   OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<SnowplowModuleOptions>()
@@ -12,6 +12,9 @@ export const {
   // whose method keeps the builder's default name, create().
   .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
   .build();
+
+/** The injection token of the `SnowplowModuleOptions` given to `forRoot` / `forRootAsync`. */
+export const SNOWPLOW_MODULE_OPTIONS: string | symbol = moduleOptionsToken;
 
 /**
  * A class for `SnowplowModule.forRootAsync({ useClass })` or `({ useExisting })`: Nest calls its
@@ -30,5 +33,6 @@ export const {
  * ```
  */
 export interface SnowplowOptionsFactory {
+  /** The module's options; may be async. */
   create(): SnowplowModuleOptions | Promise<SnowplowModuleOptions>;
 }

@@ -66,7 +66,7 @@ export class TrackerService {
   }
 
   /**
-   * For tracking done on the side (the @TrackEvent interceptor): counts the failure in
+   * For tracking done on the side (the `@TrackEvent` interceptor): counts the failure in
    * `snowplow_track_errors_total{source}` and logs it, at most once per 10 s. Never throws.
    */
   recordTrackError(error: unknown, source: string): void {

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { FileTokenSource } from '../auth/file-token-source';
 import { parseCollectorUrl } from '../emitter/emitter-options';
-import { InvalidOptionError } from '../errors';
+import { InvalidOptionError, SnowplowError } from '../errors';
 import { MAX_TIMER_MS } from '../utils/timers';
 import { redactUrl } from '../utils/redact-url';
 import { DEFAULT_REPLAY_TIMEOUT_MS, replayDeadLetters } from './replay';
@@ -23,8 +23,12 @@ lines from the file. Run it on a file no running process is writing to.
   -h, --help            show this text
 Exit status: 0 when no line remains, 1 when any line remains or on an error, 2 on a usage error.`;
 
-/** A command line the CLI cannot run. */
-export class ReplayCliUsageError extends Error {}
+/** A command line the CLI cannot run. Code `REPLAY_USAGE`. */
+export class ReplayCliUsageError extends SnowplowError {
+  constructor(message: string) {
+    super(message, 'REPLAY_USAGE');
+  }
+}
 
 export interface ReplayCliOptions {
   collectorUrl: string;

@@ -21,6 +21,7 @@ import type { TrackedPayload } from '../tracker/payload';
 import { MAX_TIMER_MS } from '../utils/timers';
 import { isPlainObject } from '../utils/values';
 
+/** Options of `replayDeadLetters(file, options)`. */
 export interface ReplayDeadLettersOptions {
   /** The collector's full tp2 endpoint. Credentials in it are sent as Basic auth and never printed. */
   collectorUrl: string;

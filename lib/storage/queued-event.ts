@@ -4,6 +4,7 @@ import type { EventKind } from '../tracker/payload';
 export interface QueuedEvent {
   /** Billing events wait in their own lane; unset means `custom`. */
   readonly kind?: EventKind;
+  /** The Snowplow event id. */
   readonly eid: string;
   /** Track time, ms since the epoch. */
   readonly dtm: number;

@@ -25,8 +25,11 @@ function assertCapacity(name: string, value: unknown): asserts value is number {
  * never overwritten.
  */
 export class RingBufferStorage implements EventStorage {
+  /** {@inheritDoc EventStorage.capacity} */
   readonly capacity: number;
+  /** {@inheritDoc EventStorage.billingCapacity} */
   readonly billingCapacity: number;
+  /** In memory: events do not survive a restart. */
   readonly durable = false;
   private readonly custom: Fifo<QueuedEvent>;
   private readonly billing = new Fifo<QueuedEvent>();
@@ -40,10 +43,12 @@ export class RingBufferStorage implements EventStorage {
     this.custom = new Fifo<QueuedEvent>(capacity);
   }
 
+  /** {@inheritDoc EventStorage.size} */
   get size(): number {
     return this.custom.size + this.billing.size;
   }
 
+  /** {@inheritDoc EventStorage.sizeOf} */
   sizeOf(kind: EventKind): number {
     return kind === 'billing' ? this.billing.size : this.custom.size;
   }
@@ -53,6 +58,7 @@ export class RingBufferStorage implements EventStorage {
     return this.overwrites;
   }
 
+  /** {@inheritDoc EventStorage.add} */
   add(event: QueuedEvent): number {
     if (kindOf(event) === 'billing') {
       this.billing.push(event);
@@ -68,6 +74,7 @@ export class RingBufferStorage implements EventStorage {
     return dropped;
   }
 
+  /** {@inheritDoc EventStorage.addBatch} */
   addBatch(events: readonly QueuedEvent[]): number {
     if (!Array.isArray(events)) throw new InvalidOptionError('events', 'must be an array');
     let dropped = 0;
@@ -80,12 +87,15 @@ export class RingBufferStorage implements EventStorage {
     return this.get(maxCount, maxBytes);
   }
 
+  /** {@inheritDoc EventStorage.ack} */
   ack(): void {}
 
+  /** {@inheritDoc EventStorage.release} */
   release(events: readonly QueuedEvent[]): number {
     return this.addBatch(events);
   }
 
+  /** {@inheritDoc EventStorage.get} */
   get(maxCount: number, maxBytes?: number): QueuedEvent[] {
     assertCount('maxCount', maxCount);
     if (maxBytes !== undefined) assertCount('maxBytes', maxBytes);

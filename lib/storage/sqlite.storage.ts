@@ -1,18 +1,14 @@
 import { closeSync, openSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
-import {
-  InvalidOptionError,
-  MissingDependencyError,
-  StorageCorruptError,
-  StorageError,
-  StorageLockedError,
-} from '../errors';
+import { InvalidOptionError, StorageCorruptError, StorageError, StorageLockedError } from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { onProcessExit } from '../utils/exit-hooks';
+import { loadOptional } from '../utils/optional-dependency';
 import { EventStorage, kindOf } from './event-storage.interface';
 import { QueuedEvent } from './queued-event';
 import { DEFAULT_BILLING_CAPACITY, DEFAULT_CAPACITY } from './ring-buffer.storage';
 
+/** Options of `new SqliteStorage(...)` (and of `storage: { type: 'sqlite', ... }`). */
 export interface SqliteStorageOptions {
   /** The database file; created (mode 0600) when missing. */
   path: string;
@@ -49,19 +45,11 @@ const FREE_PAGES_BEFORE_VACUUM = 256;
 const KINDS: readonly EventKind[] = ['billing', 'custom'];
 
 function loadDriver(): typeof BetterSqlite3 {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('better-sqlite3') as typeof BetterSqlite3;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw new MissingDependencyError(
-        'better-sqlite3',
-        'The durable SQLite event store',
-        'npm install better-sqlite3@12',
-      );
-    }
-    throw err;
-  }
+  return loadOptional<typeof BetterSqlite3>({
+    name: 'better-sqlite3',
+    feature: 'The durable SQLite event store',
+    install: 'npm install better-sqlite3@12',
+  });
 }
 
 function sqliteCode(err: unknown): string {
@@ -91,9 +79,13 @@ function createPrivateFile(path: string): void {
  * it holds user and instance ids.
  */
 export class SqliteStorage implements EventStorage {
+  /** {@inheritDoc EventStorage.capacity} */
   readonly capacity: number;
+  /** {@inheritDoc EventStorage.billingCapacity} */
   readonly billingCapacity: number;
+  /** The database file. */
   readonly path: string;
+  /** A file: events survive a restart. */
   readonly durable = true;
   private readonly db: Database;
   private readonly shared: boolean;
@@ -179,11 +171,13 @@ export class SqliteStorage implements EventStorage {
     this.unregisterExitHook = onProcessExit(this.writePending);
   }
 
+  /** {@inheritDoc EventStorage.size} */
   get size(): number {
     if (this.shared && !this.closed) this.refreshCounts();
     return this.waitingInFile.billing + this.waitingInFile.custom + this.pending.length - this.toEvict;
   }
 
+  /** {@inheritDoc EventStorage.sizeOf} */
   sizeOf(kind: EventKind): number {
     if (this.shared && !this.closed) this.refreshCounts();
     return kind === 'billing'
@@ -196,6 +190,7 @@ export class SqliteStorage implements EventStorage {
     return this.shared ? SHARED_POLL_INTERVAL_MS : undefined;
   }
 
+  /** {@inheritDoc EventStorage.add} */
   add(event: QueuedEvent): number {
     this.assertOpen();
     if (kindOf(event) === 'billing') {
@@ -208,6 +203,7 @@ export class SqliteStorage implements EventStorage {
     return this.evictOverCapacity();
   }
 
+  /** {@inheritDoc EventStorage.addBatch} */
   addBatch(events: readonly QueuedEvent[]): number {
     this.assertOpen();
     if (!Array.isArray(events)) throw new InvalidOptionError('events', 'must be an array');
@@ -221,12 +217,14 @@ export class SqliteStorage implements EventStorage {
     return this.evictOverCapacity();
   }
 
+  /** {@inheritDoc EventStorage.get} */
   get(maxCount: number, maxBytes?: number): QueuedEvent[] {
     const events = this.lease(maxCount, maxBytes);
     this.ack(events);
     return events;
   }
 
+  /** {@inheritDoc EventStorage.lease} */
   lease(maxCount: number, maxBytes?: number): QueuedEvent[] {
     this.assertOpen();
     if (!Number.isSafeInteger(maxCount) || maxCount < 0)
@@ -274,6 +272,7 @@ export class SqliteStorage implements EventStorage {
     return out;
   }
 
+  /** {@inheritDoc EventStorage.ack} */
   ack(events: readonly QueuedEvent[]): void {
     this.assertOpen();
     if (events.length === 0) return;
@@ -287,6 +286,7 @@ export class SqliteStorage implements EventStorage {
     if (this.acksSinceVacuum >= this.capacity) this.reclaim();
   }
 
+  /** {@inheritDoc EventStorage.release} */
   release(events: readonly QueuedEvent[]): number {
     this.assertOpen();
     if (events.length === 0) return 0;

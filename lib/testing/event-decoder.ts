@@ -10,6 +10,7 @@ import type { BadEvent, EventError, GoodEvent, RawEvent, SelfDescribingJson } fr
 /** The payload_data version trackers send, used for GET pixels and as the default. */
 export const PAYLOAD_DATA_SCHEMA: string = SCHEMAS.payloadData;
 
+/** Options of `decodeEvent` and `decodePayloadBody`. */
 export interface DecodeOptions {
   /** Schemas to validate against; the built-in registry by default. */
   registry?: IgluRegistry;

@@ -2,14 +2,19 @@ import type { BadEvent, DecodeResult, GoodEvent } from './types';
 
 /** Counts in the shape of Snowplow Micro's `/micro/all`. */
 export interface CollectorCounts {
+  /** Events received. */
   total: number;
+  /** Valid events. */
   good: number;
+  /** Events that failed validation. */
   bad: number;
 }
 
 /** The events received so far (copies). */
 export interface CollectorSnapshot {
+  /** Valid events, decoded, in arrival order. */
   good: GoodEvent[];
+  /** Events that failed validation. */
   bad: BadEvent[];
 }
 

@@ -1,5 +1,8 @@
-import Ajv, { ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import type AjvModule from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import type AjvFormatsModule from 'ajv-formats';
+import { SnowplowError } from '../errors';
+import { loadOptional } from '../utils/optional-dependency';
 import { describeAjvError } from './ajv-error-format';
 import { IgluSchemaFile, scanRegistryDir } from './iglu-schema-files';
 import { toAjvSchema } from './iglu-schema-normalize';
@@ -25,16 +28,20 @@ export interface IgluRegistry {
   readonly dirs: readonly string[];
   /** Every schema URI the registry knows, sorted. */
   uris(): string[];
+  /** Whether the registry holds the schema `uri` names. */
   has(uri: string): boolean;
   /** Validates `data` against the schema `uri` names; an empty list means valid. Never throws. */
   validate(uri: string, data: unknown): IgluValidationError[];
 }
 
 /** Thrown by `loadIgluRegistry` with every problem found in the registry directories. */
-export class IgluRegistryError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`Iglu registry has ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
-    this.name = 'IgluRegistryError';
+export class IgluRegistryError extends SnowplowError {
+  /** Every problem found, one line each (also in the message). */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`Iglu registry has ${problems.length} problem(s):\n  ${problems.join('\n  ')}`, 'IGLU_REGISTRY_INVALID');
+    this.problems = problems;
   }
 }
 
@@ -60,8 +67,9 @@ export function loadIgluRegistry(dirs: string | readonly string[]): IgluRegistry
   return new CompiledRegistry(list, validators);
 }
 
-function createAjv(): Ajv {
+function createAjv(): AjvModule {
   // Iglu schemas carry keywords ajv's strict mode rejects (`self`, loose type combinations).
+  const { Ajv, addFormats } = loadAjv();
   const ajv = new Ajv({ strict: false, allErrors: true, logger: false });
   addFormats(ajv);
   // The Iglu meta-schema refers to draft-04's meta-schema; ajv ships draft-07's, which accepts
@@ -73,7 +81,11 @@ function createAjv(): Ajv {
   return ajv;
 }
 
-function compileAll(ajv: Ajv, files: Map<string, IgluSchemaFile>, problems: string[]): Map<string, ValidateFunction> {
+function compileAll(
+  ajv: AjvModule,
+  files: Map<string, IgluSchemaFile>,
+  problems: string[],
+): Map<string, ValidateFunction> {
   const validators = new Map<string, ValidateFunction>();
   for (const [uri, file] of files) {
     try {
@@ -127,4 +139,21 @@ class CompiledRegistry implements IgluRegistry {
     const message = `unknown schema ${uri} (not in ${this.dirs.join(', ')})`;
     return { ...error, keyword: 'iglu:unknown-schema', message };
   }
+}
+
+const AJV_FEATURE = 'nestjs-snowplow/testing (schema validation)';
+
+/** ajv and ajv-formats are optional peers: only the testing entry point validates events. */
+function loadAjv(): { Ajv: typeof AjvModule; addFormats: typeof AjvFormatsModule } {
+  const ajv = loadOptional<{ default: typeof AjvModule }>({
+    name: 'ajv',
+    feature: AJV_FEATURE,
+    install: 'npm install -D ajv@8 ajv-formats@3',
+  });
+  const formats = loadOptional<{ default: typeof AjvFormatsModule }>({
+    name: 'ajv-formats',
+    feature: AJV_FEATURE,
+    install: 'npm install -D ajv@8 ajv-formats@3',
+  });
+  return { Ajv: ajv.default, addFormats: formats.default };
 }

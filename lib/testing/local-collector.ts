@@ -6,6 +6,7 @@ import { CollectorCounts, CollectorRecord, CollectorSnapshot, EventStore, WaitCo
 import type { IgluRegistry } from './iglu-registry';
 import type { BadEvent, GoodEvent } from './types';
 
+/** Options of `startLocalCollector(...)`. */
 export interface LocalCollectorOptions {
   /** 0 (default) picks a free port. */
   port?: number;
@@ -19,6 +20,7 @@ export interface LocalCollectorOptions {
   maxBodyBytes?: number;
 }
 
+/** How long `LocalCollector.waitFor` waits. */
 export interface WaitForOptions {
   /** 5000 by default. */
   timeoutMs?: number;
@@ -30,12 +32,17 @@ export interface LocalCollector {
   readonly url: string;
   /** The tracker POST endpoint: `url` + `/com.snowplowanalytics.snowplow/tp2`. */
   readonly endpoint: string;
+  /** The port it listens on. */
   readonly port: number;
   /** The schemas events are validated against. */
   readonly registry: IgluRegistry;
+  /** The valid events received, decoded, in arrival order. */
   good(): GoodEvent[];
+  /** The events that failed validation, with their errors. */
   bad(): BadEvent[];
+  /** Counts, as Snowplow Micro's `GET /micro/all` gives them. */
   all(): CollectorCounts;
+  /** Forgets every event received. */
   reset(): void;
   /**
    * Resolves with the events once `condition` holds: a number is a total (good + bad) to reach,

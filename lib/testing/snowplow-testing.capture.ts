@@ -35,11 +35,12 @@ export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
   private readonly trackErrorSources: string[] = [];
   private stopped = false;
 
-  /** Counts a tracking failure TrackerService swallowed (e.g. a throwing @TrackEvent props function). */
+  /** Counts a tracking failure TrackerService swallowed (e.g. a throwing `@TrackEvent` props function). */
   trackError(source: string): void {
     this.trackErrorSources.push(source);
   }
 
+  /** Decodes and schema-checks the event and keeps it; throws `EmitterStoppedError` once stopped. */
   enqueue(payload: TrackedPayload): void {
     if (this.stopped) throw new EmitterStoppedError();
     const item = JSON.parse(payload.json) as Record<string, string>;
@@ -96,22 +97,31 @@ export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
   }
 
   // The rest of the emitter contract, so code under test behaves the same: nothing is sent.
+  /** No collector: the events stay in memory. */
   readonly collectorUrl = 'memory://snowplow-testing-capture';
+  /** Unbounded (the capture keeps every event). */
   readonly capacity = 0;
+  /** Nothing to start. */
   start(): void {}
+  /** Nothing to send. */
   flush(): void {}
+  /** Resolves at once: nothing is ever queued. */
   async drain(): Promise<DrainResult> {
     return { sent: 0, remaining: 0, drained: true };
   }
+  /** Refuses further events, as a stopped emitter does. */
   async stop(): Promise<void> {
     this.stopped = true;
   }
+  /** True once stopped (until `reset()`). */
   get isStopped(): boolean {
     return this.stopped;
   }
+  /** Always 0: events are captured, not queued. */
   get queueDepth(): number {
     return 0;
   }
+  /** Counts of what was captured, in the emitter's shape. */
   stats(): EmitterStats {
     const enqueued = this.goodEvents.length + this.badEvents.length;
     return {

@@ -8,10 +8,15 @@ import { SNOWPLOW_EMITTER, SNOWPLOW_TRACK_ERRORS } from '../module/snowplow.toke
 import { TrackerService } from '../module/tracker.service';
 import { SnowplowTestingCapture } from './snowplow-testing.capture';
 
+/** Options of `SnowplowTestingModule.forRoot(...)`. */
 export interface SnowplowTestingModuleOptions {
+  /** `aid` of every event. Default `test-app`. */
   appId?: string;
+  /** `tna` of every event. Default `gitlab`. */
   namespace?: string;
+  /** `ua` of every event. */
   userAgent?: string;
+  /** Registers the module globally, as `SnowplowModule` does with `isGlobal`. */
   isGlobal?: boolean;
 }
 
@@ -22,6 +27,7 @@ export interface SnowplowTestingModuleOptions {
  */
 @Module({})
 export class SnowplowTestingModule {
+  /** The testing module: a real `TrackerService` over an in-memory capture. */
   static forRoot(options: SnowplowTestingModuleOptions = {}): DynamicModule {
     const moduleOptions: SnowplowModuleOptions = {
       collectorUrl: 'http://127.0.0.1/com.snowplowanalytics.snowplow/tp2',
@@ -48,7 +54,7 @@ export class SnowplowTestingModule {
 
   /**
    * For tests of a whole app that imports the real `SnowplowModule`: replaces its emitter with a
-   * capture, so the app's own TrackerService (and @TrackEvent) build events that are kept in memory.
+   * capture, so the app's own TrackerService (and `@TrackEvent`) build events that are kept in memory.
    * Read them with `SnowplowTestingModule.capture(app)`.
    */
   static override(builder: TestingModuleBuilder): TestingModuleBuilder {

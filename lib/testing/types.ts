@@ -1,6 +1,8 @@
 /** A self-describing JSON: data plus the Iglu URI of the schema it follows. */
 export interface SelfDescribingJson<T = unknown> {
+  /** The Iglu URI of `data`. */
   schema: string;
+  /** The self-describing data. */
   data: T;
 }
 
@@ -26,6 +28,7 @@ export interface GoodEvent {
   props?: Record<string, unknown> | null;
   /** Entities from `cx`/`co`, in order (empty when none). */
   contexts: SelfDescribingJson[];
+  /** The payload_data item as received. */
   raw: RawEvent;
   /** ISO-8601 time the collector received the request. */
   receivedAt: string;
@@ -37,11 +40,13 @@ export interface GoodEvent {
  * `co`, `se_va`, an unknown key...).
  */
 export interface EventError {
+  /** The field at fault, e.g. `ue_px` or `cx`. */
   field: string;
   /** The Iglu URI involved, when a schema check failed or a schema is unknown. */
   schema?: string;
   /** JSON pointer to the failing value: into the decoded JSON of `field`, or into the body. */
   path?: string;
+  /** Why, in words. */
   message: string;
 }
 
@@ -52,11 +57,16 @@ export interface BadEvent {
    * failure the request body (parsed when it was JSON, else its text, cut at 8 KiB).
    */
   raw: unknown;
+  /** Every reason the event is invalid. */
   errors: EventError[];
+  /** ISO-8601 time the collector received the request. */
   receivedAt: string;
 }
 
+/** The events of one request body, sorted into valid and invalid. */
 export interface DecodeResult {
+  /** Valid events, decoded. */
   good: GoodEvent[];
+  /** Invalid events, with their errors. */
   bad: BadEvent[];
 }

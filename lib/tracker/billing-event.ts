@@ -21,7 +21,9 @@ export interface BillingEventRequiredInput {
   category: string;
   /** `se_ac` of the structured event and `event_type` of the billable_usage entity. */
   eventType: string;
+  /** The deployment the usage happened on: `SaaS`, `Dedicated` or `SM`. */
   realm: BillingRealm;
+  /** What `quantity` counts, e.g. `minute`, `seat`, `token`. */
   unitOfMeasure: string;
   /** A finite number greater than 0. */
   quantity: number;
@@ -32,9 +34,13 @@ export interface BillingEventRequiredInput {
  * that are 0 (labkit's `omitempty`).
  */
 export interface BillingEventOptionalInput {
+  /** The GitLab instance id. */
   instanceId?: string;
+  /** The GitLab version of the instance. */
   instanceVersion?: string;
+  /** The unique instance id. */
   uniqueInstanceId?: string;
+  /** The host name of the instance. */
   hostName?: string;
   /** A non-negative safe integer; 0 is left out. */
   projectId?: number;
@@ -44,14 +50,19 @@ export interface BillingEventOptionalInput {
   organizationId?: number;
   /** A non-negative safe integer; 0 is left out. */
   rootNamespaceId?: number;
+  /** Who or what the usage is billed to, e.g. `user:1`. */
   subject?: string;
+  /** The global user id. */
   globalUserId?: string;
   /** Strings at every index (no holes); a plain copy is sent. */
   seatIds?: string[];
+  /** Ties the event to a request or job (the request's id by default in Nest, see Correlation). */
   correlationId?: string;
+  /** The deployment type, e.g. `saas`. */
   deploymentType?: string;
   /** Strings at every index (no holes); a plain copy is sent. */
   assignments?: string[];
+  /** The id of the billed entity. */
   entityId?: string;
   /** A plain object that serialises to a JSON object; that JSON text is sent. */
   metadata?: Record<string, unknown>;

@@ -9,10 +9,13 @@ export type EventKind = 'custom' | 'billing';
  * (every value a string) without `stm`, which the emitter adds on every send attempt.
  */
 export interface TrackedPayload {
+  /** Billing or custom: the lane the event waits in. */
   readonly kind: EventKind;
+  /** The Snowplow event id (uuid v4), fixed for the event's life. */
   readonly eid: string;
   /** Track time, ms since the epoch (the `dtm` field). */
   readonly dtm: number;
+  /** The serialised payload_data item, without `stm`. */
   readonly json: string;
 }
 

@@ -8,6 +8,7 @@ import { EventSink, PayloadWriter, serialiseFields, TrackedPayload } from './pay
 export const DEFAULT_NAMESPACE = 'gitlab';
 export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nestjs-snowplow-'.length)}`;
 
+/** Options of `new Tracker(...)`. */
 export interface TrackerOptions {
   /** `aid` of every event; required, non-empty. */
   appId: string;
@@ -19,11 +20,13 @@ export interface TrackerOptions {
   userAgent?: string;
 }
 
+/** What tracking a custom event returns. */
 export interface TrackResult {
   /** The Snowplow event id (`eid`), fixed for the event's life, retries included. */
   eid: string;
 }
 
+/** What tracking a billing event returns. */
 export interface BillingTrackResult extends TrackResult {
   /** The billable_usage `event_id` (also sent as `se_la`). */
   eventId: string;
@@ -71,6 +74,7 @@ export class Tracker {
     return this.emit(this.writer.write('custom', 'ue', randomUUID(), Date.now(), `"ue_px":"${uePx}"`));
   }
 
+  /** A billing event of the required fields only; see `trackBillingEventWithOptionalInput`. */
   trackBillingEvent(required: BillingEventRequiredInput): BillingTrackResult {
     return this.trackBillingEventWithOptionalInput(required, undefined);
   }

@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { decodeJwt } from 'jose';
-import { InvalidOptionError, OidcTokenSource, OidcTokenSourceOptions } from '../../lib';
+import { InvalidOptionError, MissingDependencyError, OidcTokenSource, OidcTokenSourceOptions } from '../../lib';
 import { loadOpenIdClient } from '../../lib/auth/openid-client-loader';
 import { waitFor } from '../support/wait-for';
 import { closedPort, COLLECTOR_SCOPE, OidcTestProvider } from './support/oidc-test-provider';
@@ -433,16 +433,18 @@ describe('loading openid-client', () => {
         });
       });
 
-      const isolated = require('../../lib/auth') as typeof import('../../lib/auth');
+      const isolated = require('../../lib/core') as typeof import('../../lib/core');
       let thrown: unknown;
       try {
         new isolated.OidcTokenSource({ issuer: 'https://login.example.com', clientId: 'c', clientSecret: 's' });
       } catch (err) {
         thrown = err;
       }
-      expect(thrown).toBeInstanceOf(isolated.TokenSourceError);
-      expect(thrown).toMatchObject({ code: 'DEPENDENCY_MISSING' });
-      expect((thrown as Error).message).toContain('npm install openid-client');
+      expect(thrown).toBeInstanceOf(isolated.MissingDependencyError);
+      expect(thrown).toMatchObject({ code: 'MISSING_DEPENDENCY', packageName: 'openid-client' });
+      expect((thrown as Error).message).toBe(
+        'OidcTokenSource needs the package "openid-client", which is not installed: run `npm install openid-client@^6`',
+      );
     });
     jest.dontMock('openid-client');
   });
@@ -456,8 +458,9 @@ describe('loading openid-client', () => {
       /Node\.js 20\.19\+/,
     );
     expect(failing(Object.assign(new Error("Cannot find module 'jose'"), { code: 'MODULE_NOT_FOUND' }))).toThrow(
-      "openid-client could not be loaded (MODULE_NOT_FOUND): Cannot find module 'jose'",
+      "which could not be loaded (MODULE_NOT_FOUND: Cannot find module 'jose')",
     );
+    expect(failing(new Error('boom'))).toThrow(MissingDependencyError);
     expect(() => loadOpenIdClient(() => ({ Issuer: class {} }))).toThrow(/not version 6/);
     expect(typeof loadOpenIdClient().clientCredentialsGrant).toBe('function');
   });

@@ -11,6 +11,7 @@ const run = promisify(execFile);
 const ROOT = join(__dirname, '../..');
 const FIXTURE = join(__dirname, '../fixtures/packed-app');
 const SWC_REGISTER = require.resolve('@swc-node/register');
+const TSC = require.resolve('typescript/bin/tsc');
 
 jest.setTimeout(15 * 60_000);
 
@@ -32,27 +33,72 @@ async function smokeApp(nestMajor: 11 | 12) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `packed-smoke-nest${nestMajor}`, private: true }));
-  for (const file of ['smoke.ts', 'tsconfig.json']) copyFileSync(join(FIXTURE, file), join(dir, file));
+  for (const file of ['smoke.ts', 'tsconfig.json', 'consumer.ts']) copyFileSync(join(FIXTURE, file), join(dir, file));
+  // The same consumer as an ES module, for the resolutions that tell the two apart.
+  copyFileSync(join(FIXTURE, 'consumer.ts'), join(dir, 'consumer.mts'));
   const packages = [
     tarball,
     `@nestjs/common@${nestMajor}`,
     `@nestjs/core@${nestMajor}`,
     `@nestjs/platform-express@${nestMajor}`,
+    `@nestjs/terminus@${nestMajor}`,
     'reflect-metadata@0.2',
     'rxjs@7',
+    // Optional peers of nestjs-snowplow/testing, as its README says to install them.
+    'ajv@8',
+    'ajv-formats@3',
   ];
   await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...packages], {
     cwd: dir,
     maxBuffer: 64 * 1024 * 1024,
   });
   const { stdout } = await run(process.execPath, ['-r', SWC_REGISTER, 'smoke.ts'], { cwd: dir, timeout: 120_000 });
-  return JSON.parse(stdout.trim().split('\n').pop()!);
+  return { dir, result: JSON.parse(stdout.trim().split('\n').pop()!) };
+}
+
+/** Each moduleResolution a TypeScript app may use, with the consumer file it compiles. */
+const RESOLUTIONS: Array<[string, Record<string, string>, string]> = [
+  ['node10', { module: 'commonjs', moduleResolution: 'node10' }, 'consumer.ts'],
+  ['node16', { module: 'node16', moduleResolution: 'node16' }, 'consumer.mts'],
+  ['nodenext', { module: 'nodenext', moduleResolution: 'nodenext' }, 'consumer.mts'],
+  ['nodenext (CommonJS consumer)', { module: 'nodenext', moduleResolution: 'nodenext' }, 'consumer.ts'],
+  ['bundler', { module: 'esnext', moduleResolution: 'bundler' }, 'consumer.ts'],
+];
+
+/**
+ * Type-checks the consumer in `dir` under one moduleResolution with the repository's TypeScript; resolves tsc's
+ * output.
+ */
+async function typecheck(dir: string, name: string, options: Record<string, string>, file: string): Promise<string> {
+  const config = join(dir, `tsconfig.${name.replace(/\W+/g, '-')}.json`);
+  const compilerOptions = {
+    ...options,
+    target: 'ES2022',
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    experimentalDecorators: true,
+    emitDecoratorMetadata: true,
+    types: [],
+    ignoreDeprecations: '6.0',
+  };
+  writeFileSync(config, JSON.stringify({ compilerOptions, files: [file] }));
+  try {
+    await run(process.execPath, [TSC, '-p', config], { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
+    return 'ok';
+  } catch (err) {
+    return String((err as { stdout?: string }).stdout ?? err);
+  }
 }
 
 describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (nestMajor) => {
-  it('forRoot, a decorated handler, billing and a drain on close all work from the published entry points', async () => {
-    const result = await smokeApp(nestMajor);
-    expect(result).toEqual({
+  let app: Awaited<ReturnType<typeof smokeApp>>;
+  beforeAll(async () => {
+    app = await smokeApp(nestMajor);
+  });
+
+  it('forRoot, a decorated handler, billing and a drain on close all work from the published entry points', () => {
+    expect(app.result).toEqual({
       nest: expect.stringMatching(new RegExp(`^${nestMajor}\\.`)),
       status: 200,
       ping: [{ pong: true }],
@@ -62,5 +108,9 @@ describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (n
       enqueuedBeforeClose: 502,
       deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
+  });
+
+  it.each(RESOLUTIONS)('every entry point type-checks under moduleResolution %s', async (name, options, file) => {
+    expect(await typecheck(app.dir, name, options, file)).toBe('ok');
   });
 });

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DeadLetterFile, DeadLetterRecord, deadLetterRecord, InvalidOptionError, StorageError } from '../../lib/core';
+import { DeadLetterRecord, InvalidOptionError, StorageError } from '../../lib/core';
+import { DeadLetterFile, deadLetterRecord } from '../../lib/dead-letter/dead-letter-file';
 import { jsonl, nextTick, recordingLogger, records, trackedEvents, useTempDir } from './support/records';
 
 const ROOT = resolve(__dirname, '../..');

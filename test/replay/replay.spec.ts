@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeadLetterFile, DeadLetterRecord, InvalidOptionError, replayDeadLetters, StorageError } from '../../lib/core';
+import { DeadLetterRecord, InvalidOptionError, replayDeadLetters, StorageError } from '../../lib/core';
+import { DeadLetterFile } from '../../lib/dead-letter/dead-letter-file';
 import { decodeValidBody } from '../support/decode';
 import { TestCollector } from '../support/test-collector';
 import { jsonl, nextTick, recordingLogger, records, useTempDir } from '../dead-letter/support/records';

@@ -2,16 +2,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  BUILTIN_IGLU_DIR,
   builtinIgluRegistry,
-  decodeBase64Json,
-  decodeBase64Text,
   decodeEvent,
   decodePayloadBody,
   IgluRegistryError,
   loadIgluRegistry,
-  parseIgluUri,
 } from '../../lib/testing';
+import { decodeBase64Json, decodeBase64Text } from '../../lib/testing/base64-json';
+import { BUILTIN_IGLU_DIR } from '../../lib/testing/builtin-registry';
+import { parseIgluUri } from '../../lib/testing/iglu-uri';
 import {
   base64Json,
   base64UrlJson,

@@ -2,15 +2,9 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  BadEvent,
-  BUILTIN_IGLU_DIR,
-  CollectorRecord,
-  DEFAULT_MAX_BODY_BYTES,
-  GoodEvent,
-  LocalCollector,
-  startLocalCollector,
-} from '../../lib/testing';
+import { BadEvent, CollectorRecord, GoodEvent, LocalCollector, startLocalCollector } from '../../lib/testing';
+import { BUILTIN_IGLU_DIR } from '../../lib/testing/builtin-registry';
+import { DEFAULT_MAX_BODY_BYTES } from '../../lib/testing/local-collector';
 import {
   base64Json,
   base64UrlJson,

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeadLetterRecord, deadLetterRecord, QueuedEvent, TrackedPayload, Tracker } from '../../../lib/core';
+import { DeadLetterRecord, QueuedEvent, TrackedPayload, Tracker } from '../../../lib/core';
+import { deadLetterRecord } from '../../../lib/dead-letter/dead-letter-file';
 
 /**
  * Real events built by the real Tracker, caught on their way to the emitter and turned into queued
