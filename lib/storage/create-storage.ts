@@ -12,7 +12,7 @@ export function isEventStorage(value: unknown): value is EventStorage {
   return (
     typeof candidate === 'object' &&
     candidate !== null &&
-    ['add', 'addBatch', 'get', 'lease', 'ack', 'release', 'sizeOf'].every(
+    ['add', 'addBatch', 'lease', 'ack', 'release', 'sizeOf'].every(
       (m) => typeof (candidate as Record<string, unknown>)[m] === 'function',
     )
   );

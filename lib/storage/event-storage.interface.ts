@@ -32,12 +32,11 @@ export interface EventStorage {
   /** Stores all events in order (throws before changing anything); returns overwrites, as `add`. */
   addBatch(events: readonly QueuedEvent[]): number;
   /**
-   * Removes and returns up to `maxCount` of the oldest events, billing events first, FIFO within
-   * a lane. With `maxBytes`, stops before the event that would take the sum of `bytes` over it
-   * (but returns at least one event when any waits).
+   * Takes up to `maxCount` of the oldest waiting events, billing events first, FIFO within a lane.
+   * With `maxBytes`, stops before the event that would take the sum of `bytes` over it (but
+   * returns at least one event when any waits). A durable store keeps them until `ack` or
+   * `release`; in memory they are handed over outright.
    */
-  get(maxCount: number, maxBytes?: number): QueuedEvent[];
-  /** Like `get`, but a durable store keeps the events until `ack` or `release`. */
   lease(maxCount: number, maxBytes?: number): QueuedEvent[];
   /** Leased events are done with (delivered or dropped): forget them. */
   ack(events: readonly QueuedEvent[]): void;

@@ -82,9 +82,14 @@ export class RingBufferStorage implements EventStorage {
     return dropped;
   }
 
-  /** In memory a lease is a `get`: the emitter holds leased events until it acks or releases them. */
+  /** {@inheritDoc EventStorage.lease} */
   lease(maxCount: number, maxBytes?: number): QueuedEvent[] {
-    return this.get(maxCount, maxBytes);
+    assertCount('maxCount', maxCount);
+    if (maxBytes !== undefined) assertCount('maxBytes', maxBytes);
+    const out: QueuedEvent[] = [];
+    const budget = { bytes: 0 };
+    if (take(this.billing, out, maxCount, maxBytes, budget)) take(this.custom, out, maxCount, maxBytes, budget);
+    return out;
   }
 
   /** {@inheritDoc EventStorage.ack} */
@@ -93,16 +98,6 @@ export class RingBufferStorage implements EventStorage {
   /** {@inheritDoc EventStorage.release} */
   release(events: readonly QueuedEvent[]): number {
     return this.addBatch(events);
-  }
-
-  /** {@inheritDoc EventStorage.get} */
-  get(maxCount: number, maxBytes?: number): QueuedEvent[] {
-    assertCount('maxCount', maxCount);
-    if (maxBytes !== undefined) assertCount('maxBytes', maxBytes);
-    const out: QueuedEvent[] = [];
-    const budget = { bytes: 0 };
-    if (take(this.billing, out, maxCount, maxBytes, budget)) take(this.custom, out, maxCount, maxBytes, budget);
-    return out;
   }
 }
 

@@ -217,13 +217,6 @@ export class SqliteStorage implements EventStorage {
     return this.evictOverCapacity();
   }
 
-  /** {@inheritDoc EventStorage.get} */
-  get(maxCount: number, maxBytes?: number): QueuedEvent[] {
-    const events = this.lease(maxCount, maxBytes);
-    this.ack(events);
-    return events;
-  }
-
   /** {@inheritDoc EventStorage.lease} */
   lease(maxCount: number, maxBytes?: number): QueuedEvent[] {
     this.assertOpen();

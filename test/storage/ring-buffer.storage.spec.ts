@@ -1,4 +1,5 @@
 import { InvalidOptionError, QueuedEvent, RingBufferStorage } from '../../lib';
+import { take } from './support/take';
 
 const event = (n: number, bytes = 10): QueuedEvent => ({ eid: `e${n}`, dtm: n, json: '{}', bytes, attempts: 0 });
 const eids = (events: QueuedEvent[]) => events.map((e) => e.eid);
@@ -14,10 +15,10 @@ describe('RingBufferStorage', () => {
   it('returns events oldest first and removes them', () => {
     const storage = new RingBufferStorage(5);
     for (let i = 1; i <= 4; i++) storage.add(event(i));
-    expect(eids(storage.get(2))).toEqual(['e1', 'e2']);
+    expect(eids(take(storage, 2))).toEqual(['e1', 'e2']);
     expect(storage.size).toBe(2);
     storage.add(event(5));
-    expect(eids(storage.get(10))).toEqual(['e3', 'e4', 'e5']);
+    expect(eids(take(storage, 10))).toEqual(['e3', 'e4', 'e5']);
     expect(storage.size).toBe(0);
   });
 
@@ -27,7 +28,7 @@ describe('RingBufferStorage', () => {
     expect(storage.add(event(4))).toBe(1);
     expect(storage.add(event(5))).toBe(1);
     expect(storage.overwritten).toBe(2);
-    expect(eids(storage.get(3))).toEqual(['e3', 'e4', 'e5']);
+    expect(eids(take(storage, 3))).toEqual(['e3', 'e4', 'e5']);
   });
 
   it('keeps FIFO order across many wrap-arounds', () => {
@@ -35,9 +36,9 @@ describe('RingBufferStorage', () => {
     const seen: string[] = [];
     for (let i = 0; i < 1000; i++) {
       storage.add(event(i));
-      if (i % 3 === 2) seen.push(...eids(storage.get(2)));
+      if (i % 3 === 2) seen.push(...eids(take(storage, 2)));
     }
-    seen.push(...eids(storage.get(100)));
+    seen.push(...eids(take(storage, 100)));
     const order = seen.map((id) => Number(id.slice(1)));
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(storage.overwritten + seen.length).toBe(1000);
@@ -48,7 +49,7 @@ describe('RingBufferStorage', () => {
     storage.add(event(1));
     storage.add(event(2));
     expect(storage.addBatch([event(3), event(4), event(5)])).toBe(1);
-    expect(eids(storage.get(4))).toEqual(['e2', 'e3', 'e4', 'e5']);
+    expect(eids(take(storage, 4))).toEqual(['e2', 'e3', 'e4', 'e5']);
   });
 
   it('addBatch changes nothing when its argument is not an array', () => {
@@ -61,25 +62,25 @@ describe('RingBufferStorage', () => {
   it('addBatch larger than the capacity keeps the newest events', () => {
     const storage = new RingBufferStorage(3);
     expect(storage.addBatch([1, 2, 3, 4, 5].map((i) => event(i)))).toBe(2);
-    expect(eids(storage.get(10))).toEqual(['e3', 'e4', 'e5']);
+    expect(eids(take(storage, 10))).toEqual(['e3', 'e4', 'e5']);
   });
 
   it('get(n) respects its bounds: 0, more than held, negative or fractional', () => {
     const storage = new RingBufferStorage(3);
-    expect(storage.get(5)).toEqual([]);
+    expect(take(storage, 5)).toEqual([]);
     storage.add(event(1));
-    expect(storage.get(0)).toEqual([]);
+    expect(take(storage, 0)).toEqual([]);
     expect(storage.size).toBe(1);
-    expect(() => storage.get(-1)).toThrow(InvalidOptionError);
-    expect(() => storage.get(1.5)).toThrow(InvalidOptionError);
-    expect(eids(storage.get(99))).toEqual(['e1']);
+    expect(() => take(storage, -1)).toThrow(InvalidOptionError);
+    expect(() => take(storage, 1.5)).toThrow(InvalidOptionError);
+    expect(eids(take(storage, 99))).toEqual(['e1']);
   });
 
   it('get(n, maxBytes) stops before the byte budget but always returns one event', () => {
     const storage = new RingBufferStorage(10);
     storage.addBatch([event(1, 40), event(2, 40), event(3, 40), event(4, 500)]);
-    expect(eids(storage.get(10, 100))).toEqual(['e1', 'e2']);
-    expect(eids(storage.get(10, 100))).toEqual(['e3']);
-    expect(eids(storage.get(10, 100))).toEqual(['e4']);
+    expect(eids(take(storage, 10, 100))).toEqual(['e1', 'e2']);
+    expect(eids(take(storage, 10, 100))).toEqual(['e3']);
+    expect(eids(take(storage, 10, 100))).toEqual(['e4']);
   });
 });

@@ -15,6 +15,7 @@ import { decodeAccepted } from '../support/decode';
 import { quietLogger } from '../support/emitter-harness';
 import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
+import { take } from './support/take';
 
 const event = (n: number): QueuedEvent => ({
   kind: 'custom',
@@ -44,7 +45,7 @@ describe('SqliteStorage', () => {
     first.close();
     const second = new SqliteStorage({ path });
     expect(second.size).toBe(4);
-    const back = second.get(10);
+    const back = take(second, 10);
     expect(back.map(({ id: _id, ...e }) => e)).toEqual([1, 2, 3, 4].map(event));
     second.close();
   });
@@ -131,7 +132,7 @@ describe('SqliteStorage', () => {
     const b = new SqliteStorage({ path: join(dir, 'shared.db'), shared: true });
     a.add(event(1));
     b.add(event(2));
-    expect([...a.get(5), ...b.get(5)].map((e) => e.eid).sort()).toEqual(['e1', 'e2']);
+    expect([...take(a, 5), ...take(b, 5)].map((e) => e.eid).sort()).toEqual(['e1', 'e2']);
     a.close();
     b.close();
   });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib';
+import { take } from './support/take';
 
 const event = (n: number, bytes = 10): QueuedEvent => ({
   eid: `e${n}`,
@@ -39,10 +40,10 @@ describe.each(implementations)('%s passes the storage contract', (_name, create)
     make(5);
     for (let i = 1; i <= 4; i++) storage.add(event(i));
     await nextTick();
-    expect(eids(storage.get(2))).toEqual(['e1', 'e2']);
+    expect(eids(take(storage, 2))).toEqual(['e1', 'e2']);
     expect(storage.size).toBe(2);
     storage.add(event(5));
-    expect(eids(storage.get(10))).toEqual(['e3', 'e4', 'e5']);
+    expect(eids(take(storage, 10))).toEqual(['e3', 'e4', 'e5']);
     expect(storage.size).toBe(0);
   });
 
@@ -50,7 +51,7 @@ describe.each(implementations)('%s passes the storage contract', (_name, create)
     make(5);
     const original: QueuedEvent = { ...event(1, 77), attempts: 3, kind: 'custom' };
     storage.add(original);
-    const [back] = storage.get(1);
+    const [back] = take(storage, 1);
     expect({ ...back, id: undefined }).toEqual({ ...original, id: undefined });
   });
 
@@ -60,18 +61,18 @@ describe.each(implementations)('%s passes the storage contract', (_name, create)
     expect(storage.add(event(4))).toBe(1);
     expect(storage.addBatch([event(5), event(6)])).toBe(2);
     expect(storage.size).toBe(3);
-    expect(eids(storage.get(10))).toEqual(['e4', 'e5', 'e6']);
+    expect(eids(take(storage, 10))).toEqual(['e4', 'e5', 'e6']);
   });
 
   it('get(n) respects its bounds and a byte budget (always at least one event)', () => {
     make(10);
-    expect(storage.get(5)).toEqual([]);
+    expect(take(storage, 5)).toEqual([]);
     storage.addBatch([event(1, 40), event(2, 40), event(3, 40), event(4, 500)]);
-    expect(storage.get(0)).toEqual([]);
-    expect(() => storage.get(-1)).toThrow();
-    expect(eids(storage.get(10, 100))).toEqual(['e1', 'e2']);
-    expect(eids(storage.get(10, 100))).toEqual(['e3']);
-    expect(eids(storage.get(10, 100))).toEqual(['e4']);
+    expect(take(storage, 0)).toEqual([]);
+    expect(() => take(storage, -1)).toThrow();
+    expect(eids(take(storage, 10, 100))).toEqual(['e1', 'e2']);
+    expect(eids(take(storage, 10, 100))).toEqual(['e3']);
+    expect(eids(take(storage, 10, 100))).toEqual(['e4']);
   });
 
   it('lease takes events out of the queue; ack forgets them', () => {
@@ -93,7 +94,7 @@ describe.each(implementations)('%s passes the storage contract', (_name, create)
     storage.add(event(4));
     leased.forEach((e) => e.attempts++);
     expect(storage.release(leased)).toBe(0);
-    const all = storage.get(10);
+    const all = take(storage, 10);
     expect(eids(all)).toEqual(['e3', 'e4', 'e1', 'e2']);
     expect(all.map((e) => e.attempts)).toEqual([0, 0, 1, 1]);
   });
@@ -106,7 +107,7 @@ describe.each(implementations)('%s passes the storage contract', (_name, create)
     // so the overwrites are reported by the add there and by the release here.
     const overwritten = storage.addBatch([3, 4, 5].map((i) => event(i))) + storage.release(leased);
     expect(overwritten).toBe(2);
-    expect(eids(storage.get(10))).toEqual(['e5', 'e1', 'e2']);
+    expect(eids(take(storage, 10))).toEqual(['e5', 'e1', 'e2']);
   });
 
   it('behaves exactly like the reference ring buffer through many adds, leases, acks and releases', async () => {
@@ -124,7 +125,7 @@ describe.each(implementations)('%s passes the storage contract', (_name, create)
           delivered.push(...eids(leased));
         }
       }
-      return { delivered, overwritten, left: eids(target.get(1_000)), n };
+      return { delivered, overwritten, left: eids(take(target, 1_000)), n };
     }
     const result = await scenario(make(50));
     expect(result.overwritten).toBeGreaterThan(0);
