@@ -128,10 +128,26 @@ describe('FileTokenSource', () => {
 
   it('invalidate() makes the next call read the file again', async () => {
     await writeFile(file, 'cached');
-    const source = new FileTokenSource(file);
-    expect(await source.getToken()).toBe('cached');
-    source.invalidate();
-    expect(await source.getToken()).toBe('cached');
+    // An hour from now the file is long past the window in which it is read on every call, so
+    // only invalidate() can make the source open it again.
+    const later = Date.now() + 3_600_000;
+    const now = jest.spyOn(Date, 'now').mockReturnValue(later);
+    const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
+    try {
+      const source = new FileTokenSource(file);
+      const reads = () => opened.mock.calls.filter(([path]) => path === file).length;
+      expect(await source.getToken()).toBe('cached');
+      expect(await source.getToken()).toBe('cached');
+      expect(reads()).toBe(1);
+      source.invalidate();
+      expect(await source.getToken()).toBe('cached');
+      expect(reads()).toBe(2);
+      expect(await source.getToken()).toBe('cached');
+      expect(reads()).toBe(2);
+    } finally {
+      opened.mockRestore();
+      now.mockRestore();
+    }
   });
 
   it('a missing file is a clear typed error naming the path, and the token is read once the file appears', async () => {
