@@ -1,0 +1,205 @@
+// The SQLite outbox as the README describes it, checked on the real file: storage errors on a
+// real database, WAL with synchronous=NORMAL, one transaction per tick, checkpoints, and a file
+// shared by real processes.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Emitter, QueuedEvent, SqliteStorage, StorageError, Tracker } from '../../lib';
+import { quietLogger } from '../support/emitter-harness';
+import { TestCollector } from '../support/test-collector';
+import { waitFor } from '../support/wait-for';
+import { walFrames } from './support/wal';
+
+const ROOT = join(__dirname, '../..');
+const nextTick = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A real SQLite outbox whose deletes fail the first `failures` times, as on a full disk. */
+class AckFailingStorage extends SqliteStorage {
+  ackCalls = 0;
+  constructor(
+    path: string,
+    private failures: number,
+  ) {
+    super({ path });
+  }
+  override ack(events: readonly QueuedEvent[]): void {
+    this.ackCalls++;
+    if (this.failures-- > 0)
+      throw new StorageError(this.path, 'cannot delete delivered events: database or disk is full');
+    super.ack(events);
+  }
+}
+
+/** The connection's own settings: what the outbox opened the file with. */
+function pragma(storage: SqliteStorage, name: string): unknown {
+  const db = (storage as unknown as { db: { pragma(p: string, o: { simple: true }): unknown } }).db;
+  return db.pragma(name, { simple: true });
+}
+
+let dir: string;
+let path: string;
+let collector: TestCollector;
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'snowplow-outbox-'));
+  path = join(dir, 'outbox.db');
+  collector = await TestCollector.start();
+});
+afterEach(async () => {
+  await collector.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function emitterOn(storage: SqliteStorage | { type: 'sqlite'; path: string }, batchSize = 10) {
+  const emitter = new Emitter({
+    collectorUrl: collector.endpoint,
+    storage,
+    batchSize,
+    maxConcurrentRequests: 1,
+    backoff: { baseMs: 5, capMs: 20 },
+    logger: quietLogger,
+  });
+  emitter.start();
+  return { emitter, tracker: new Tracker({ appId: 'outbox', emitter }) };
+}
+
+describe('a real SQLite outbox whose deletes fail', () => {
+  it('delete failing for good: delivered rows stay in the file, nothing is resent from memory, and a restart resends exactly them', async () => {
+    const storage = new AckFailingStorage(path, Number.MAX_SAFE_INTEGER);
+    const first = emitterOn(storage);
+    const eids = Array.from({ length: 30 }, (_, i) => first.tracker.trackEvent('kept_on_disk', { i }).eid);
+    await collector.waitForEvents(30);
+    await expect(first.emitter.drain(30_000)).resolves.toMatchObject({ drained: true });
+    // New events make the loop try again: each pass retries the held deletes first and, while they
+    // fail, leases nothing, so neither the delivered rows nor the new ones are sent.
+    const later = Array.from({ length: 5 }, (_, i) => first.tracker.trackEvent('tracked_later', { i }).eid);
+    await waitFor(() => storage.ackCalls >= 3 + 5, { what: 'several retried deletes' });
+    expect(collector.counts().accepted).toEqual({ total: 30, distinct: 30 });
+    await first.emitter.stop();
+    storage.close();
+
+    const second = emitterOn({ type: 'sqlite', path });
+    await expect(second.emitter.drain(30_000)).resolves.toMatchObject({ sent: 35, drained: true });
+    await second.emitter.stop();
+    // The 30 delivered before the failed deletes come exactly once more, the 5 later ones once.
+    expect(collector.counts().accepted).toEqual({ total: 65, distinct: 35 });
+    const resent = collector
+      .events()
+      .slice(30)
+      .map((e) => e.eid);
+    expect([...resent].sort()).toEqual([...eids, ...later].sort());
+    const reopened = new SqliteStorage({ path });
+    expect(reopened.size).toBe(0);
+    reopened.close();
+  });
+
+  it('a delete that fails once is retried before the next lease: a restart resends nothing', async () => {
+    const storage = new AckFailingStorage(path, 1);
+    const first = emitterOn(storage);
+    const eids = Array.from({ length: 30 }, (_, i) => first.tracker.trackEvent('acked_late', { i }).eid);
+    await expect(first.emitter.drain(30_000)).resolves.toMatchObject({ sent: 30, drained: true });
+    await first.emitter.stop();
+    storage.close();
+
+    const reopened = new SqliteStorage({ path });
+    expect(reopened.size).toBe(0);
+    reopened.close();
+    expect(collector.counts().accepted).toEqual({ total: 30, distinct: 30 });
+    expect(new Set(collector.events().map((e) => e.eid))).toEqual(new Set(eids));
+  });
+});
+
+describe('the outbox file', () => {
+  it('is opened in WAL mode with synchronous=NORMAL', () => {
+    const storage = new SqliteStorage({ path });
+    expect(pragma(storage, 'journal_mode')).toBe('wal');
+    expect(pragma(storage, 'synchronous')).toBe(1); // 0 OFF, 1 NORMAL, 2 FULL
+    storage.close();
+  });
+
+  it('commits a billing event before add() returns, in a transaction of its own; the custom events of the tick follow in one', async () => {
+    const storage = new SqliteStorage({ path });
+    const before = walFrames(`${path}-wal`).commits;
+    for (let i = 0; i < 1_000; i++) {
+      storage.add({ kind: 'custom', eid: `c${i}`, dtm: i, json: `{"i":${i}}`, bytes: 10, attempts: 0 });
+    }
+    expect(walFrames(`${path}-wal`).commits).toBe(before);
+    storage.add({ kind: 'billing', eid: 'b1', dtm: 1, json: '{"e":"se"}', bytes: 10, attempts: 0 });
+    expect(walFrames(`${path}-wal`).commits).toBe(before + 1);
+    await nextTick();
+    expect(walFrames(`${path}-wal`).commits).toBe(before + 2);
+    storage.close();
+    const reopened = new SqliteStorage({ path });
+    expect([reopened.sizeOf('custom'), reopened.sizeOf('billing')]).toEqual([1_000, 1]);
+    reopened.close();
+  });
+
+  it('checkpoints the WAL as delivered rows are deleted, and truncates it on close', async () => {
+    const { emitter, tracker } = emitterOn({ type: 'sqlite', path }, 100);
+    // capacity 10,000 (default): a checkpoint comes after that many deletes.
+    const sequences = new Set<number>();
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i < 1_000; i++) tracker.trackEvent('checkpointed', { round, i, pad: 'c'.repeat(100) });
+      await emitter.drain(30_000);
+      sequences.add(walFrames(`${path}-wal`).checkpointSeq);
+    }
+    // A checkpoint lets the next writer start the WAL over, which bumps its checkpoint sequence.
+    expect(sequences.size).toBeGreaterThan(1);
+    await emitter.stop();
+    expect(collector.counts().accepted).toEqual({ total: 12_000, distinct: 12_000 });
+    expect(statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0).toBe(0);
+  });
+});
+
+describe('a file shared by two real processes', () => {
+  function startChild(name: string, events: number) {
+    const child = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', join(ROOT, 'test/fixtures/apps/shared-outbox.ts')],
+      {
+        cwd: ROOT,
+        env: { ...process.env, COLLECTOR_URL: collector.endpoint, DB: path, NAME: name, EVENTS: String(events) },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { child, exited, output: () => output };
+  }
+
+  it('each event is delivered exactly once, whichever process sends it, and the file ends empty', async () => {
+    // Requests are held until both processes have tracked, so both send from the shared file at once.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    collector.behaviour = () => ({ status: 200, after: gate });
+    const a = startChild('a', 2_000);
+    const b = startChild('b', 2_000);
+    for (const child of [a, b]) {
+      await waitFor(() => child.output().includes('tracked'), {
+        timeoutMs: 60_000,
+        what: `the child to track (output: ${child.output()})`,
+      });
+    }
+    await waitFor(() => new Set(collector.requests.map((r) => r.headers['x-sender'])).size === 2, {
+      timeoutMs: 30_000,
+      what: 'a request from each process',
+    });
+    release();
+    for (const child of [a, b]) child.child.stdin.end('drain\n');
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+
+    const tracked = readFileSync(join(dir, 'a.eids'), 'utf8')
+      .split('\n')
+      .concat(readFileSync(join(dir, 'b.eids'), 'utf8').split('\n'));
+    expect(collector.counts().stored).toEqual({ total: 4_000, distinct: 4_000 });
+    expect(new Set(collector.events().map((e) => e.eid))).toEqual(new Set(tracked));
+    // Both processes sent from the one file.
+    expect(new Set(collector.accepted().map((r) => r.headers['x-sender']))).toEqual(new Set(['a', 'b']));
+    const reopened = new SqliteStorage({ path, shared: true });
+    expect(reopened.size).toBe(0);
+    reopened.close();
+  });
+});
