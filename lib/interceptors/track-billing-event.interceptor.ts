@@ -52,6 +52,9 @@ export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<Tra
 /** What a function of the decorator returned must be an object (not an array). */
 function checkReturned(field: 'input' | 'optional', value: unknown, expected: string): void {
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidEventError(field, `the ${field} function returned ${describeType(value)}; it must return ${expected}`);
+    throw new InvalidEventError(
+      field,
+      `the ${field} function returned ${describeType(value)}; it must return ${expected}`,
+    );
   }
 }

@@ -22,13 +22,11 @@ export const TRACK_BILLING_EVENT_METADATA = 'nestjs-snowplow:track-billing-event
  * returning one, or `null`/`undefined` for "nothing to bill for this call".
  */
 export type TrackBillingEventInput<TContext = TrackEventContext> =
-  | BillingEventRequiredInput
-  | ((ctx: TContext) => BillingEventRequiredInput | null | undefined);
+  BillingEventRequiredInput | ((ctx: TContext) => BillingEventRequiredInput | null | undefined);
 
 /** The optional billable_usage fields of a `@TrackBillingEvent`: an object, or a function of the call's context. */
 export type TrackBillingEventOptional<TContext = TrackEventContext> =
-  | BillingEventOptionalInput
-  | ((ctx: TContext) => BillingEventOptionalInput | null | undefined);
+  BillingEventOptionalInput | ((ctx: TContext) => BillingEventOptionalInput | null | undefined);
 
 /** `@TrackBillingEvent` options billing successful calls (the default). */
 export interface TrackBillingEventSuccessOptions<TRequest = any, TResult = any> {

@@ -154,7 +154,10 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
 function checkHeaderNames(value: unknown): readonly string[] {
   if (value === undefined) return DEFAULT_CORRELATION_ID_HEADERS;
   if (!Array.isArray(value)) {
-    throw new InvalidOptionError('correlationIdHeaders', `must be an array of header names, got ${describeType(value)}`);
+    throw new InvalidOptionError(
+      'correlationIdHeaders',
+      `must be an array of header names, got ${describeType(value)}`,
+    );
   }
   return value.map((name: unknown, index) => {
     if (typeof name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
