@@ -4,7 +4,6 @@ import {
   BillingEventOptionalInput,
   BillingEventRequiredInput,
   getTrackBillingEventMetadata,
-  InvalidOptionError,
   TRACK_BILLING_EVENT_METADATA,
   TrackBillingEvent,
   TrackBillingEventInterceptor,
@@ -12,6 +11,7 @@ import {
   TrackEvent,
   TrackEventInterceptor,
 } from '../../lib';
+import { decorationError } from './support/decoration';
 
 const input: BillingEventRequiredInput = {
   category: 'duo',
@@ -21,16 +21,6 @@ const input: BillingEventRequiredInput = {
   quantity: 1,
 };
 const fromResult = () => input;
-
-function decorationError(define: () => unknown): InvalidOptionError {
-  try {
-    define();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidOptionError);
-    return err as InvalidOptionError;
-  }
-  throw new Error('expected the class definition to throw');
-}
 
 /** Decorates a fresh method with `@TrackBillingEvent(...args)` (bypassing the compile-time types). */
 function decorateMethod(...args: unknown[]): void {

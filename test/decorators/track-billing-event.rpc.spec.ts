@@ -1,12 +1,10 @@
-import { Controller, INestMicroservice, Injectable, Module } from '@nestjs/common';
+import { Controller, INestMicroservice, Injectable } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import {
   ClientProxy,
-  ClientProxyFactory,
   EventPattern,
   KafkaContext,
   MessagePattern,
-  MicroserviceOptions,
   MqttContext,
   NatsContext,
   Payload,
@@ -14,10 +12,7 @@ import {
   RmqContext,
   RpcException,
   TcpContext,
-  Transport,
 } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
-import { AddressInfo, Server } from 'node:net';
 import { Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
 import { SnowplowRequestContext, TrackBillingEvent, TrackEvent } from '../../lib';
@@ -28,6 +23,7 @@ import { BillingEventRequiredInput } from '../../lib/tracker';
 import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
 import { billingNamed, eventsNamed, snowplowModule } from './support/snowplow-app';
+import { startTcpApp } from './support/tcp-app';
 
 interface Job {
   n: number;
@@ -99,29 +95,20 @@ describe('@TrackBillingEvent and correlation on a microservice (TCP)', () => {
       enriched.push(context);
       return { request_id: context.correlationId ?? null, transport: context.type };
     };
-    @Module({
+    const metadata = {
       imports: [snowplowModule(collector, new Registry(), { enrich })],
       controllers: [RunnerController],
       providers: [RunnerService],
-    })
-    class RpcModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [RpcModule] }).compile();
-    app = moduleRef.createNestMicroservice<MicroserviceOptions>({
-      transport: Transport.TCP,
-      options: { host: '127.0.0.1', port: 0 },
-    });
-    app.useLogger(false);
-    await app.listen();
-    emitter = app.get(EmitterService);
-    const { port } = app.unwrap<Server>().address() as AddressInfo;
-    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+    };
     // TCP packets carry metadata in Nest 12: the client sets it per packet, the server's TcpContext
     // gives it to the handler. Here the id travels with the message it belongs to.
-    client.setOnDispatchHook((packet) => {
-      const id = (packet.data as { requestId?: string }).requestId;
-      if (id !== undefined) packet.metadata = { 'X-Request-Id': id };
-    });
-    await client.connect();
+    ({ app, client } = await startTcpApp(metadata, (tcpClient) =>
+      tcpClient.setOnDispatchHook((packet) => {
+        const id = (packet.data as { requestId?: string }).requestId;
+        if (id !== undefined) packet.metadata = { 'X-Request-Id': id };
+      }),
+    ));
+    emitter = app.get(EmitterService);
   });
 
   afterAll(async () => {
