@@ -1,6 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
-import { TRACK_EVENT_METADATA, TrackEvent, TrackEventMetadata, getTrackEventMetadata } from '../../lib/decorators';
+import { TrackEvent } from '../../lib/decorators';
+import {
+  TRACK_EVENT_METADATA,
+  TrackEventMetadata,
+  getTrackEventMetadata,
+} from '../../lib/interceptors/track-event.metadata';
 import { InvalidEventError } from '../../lib/errors';
 import { TrackEventInterceptor } from '../../lib/interceptors';
 import { Tracker } from '../../lib/tracker';
