@@ -32,6 +32,22 @@ export type {
   TrackEventSuccessOptions,
 } from './interceptors/track-event.metadata';
 
+// @TrackBillingEvent on handlers
+export { TrackBillingEvent } from './decorators/track-billing-event.decorator';
+export { TrackBillingEventInterceptor } from './interceptors/track-billing-event.interceptor';
+export type {
+  TrackBillingEventAlwaysOptions,
+  TrackBillingEventErrorOptions,
+  TrackBillingEventInput,
+  TrackBillingEventOptional,
+  TrackBillingEventOptions,
+  TrackBillingEventSuccessOptions,
+} from './interceptors/track-billing-event.metadata';
+
+// Request correlation (module/)
+export type { SnowplowRequestContext } from './module/request-context';
+export { DEFAULT_CORRELATION_ID_HEADERS } from './module/correlation-id';
+
 // Prometheus metrics (metrics/)
 export { EmitterMetrics } from './metrics/snowplow-metrics';
 export type { MetricsOptions, QueueSource } from './metrics/snowplow-metrics';

@@ -2,7 +2,9 @@
 // this file appears in the README, so the table stays true to the code.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Controller, INestApplication, LoggerService, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import request from 'supertest';
 import {
   BillingEventOptionalInput,
   BillingEventRequiredInput,
@@ -16,6 +18,7 @@ import {
   SnowplowModule,
   SnowplowModuleOptions,
   StaticTokenSource,
+  TrackBillingEvent,
   TrackEvent,
   Tracker,
 } from '../lib';
@@ -63,6 +66,16 @@ const decorate = (...args: unknown[]) => {
   }
   return Fixture;
 };
+/** Applies `@TrackBillingEvent(...args)` to a fresh method. */
+const decorateBilling = (...args: unknown[]) => {
+  const track = TrackBillingEvent as (...a: unknown[]) => MethodDecorator;
+  class Fixture {
+    @track(...args)
+    handler(): void {}
+  }
+  return Fixture;
+};
+const billFromResult = () => required;
 const emitterWith = (options: Record<string, unknown>) =>
   new Emitter({ collectorUrl: 'http://127.0.0.1:9/tp2', ...options } as never);
 
@@ -152,6 +165,45 @@ const rows: Row[] = [
     message:
       'Invalid Snowplow option "options.props": @TrackEvent on Fixture.handler: ' +
       'must serialise to a JSON object, but JSON.stringify gives a number (see its toJSON)',
+  },
+  {
+    input: '`@TrackBillingEvent(42)`',
+    run: () => decorateBilling(42),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "input": @TrackBillingEvent on Fixture.handler: ' +
+      'must be an object or a function, got number',
+  },
+  {
+    input: '`@TrackBillingEvent({ ...required, quantity: 0 })`',
+    run: () => decorateBilling({ ...required, quantity: 0 }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "input.quantity": @TrackBillingEvent on Fixture.handler: must be greater than 0, got 0',
+  },
+  {
+    input: "`@TrackBillingEvent(fn, { on: 'never' })`",
+    run: () => decorateBilling(billFromResult, { on: 'never' }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "options.on": @TrackBillingEvent on Fixture.handler: ' +
+      "must be one of 'success', 'error', 'always', got \"never\"",
+  },
+  {
+    input: '`@TrackBillingEvent(fn, { optinal: {} })` (a typo)',
+    run: () => decorateBilling(billFromResult, { optinal: {} }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "options.optinal": @TrackBillingEvent on Fixture.handler: ' +
+      'unknown option (expected one of: optional, on)',
+  },
+  {
+    input: '`@TrackBillingEvent(fn, { optional: { projectId: -1 } })`',
+    run: () => decorateBilling(billFromResult, { optional: { projectId: -1 } }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "options.optional.projectId": @TrackBillingEvent on Fixture.handler: ' +
+      'must be a non-negative safe integer, got -1',
   },
   {
     input: 'props with a 2 MB string',
@@ -334,10 +386,74 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     message: 'Invalid Snowplow option "batchsize": is not a SnowplowModule option',
   },
   {
+    input: "`correlationIdHeaders: 'x-request-id'`",
+    options: { correlationIdHeaders: 'x-request-id' },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "correlationIdHeaders": must be an array of header names, got string',
+  },
+  {
+    input: '`enrich: {}`',
+    options: { enrich: {} },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "enrich": must be a function',
+  },
+  {
     input: "`storage: { type: 'redis' }`",
     options: { storage: { type: 'redis' } },
     error: InvalidOptionError,
     message: 'Invalid Snowplow option "storage.type": must be \'memory\' or \'sqlite\', got "redis"',
+  },
+];
+
+/**
+ * `@TrackBillingEvent` inputs that can only be judged when the handler has run: nothing is thrown
+ * to the client (the request succeeds); the error is logged at error level with the handler and
+ * counted in snowplow_track_errors_total{kind="billing"}.
+ */
+@Controller()
+class BillingController {
+  @Post('zero')
+  @TrackBillingEvent(() => ({ ...required, quantity: 0 }))
+  zero() {
+    return 'zero';
+  }
+
+  @Post('text')
+  @TrackBillingEvent(() => 'ten' as unknown as BillingEventRequiredInput)
+  text() {
+    return 'text';
+  }
+
+  @Post('seats')
+  @TrackBillingEvent(billFromResult, { optional: () => ({ seatIds: 'a' }) as unknown as BillingEventOptionalInput })
+  seats() {
+    return 'seats';
+  }
+}
+
+const requestRows: Array<{ input: string; route: string; handler: string; error: ErrorClass; message: string }> = [
+  {
+    input: 'a `@TrackBillingEvent` input function returning `quantity: 0` (at request time)',
+    route: 'zero',
+    handler: 'BillingController.zero',
+    error: InvalidEventError,
+    message: 'Invalid event field "quantity": must be greater than 0, got 0',
+  },
+  {
+    input: "a `@TrackBillingEvent` input function returning `'ten'` (at request time)",
+    route: 'text',
+    handler: 'BillingController.text',
+    error: InvalidEventError,
+    message:
+      'Invalid event field "input": the input function returned string; ' +
+      'it must return a BillingEventRequiredInput, null or undefined',
+  },
+  {
+    input: "a `@TrackBillingEvent` optional function returning `{ seatIds: 'a' }` (at request time)",
+    route: 'seats',
+    handler: 'BillingController.seats',
+    error: InvalidEventError,
+    message: 'Invalid event field "seatIds": must be an array of strings, got string',
   },
 ];
 
@@ -364,10 +480,36 @@ describe('bad input: every row of the README table', () => {
     await expect(compile()).rejects.toThrow(message);
   });
 
+  describe('@TrackBillingEvent inputs judged at request time', () => {
+    const errors: string[] = [];
+    const logger: LoggerService = { log: () => undefined, warn: () => undefined, error: (m) => errors.push(m) };
+    let app: INestApplication;
+    beforeAll(async () => {
+      @Module({
+        imports: [
+          SnowplowModule.forRoot({ collectorUrl: 'http://127.0.0.1:9/tp2', appId: 'bad-input', metrics: false }),
+        ],
+        controllers: [BillingController],
+      })
+      class BillingModule {}
+      app = (await Test.createTestingModule({ imports: [BillingModule] }).compile()).createNestApplication({ logger });
+      await app.init();
+    });
+    afterAll(() => app?.close());
+
+    it.each(requestRows)('$input → the request succeeds, $error.name logged', async (row) => {
+      errors.length = 0;
+      await request(app.getHttpServer()).post(`/${row.route}`).expect(201, row.route);
+      expect(errors).toEqual([
+        `billing event not sent (interceptor): @TrackBillingEvent on ${row.handler}: ${row.error.name}: ${row.message}`,
+      ]);
+    });
+  });
+
   it('the README table lists every row with its error class and message', () => {
     const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
     const table = readme.slice(readme.indexOf('## Bad input'));
-    for (const row of [...rows, ...moduleRows]) {
+    for (const row of [...rows, ...moduleRows, ...requestRows]) {
       expect(table).toContain(`| ${row.input} | \`${row.error.name}\` | ${row.message}`);
     }
   });

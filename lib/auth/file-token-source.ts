@@ -3,6 +3,7 @@ import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { InvalidOptionError } from '../errors';
+import { HEADER_SAFE_TOKEN } from '../validation';
 import { TokenSourceError } from './token-source-error';
 import { TokenSource } from './token-source.interface';
 
@@ -14,8 +15,6 @@ export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
  * are as coarse as a clock tick, or 1-2 s on some file systems), so it is read again until older.
  */
 const RACY_WINDOW_NS = 2_000_000_000n;
-
-const HEADER_SAFE_TOKEN = /^[\x21-\x7e]+$/;
 
 interface CachedFile {
   token: string;

@@ -1,15 +1,4 @@
-export { TrackEvent } from './track-event.decorator';
-export { TRACK_EVENT_METADATA, getTrackEventMetadata } from '../interceptors/track-event.metadata';
-export type {
-  TrackEventAlwaysOptions,
-  TrackEventContext,
-  TrackEventContextBase,
-  TrackEventErrorContext,
-  TrackEventErrorOptions,
-  TrackEventMetadata,
-  TrackEventOn,
-  TrackEventOptions,
-  TrackEventProps,
-  TrackEventSuccessContext,
-  TrackEventSuccessOptions,
-} from '../interceptors/track-event.metadata';
+// Internal barrel of decorators/. The public API is what lib/index.ts exports.
+export * from './handler-decorator';
+export * from './track-billing-event.decorator';
+export * from './track-event.decorator';

@@ -1,6 +1,3 @@
-import { UseInterceptors } from '@nestjs/common';
-import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
-import { InvalidOptionError } from '../errors';
 import { TrackEventInterceptor } from '../interceptors/track-event.interceptor';
 import {
   resolveTrackEventOptions,
@@ -10,15 +7,7 @@ import {
   TrackEventOptions,
   TrackEventSuccessOptions,
 } from '../interceptors/track-event.metadata';
-
-function isBound(target: object): boolean {
-  const interceptors = Reflect.getMetadata(INTERCEPTORS_METADATA, target) as unknown[] | undefined;
-  return Array.isArray(interceptors) && interceptors.includes(TrackEventInterceptor);
-}
-
-function describeKey(key: string | symbol): string {
-  return typeof key === 'symbol' ? `[${key.description ?? 'symbol'}]` : key;
-}
+import { handlerDecorator } from './handler-decorator';
 
 /**
  * Sends a `com.gitlab/custom_event` named `name` for every call of the decorated handler: on a
@@ -54,31 +43,7 @@ export function TrackEvent<TRequest = any, TResult = any>(
   options?: TrackEventOptions<TRequest, TResult>,
 ): ClassDecorator & MethodDecorator;
 export function TrackEvent(name: string, options?: TrackEventOptions): ClassDecorator & MethodDecorator {
-  return ((target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
-    if (key === undefined) {
-      if (typeof target !== 'function') {
-        throw new InvalidOptionError('target', '@TrackEvent can only decorate a class or a method');
-      }
-      const where = target.name || 'anonymous class';
-      if (Reflect.hasOwnMetadata(TRACK_EVENT_METADATA, target)) {
-        throw new InvalidOptionError('target', `@TrackEvent is applied more than once to ${where}`);
-      }
-      Reflect.defineMetadata(TRACK_EVENT_METADATA, resolveTrackEventOptions(name, options, where), target);
-      // A subclass inherits its parent's interceptors: bind once along the chain.
-      if (!isBound(target)) UseInterceptors(TrackEventInterceptor)(target);
-      return target;
-    }
-    const className = (typeof target === 'function' ? target.name : target.constructor?.name) || 'anonymous class';
-    const where = `${className}.${describeKey(key)}`;
-    if (!descriptor || typeof descriptor.value !== 'function') {
-      throw new InvalidOptionError('target', `@TrackEvent can only decorate a class or a method, not ${where}`);
-    }
-    const handler = descriptor.value as object;
-    if (Reflect.hasOwnMetadata(TRACK_EVENT_METADATA, handler)) {
-      throw new InvalidOptionError('target', `@TrackEvent is applied more than once to ${where}`);
-    }
-    Reflect.defineMetadata(TRACK_EVENT_METADATA, resolveTrackEventOptions(name, options, where), handler);
-    if (!isBound(handler)) UseInterceptors(TrackEventInterceptor)(target, key, descriptor);
-    return descriptor;
-  }) as ClassDecorator & MethodDecorator;
+  return handlerDecorator('@TrackEvent', TRACK_EVENT_METADATA, TrackEventInterceptor, (where) =>
+    resolveTrackEventOptions(name, options, where),
+  );
 }

@@ -35,8 +35,8 @@ export interface PostOutcome {
 export interface CollectorClientOptions {
   url: URL;
   http: AxiosInstance;
-  /** Keep-alive agents the emitter owns; passed on every request whatever the axios instance. */
-  agents: { httpAgent: HttpAgent; httpsAgent: HttpsAgent };
+  /** Sockets kept alive per protocol: the batches that may be in flight at once. */
+  maxSockets: number;
   timeoutMs: number;
   tokenSource?: TokenSource;
   audience: string;
@@ -73,13 +73,25 @@ export class CollectorClient {
   /** Private fields: the URL may hold a password, which `util.inspect` must never show. */
   readonly #href: string;
   readonly #password: string;
-  readonly #options: Omit<CollectorClientOptions, 'url'>;
+  readonly #options: Omit<CollectorClientOptions, 'url' | 'maxSockets'>;
+  /** Keep-alive agents of the client's own, passed on every request whatever the axios instance. */
+  readonly #agents: { httpAgent: HttpAgent; httpsAgent: HttpsAgent };
 
   constructor(options: CollectorClientOptions) {
-    const { url, ...rest } = options;
+    const { url, maxSockets, ...rest } = options;
     this.#href = url.href;
     this.#password = url.password;
     this.#options = rest;
+    this.#agents = {
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+    };
+  }
+
+  /** Closes the kept-alive sockets. */
+  close(): void {
+    this.#agents.httpAgent.destroy();
+    this.#agents.httpsAgent.destroy();
   }
 
   async post(body: string, signal: AbortSignal): Promise<PostOutcome> {
@@ -117,7 +129,7 @@ export class CollectorClient {
         transformRequest: [(data: unknown) => data],
         transformResponse: [(data: unknown) => data],
         validateStatus: () => true,
-        ...this.#options.agents,
+        ...this.#agents,
       });
       discard(response.data as Readable | undefined);
       const status = response.status;

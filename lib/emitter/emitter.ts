@@ -1,30 +1,28 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { inspect } from 'node:util';
 import axios from 'axios';
 import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
-import { createStorage, EventStorage, isEventStorage, kindOf, QueuedEvent } from '../storage';
+import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { TrackedPayload } from '../tracker/payload';
-import { clampTimeout } from '../utils/timers';
 import { Backoff } from './backoff';
 import { ENVELOPE_BYTES, PER_EVENT_OVERHEAD } from './batch-body';
 import { CollectorClient } from './collector-client';
 import { EmitterLog, errorMessage } from './emitter-log';
 import { EmitterOptions, parseCollectorUrl, ResolvedEmitterOptions, resolveEmitterOptions } from './emitter-options';
-import { EmitterState } from './emitter-state';
+import { EmitterState, snapshotStats } from './emitter-state';
+import { IdleWaiters } from './idle-waiters';
 import { LoopSignal } from './loop-signal';
 import { Losses } from './losses';
 import { PassHost, SendPass } from './send-pass';
 import { DrainResult, EmitterObserver, EmitterStats } from './send-result';
 import { Settlement } from './settlement';
+import { accountForLeftovers, closeOwned, ShutdownParts } from './shutdown';
 import { SnowplowEmitter } from './snowplow-emitter';
 
 export { serialiseBatch } from './batch-body';
 
 /** How often a loop that found nothing to lease looks again. */
 const IDLE_RECHECK_MS = 1_000;
-const BILLING_OVERFLOW_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Queues events and sends them to the collector in batches from one background loop.
@@ -49,14 +47,13 @@ export class Emitter implements SnowplowEmitter {
   private readonly backoff: Backoff;
   private readonly signal = new LoopSignal();
   private readonly abort = new AbortController();
-  private readonly agents: { httpAgent: HttpAgent; httpsAgent: HttpsAgent };
   private loop?: Promise<void>;
   private stopping?: Promise<void>;
   /** Waiting for a fuller batch (see `lingerMs`). */
   private lingering = false;
   /** drain() calls under way: no lingering meanwhile. */
   private draining = 0;
-  private readonly idleWaiters = new Set<() => void>();
+  private readonly idleWaiters = new IdleWaiters();
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
@@ -72,15 +69,10 @@ export class Emitter implements SnowplowEmitter {
       overwritten: (count) => this.losses.overwritten(count),
     });
     this.backoff = new Backoff(this.options.backoff);
-    const maxSockets = this.options.maxConcurrentRequests;
-    this.agents = {
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-    };
     const client = new CollectorClient({
       url: parseCollectorUrl(options.collectorUrl),
       http: this.options.httpClient ?? axios.create(),
-      agents: this.agents,
+      maxSockets: this.options.maxConcurrentRequests,
       timeoutMs: this.options.requestTimeoutMs,
       tokenSource: this.options.tokenSource,
       audience: this.options.audience,
@@ -135,32 +127,7 @@ export class Emitter implements SnowplowEmitter {
 
   /** A snapshot: queued per lane, in flight, sent, dropped by reason and kind, last error. */
   stats(): EmitterStats {
-    const s = this.state;
-    const held = this.settlement.held;
-    const heldBilling = held.filter((e) => kindOf(e) === 'billing').length;
-    return {
-      queued: this.queueDepth,
-      inFlight: s.inFlight,
-      capacity: this.storage.capacity,
-      enqueued: s.enqueued,
-      sent: s.sent,
-      dropped: this.losses.totals(),
-      billing: {
-        queued: this.storage.sizeOf('billing') + heldBilling,
-        capacity: this.storage.billingCapacity,
-        dropped: { ...this.losses.dropped.billing },
-      },
-      custom: {
-        queued: this.storage.sizeOf('custom') + held.length - heldBilling,
-        capacity: this.storage.capacity,
-        dropped: { ...this.losses.dropped.custom },
-      },
-      lastSuccessAt: s.lastSuccessAt,
-      lastError: s.lastError,
-      consecutiveFailures: s.consecutiveFailures,
-      authFailures: s.authFailures,
-      stopped: s.stopped,
-    };
+    return snapshotStats(this.state, this.storage, this.settlement.held, this.losses);
   }
 
   /** Starts the send loop (idempotent). Events added before are kept and sent once it runs. */
@@ -189,7 +156,7 @@ export class Emitter implements SnowplowEmitter {
     this.state.enqueued++;
     this.observe((o) => o.eventsEnqueued(1));
     if (event.kind === 'billing' && this.storage.sizeOf('billing') >= this.storage.billingCapacity) {
-      this.billingOverflow(event);
+      this.losses.billingOverflow(event, this.storage.billingCapacity);
       return;
     }
     try {
@@ -224,16 +191,8 @@ export class Emitter implements SnowplowEmitter {
     this.start();
     this.draining++;
     this.flush();
-    let timer: NodeJS.Timeout | undefined;
-    let wake!: () => void;
-    const drained = await Promise.race([
-      new Promise<boolean>((resolve) => this.idleWaiters.add((wake = () => resolve(true)))),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), clampTimeout(timeoutMs)))),
-    ]);
-    clearTimeout(timer);
-    this.idleWaiters.delete(wake);
-    this.draining--;
-    return result(drained && this.isIdle());
+    const woken = await this.idleWaiters.wait(timeoutMs).finally(() => this.draining--);
+    return result(woken && this.isIdle());
   }
 
   /**
@@ -249,97 +208,29 @@ export class Emitter implements SnowplowEmitter {
       this.signal.notifyFlush();
       this.stopping = (this.loop ?? Promise.resolve()).then(() => {
         this.settlement.retry();
-        this.accountForLeftovers();
-        this.agents.httpAgent.destroy();
-        this.agents.httpsAgent.destroy();
-        if (this.ownsStorage) this.closeQuietly('the event store', () => this.storage.close?.());
-        if (this.deadLetters) this.closeQuietly('the dead-letter file', () => this.deadLetters?.close());
-        this.notifyIdle(true);
+        accountForLeftovers(this.shutdownParts());
+        this.host.client.close();
+        closeOwned(this.shutdownParts());
+        this.idleWaiters.wakeAll();
       });
     }
     return this.stopping;
   }
 
-  private billingOverflow(event: QueuedEvent): void {
-    const capacity = this.storage.billingCapacity;
-    this.log.every(
-      'billing-overflow',
-      BILLING_OVERFLOW_LOG_INTERVAL_MS,
-      'error',
-      () =>
-        `the billing queue is full (${capacity} events waiting, billing.capacity): new billing events are ` +
-        (this.deadLetters ? `dead-lettered to ${this.deadLetters.path}` : 'logged with their payload and dropped'),
-    );
-    this.losses.giveUp([event], 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` });
-  }
-
-  /** At stop: events that can no longer be sent are accounted for, never dropped without a word. */
-  private accountForLeftovers(): void {
-    this.countEvictions();
-    const lost = this.settlement.takeHeld();
-    if (!this.storage.durable && this.ownsStorage) {
-      try {
-        lost.push(...this.storage.lease(this.storage.size));
-      } catch (err) {
-        this.log.error(`could not read the remaining events at shutdown: ${errorMessage(err)}`);
-      }
-    }
-    if (lost.length > 0) {
-      const billing = this.losses.giveUp(lost, 'shutdown', { error: 'not delivered before the emitter stopped' });
-      const where = this.deadLetters ? `; dead-lettered to ${this.deadLetters.path}` : '';
-      const message = `${lost.length} events not delivered at shutdown (${billing} billing) were dropped${where}`;
-      if (billing > 0) this.log.error(message);
-      else this.log.warn(message);
-    }
-    const kept = this.safeSize();
-    if (kept > 0) {
-      const where = this.storage.durable ? 'the outbox' : 'the event store you passed';
-      this.log.info(`${kept} events kept in ${where} for the next start`);
-    }
-  }
-
-  /** Custom events a shared store dropped because other processes filled it. */
-  private countEvictions(): void {
-    try {
-      const evicted = this.storage.takeEvictions?.() ?? 0;
-      if (evicted > 0) this.losses.overwritten(evicted);
-    } catch (err) {
-      this.log.error(`the event store failed to report evictions: ${errorMessage(err)}`);
-    }
-  }
-
-  private safeSize(): number {
-    try {
-      return this.storage.size;
-    } catch {
-      return 0;
-    }
-  }
-
-  private closeQuietly(what: string, close: () => void): void {
-    try {
-      close();
-    } catch (err) {
-      this.log.error(`closing ${what} failed: ${errorMessage(err)}`);
-    }
+  private shutdownParts(): ShutdownParts {
+    const { storage, ownsStorage, settlement, losses, log, deadLetters } = this;
+    return { storage, ownsStorage, settlement, losses, log, deadLetters };
   }
 
   private isIdle(): boolean {
     return this.queueDepth === 0 && this.state.inFlight === 0;
   }
 
-  private notifyIdle(force = false): void {
-    if (!force && !this.isIdle()) return;
-    const waiters = [...this.idleWaiters];
-    this.idleWaiters.clear();
-    for (const wake of waiters) wake();
-  }
-
   /** The send loop. It never rejects: anything unexpected is logged and the loop backs off. */
   private async run(): Promise<void> {
     while (!this.state.stopped) {
       if (this.queueDepth === 0) {
-        this.notifyIdle();
+        if (this.isIdle()) this.idleWaiters.wakeAll();
         // A store other processes also fill is looked at again now and then; otherwise new
         // events wake the loop.
         await this.signal.wait(true, this.storage.pollIntervalMs);
@@ -351,7 +242,7 @@ export class Emitter implements SnowplowEmitter {
       try {
         this.signal.consumeFlush();
         pass = await new SendPass(this.host).run();
-        this.countEvictions();
+        this.losses.countEvictions(this.storage);
         pass.report();
       } catch (err) {
         this.log.error(`send loop error: ${errorMessage(err)}`);

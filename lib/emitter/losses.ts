@@ -2,8 +2,11 @@ import { DeadLetterFile, deadLetterRecord } from '../dead-letter/dead-letter-fil
 import { kindOf } from '../storage/event-storage.interface';
 import { QueuedEvent } from '../storage/queued-event';
 import type { EventKind } from '../tracker/payload';
-import { EmitterLog } from './emitter-log';
+import { EventStorage } from '../storage/event-storage.interface';
+import { EmitterLog, errorMessage } from './emitter-log';
 import { DROP_REASONS, DropReason, EmitterObserver, zeroDrops } from './send-result';
+
+const BILLING_OVERFLOW_LOG_INTERVAL_MS = 10_000;
 
 /** Why events were given up, for the dead-letter line and the log. */
 export interface LossDetail {
@@ -30,6 +33,28 @@ export class Losses {
   /** Custom events the storage overwrote to make room: counted only. */
   overwritten(count: number): void {
     this.count('overflow', 'custom', count);
+  }
+
+  /** Custom events a shared store dropped because other processes filled it: counted only. */
+  countEvictions(storage: EventStorage): void {
+    try {
+      this.overwritten(storage.takeEvictions?.() ?? 0);
+    } catch (err) {
+      this.log.error(`the event store failed to report evictions: ${errorMessage(err)}`);
+    }
+  }
+
+  /** A billing event that found its lane full: given up as `overflow`, and the log says so. */
+  billingOverflow(event: QueuedEvent, capacity: number): void {
+    this.log.every(
+      'billing-overflow',
+      BILLING_OVERFLOW_LOG_INTERVAL_MS,
+      'error',
+      () =>
+        `the billing queue is full (${capacity} events waiting, billing.capacity): new billing events are ` +
+        (this.deadLetters ? `dead-lettered to ${this.deadLetters.path}` : 'logged with their payload and dropped'),
+    );
+    this.giveUp([event], 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` });
   }
 
   /** Gives `events` up for `reason`. Returns how many were billing events. */

@@ -1,7 +1,9 @@
 import { ExecutionContext } from '@nestjs/common';
 import { InvalidOptionError } from '../errors';
 import { eventNameProblem, serialiseJsonObject } from '../validation';
-import { describeType, isPlainObject } from '../utils';
+import { checkDecoratorOptions, checkOn, TRACK_EVENT_ON_VALUES } from './handler-options';
+
+export { TRACK_EVENT_ON_VALUES };
 
 /** Reflect-metadata key under which `@TrackEvent` stores its resolved options (on the method or the class). */
 export const TRACK_EVENT_METADATA = 'nestjs-snowplow:track-event';
@@ -9,17 +11,21 @@ export const TRACK_EVENT_METADATA = 'nestjs-snowplow:track-event';
 /** Which outcomes of a handler call produce an event. */
 export type TrackEventOn = 'success' | 'error' | 'always';
 
-export const TRACK_EVENT_ON_VALUES: readonly TrackEventOn[] = ['success', 'error', 'always'];
-
-/** What every `props` function is given, whatever the outcome. */
+/** What every context of a handler call has, whatever its outcome. */
 export interface TrackEventContextBase<TRequest> {
   /**
    * The arguments Nest passes to the handler (`ExecutionContext.getArgs()`): `[req, res, next]` for
-   * HTTP, `[data, context]` for microservices, `[client, data]` for WebSocket gateways.
+   * HTTP, `[data, context]` for microservices, `[client, data]` for WebSocket gateways; for a
+   * GraphQL resolver, its GraphQL arguments (an object).
    */
-  args: any[];
-  /** The HTTP request for an HTTP handler; `undefined` for microservice and WebSocket handlers. */
+  args: any;
+  /**
+   * The HTTP request for an HTTP handler, and for a GraphQL resolver the request of its GraphQL
+   * context (`req`, or `request` on Fastify); `undefined` for microservice and WebSocket handlers.
+   */
   request: TRequest | undefined;
+  /** The GraphQL resolve info of a resolver; `undefined` elsewhere. */
+  info?: any;
   /** Nest's execution context of the call. */
   executionContext: ExecutionContext;
   /** Milliseconds from the interceptor's start to the handler's first value, completion or error. */
@@ -93,7 +99,7 @@ export interface TrackEventMetadata {
   where: string;
 }
 
-const OPTION_KEYS = new Set(['props', 'on']);
+const OPTION_KEYS = ['props', 'on'];
 
 /**
  * Checks `@TrackEvent(name, options)` and returns what the interceptor needs. Throws an
@@ -105,21 +111,8 @@ export function resolveTrackEventOptions(name: unknown, options: unknown, where:
   const nameProblem = eventNameProblem(name);
   if (nameProblem !== undefined) throw new InvalidOptionError('name', `${at}: ${nameProblem}`);
   const eventName = name as string; // eventNameProblem accepts strings only
-  if (options === undefined) return { name: eventName, on: 'success', props: undefined, where };
-  if (!isPlainObject(options)) {
-    throw new InvalidOptionError('options', `${at}: must be an object, got ${describeType(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new InvalidOptionError(`options.${key}`, `${at}: unknown option (expected one of: props, on)`);
-    }
-  }
-  const on = options.on ?? 'success';
-  if (!TRACK_EVENT_ON_VALUES.includes(on as TrackEventOn)) {
-    const got = typeof on === 'string' ? JSON.stringify(on) : describeType(on);
-    throw new InvalidOptionError('options.on', `${at}: must be one of 'success', 'error', 'always', got ${got}`);
-  }
-  return { name: eventName, on: on as TrackEventOn, props: resolveProps(options.props, at), where };
+  const checked = checkDecoratorOptions(options, OPTION_KEYS, at);
+  return { name: eventName, on: checkOn(checked.on, at), props: resolveProps(checked.props, at), where };
 }
 
 function resolveProps(props: unknown, at: string): TrackEventMetadata['props'] {

@@ -1,2 +1,4 @@
+// Internal barrel of metrics/. The public API is what lib/index.ts exports.
 export * from './metric-names';
-export { EmitterMetrics, MetricsOptions, QueueSource } from './snowplow-metrics';
+export * from './prom-client-loader';
+export * from './snowplow-metrics';

@@ -87,9 +87,11 @@ class MetricSet {
       'reason',
       'kind',
     ]);
-    this.trackErrors = counter(names.trackErrors, 'Tracking calls that failed and were swallowed (e.g. @TrackEvent)', [
-      'source',
-    ]);
+    this.trackErrors = counter(
+      names.trackErrors,
+      'Tracking calls that failed and were swallowed, by source and kind (billing or custom)',
+      ['source', 'kind'],
+    );
     this.authFailures = counter(names.authFailures, 'Collector requests refused for their credentials (401/403)', []);
     this.batchDuration = this.getOrCreate(
       registry,
@@ -174,7 +176,8 @@ export class EmitterMetrics implements EmitterObserver {
   private readonly sent = { success: 0, failure: 0 };
   private readonly dropped = zeroDropsByKind();
   private authFailures = 0;
-  private readonly trackErrors = new Map<string, number>();
+  /** Swallowed tracking failures per source, one count per kind. */
+  private readonly trackErrors = new Map<string, Record<EventKind, number>>();
   private detached = false;
   /** The emitter whose queue the gauges report; set by `watch()`. */
   queue?: QueueSource;
@@ -190,6 +193,8 @@ export class EmitterMetrics implements EmitterObserver {
     for (const kind of EVENT_KINDS)
       for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason, kind }, 0);
     this.set.authFailures.inc(labels, 0);
+    // Present from the start, so an alert on billing failures has a series to watch.
+    for (const kind of EVENT_KINDS) this.set.trackErrors.inc({ ...labels, source: 'interceptor', kind }, 0);
   }
 
   /** Reports this queue's depth and capacity in the gauges (pass the emitter this observer is given to). */
@@ -223,9 +228,11 @@ export class EmitterMetrics implements EmitterObserver {
     this.authFailures++;
   }
 
-  /** One tracking failure the Nest layer swallowed, counted in `snowplow_track_errors_total{source}`. */
-  trackError(source: string): void {
-    this.trackErrors.set(source, (this.trackErrors.get(source) ?? 0) + 1);
+  /** One tracking failure the Nest layer swallowed, counted in `snowplow_track_errors_total{source,kind}`. */
+  trackError(source: string, kind: EventKind): void {
+    let counts = this.trackErrors.get(source);
+    if (counts === undefined) this.trackErrors.set(source, (counts = { billing: 0, custom: 0 }));
+    counts[kind]++;
     // After shutdown nothing collects from this emitter any more (tracking into a stopped
     // emitter is exactly what fails then), so count straight into the registry.
     if (this.detached) this.flush();
@@ -248,7 +255,9 @@ export class EmitterMetrics implements EmitterObserver {
     }
     if (this.authFailures) set.authFailures.inc(labels, this.authFailures);
     this.authFailures = 0;
-    for (const [source, count] of this.trackErrors) set.trackErrors.inc({ ...labels, source }, count);
+    for (const [source, counts] of this.trackErrors) {
+      for (const kind of EVENT_KINDS) if (counts[kind]) set.trackErrors.inc({ ...labels, source, kind }, counts[kind]);
+    }
     this.trackErrors.clear();
   }
 

@@ -4,7 +4,10 @@ import { EmitterOptions } from '../emitter/emitter-options';
 import { InvalidOptionError } from '../errors';
 import { MetricsOptions } from '../metrics';
 import { TrackerOptions } from '../tracker/tracker';
-import { checkInteger } from '../validation';
+import { describeType } from '../utils';
+import { checkInteger, checkMethods } from '../validation';
+import { DEFAULT_CORRELATION_ID_HEADERS } from './correlation-id';
+import type { SnowplowRequestContext } from './request-context';
 
 /**
  * Options of `SnowplowModule.forRoot()` / `forRootAsync()`: the emitter's options (but the ones
@@ -34,6 +37,20 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
    * axios defaults and interceptors never see collector traffic.
    */
   httpService?: HttpService;
+  /**
+   * Where a request's correlation id is read from, first present wins: HTTP request headers (any
+   * casing), or the same keys in a microservice message's headers or metadata. Billing events
+   * tracked inside the request without a `correlationId` get it. Default
+   * `['x-request-id', 'x-correlation-id']`; `[]` reads none.
+   */
+  correlationIdHeaders?: readonly string[];
+  /**
+   * Extra props for every custom event tracked inside a request (by `@TrackEvent` or
+   * `TrackerService`): called once per request, on its first custom event; the event's own props
+   * win. A throw or a result that is not a plain JSON object is logged, counted in
+   * `snowplow_track_errors_total{source="enrich"}` and ignored: the event is still tracked.
+   */
+  enrich?: (context: SnowplowRequestContext) => Record<string, unknown>;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -73,16 +90,21 @@ const OPTION_OWNERS: Record<keyof SnowplowModuleOptions, Owner> = {
   metrics: 'module',
   http: 'module',
   httpService: 'module',
+  correlationIdHeaders: 'module',
+  enrich: 'module',
 };
 
 /** The module's options, checked and split by the part that takes them. */
 export interface ModuleParts {
   emitter: Omit<EmitterOptions, 'httpClient' | 'logger' | 'observer'>;
-  tracker: Omit<TrackerOptions, 'emitter'>;
+  tracker: Omit<TrackerOptions, 'emitter' | 'defaultCorrelationId'>;
   shutdownTimeoutMs: number;
   metrics: MetricsOptions | false;
   http: AxiosRequestConfig;
   httpService?: HttpService;
+  /** Lower-case header names, in the order they are looked for. */
+  correlationIdHeaders: readonly string[];
+  enrich?: SnowplowModuleOptions['enrich'];
 }
 
 /**
@@ -99,7 +121,7 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
     if (owner === undefined) throw new InvalidOptionError(key, 'is not a SnowplowModule option');
     parts[owner][key] = value;
   }
-  const { metrics, http, httpService } = options;
+  const { metrics, http, httpService, enrich } = options;
   if (metrics !== undefined && metrics !== false && (metrics === null || typeof metrics !== 'object')) {
     throw new InvalidOptionError('metrics', 'must be an object ({ prefix?, labels? }) or false');
   }
@@ -109,6 +131,7 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
   if (httpService !== undefined && (httpService === null || typeof httpService.axiosRef?.request !== 'function')) {
     throw new InvalidOptionError('httpService', 'must be an HttpService of @nestjs/axios');
   }
+  checkMethods('enrich', enrich, []);
   return {
     emitter: parts.emitter as ModuleParts['emitter'],
     tracker: parts.tracker as ModuleParts['tracker'],
@@ -122,5 +145,25 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
     metrics: metrics ?? {},
     http: http ?? {},
     httpService,
+    correlationIdHeaders: checkHeaderNames(options.correlationIdHeaders),
+    enrich,
   };
+}
+
+/** HTTP header names (tokens), lower-cased; the default list when unset. */
+function checkHeaderNames(value: unknown): readonly string[] {
+  if (value === undefined) return DEFAULT_CORRELATION_ID_HEADERS;
+  if (!Array.isArray(value)) {
+    throw new InvalidOptionError(
+      'correlationIdHeaders',
+      `must be an array of header names, got ${describeType(value)}`,
+    );
+  }
+  return value.map((name: unknown, index) => {
+    if (typeof name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      const got = typeof name === 'string' ? JSON.stringify(name) : describeType(name);
+      throw new InvalidOptionError(`correlationIdHeaders[${index}]`, `must be a header name, got ${got}`);
+    }
+    return name.toLowerCase();
+  });
 }

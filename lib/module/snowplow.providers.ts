@@ -1,10 +1,13 @@
 import { HttpService } from '@nestjs/axios';
 import { Logger, Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { Axios, AxiosInstance } from 'axios';
 import { Emitter } from '../emitter/emitter';
 import { SnowplowEmitter } from '../emitter/snowplow-emitter';
 import { EmitterMetrics } from '../metrics';
 import { Tracker } from '../tracker/tracker';
+import { currentRequestContext } from './request-context';
+import { RequestContextInterceptor } from './request-context.interceptor';
 import { ModuleParts, SnowplowModuleOptions, splitModuleOptions } from './snowplow-module-options';
 import { SNOWPLOW_MODULE_OPTIONS } from './snowplow.module-definition';
 import {
@@ -19,10 +22,13 @@ import { TrackErrorSink } from './track-error-sink';
 /** Nest's logger under one context for everything the module logs. */
 export const SNOWPLOW_LOG_CONTEXT = 'Snowplow';
 
+/** The correlation id of the request the caller runs for: what the core tracker bills under by default. */
+const requestCorrelationId = (): string | undefined => currentRequestContext()?.correlationId;
+
 /**
  * The module's providers: factories over the core objects. The options are checked once, the
  * metrics and the emitter built from them, and the tracker over the emitter; the services and
- * the lifecycle provider only use what these give.
+ * the lifecycle provider only use what these give. The request-context interceptor is global.
  */
 export const snowplowProviders: Provider[] = [
   {
@@ -56,7 +62,8 @@ export const snowplowProviders: Provider[] = [
   },
   {
     provide: SNOWPLOW_TRACKER,
-    useFactory: (parts: ModuleParts, emitter: SnowplowEmitter): Tracker => new Tracker({ ...parts.tracker, emitter }),
+    useFactory: (parts: ModuleParts, emitter: SnowplowEmitter): Tracker =>
+      new Tracker({ ...parts.tracker, emitter, defaultCorrelationId: requestCorrelationId }),
     inject: [SNOWPLOW_MODULE_PARTS, SNOWPLOW_EMITTER],
   },
   {
@@ -64,4 +71,5 @@ export const snowplowProviders: Provider[] = [
     useFactory: (metrics: EmitterMetrics | undefined): TrackErrorSink => metrics ?? { trackError: () => undefined },
     inject: [SNOWPLOW_METRICS],
   },
+  { provide: APP_INTERCEPTOR, useClass: RequestContextInterceptor },
 ];

@@ -1,8 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InvalidOptionError } from '../errors';
 import type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
+import type { EventKind } from '../tracker/payload';
 import { BillingTrackResult, Tracker, TrackResult } from '../tracker/tracker';
+import { isPlainObject } from '../utils';
+import { serialiseJsonObject } from '../validation';
+import { currentRequestContext, SnowplowRequestContext } from './request-context';
+import type { ModuleParts } from './snowplow-module-options';
 import { SNOWPLOW_LOG_CONTEXT } from './snowplow.providers';
-import { SNOWPLOW_TRACK_ERRORS, SNOWPLOW_TRACKER } from './snowplow.tokens';
+import { SNOWPLOW_MODULE_PARTS, SNOWPLOW_TRACK_ERRORS, SNOWPLOW_TRACKER } from './snowplow.tokens';
 import { TrackErrorSink } from './track-error-sink';
 
 const LOG_INTERVAL_MS = 10_000;
@@ -11,6 +17,9 @@ const LOG_INTERVAL_MS = 10_000;
  * Tracks Snowplow events from a Nest app: inject it and call `trackEvent` or `trackBillingEvent*`.
  * Each call validates its input synchronously (a typed error names the field), queues the event
  * and returns its ids; it never waits for the network.
+ *
+ * Inside a request (see `SnowplowRequestContext`), a billing event without a `correlationId` gets
+ * the request's, and custom events get the module's `enrich` props under their own.
  *
  * @example
  * ```ts
@@ -33,31 +42,56 @@ export class TrackerService {
   private readonly logger = new Logger(SNOWPLOW_LOG_CONTEXT);
   private lastLogAt = 0;
   private suppressed = 0;
+  private readonly enrich: ModuleParts['enrich'];
+  /** `enrich`'s checked result per request; `null` when it gave nothing usable. */
+  private readonly enrichments = new WeakMap<SnowplowRequestContext, Record<string, unknown> | null>();
 
   constructor(
     @Inject(SNOWPLOW_TRACKER) private readonly tracker: Tracker,
     @Inject(SNOWPLOW_TRACK_ERRORS) private readonly trackErrors: TrackErrorSink,
-  ) {}
+    @Inject(SNOWPLOW_MODULE_PARTS) parts: Pick<ModuleParts, 'enrich'>,
+  ) {
+    this.enrich = parts.enrich;
+  }
 
   /**
    * A self-describing `com.gitlab/custom_event` with the given name and (optionally nested) props;
-   * `null` or `undefined` props send none.
+   * `null` or `undefined` props send none. Inside a request, the module's `enrich` props are
+   * merged under them.
    */
   trackEvent(name: string, props?: Record<string, unknown> | null): TrackResult {
+    if (this.enrich !== undefined) {
+      const context = currentRequestContext();
+      if (context !== undefined) props = this.enriched(context, props);
+    }
     return this.tracker.trackEvent(name, props);
   }
 
-  /** A billing event (structured event with a `com.gitlab/billable_usage` entity) of the required fields. */
+  /**
+   * A billing event (structured event with a `com.gitlab/billable_usage` entity) of the required
+   * fields; inside a request it carries the request's correlation id.
+   */
   trackBillingEvent(required: BillingEventRequiredInput): BillingTrackResult {
     return this.tracker.trackBillingEvent(required);
   }
 
-  /** A billing event with optional billable_usage fields; unset, empty and zero ones are left out. */
+  /**
+   * A billing event with optional billable_usage fields; unset, empty and zero ones are left out.
+   * Without a `correlationId` of its own, it gets the current request's, if there is one.
+   */
   trackBillingEventWithOptionalInput(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
   ): BillingTrackResult {
     return this.tracker.trackBillingEventWithOptionalInput(required, optional);
+  }
+
+  /**
+   * The correlation id of the request this code runs for (from `correlationIdHeaders`), or
+   * `undefined` outside a request or when the request carries none.
+   */
+  correlationId(): string | undefined {
+    return currentRequestContext()?.correlationId;
   }
 
   /** Asks the emitter to send what is queued now (labkit's `Tracker.Flush()`). Returns at once. */
@@ -66,12 +100,19 @@ export class TrackerService {
   }
 
   /**
-   * For tracking done on the side (the `@TrackEvent` interceptor): counts the failure in
-   * `snowplow_track_errors_total{source}` and logs it, at most once per 10 s. Never throws.
+   * For tracking done on the side (the decorators' interceptors, `enrich`): counts the failure in
+   * `snowplow_track_errors_total{source,kind}` and logs it. A billing event that was not sent is
+   * logged at error level every time; other failures are warned about at most once per 10 s.
+   * Never throws.
    */
-  recordTrackError(error: unknown, source: string): void {
+  recordTrackError(error: unknown, source: string, kind: EventKind = 'custom'): void {
     try {
-      this.trackErrors.trackError(source);
+      this.trackErrors.trackError(source, kind);
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (kind === 'billing') {
+        this.logger.error(`billing event not sent (${source}): ${message}`);
+        return;
+      }
       const now = Date.now();
       if (now - this.lastLogAt < LOG_INTERVAL_MS) {
         this.suppressed++;
@@ -80,10 +121,37 @@ export class TrackerService {
       const more = this.suppressed ? ` (${this.suppressed} more since the last report)` : '';
       this.lastLogAt = now;
       this.suppressed = 0;
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       this.logger.warn(`tracking failed in ${source}: ${message}${more}`);
     } catch {
       // Reporting a tracking failure must never become a failure of its own.
+    }
+  }
+
+  /** `props` with the request's enrichment under them; unchanged when there is none or they are no plain object. */
+  private enriched(
+    context: SnowplowRequestContext,
+    props: Record<string, unknown> | null | undefined,
+  ): Record<string, unknown> | null | undefined {
+    let extra = this.enrichments.get(context);
+    if (extra === undefined) {
+      extra = this.runEnrich(context);
+      this.enrichments.set(context, extra);
+    }
+    if (extra === null) return props;
+    if (props === undefined || props === null) return extra;
+    // Anything else is the tracker's to refuse, with its own message.
+    return isPlainObject(props) ? { ...extra, ...props } : props;
+  }
+
+  /** `enrich`'s result as a plain copy of its JSON, or `null` (counted and logged when it failed). */
+  private runEnrich(context: SnowplowRequestContext): Record<string, unknown> | null {
+    try {
+      const result = serialiseJsonObject((this.enrich as NonNullable<ModuleParts['enrich']>)(context));
+      if ('error' in result) throw new InvalidOptionError('enrich', `the result ${result.error}`);
+      return result.json === '{}' ? null : (JSON.parse(result.json) as Record<string, unknown>);
+    } catch (err) {
+      this.recordTrackError(err, 'enrich', 'custom');
+      return null;
     }
   }
 }

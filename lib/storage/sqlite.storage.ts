@@ -1,12 +1,22 @@
-import { closeSync, openSync } from 'node:fs';
-import type BetterSqlite3 from 'better-sqlite3';
-import { InvalidOptionError, StorageCorruptError, StorageError, StorageLockedError } from '../errors';
+import { InvalidOptionError, StorageError } from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { onProcessExit } from '../utils/exit-hooks';
-import { loadOptional } from '../utils/optional-dependency';
+import { checkPositiveInteger } from '../validation';
 import { EventStorage, kindOf } from './event-storage.interface';
 import { QueuedEvent } from './queued-event';
 import { DEFAULT_BILLING_CAPACITY, DEFAULT_CAPACITY } from './ring-buffer.storage';
+import {
+  Database,
+  KINDS,
+  leaseRows,
+  OutboxFile,
+  OutboxStatements,
+  openOutbox,
+  prepareStatements,
+  reclaimSpace,
+  releaseLeasesOfDeadProcesses,
+  translateSqliteError,
+} from './sqlite-file';
 
 /** Options of `new SqliteStorage(...)` (and of `storage: { type: 'sqlite', ... }`). */
 export interface SqliteStorageOptions {
@@ -26,44 +36,7 @@ export interface SqliteStorageOptions {
   leaseTimeoutMs?: number;
 }
 
-type Database = BetterSqlite3.Database;
-type Statement = BetterSqlite3.Statement;
-
-interface Row {
-  seq: number;
-  kind: EventKind;
-  eid: string;
-  dtm: number;
-  json: string;
-  bytes: number;
-  attempts: number;
-}
-
-const SCHEMA_VERSION = '2';
 const SHARED_POLL_INTERVAL_MS = 1_000;
-const FREE_PAGES_BEFORE_VACUUM = 256;
-const KINDS: readonly EventKind[] = ['billing', 'custom'];
-
-function loadDriver(): typeof BetterSqlite3 {
-  return loadOptional<typeof BetterSqlite3>({
-    name: 'better-sqlite3',
-    feature: 'The durable SQLite event store',
-    install: 'npm install better-sqlite3@12',
-  });
-}
-
-function sqliteCode(err: unknown): string {
-  return (err as { code?: string }).code ?? '';
-}
-
-/** Creates a missing file readable by its owner only; SQLite gives its -wal and -shm the same mode. */
-function createPrivateFile(path: string): void {
-  try {
-    closeSync(openSync(path, 'wx', 0o600));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-}
 
 /**
  * A durable outbox in a SQLite file (WAL, synchronous=NORMAL) through better-sqlite3, holding both
@@ -88,12 +61,9 @@ export class SqliteStorage implements EventStorage {
   /** A file: events survive a restart. */
   readonly durable = true;
   private readonly db: Database;
-  private readonly shared: boolean;
+  private readonly file: OutboxFile;
   private readonly leaseTimeoutMs: number;
-  private readonly statements: Record<
-    'insert' | 'evict' | 'leaseBilling' | 'leaseCustom' | 'markLeased' | 'delete' | 'waiting',
-    Statement
-  >;
+  private readonly statements: OutboxStatements;
   private readonly writePending: () => void;
   private readonly unregisterExitHook: () => void;
   /** Custom events not yet in the file. */
@@ -116,49 +86,13 @@ export class SqliteStorage implements EventStorage {
     if (typeof options.path !== 'string' || options.path.trim() === '') {
       throw new InvalidOptionError('storage.path', 'must be a non-empty file path');
     }
-    this.capacity = checkCapacity('storage.capacity', options.capacity, DEFAULT_CAPACITY);
-    this.billingCapacity = checkCapacity('billing.capacity', options.billingCapacity, DEFAULT_BILLING_CAPACITY);
-    const leaseTimeoutMs = options.leaseTimeoutMs ?? 300_000;
-    if (!Number.isSafeInteger(leaseTimeoutMs) || leaseTimeoutMs < 1) {
-      throw new InvalidOptionError('storage.leaseTimeoutMs', 'must be a positive integer (ms)');
-    }
+    this.capacity = checkPositiveInteger('storage.capacity', options.capacity, DEFAULT_CAPACITY);
+    this.billingCapacity = checkPositiveInteger('billing.capacity', options.billingCapacity, DEFAULT_BILLING_CAPACITY);
+    this.leaseTimeoutMs = checkPositiveInteger('storage.leaseTimeoutMs', options.leaseTimeoutMs, 300_000);
     this.path = options.path;
-    this.shared = options.shared === true;
-    this.leaseTimeoutMs = leaseTimeoutMs;
-    const Driver = loadDriver();
-    let db: Database;
-    try {
-      createPrivateFile(this.path);
-      db = new Driver(this.path, { timeout: this.shared ? 5_000 : 0 });
-    } catch (err) {
-      throw new StorageError(this.path, `cannot open the file (${(err as Error).message})`);
-    }
-    this.db = db;
-    try {
-      this.open();
-    } catch (err) {
-      db.close();
-      throw this.translate(err, 'cannot open the event store');
-    }
-    this.statements = {
-      insert: db.prepare(
-        'INSERT INTO snowplow_events (kind, eid, dtm, json, bytes, attempts) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      evict: db.prepare(
-        "DELETE FROM snowplow_events WHERE seq IN (SELECT seq FROM snowplow_events WHERE kind = 'custom' AND leased_until <= ? ORDER BY seq LIMIT ?)",
-      ),
-      leaseBilling: db.prepare(
-        "SELECT seq, kind, eid, dtm, json, bytes, attempts FROM snowplow_events WHERE kind = 'billing' AND leased_until <= ? ORDER BY seq LIMIT ?",
-      ),
-      leaseCustom: db.prepare(
-        "SELECT seq, kind, eid, dtm, json, bytes, attempts FROM snowplow_events WHERE kind = 'custom' AND leased_until <= ? ORDER BY seq LIMIT ?",
-      ),
-      markLeased: db.prepare('UPDATE snowplow_events SET leased_until = ?, leased_by = ? WHERE seq = ?'),
-      delete: db.prepare('DELETE FROM snowplow_events WHERE seq = ?'),
-      waiting: db.prepare(
-        'SELECT kind, leased_until <= ? AS waiting, count(*) AS n FROM snowplow_events GROUP BY kind, leased_until <= ?',
-      ),
-    };
+    this.file = { path: this.path, shared: options.shared === true };
+    this.db = openOutbox(this.file);
+    this.statements = prepareStatements(this.db);
     this.countRows();
     this.writePending = () => {
       try {
@@ -173,13 +107,13 @@ export class SqliteStorage implements EventStorage {
 
   /** {@inheritDoc EventStorage.size} */
   get size(): number {
-    if (this.shared && !this.closed) this.refreshCounts();
+    if (this.file.shared && !this.closed) this.refreshCounts();
     return this.waitingInFile.billing + this.waitingInFile.custom + this.pending.length - this.toEvict;
   }
 
   /** {@inheritDoc EventStorage.sizeOf} */
   sizeOf(kind: EventKind): number {
-    if (this.shared && !this.closed) this.refreshCounts();
+    if (this.file.shared && !this.closed) this.refreshCounts();
     return kind === 'billing'
       ? this.waitingInFile.billing
       : this.waitingInFile.custom + this.pending.length - this.toEvict;
@@ -187,7 +121,7 @@ export class SqliteStorage implements EventStorage {
 
   /** Shared files only: idle emitters look for other processes' events this often. */
   get pollIntervalMs(): number | undefined {
-    return this.shared ? SHARED_POLL_INTERVAL_MS : undefined;
+    return this.file.shared ? SHARED_POLL_INTERVAL_MS : undefined;
   }
 
   /** {@inheritDoc EventStorage.add} */
@@ -227,35 +161,10 @@ export class SqliteStorage implements EventStorage {
     const now = Date.now();
     // Leases of this process's own file last until ack, release or the next open; in a shared
     // file they expire, so the events of a process that died come back.
-    const until = this.shared ? now + this.leaseTimeoutMs : Number.MAX_SAFE_INTEGER;
+    const until = this.file.shared ? now + this.leaseTimeoutMs : Number.MAX_SAFE_INTEGER;
+    // One immediate transaction: another process sharing the file cannot lease the same rows.
     const out = this.run('lease events', () =>
-      // One immediate transaction: another process sharing the file cannot lease the same rows.
-      this.db
-        .transaction(() => {
-          const taken: QueuedEvent[] = [];
-          let bytes = 0;
-          lanes: for (const kind of KINDS) {
-            if (taken.length >= maxCount) break;
-            const statement = kind === 'billing' ? this.statements.leaseBilling : this.statements.leaseCustom;
-            const rows = statement.all(now, maxCount - taken.length) as Row[];
-            for (const row of rows) {
-              if (maxBytes !== undefined && taken.length > 0 && bytes + row.bytes > maxBytes) break lanes;
-              bytes += row.bytes;
-              taken.push({
-                id: row.seq,
-                kind: row.kind,
-                eid: row.eid,
-                dtm: row.dtm,
-                json: row.json,
-                bytes: row.bytes,
-                attempts: row.attempts,
-              });
-            }
-          }
-          for (const event of taken) this.statements.markLeased.run(until, process.pid, event.id);
-          return taken;
-        })
-        .immediate(),
+      this.db.transaction(() => leaseRows(this.statements, { now, until, maxCount, maxBytes })).immediate(),
     );
     for (const event of out) {
       const kind = kindOf(event);
@@ -325,86 +234,19 @@ export class SqliteStorage implements EventStorage {
     this.statements.insert.run(kindOf(e), e.eid, e.dtm, e.json, e.bytes, e.attempts);
   }
 
-  private open(): void {
-    const db = this.db;
-    // A quick read tells a non-database or corrupt file before anything writes to it.
-    db.pragma('schema_version');
-    if (!this.shared) db.pragma('locking_mode = EXCLUSIVE');
-    if (db.pragma('auto_vacuum', { simple: true }) !== 2) {
-      const tables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
-      if (tables === 0) db.pragma('auto_vacuum = INCREMENTAL');
-    }
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('journal_size_limit = 4194304');
-    db.transaction(() => {
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS snowplow_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS snowplow_events (
-          seq INTEGER PRIMARY KEY AUTOINCREMENT,
-          eid TEXT NOT NULL,
-          dtm INTEGER NOT NULL,
-          json TEXT NOT NULL,
-          bytes INTEGER NOT NULL,
-          attempts INTEGER NOT NULL DEFAULT 0,
-          leased_until INTEGER NOT NULL DEFAULT 0,
-          kind TEXT NOT NULL DEFAULT 'custom',
-          leased_by INTEGER NOT NULL DEFAULT 0
-        );
-      `);
-      const version = db.prepare("SELECT value FROM snowplow_meta WHERE key = 'schema_version'").pluck().get() as
-        string | undefined;
-      if (version === '1') this.migrateFromVersion1();
-      else if (version !== undefined && version !== SCHEMA_VERSION) {
-        throw new StorageError(this.path, `was written by an unknown version of nestjs-snowplow (schema ${version})`);
-      }
-      // Billing rows are found through a partial index, which custom inserts (the many) never touch;
-      // custom rows are read in rowid order, skipping the few billing rows among them.
-      db.exec(
-        "DROP INDEX IF EXISTS snowplow_events_lane; CREATE INDEX IF NOT EXISTS snowplow_billing ON snowplow_events (seq) WHERE kind = 'billing'",
-      );
-      db.prepare("INSERT OR REPLACE INTO snowplow_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
-    }).immediate();
-    // This process owns the file: leases of a process that died go back to the queue. In a shared
-    // file, only the leases of processes that are gone (see reclaimDeadLeases).
-    if (!this.shared)
-      db.prepare('UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_until > 0').run();
-    else this.reclaimDeadLeases();
-  }
-
-  /**
-   * Shared mode: a process killed with events in flight leaves them leased until its lease
-   * times out. Processes sharing a WAL file run on one host, so a lease whose process no longer
-   * exists is returned to the queue at once. Looked at once per poll interval at most.
-   */
+  /** Shared mode: returns the leases of processes that died, once per poll interval at most. */
   private reclaimDeadLeases(): void {
     const now = Date.now();
     if (now - this.lastReclaimAt < SHARED_POLL_INTERVAL_MS) return;
     this.lastReclaimAt = now;
-    const owners = this.db
-      .prepare('SELECT DISTINCT leased_by FROM snowplow_events WHERE leased_until > ? AND leased_by NOT IN (0, ?)')
-      .pluck()
-      .all(now, process.pid) as number[];
-    const release = this.db.prepare(
-      'UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_by = ? AND leased_until > ?',
-    );
-    for (const pid of owners) if (!processExists(pid)) release.run(pid, now);
-  }
-
-  /** Version 1 had one lane: its structured events (`"e":"se"`) are billing events. */
-  private migrateFromVersion1(): void {
-    this.db.exec(`
-      ALTER TABLE snowplow_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'custom';
-      ALTER TABLE snowplow_events ADD COLUMN leased_by INTEGER NOT NULL DEFAULT 0;
-      UPDATE snowplow_events SET kind = 'billing' WHERE json LIKE '{"e":"se"%';
-    `);
+    releaseLeasesOfDeadProcesses(this.db);
   }
 
   private countRows(): void {
     const now = Date.now();
     const rows = this.run(
       'count events',
-      () => this.statements.waiting.all(now, now) as Array<{ kind: EventKind; waiting: number; n: number }>,
+      () => this.statements.count.all(now, now) as Array<{ kind: EventKind; waiting: number; n: number }>,
     );
     for (const kind of KINDS) {
       this.waitingInFile[kind] = 0;
@@ -470,7 +312,7 @@ export class SqliteStorage implements EventStorage {
     );
     this.pending = [];
     this.toEvict = 0;
-    if (!this.shared) {
+    if (!this.file.shared) {
       this.waitingInFile.custom += batch.length - evict;
       return;
     }
@@ -487,11 +329,7 @@ export class SqliteStorage implements EventStorage {
   /** Returns freed pages to the file system and keeps the WAL small. */
   private reclaim(): void {
     this.acksSinceVacuum = 0;
-    this.run('reclaim space', () => {
-      const free = this.db.pragma('freelist_count', { simple: true }) as number;
-      if (free >= FREE_PAGES_BEFORE_VACUUM) this.db.pragma('incremental_vacuum');
-      this.db.pragma('wal_checkpoint(PASSIVE)');
-    });
+    this.run('reclaim space', () => reclaimSpace(this.db));
   }
 
   private assertOpen(): void {
@@ -502,44 +340,7 @@ export class SqliteStorage implements EventStorage {
     try {
       return fn();
     } catch (err) {
-      throw this.translate(err, `cannot ${what}`);
+      throw translateSqliteError(err, this.file, `cannot ${what}`);
     }
   }
-
-  private translate(err: unknown, what: string): Error {
-    if (err instanceof StorageError) return err;
-    const code = sqliteCode(err);
-    const message = (err as Error).message;
-    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-      const advice = this.shared
-        ? 'another process held it longer than the 5 s busy timeout'
-        : 'give each process its own file, or set storage.shared: true to share it on purpose';
-      return new StorageLockedError(this.path, `is in use by another process (${message}): ${advice}`);
-    }
-    if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-      return new StorageCorruptError(
-        this.path,
-        `is not a readable SQLite database (${message}); it was left untouched — move it aside to start a new one`,
-      );
-    }
-    return new StorageError(this.path, `${what}: ${message}`);
-  }
-}
-
-/** Whether a process with this id exists on this host (EPERM: it exists, owned by another user). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function checkCapacity(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionError(option, 'must be a positive integer');
-  }
-  return value;
 }

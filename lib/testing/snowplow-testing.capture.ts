@@ -2,7 +2,7 @@ import { DrainResult, EmitterStats, zeroDrops } from '../emitter/send-result';
 import { SnowplowEmitter } from '../emitter/snowplow-emitter';
 import { EmitterStoppedError } from '../errors';
 import { TrackErrorSink } from '../module/track-error-sink';
-import { SCHEMAS, TrackedPayload } from '../tracker';
+import { EventKind, SCHEMAS, TrackedPayload } from '../tracker';
 import { decodeEvent } from './event-decoder';
 import type { BadEvent, GoodEvent } from './types';
 
@@ -33,11 +33,16 @@ export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
   private readonly goodEvents: GoodEvent[] = [];
   private readonly badEvents: BadEvent[] = [];
   private readonly trackErrorSources: string[] = [];
+  private readonly trackErrorKinds: EventKind[] = [];
   private stopped = false;
 
-  /** Counts a tracking failure TrackerService swallowed (e.g. a throwing `@TrackEvent` props function). */
-  trackError(source: string): void {
+  /**
+   * Counts a tracking failure TrackerService swallowed (e.g. a throwing `@TrackEvent` props function,
+   * or a `@TrackBillingEvent` input that failed validation: kind `billing`).
+   */
+  trackError(source: string, kind: EventKind): void {
     this.trackErrorSources.push(source);
+    this.trackErrorKinds.push(kind);
   }
 
   /** Decodes and schema-checks the event and keeps it; throws `EmitterStoppedError` once stopped. */
@@ -71,6 +76,11 @@ export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
     return this.trackErrorSources;
   }
 
+  /** How many swallowed tracking failures concerned events of `kind` (e.g. billing events never sent). */
+  trackErrorCount(kind: EventKind): number {
+    return this.trackErrorKinds.filter((k) => k === kind).length;
+  }
+
   /**
    * Throws a descriptive error unless exactly `count` (default: at least one) captured events
    * match `filter` and, when given, contain `props` (a subset match on custom event props).
@@ -93,6 +103,7 @@ export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
     this.goodEvents.length = 0;
     this.badEvents.length = 0;
     this.trackErrorSources.length = 0;
+    this.trackErrorKinds.length = 0;
     this.stopped = false;
   }
 

@@ -99,19 +99,52 @@ export interface BillingEventFields {
   cx: string;
 }
 
-/** Validates the inputs and builds the billable_usage context for the given event id and time. */
+/** Gives the correlation id of a billing event that has none of its own (e.g. the current request's). */
+export type CorrelationIdSource = () => string | undefined;
+
+const NO_OPTIONAL_INPUT: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** The required fields checked, as a plain copy of what is sent. */
+export function checkRequiredInput(required: unknown): BillingEventRequiredInput {
+  const input = requiredInputObject('required', required);
+  return {
+    category: requiredText(input, 'category'),
+    eventType: requiredText(input, 'eventType'),
+    realm: requiredRealm(input),
+    unitOfMeasure: requiredText(input, 'unitOfMeasure'),
+    quantity: requiredQuantity(input.quantity),
+  };
+}
+
+/**
+ * The optional fields checked, as a plain copy of what is sent (under the input's names): unset,
+ * empty and zero fields are left out, arrays are copied and metadata is what its JSON text gives.
+ */
+export function checkOptionalInput(optional: unknown): BillingEventOptionalInput {
+  const copy: Record<string, unknown> = {};
+  if (optional === undefined || optional === null) return copy;
+  const opt = requiredInputObject('optional', optional);
+  for (const [field, , check] of OPTIONAL_FIELDS) {
+    const value = check(field, opt[field]);
+    if (value !== undefined) copy[field] = value;
+  }
+  const metadata = optionalJsonObject('metadata', opt.metadata);
+  if (metadata !== undefined) copy.metadata = JSON.parse(metadata);
+  return copy;
+}
+
+/**
+ * Validates the inputs and builds the billable_usage context for the given event id and time. A
+ * missing or empty `correlationId` is taken from `correlationId` when one is given and it has one.
+ */
 export function buildBillingEvent(
   required: BillingEventRequiredInput,
   optional: BillingEventOptionalInput | undefined,
   eventId: string,
   dtm: number,
+  correlationId?: CorrelationIdSource,
 ): BillingEventFields {
-  const input = requiredInputObject('required', required);
-  const category = requiredText(input, 'category');
-  const eventType = requiredText(input, 'eventType');
-  const realm = requiredRealm(input);
-  const unitOfMeasure = requiredText(input, 'unitOfMeasure');
-  const quantity = requiredQuantity(input.quantity);
+  const { category, eventType, realm, unitOfMeasure, quantity } = checkRequiredInput(required);
 
   const entity: Record<string, unknown> = {
     event_id: eventId,
@@ -121,18 +154,25 @@ export function buildBillingEvent(
     quantity,
     timestamp: new Date(dtm).toISOString(),
   };
-  let metadata: string | undefined;
-  if (optional !== undefined && optional !== null) {
-    const opt = requiredInputObject('optional', optional);
-    for (const [field, wire, check] of OPTIONAL_FIELDS) {
-      const value = check(field, opt[field]);
-      if (value !== undefined) entity[wire] = value;
+  const opt =
+    optional === undefined || optional === null ? NO_OPTIONAL_INPUT : requiredInputObject('optional', optional);
+  for (const [field, wire, check] of OPTIONAL_FIELDS) {
+    let value = check(field, opt[field]);
+    if (value === undefined && field === 'correlationId' && correlationId !== undefined) {
+      value = defaultCorrelationId(correlationId);
     }
-    metadata = optionalJsonObject('metadata', opt.metadata);
+    if (value !== undefined) entity[wire] = value;
   }
+  const metadata = optionalJsonObject('metadata', opt.metadata);
   // The entity holds only strings, numbers and plain string arrays; metadata, last, is spliced in
   // as the JSON text that was validated, so it is serialised exactly once.
   let data = JSON.stringify(entity);
   if (metadata !== undefined) data = `${data.slice(0, -1)},"metadata":${metadata}}`;
   return { category, eventType, quantity, cx: encodeBase64(`${CONTEXTS_HEAD}${data}}]}`) };
+}
+
+/** The id `source` gives, when it is a non-empty string. */
+function defaultCorrelationId(source: CorrelationIdSource): string | undefined {
+  const id = source();
+  return typeof id === 'string' && id !== '' ? id : undefined;
 }

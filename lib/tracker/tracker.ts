@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidOptionError } from '../errors';
 import { TRACKER_VERSION } from '../version';
-import { BillingEventOptionalInput, BillingEventRequiredInput, buildBillingEvent } from './billing-event';
+import {
+  BillingEventOptionalInput,
+  BillingEventRequiredInput,
+  buildBillingEvent,
+  CorrelationIdSource,
+} from './billing-event';
 import { customEventUePx } from './custom-event';
 import { EventSink, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
 
@@ -18,6 +23,12 @@ export interface TrackerOptions {
   namespace?: string;
   /** `ua` of every event. Default `nestjs-snowplow/<version>`. */
   userAgent?: string;
+  /**
+   * Called for a billing event tracked without a `correlationId` (unset or empty): the id it
+   * returns, when a non-empty string, is sent as `correlation_id`. An explicit value always wins.
+   * The Nest module passes the current request's correlation id here.
+   */
+  defaultCorrelationId?: CorrelationIdSource;
 }
 
 /** What tracking a custom event returns. */
@@ -45,6 +56,7 @@ function optionalText(name: string, value: unknown, fallback: string): string {
 export class Tracker {
   private readonly sink: EventSink;
   private readonly writer: PayloadWriter;
+  private readonly defaultCorrelationId: CorrelationIdSource | undefined;
 
   constructor(options: TrackerOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
@@ -55,7 +67,11 @@ export class Tracker {
     if (!emitter || typeof emitter.enqueue !== 'function') {
       throw new InvalidOptionError('emitter', 'is required (an Emitter or an object with enqueue)');
     }
+    if (options.defaultCorrelationId !== undefined && typeof options.defaultCorrelationId !== 'function') {
+      throw new InvalidOptionError('defaultCorrelationId', 'must be a function');
+    }
     this.sink = emitter;
+    this.defaultCorrelationId = options.defaultCorrelationId;
     this.writer = new PayloadWriter({
       appId,
       namespace: optionalText('namespace', options.namespace, DEFAULT_NAMESPACE),
@@ -79,14 +95,17 @@ export class Tracker {
     return this.trackBillingEventWithOptionalInput(required, undefined);
   }
 
-  /** A structured event carrying one `com.gitlab/billable_usage` context entity. */
+  /**
+   * A structured event carrying one `com.gitlab/billable_usage` context entity. Without a
+   * `correlationId` of its own, it gets the one `defaultCorrelationId` gives, if any.
+   */
   trackBillingEventWithOptionalInput(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
   ): BillingTrackResult {
     const dtm = Date.now();
     const eventId = randomUUID();
-    const billing = buildBillingEvent(required, optional, eventId, dtm);
+    const billing = buildBillingEvent(required, optional, eventId, dtm, this.defaultCorrelationId);
     const fields = serialiseFields([
       ['se_ca', billing.category],
       ['se_ac', billing.eventType],

@@ -18,6 +18,9 @@ function snowplowOptions({ snowplow }: AppConfig): SnowplowModuleOptions {
     appId: snowplow.appId,
     namespace: snowplow.namespace,
     shutdownTimeoutMs: snowplow.shutdownTimeoutMs,
+    // Billing events tracked during a request carry its X-Request-Id (or X-Correlation-Id) as
+    // correlation_id (the default correlationIdHeaders); custom events get it as a prop.
+    enrich: ({ correlationId }) => (correlationId === undefined ? {} : { request_id: correlationId }),
     // Metrics go to prom-client's default registry, which PrometheusModule serves on /metrics.
   };
 }

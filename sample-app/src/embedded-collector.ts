@@ -1,4 +1,4 @@
-import { INestApplicationContext, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { formatEventLine, LocalCollector, startLocalCollector } from 'nestjs-snowplow/testing';
 import { EmbeddedCollectorConfig } from './config';
 
@@ -38,34 +38,11 @@ export function collectorAddress(collector: LocalCollector, host: string, path: 
 }
 
 /**
- * Keeps the collector open until the app has closed: it must still receive what the Snowplow
- * emitter drains on shutdown. On SIGINT or SIGTERM, Nest shuts the app down (enableShutdownHooks);
- * `app.close()` joins that shutdown, then the collector closes and the process exits with 0.
+ * Closes the collector; call it once the app has closed (see closeOnSignals in main.ts), so that
+ * it still receives what the Snowplow emitter drains on shutdown.
  */
-export function closeCollectorAfterApp(app: INestApplicationContext, collector: LocalCollector): void {
-  const logger = new Logger('LocalCollector');
-  let closing = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // Later signals change nothing: a second Ctrl-C, npm forwarding the first one, or Nest
-    // raising it again once its shutdown is done (this listener keeps that from ending the process).
-    if (closing) return;
-    closing = true;
-    logger.log(`${signal}: closing once the app has shut down and drained its Snowplow queue`);
-    void app
-      .close()
-      .then(() => collector.close())
-      .then(
-        () => {
-          const { good, bad } = collector.all();
-          logger.log(`closed; it received ${good} good and ${bad} bad events`);
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error(`shutdown failed: ${error instanceof Error ? error.stack : String(error)}`);
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+export async function closeCollector(collector: LocalCollector): Promise<void> {
+  await collector.close();
+  const { good, bad } = collector.all();
+  new Logger('LocalCollector').log(`closed; it received ${good} good and ${bad} bad events`);
 }

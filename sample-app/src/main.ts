@@ -6,7 +6,8 @@ import { EmitterService } from 'nestjs-snowplow';
 import type { LocalCollector } from 'nestjs-snowplow/testing';
 import { AppModule } from './app.module';
 import { AppConfig } from './config';
-import { closeCollectorAfterApp, collectorAddress, startEmbeddedCollector } from './embedded-collector';
+import { closeCollector, collectorAddress, startEmbeddedCollector } from './embedded-collector';
+import { closeOnSignals } from './shutdown';
 
 const logger = new Logger('SampleApp');
 
@@ -23,9 +24,11 @@ async function bootstrap(): Promise<void> {
   try {
     // abortOnError: false makes a startup failure an error to report instead of process.abort().
     app = await NestFactory.create(AppModule.forRoot(config), { abortOnError: false });
-    // SIGTERM and SIGINT close the app: the HTTP server stops, then the Snowplow emitter drains its queue.
-    app.enableShutdownHooks();
-    if (collector) closeCollectorAfterApp(app, collector);
+    // SIGTERM and SIGINT close the app: the HTTP server stops, the Snowplow emitter drains its
+    // queue, then the embedded collector closes and the process exits with 0. (An app without its
+    // own signal handling calls app.enableShutdownHooks() instead; see shutdown.ts for the difference.)
+    const embedded = collector;
+    closeOnSignals(app, embedded && (() => closeCollector(embedded)));
     await app.listen(config.port);
   } catch (error) {
     await app?.close();

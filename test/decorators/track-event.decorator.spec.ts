@@ -1,20 +1,15 @@
 import { Controller, Get } from '@nestjs/common';
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
-import { TRACK_EVENT_METADATA, TrackEvent, TrackEventMetadata, getTrackEventMetadata } from '../../lib/decorators';
-import { InvalidEventError, InvalidOptionError } from '../../lib/errors';
+import { TrackEvent } from '../../lib/decorators';
+import {
+  TRACK_EVENT_METADATA,
+  TrackEventMetadata,
+  getTrackEventMetadata,
+} from '../../lib/interceptors/track-event.metadata';
+import { InvalidEventError } from '../../lib/errors';
 import { TrackEventInterceptor } from '../../lib/interceptors';
 import { Tracker } from '../../lib/tracker';
-
-/** Runs `define` (a class definition) and returns the InvalidOptionError it threw. */
-function decorationError(define: () => unknown): InvalidOptionError {
-  try {
-    define();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidOptionError);
-    return err as InvalidOptionError;
-  }
-  throw new Error('expected the class definition to throw');
-}
+import { decorationError } from './support/decoration';
 
 /** Decorates a fresh method with `@TrackEvent(...args)` (bypassing the compile-time types). */
 function decorateMethod(...args: unknown[]): void {

@@ -1,22 +1,13 @@
-import { Controller, Module } from '@nestjs/common';
-import {
-  ClientProxy,
-  ClientProxyFactory,
-  MessagePattern,
-  MicroserviceOptions,
-  Payload,
-  RpcException,
-  Transport,
-} from '@nestjs/microservices';
+import { Controller } from '@nestjs/common';
+import { ClientProxy, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
 import { INestMicroservice } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { AddressInfo, Server } from 'node:net';
 import { Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
 import { TrackEvent } from '../../lib/decorators';
 import { EmitterService } from '../../lib/module/emitter.service';
 import { TestCollector } from '../support/test-collector';
 import { eventsNamed, snowplowModule } from './support/snowplow-app';
+import { startTcpApp } from './support/tcp-app';
 
 @Controller()
 class MathController {
@@ -49,19 +40,11 @@ describe('@TrackEvent on a microservice (TCP) handler', () => {
 
   beforeAll(async () => {
     collector = await TestCollector.start();
-    @Module({ imports: [snowplowModule(collector, new Registry())], controllers: [MathController] })
-    class RpcModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [RpcModule] }).compile();
-    app = moduleRef.createNestMicroservice<MicroserviceOptions>({
-      transport: Transport.TCP,
-      options: { host: '127.0.0.1', port: 0 },
-    });
-    app.useLogger(false);
-    await app.listen();
+    ({ app, client } = await startTcpApp({
+      imports: [snowplowModule(collector, new Registry())],
+      controllers: [MathController],
+    }));
     emitter = app.get(EmitterService);
-    const { port } = app.unwrap<Server>().address() as AddressInfo;
-    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
-    await client.connect();
   });
 
   afterAll(async () => {

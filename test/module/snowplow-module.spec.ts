@@ -223,6 +223,8 @@ describe('SnowplowModule', () => {
         maxEventAgeMs: 60_000,
         http: { headers: { 'X-Ignored': 'httpService wins' } },
         httpService: new HttpService(axios.create({ headers: { 'X-From-Http-Service': 'yes' } })),
+        correlationIdHeaders: ['X-Request-Id'],
+        enrich: () => ({ region: 'eu' }),
       };
       const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
       app.get(TrackerService).trackEvent('configured');

@@ -129,8 +129,43 @@ describe('sample app (AppModule) against a local collector', () => {
       metadata: { job_name: 'build' },
     });
 
+    // enrich: custom events of a request with an id carry it as request_id.
     const done = await eventArrived(custom('job_finished', job.id));
-    expect(done.props).toEqual({ job_id: job.id, minutes: 12.5, billing_event_id: billing.eventId });
+    expect(done.props).toEqual({
+      request_id: 'corr-e2e-1',
+      job_id: job.id,
+      minutes: 12.5,
+      billing_event_id: billing.eventId,
+    });
+  });
+
+  it('POST /jobs/:id/explain bills the tokens of its result under the X-Request-Id; a 404 bills nothing', async () => {
+    const job = await createJob({ projectId: 8, namespaceId: 2, name: 'explained' });
+    const { body } = await http().post(`/jobs/${job.id}/explain`).set('X-Request-Id', 'req-explain-1').expect(200);
+    expect(body).toEqual({
+      jobId: job.id,
+      projectId: 8,
+      summary: `Job ${job.id} "explained" of project 8 is running.`,
+      usage: { tokens: 32, realm: 'SaaS' },
+    });
+
+    const se = await eventArrived((event) => event.name === 'duo_job_summary' && event.raw.se_va === '32');
+    expect(se.raw).toMatchObject({ e: 'se', se_ca: 'duo', se_ac: 'duo_job_summary', se_va: '32' });
+    expect(se.contexts[0].data).toEqual({
+      event_id: se.raw.se_la,
+      event_type: 'duo_job_summary',
+      realm: 'SaaS',
+      unit_of_measure: 'token',
+      quantity: 32,
+      timestamp: expect.any(String),
+      project_id: 8,
+      correlation_id: 'req-explain-1',
+      entity_id: `job-${job.id}`,
+    });
+
+    const before = (await settledEvents()).length;
+    await http().post('/jobs/404404/explain').set('X-Request-Id', 'req-explain-2').expect(404);
+    expect((await settledEvents()).length).toBe(before);
   });
 
   it('optional billing fields the request does not have are left out of the event', async () => {

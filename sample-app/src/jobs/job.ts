@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import type { BillingRealm } from 'nestjs-snowplow';
 
 export type JobStatus = 'running' | 'finished' | 'canceled';
 
@@ -32,6 +33,22 @@ export interface FinishedJob {
     eventId: string;
     /** The Snowplow event id. */
     eid: string;
+  };
+}
+
+/**
+ * What `POST /jobs/:id/explain` answers: a summary of the job (a stand-in for an AI feature) and
+ * what producing it used, which `@TrackBillingEvent` bills.
+ */
+export interface Explanation {
+  jobId: string;
+  projectId: number;
+  summary: string;
+  usage: {
+    /** Tokens the summary took: the billed quantity. */
+    tokens: number;
+    /** The realm this deployment bills in (BILLING_REALM). */
+    realm: BillingRealm;
   };
 }
 

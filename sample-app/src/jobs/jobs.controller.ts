@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpException, Param, Post } from '@nestjs/common';
-import { TrackEvent } from 'nestjs-snowplow';
-import { FinishedJob, Job, parseCreateJob, parseFinishJob } from './job';
+import { Body, Controller, Get, HttpCode, HttpException, Param, Post } from '@nestjs/common';
+import { TrackBillingEvent, TrackEvent } from 'nestjs-snowplow';
+import { Explanation, FinishedJob, Job, parseCreateJob, parseFinishJob } from './job';
 import { JobsService } from './jobs.service';
 
 /** The part of the HTTP request the `props` functions read. */
@@ -32,7 +32,10 @@ export class JobsController {
     return this.jobs.get(id);
   }
 
-  /** Sends the billing event (see JobsService.finish), then this custom event. */
+  /**
+   * Sends the billing event (see JobsService.finish, which passes no correlation id: the request's
+   * X-Request-Id reaches it by itself), then this custom event.
+   */
   @Post(':id/finish')
   @HttpCode(200)
   @TrackEvent<JobRequest, FinishedJob>('job_finished', {
@@ -42,12 +45,28 @@ export class JobsController {
       billing_event_id: result.billing.eventId,
     }),
   })
-  finish(
-    @Param('id') id: string,
-    @Body() body: unknown,
-    @Headers('x-correlation-id') correlationId?: string,
-  ): FinishedJob {
-    return this.jobs.finish(id, parseFinishJob(body), correlationId);
+  finish(@Param('id') id: string, @Body() body: unknown): FinishedJob {
+    return this.jobs.finish(id, parseFinishJob(body));
+  }
+
+  /**
+   * Bills from the handler's result: the tokens the summary took. The billing event carries the
+   * request's X-Request-Id as its correlation_id; a 404 bills nothing (`on` is 'success').
+   */
+  @Post(':id/explain')
+  @HttpCode(200)
+  @TrackBillingEvent<JobRequest, Explanation>(
+    ({ result }) => ({
+      category: 'duo',
+      eventType: 'duo_job_summary',
+      realm: result.usage.realm,
+      unitOfMeasure: 'token',
+      quantity: result.usage.tokens,
+    }),
+    { optional: ({ result }) => ({ projectId: result.projectId, entityId: `job-${result.jobId}` }) },
+  )
+  explain(@Param('id') id: string): Promise<Explanation> {
+    return this.jobs.explain(id);
   }
 
   /**

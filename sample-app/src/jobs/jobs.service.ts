@@ -1,7 +1,7 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { TrackerService } from 'nestjs-snowplow';
 import { AppConfig } from '../config';
-import { CreateJobInput, FinishedJob, FinishJobInput, Job } from './job';
+import { CreateJobInput, Explanation, FinishedJob, FinishJobInput, Job } from './job';
 
 /** Keeps jobs in memory and sends a billing event for the minutes of every finished job. */
 @Injectable()
@@ -26,9 +26,11 @@ export class JobsService {
 
   /**
    * Finishes a running job and bills its minutes: a structured event carrying a
-   * `com.gitlab/billable_usage` entity, with the optional fields this app knows.
+   * `com.gitlab/billable_usage` entity, with the optional fields this app knows. No correlation id
+   * is passed: inside a request, TrackerService takes the request's (X-Request-Id or
+   * X-Correlation-Id) by itself.
    */
-  finish(id: string, { minutes }: FinishJobInput, correlationId?: string): FinishedJob {
+  finish(id: string, { minutes }: FinishJobInput): FinishedJob {
     const job = this.requireRunning(id, 'finished');
     const { eventId, eid } = this.tracker.trackBillingEventWithOptionalInput(
       {
@@ -43,7 +45,6 @@ export class JobsService {
         projectId: job.projectId,
         namespaceId: job.namespaceId,
         instanceId: this.config.billing.instanceId,
-        correlationId,
         entityId: `job-${job.id}`,
         metadata: { job_name: job.name },
       },
@@ -52,6 +53,21 @@ export class JobsService {
     job.finishedAt = new Date().toISOString();
     job.minutes = minutes;
     return { job: { ...job }, billing: { eventId, eid } };
+  }
+
+  /**
+   * Summarises a job, as an AI feature would, and reports the tokens it took. The handler's
+   * `@TrackBillingEvent` bills them from this result; nothing is tracked here.
+   */
+  async explain(id: string): Promise<Explanation> {
+    const job = this.find(id);
+    // Stands for a call to a model: the answer arrives after an await, still inside the request.
+    const summary = await Promise.resolve(
+      `Job ${job.id} "${job.name}" of project ${job.projectId} is ${job.status}` +
+        (job.minutes === undefined ? '.' : ` after ${job.minutes} minutes.`),
+    );
+    const tokens = summary.split(/\s+/).length * 4;
+    return { jobId: job.id, projectId: job.projectId, summary, usage: { tokens, realm: this.config.billing.realm } };
   }
 
   cancel(id: string): Job {

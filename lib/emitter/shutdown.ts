@@ -1,0 +1,69 @@
+import type { DeadLetterFile } from '../dead-letter/dead-letter-file';
+import { EventStorage } from '../storage/event-storage.interface';
+import { EmitterLog, errorMessage } from './emitter-log';
+import { Losses } from './losses';
+import { Settlement } from './settlement';
+
+/** What `stop()` settles once the send loop has ended. */
+export interface ShutdownParts {
+  storage: EventStorage;
+  /** The emitter built the storage from a config: it may empty and close it. */
+  ownsStorage: boolean;
+  settlement: Settlement;
+  losses: Losses;
+  log: EmitterLog;
+  deadLetters?: DeadLetterFile;
+}
+
+/**
+ * At stop, events that can no longer be sent are accounted for, never dropped without a word:
+ * what only memory holds (the emitter's own store, releases the storage refused) is given up as
+ * `shutdown` (counted, dead-lettered, logged); what a durable store holds is kept for the next
+ * start, and the log says so.
+ */
+export function accountForLeftovers(parts: ShutdownParts): void {
+  const { storage, ownsStorage, settlement, losses, log, deadLetters } = parts;
+  losses.countEvictions(storage);
+  const lost = settlement.takeHeld();
+  if (!storage.durable && ownsStorage) {
+    try {
+      lost.push(...storage.lease(storage.size));
+    } catch (err) {
+      log.error(`could not read the remaining events at shutdown: ${errorMessage(err)}`);
+    }
+  }
+  if (lost.length > 0) {
+    const billing = losses.giveUp(lost, 'shutdown', { error: 'not delivered before the emitter stopped' });
+    const where = deadLetters ? `; dead-lettered to ${deadLetters.path}` : '';
+    const message = `${lost.length} events not delivered at shutdown (${billing} billing) were dropped${where}`;
+    if (billing > 0) log.error(message);
+    else log.warn(message);
+  }
+  const kept = sizeOrZero(storage);
+  if (kept > 0) {
+    const where = storage.durable ? 'the outbox' : 'the event store you passed';
+    log.info(`${kept} events kept in ${where} for the next start`);
+  }
+}
+
+/** Closes what the emitter owns: its store (when it built it) and the dead-letter file. */
+export function closeOwned(parts: ShutdownParts): void {
+  const { storage, ownsStorage, deadLetters, log } = parts;
+  const quietly = (what: string, close: () => void) => {
+    try {
+      close();
+    } catch (err) {
+      log.error(`closing ${what} failed: ${errorMessage(err)}`);
+    }
+  };
+  if (ownsStorage) quietly('the event store', () => storage.close?.());
+  if (deadLetters) quietly('the dead-letter file', () => deadLetters.close());
+}
+
+function sizeOrZero(storage: EventStorage): number {
+  try {
+    return storage.size;
+  } catch {
+    return 0;
+  }
+}

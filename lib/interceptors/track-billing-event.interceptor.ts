@@ -1,0 +1,62 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { InvalidEventError } from '../errors';
+import { TrackerService } from '../module/tracker.service';
+import { describeType } from '../utils';
+import { HandlerTrackingInterceptor } from './handler-tracking.interceptor';
+import { getTrackBillingEventMetadata, TrackBillingEventMetadata } from './track-billing-event.metadata';
+import type { TrackEventContext } from './track-event.metadata';
+
+/** The calls a TrackBillingEventInterceptor (of any module) already handled. */
+const handledCalls = new WeakSet<ExecutionContext>();
+
+type TrackBillingEventPlan = TrackBillingEventMetadata & { dynamic: boolean };
+
+/**
+ * Sends the `@TrackBillingEvent` billing event of a handler call, through `TrackerService` (so it
+ * carries the request's correlation id unless it sets its own). Bound by `@TrackBillingEvent`
+ * itself. It never changes what the handler returns or throws: an input that cannot be built or
+ * fails validation is counted in `snowplow_track_errors_total{source="interceptor",kind="billing"}`
+ * and logged at error level with the handler and the field, every time.
+ */
+@Injectable()
+export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<TrackBillingEventPlan> {
+  constructor(private readonly tracker: TrackerService) {
+    super(handledCalls);
+  }
+
+  /** The plan of `handler` on `controller` (resolved once per handler), or `undefined` when it is not decorated. */
+  protected resolvePlan(handler: object, controller: object): TrackBillingEventPlan | undefined {
+    const metadata = getTrackBillingEventMetadata(handler, controller);
+    const dynamic = typeof metadata?.input === 'function' || typeof metadata?.optional === 'function';
+    return metadata && { ...metadata, dynamic };
+  }
+
+  /** Tracks one call; `ctx` is given when the plan reads it. Never throws. */
+  protected track(plan: TrackBillingEventPlan, ctx: TrackEventContext | undefined): void {
+    try {
+      const required = typeof plan.input === 'function' ? plan.input(ctx as TrackEventContext) : plan.input;
+      // null or undefined: nothing to bill for this call.
+      if (required === null || required === undefined) return;
+      checkReturned('input', required, 'a BillingEventRequiredInput, null or undefined');
+      const optional = typeof plan.optional === 'function' ? plan.optional(ctx as TrackEventContext) : plan.optional;
+      if (optional !== null && optional !== undefined) {
+        checkReturned('optional', optional, 'a BillingEventOptionalInput, null or undefined');
+      }
+      this.tracker.trackBillingEventWithOptionalInput(required, optional ?? undefined);
+    } catch (err) {
+      const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      // recordTrackError never throws.
+      this.tracker.recordTrackError(`@TrackBillingEvent on ${plan.where}: ${reason}`, 'interceptor', 'billing');
+    }
+  }
+}
+
+/** What a function of the decorator returned must be an object (not an array). */
+function checkReturned(field: 'input' | 'optional', value: unknown, expected: string): void {
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidEventError(
+      field,
+      `the ${field} function returned ${describeType(value)}; it must return ${expected}`,
+    );
+  }
+}

@@ -1,0 +1,239 @@
+import { closeSync, openSync } from 'node:fs';
+import type BetterSqlite3 from 'better-sqlite3';
+import { StorageCorruptError, StorageError, StorageLockedError } from '../errors';
+import type { EventKind } from '../tracker/payload';
+import { loadOptional } from '../utils/optional-dependency';
+import { QueuedEvent } from './queued-event';
+
+/**
+ * The outbox file itself: opening it (mode 0600, WAL, the schema and its migrations), its
+ * statements, reclaiming space, and what SQLite's errors mean. `SqliteStorage` keeps the queue.
+ */
+
+export type Database = BetterSqlite3.Database;
+type Statement = BetterSqlite3.Statement;
+
+const SCHEMA_VERSION = '2';
+const FREE_PAGES_BEFORE_VACUUM = 256;
+
+/** The file's prepared statements, by what they do. */
+export type OutboxStatements = Record<
+  'insert' | 'evict' | 'leaseBilling' | 'leaseCustom' | 'markLeased' | 'delete' | 'count',
+  Statement
+>;
+
+/** Which file, and whether other processes may use it too. */
+export interface OutboxFile {
+  path: string;
+  shared: boolean;
+}
+
+function loadDriver(): typeof BetterSqlite3 {
+  return loadOptional<typeof BetterSqlite3>({
+    name: 'better-sqlite3',
+    feature: 'The durable SQLite event store',
+    install: 'npm install better-sqlite3@12',
+  });
+}
+
+/** Creates a missing file readable by its owner only; SQLite gives its -wal and -shm the same mode. */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * Opens (creating when missing) the outbox file, set up for the queue: WAL with
+ * `synchronous=NORMAL`, incremental vacuum, a bounded WAL, the current schema (migrating older
+ * ones), and the exclusive lock unless shared. Throws typed storage errors.
+ */
+export function openOutbox(file: OutboxFile): Database {
+  const Driver = loadDriver();
+  let db: Database;
+  try {
+    createPrivateFile(file.path);
+    db = new Driver(file.path, { timeout: file.shared ? 5_000 : 0 });
+  } catch (err) {
+    throw new StorageError(file.path, `cannot open the file (${(err as Error).message})`);
+  }
+  try {
+    prepareSchema(db, file);
+    return db;
+  } catch (err) {
+    db.close();
+    throw translateSqliteError(err, file, 'cannot open the event store');
+  }
+}
+
+function prepareSchema(db: Database, file: OutboxFile): void {
+  // A quick read tells a non-database or corrupt file before anything writes to it.
+  db.pragma('schema_version');
+  if (!file.shared) db.pragma('locking_mode = EXCLUSIVE');
+  if (db.pragma('auto_vacuum', { simple: true }) !== 2) {
+    const tables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
+    if (tables === 0) db.pragma('auto_vacuum = INCREMENTAL');
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('journal_size_limit = 4194304');
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS snowplow_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS snowplow_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        eid TEXT NOT NULL,
+        dtm INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        leased_until INTEGER NOT NULL DEFAULT 0,
+        kind TEXT NOT NULL DEFAULT 'custom',
+        leased_by INTEGER NOT NULL DEFAULT 0
+      );
+    `);
+    const version = db.prepare("SELECT value FROM snowplow_meta WHERE key = 'schema_version'").pluck().get() as
+      string | undefined;
+    if (version === '1') migrateFromVersion1(db);
+    else if (version !== undefined && version !== SCHEMA_VERSION) {
+      throw new StorageError(file.path, `was written by an unknown version of nestjs-snowplow (schema ${version})`);
+    }
+    // Billing rows are found through a partial index, which custom inserts (the many) never
+    // touch; custom rows are read in rowid order, skipping the few billing rows among them.
+    db.exec(
+      'DROP INDEX IF EXISTS snowplow_events_lane; ' +
+        "CREATE INDEX IF NOT EXISTS snowplow_billing ON snowplow_events (seq) WHERE kind = 'billing'",
+    );
+    db.prepare("INSERT OR REPLACE INTO snowplow_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
+  }).immediate();
+  // This process owns the file: leases of a process that died go back to the queue. In a shared
+  // file, only the leases of processes that are gone (see releaseLeasesOfDeadProcesses).
+  if (!file.shared) {
+    db.prepare('UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_until > 0').run();
+  } else {
+    releaseLeasesOfDeadProcesses(db);
+  }
+}
+
+/** Version 1 had one lane: its structured events (`"e":"se"`) are billing events. */
+function migrateFromVersion1(db: Database): void {
+  db.exec(`
+    ALTER TABLE snowplow_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'custom';
+    ALTER TABLE snowplow_events ADD COLUMN leased_by INTEGER NOT NULL DEFAULT 0;
+    UPDATE snowplow_events SET kind = 'billing' WHERE json LIKE '{"e":"se"%';
+  `);
+}
+
+/** The lanes, in the order they are leased. */
+export const KINDS: readonly EventKind[] = ['billing', 'custom'];
+
+interface Row {
+  seq: number;
+  kind: EventKind;
+  eid: string;
+  dtm: number;
+  json: string;
+  bytes: number;
+  attempts: number;
+}
+
+/**
+ * Marks up to `maxCount` waiting rows leased until `until` (billing rows first, oldest first) and
+ * returns them as events carrying their row id. Run it inside an immediate transaction.
+ */
+export function leaseRows(
+  statements: OutboxStatements,
+  bounds: { now: number; until: number; maxCount: number; maxBytes?: number },
+): QueuedEvent[] {
+  const { now, until, maxCount, maxBytes } = bounds;
+  const taken: QueuedEvent[] = [];
+  let bytes = 0;
+  lanes: for (const kind of KINDS) {
+    if (taken.length >= maxCount) break;
+    const statement = kind === 'billing' ? statements.leaseBilling : statements.leaseCustom;
+    for (const row of statement.all(now, maxCount - taken.length) as Row[]) {
+      if (maxBytes !== undefined && taken.length > 0 && bytes + row.bytes > maxBytes) break lanes;
+      bytes += row.bytes;
+      const { seq, ...event } = row;
+      taken.push({ id: seq, ...event });
+    }
+  }
+  for (const event of taken) statements.markLeased.run(until, process.pid, event.id);
+  return taken;
+}
+
+const SELECT_LANE = 'SELECT seq, kind, eid, dtm, json, bytes, attempts FROM snowplow_events';
+
+/** The statements the queue runs, prepared once. */
+export function prepareStatements(db: Database): OutboxStatements {
+  return {
+    insert: db.prepare('INSERT INTO snowplow_events (kind, eid, dtm, json, bytes, attempts) VALUES (?, ?, ?, ?, ?, ?)'),
+    evict: db.prepare(
+      'DELETE FROM snowplow_events WHERE seq IN ' +
+        "(SELECT seq FROM snowplow_events WHERE kind = 'custom' AND leased_until <= ? ORDER BY seq LIMIT ?)",
+    ),
+    leaseBilling: db.prepare(`${SELECT_LANE} WHERE kind = 'billing' AND leased_until <= ? ORDER BY seq LIMIT ?`),
+    leaseCustom: db.prepare(`${SELECT_LANE} WHERE kind = 'custom' AND leased_until <= ? ORDER BY seq LIMIT ?`),
+    markLeased: db.prepare('UPDATE snowplow_events SET leased_until = ?, leased_by = ? WHERE seq = ?'),
+    delete: db.prepare('DELETE FROM snowplow_events WHERE seq = ?'),
+    count: db.prepare(
+      'SELECT kind, leased_until <= ? AS waiting, count(*) AS n FROM snowplow_events GROUP BY kind, leased_until <= ?',
+    ),
+  };
+}
+
+/**
+ * Shared mode: a process killed with events in flight leaves them leased until its lease times
+ * out. Processes sharing a WAL file run on one host, so a lease whose process no longer exists
+ * is returned to the queue at once.
+ */
+export function releaseLeasesOfDeadProcesses(db: Database): void {
+  const now = Date.now();
+  const owners = db
+    .prepare('SELECT DISTINCT leased_by FROM snowplow_events WHERE leased_until > ? AND leased_by NOT IN (0, ?)')
+    .pluck()
+    .all(now, process.pid) as number[];
+  const release = db.prepare(
+    'UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_by = ? AND leased_until > ?',
+  );
+  for (const pid of owners) if (!processExists(pid)) release.run(pid, now);
+}
+
+/** Whether a process with this id exists on this host (EPERM: it exists, owned by another user). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Returns freed pages to the file system and keeps the WAL small. */
+export function reclaimSpace(db: Database): void {
+  const free = db.pragma('freelist_count', { simple: true }) as number;
+  if (free >= FREE_PAGES_BEFORE_VACUUM) db.pragma('incremental_vacuum');
+  db.pragma('wal_checkpoint(PASSIVE)');
+}
+
+/** What an error of SQLite means for the user: locked, corrupt, or failed at `what`. */
+export function translateSqliteError(err: unknown, file: OutboxFile, what: string): Error {
+  if (err instanceof StorageError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  const message = (err as Error).message;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    const advice = file.shared
+      ? 'another process held it longer than the 5 s busy timeout'
+      : 'give each process its own file, or set storage.shared: true to share it on purpose';
+    return new StorageLockedError(file.path, `is in use by another process (${message}): ${advice}`);
+  }
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return new StorageCorruptError(
+      file.path,
+      `is not a readable SQLite database (${message}); it was left untouched — move it aside to start a new one`,
+    );
+  }
+  return new StorageError(file.path, `${what}: ${message}`);
+}
