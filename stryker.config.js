@@ -18,11 +18,16 @@ module.exports = {
   // Static mutants (module-level constants) would run every test each: left out, and listed as ignored.
   ignoreStatic: true,
   concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 3),
-  timeoutMS: 10_000,
-  timeoutFactor: 2,
+  // A mutant that makes a test wait for its deadline (a lost wake-up, a lease never returned) is
+  // stopped this long after the tests that cover it would have ended, and counted as detected.
+  timeoutMS: 5_000,
+  timeoutFactor: 1.5,
   tempDirName: '.stryker-tmp',
   reporters: ['clear-text', 'progress-append-only', 'json'],
   jsonReporter: { fileName: `reports/mutation/${process.env.MUTATION_NAME ?? 'all'}.json` },
   thresholds: { high: 90, low: 85, break: null },
   cleanTempDir: 'always',
+  // A second run re-tests only the mutants whose code or covering tests changed.
+  incremental: true,
+  incrementalFile: `reports/mutation/${process.env.MUTATION_NAME ?? 'all'}.incremental.json`,
 };

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rename, rm, stat, symlink, truncate, utimes, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { FileTokenSource, InvalidOptionError, SendResult } from '../../lib';
+import { FileTokenSource, InvalidOptionError, SendResult } from '../../lib/core';
 import { MAX_TOKEN_FILE_BYTES } from '../../lib/auth/file-token-source';
 import { useEmitterHarness } from '../support/emitter-harness';
 import { waitFor } from '../support/wait-for';

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { Emitter, EmitterOptions, OidcTokenSource, SendResult, Tracker } from '../../lib';
+import { Emitter, EmitterOptions, OidcTokenSource, SendResult, Tracker } from '../../lib/core';
 import { quietLogger } from '../support/emitter-harness';
 import { waitFor } from '../support/wait-for';
 import { OidcTestProvider } from './support/oidc-test-provider';

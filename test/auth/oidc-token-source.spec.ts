@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { decodeJwt } from 'jose';
-import { InvalidOptionError, MissingDependencyError, OidcTokenSource, OidcTokenSourceOptions } from '../../lib';
+import { InvalidOptionError, MissingDependencyError, OidcTokenSource, OidcTokenSourceOptions } from '../../lib/core';
 import { loadOpenIdClient } from '../../lib/auth/openid-client-loader';
 import { waitFor } from '../support/wait-for';
 import { closedPort, COLLECTOR_SCOPE, OidcTestProvider } from './support/oidc-test-provider';

@@ -6,7 +6,7 @@ import {
   TokenSource,
   Tracker,
   TRACKER_VERSION,
-} from '../../lib';
+} from '../../lib/core';
 import { decodeAccepted } from '../support/decode';
 import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';

@@ -1,6 +1,7 @@
 // Retries as the collector sees them: how often, how soon, and with which token.
 import { Registry } from 'prom-client';
-import { EmitterMetrics, SendResult, TokenSource } from '../../lib';
+import { SendResult, TokenSource } from '../../lib/core';
+import { EmitterMetrics } from '../../lib/metrics';
 import { useEmitterHarness } from '../support/emitter-harness';
 import { waitFor } from '../support/wait-for';
 
@@ -143,5 +144,37 @@ describe('retries', () => {
     await harness.collector.waitForEvents(1, 30_000);
     const [first, second] = harness.collector.requests;
     expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(300);
+  });
+
+  it('Retry-After is honoured on 429 and 503 only: on a 500 the retry follows the backoff', async () => {
+    harness.collector.behaviour = (_r, index) =>
+      index === 0 ? { status: 500, headers: { 'Retry-After': '3600' } } : { status: 200 };
+    const { tracker } = harness.start({ backoff: { baseMs: 1, capMs: 1 } });
+    const { eid } = tracker.trackEvent('not_throttled');
+    const [event] = await harness.collector.waitForEvents(1, 20_000);
+    expect(event.eid).toBe(eid);
+  });
+
+  it("a redirect's Location is logged with the collector URL's password masked", async () => {
+    const lines: string[] = [];
+    const url = new URL(harness.collector.endpoint);
+    url.username = 'svc';
+    url.password = 's3cr3t-pw';
+    harness.collector.behaviour = () => ({
+      status: 307,
+      headers: { Location: `http://svc:s3cr3t-pw@127.0.0.1:9/moved` },
+    });
+    const failures: SendResult[] = [];
+    const { tracker } = harness.start({
+      collectorUrl: url.href,
+      callback: (_s, f) => void failures.push(...f),
+      logger: { warn: (m) => void lines.push(m), error: (m) => void lines.push(m) },
+    });
+    tracker.trackEvent('moved');
+    await waitFor(() => failures.length >= 1 && lines.some((l) => /redirect/.test(l)), { what: 'the redirect log' });
+    const redirect = lines.find((l) => /redirect/.test(l))!;
+    expect(redirect).toContain('HTTP 307 redirecting to http://svc:***@127.0.0.1:9/moved');
+    expect(lines.join('\n')).not.toContain('s3cr3t-pw');
+    expect(failures[0]).toMatchObject({ statusCode: 307, eventCount: 1 });
   });
 });

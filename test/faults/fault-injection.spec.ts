@@ -131,9 +131,15 @@ describe('delivery under faults', () => {
     async (status) => {
       collector.behaviour = (_r, index) =>
         index === 0 ? { status, headers: { 'Retry-After': '2' } } : { status: 200 };
-      const { tracker, emitter: e } = start({ maxConcurrentRequests: 1, backoff: { baseMs: 1, capMs: 1 } });
+      const failures: SendResult[] = [];
+      const { tracker, emitter: e } = start({
+        maxConcurrentRequests: 1,
+        backoff: { baseMs: 1, capMs: 1 },
+        callback: (_s, f) => void failures.push(...f),
+      });
       const eids = trackMany(tracker, 300);
-      await waitFor(() => collector.requests.length >= 1, { what: 'the first request' });
+      // Flush once the emitter has the answer, so the flush meets the Retry-After sleep itself.
+      await waitFor(() => failures.length >= 1, { what: `the ${status} in the callback` });
       e.flush();
       await expectAllDeliveredOnce(eids);
       const [first, second] = collector.requests;

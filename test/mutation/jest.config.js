@@ -12,4 +12,6 @@ module.exports = {
   ...rest,
   rootDir: path.join(__dirname, '../..'),
   testMatch: tests.map((t) => `<rootDir>/test/${t}`),
+  // Stryker runs several test runners side by side itself: each runs its tests in one process.
+  maxWorkers: 1,
 };

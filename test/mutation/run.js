@@ -25,13 +25,8 @@ const TARGETS = {
   },
   emitter: {
     mutate: 'lib/emitter/**/*.ts',
-    tests: [
-      'emitter/*.spec.ts',
-      'faults/billing-grade.spec.ts',
-      'faults/fault-injection.spec.ts',
-      'metrics/metrics.spec.ts',
-      'secrets.spec.ts',
-    ],
+    // fault-injection.spec.ts (10,000-event outages) is left out: too slow to run per mutant.
+    tests: ['emitter/*.spec.ts', 'faults/billing-grade.spec.ts', 'bad-input.spec.ts'],
   },
   auth: {
     mutate: 'lib/auth/**/*.ts',

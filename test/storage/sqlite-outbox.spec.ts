@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Emitter, QueuedEvent, SqliteStorage, StorageError, Tracker } from '../../lib';
+import { Emitter, QueuedEvent, SqliteStorage, StorageError, Tracker } from '../../lib/core';
 import { quietLogger } from '../support/emitter-harness';
 import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
@@ -148,6 +148,101 @@ describe('the outbox file', () => {
     await emitter.stop();
     expect(collector.counts().accepted).toEqual({ total: 12_000, distinct: 12_000 });
     expect(statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0).toBe(0);
+  });
+});
+
+describe('SqliteStorage options and misuse', () => {
+  it.each<[string, Record<string, unknown>, string]>([
+    ['an empty path', { path: '  ' }, 'Invalid Snowplow option "storage.path": must be a non-empty file path'],
+    ['a capacity of 0', { capacity: 0 }, 'Invalid Snowplow option "storage.capacity": must be an integer >= 1'],
+    ['a fractional capacity', { capacity: 1.5 }, '"storage.capacity": must be an integer >= 1'],
+    ['a string billing capacity', { billingCapacity: '5' }, '"billing.capacity": must be an integer >= 1'],
+    ['a lease timeout of 0', { leaseTimeoutMs: 0 }, '"storage.leaseTimeoutMs": must be an integer >= 1'],
+  ])('refuses %s, naming the option', (_case, options, message) => {
+    expect(() => new SqliteStorage({ path, ...options } as never)).toThrow(message);
+  });
+
+  it('defaults both capacities to 10,000', () => {
+    const storage = new SqliteStorage({ path });
+    expect([storage.capacity, storage.billingCapacity, storage.durable]).toEqual([10_000, 10_000, true]);
+    storage.close();
+  });
+
+  it('refuses a bad lease count and a batch that is not an array; after close() every call throws', () => {
+    const storage = new SqliteStorage({ path });
+    expect(() => storage.lease(-1)).toThrow('"maxCount": must be a non-negative integer');
+    expect(() => storage.lease(1.5)).toThrow('"maxCount"');
+    expect(() => storage.addBatch('e1' as never)).toThrow('"events": must be an array');
+    expect(storage.lease(0)).toEqual([]);
+    storage.close();
+    storage.close(); // twice is fine
+    const event: QueuedEvent = { kind: 'custom', eid: 'late', dtm: 1, json: '{}', bytes: 2, attempts: 0 };
+    for (const call of [() => storage.add(event), () => storage.lease(1), () => storage.ack([event])]) {
+      expect(call).toThrow(StorageError);
+      expect(call).toThrow(`Snowplow event store ${path}: is closed`);
+    }
+  });
+
+  it('refuses a file written by an unknown later version, and leaves it as it was', () => {
+    const Driver = require('better-sqlite3') as typeof import('better-sqlite3');
+    const future = new Driver(path);
+    future.exec(`CREATE TABLE snowplow_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO snowplow_meta VALUES ('schema_version', '9');`);
+    future.close();
+    expect(() => new SqliteStorage({ path })).toThrow(StorageError);
+    expect(() => new SqliteStorage({ path })).toThrow(
+      'was written by an unknown version of nestjs-snowplow (schema 9)',
+    );
+    const check = new Driver(path);
+    expect(check.prepare("SELECT value FROM snowplow_meta WHERE key = 'schema_version'").pluck().get()).toBe('9');
+    check.close();
+  });
+
+  it('shared: a lease not acked or released within leaseTimeoutMs goes back to the queue', async () => {
+    const a = new SqliteStorage({ path, shared: true, leaseTimeoutMs: 300 });
+    const b = new SqliteStorage({ path, shared: true });
+    a.addBatch(
+      [1, 2, 3].map((n) => ({ kind: 'custom' as const, eid: `e${n}`, dtm: n, json: '{}', bytes: 2, attempts: 0 })),
+    );
+    const leased = a.lease(2);
+    expect(leased.map((e) => e.eid)).toEqual(['e1', 'e2']);
+    // The leasing process lives on: only the timeout brings its events back.
+    expect(b.size).toBe(1);
+    await waitFor(() => b.size === 3, { timeoutMs: 10_000, what: 'the lease to time out' });
+    expect(b.lease(10).map((e) => e.eid)).toEqual(['e1', 'e2', 'e3']);
+    a.close();
+    b.close();
+  });
+});
+
+describe('the outbox reclaims space', () => {
+  it('a new file uses incremental vacuum and a bounded WAL; deleted pages go back to the file system', () => {
+    const storage = new SqliteStorage({ path, capacity: 200 });
+    expect(pragma(storage, 'auto_vacuum')).toBe(2); // INCREMENTAL
+    expect(pragma(storage, 'journal_size_limit')).toBe(4_194_304);
+    const pad = 'v'.repeat(8_000);
+    let peakPages = 0;
+    for (let round = 0; round < 20; round++) {
+      storage.addBatch(
+        Array.from({ length: 200 }, (_, i) => ({
+          kind: 'custom' as const,
+          eid: `r${round}-${i}`,
+          dtm: i,
+          json: `{"pad":"${pad}"}`,
+          bytes: 8_010,
+          attempts: 0,
+        })),
+      );
+      storage.lease(0); // writes the batch
+      peakPages = Math.max(peakPages, pragma(storage, 'page_count') as number);
+      storage.ack(storage.lease(200)); // 200 deletes: one capacity's worth, so space is reclaimed
+    }
+    // 200 rows of 8 KB take ~400 pages; once deleted they are handed back to the file system
+    // (without the vacuum they would stay in the file as ~400 free pages).
+    expect(peakPages).toBeGreaterThan(256);
+    expect(pragma(storage, 'freelist_count')).toBeLessThan(256);
+    storage.close();
+    expect(statSync(path).size).toBeLessThan(1024 * 1024);
   });
 });
 

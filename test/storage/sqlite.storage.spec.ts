@@ -10,7 +10,7 @@ import {
   StorageCorruptError,
   StorageLockedError,
   Tracker,
-} from '../../lib';
+} from '../../lib/core';
 import { decodeAccepted } from '../support/decode';
 import { quietLogger } from '../support/emitter-harness';
 import { TestCollector } from '../support/test-collector';
