@@ -114,7 +114,8 @@ describe('OidcTokenSource against a real OpenID provider', () => {
   /** The clock the source reads lifetimes with, frozen; `advance` moves it. Restored after the test. */
   function controlledClock() {
     const clock = (require('node:perf_hooks') as typeof import('node:perf_hooks')).performance;
-    const frozen = clock.now();
+    // A whole number, so that expiry arithmetic on it is exact (no float rounding at the boundary).
+    const frozen = Math.round(clock.now());
     let offset = 0;
     const spy = jest.spyOn(clock, 'now').mockImplementation(() => frozen + offset);
     restoreClock = () => spy.mockRestore();

@@ -1,8 +1,7 @@
 // The SQLite outbox as the README describes it, checked on the real file: storage errors on a
 // real database, WAL with synchronous=NORMAL, one transaction per tick, checkpoints, and a file
 // shared by real processes.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Emitter, QueuedEvent, SqliteStorage, StorageError, Tracker } from '../../lib/core';
@@ -11,7 +10,6 @@ import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
 import { walFrames } from './support/wal';
 
-const ROOT = join(__dirname, '../..');
 const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A real SQLite outbox whose deletes fail the first `failures` times, as on a full disk. */
@@ -133,22 +131,6 @@ describe('the outbox file', () => {
     expect([reopened.sizeOf('custom'), reopened.sizeOf('billing')]).toEqual([1_000, 1]);
     reopened.close();
   });
-
-  it('checkpoints the WAL as delivered rows are deleted, and truncates it on close', async () => {
-    const { emitter, tracker } = emitterOn({ type: 'sqlite', path }, 100);
-    // capacity 10,000 (default): a checkpoint comes after that many deletes.
-    const sequences = new Set<number>();
-    for (let round = 0; round < 12; round++) {
-      for (let i = 0; i < 1_000; i++) tracker.trackEvent('checkpointed', { round, i, pad: 'c'.repeat(100) });
-      await emitter.drain(30_000);
-      sequences.add(walFrames(`${path}-wal`).checkpointSeq);
-    }
-    // A checkpoint lets the next writer start the WAL over, which bumps its checkpoint sequence.
-    expect(sequences.size).toBeGreaterThan(1);
-    await emitter.stop();
-    expect(collector.counts().accepted).toEqual({ total: 12_000, distinct: 12_000 });
-    expect(statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0).toBe(0);
-  });
 });
 
 describe('SqliteStorage options and misuse', () => {
@@ -243,58 +225,5 @@ describe('the outbox reclaims space', () => {
     expect(pragma(storage, 'freelist_count')).toBeLessThan(256);
     storage.close();
     expect(statSync(path).size).toBeLessThan(1024 * 1024);
-  });
-});
-
-describe('a file shared by two real processes', () => {
-  function startChild(name: string, events: number) {
-    const child = spawn(
-      process.execPath,
-      ['-r', '@swc-node/register', join(ROOT, 'test/fixtures/apps/shared-outbox.ts')],
-      {
-        cwd: ROOT,
-        env: { ...process.env, COLLECTOR_URL: collector.endpoint, DB: path, NAME: name, EVENTS: String(events) },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    return { child, exited, output: () => output };
-  }
-
-  it('each event is delivered exactly once, whichever process sends it, and the file ends empty', async () => {
-    // Requests are held until both processes have tracked, so both send from the shared file at once.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    collector.behaviour = () => ({ status: 200, after: gate });
-    const a = startChild('a', 2_000);
-    const b = startChild('b', 2_000);
-    for (const child of [a, b]) {
-      await waitFor(() => child.output().includes('tracked'), {
-        timeoutMs: 60_000,
-        what: `the child to track (output: ${child.output()})`,
-      });
-    }
-    await waitFor(() => new Set(collector.requests.map((r) => r.headers['x-sender'])).size === 2, {
-      timeoutMs: 30_000,
-      what: 'a request from each process',
-    });
-    release();
-    for (const child of [a, b]) child.child.stdin.end('drain\n');
-    expect(await a.exited).toBe(0);
-    expect(await b.exited).toBe(0);
-
-    const tracked = readFileSync(join(dir, 'a.eids'), 'utf8')
-      .split('\n')
-      .concat(readFileSync(join(dir, 'b.eids'), 'utf8').split('\n'));
-    expect(collector.counts().stored).toEqual({ total: 4_000, distinct: 4_000 });
-    expect(new Set(collector.events().map((e) => e.eid))).toEqual(new Set(tracked));
-    // Both processes sent from the one file.
-    expect(new Set(collector.accepted().map((r) => r.headers['x-sender']))).toEqual(new Set(['a', 'b']));
-    const reopened = new SqliteStorage({ path, shared: true });
-    expect(reopened.size).toBe(0);
-    reopened.close();
   });
 });
