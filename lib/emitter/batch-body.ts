@@ -7,8 +7,7 @@ const ENVELOPE_TAIL = ']}';
 /** Bytes of the request envelope around the events. */
 export const ENVELOPE_BYTES = Buffer.byteLength(`${ENVELOPE_HEAD}${ENVELOPE_TAIL}`);
 
-/** `"stm":"<13 digits>",` added to each event on send, plus the comma between events. */
-export const PER_EVENT_OVERHEAD = Buffer.byteLength('"stm":"0000000000000",') + 1;
+export { PER_EVENT_OVERHEAD } from '../tracker/payload';
 
 /** Serialises a batch: the payload_data envelope with `stm` set on every event. */
 export function serialiseBatch(events: readonly QueuedEvent[], stm: number): string {

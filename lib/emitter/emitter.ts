@@ -3,9 +3,10 @@ import axios from 'axios';
 import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
-import { TrackedPayload } from '../tracker/payload';
+import { CustomEventPayload } from '../tracker/custom-event';
+import { bodyBytes, TrackedPayload } from '../tracker/payload';
 import { Backoff } from './backoff';
-import { ENVELOPE_BYTES, PER_EVENT_OVERHEAD } from './batch-body';
+import { ENVELOPE_BYTES } from './batch-body';
 import { CollectorClient } from './collector-client';
 import { EmitterLog, errorMessage } from './emitter-log';
 import { EmitterOptions, parseCollectorUrl, ResolvedEmitterOptions, resolveEmitterOptions } from './emitter-options';
@@ -23,6 +24,8 @@ export { serialiseBatch } from './batch-body';
 
 /** How often a loop that found nothing to lease looks again. */
 const IDLE_RECHECK_MS = 1_000;
+
+const enqueuedOne = (observer: EmitterObserver): void => observer.eventsEnqueued(1);
 
 /**
  * Queues events and sends them to the collector in batches from one background loop.
@@ -143,18 +146,15 @@ export class Emitter implements SnowplowEmitter {
    */
   enqueue(payload: TrackedPayload): void {
     if (this.state.stopped) throw new EmitterStoppedError();
-    const bytes = Buffer.byteLength(payload.json, 'utf8') + PER_EVENT_OVERHEAD;
+    const bytes = payload.bytes ?? bodyBytes(payload.json);
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
-    const event: QueuedEvent = {
-      kind: payload.kind,
-      eid: payload.eid,
-      dtm: payload.dtm,
-      json: payload.json,
-      bytes,
-      attempts: 0,
-    };
+    // A custom event of the tracker is queued as it is: it writes its payload text only when sent.
+    const event: QueuedEvent =
+      payload instanceof CustomEventPayload
+        ? payload
+        : { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 };
     this.state.enqueued++;
-    this.observe((o) => o.eventsEnqueued(1));
+    if (this.options.observer) this.observe(enqueuedOne);
     if (event.kind === 'billing' && this.storage.sizeOf('billing') >= this.storage.billingCapacity) {
       this.losses.billingOverflow(event, this.storage.billingCapacity);
       return;
