@@ -20,7 +20,6 @@ import { Settlement } from './settlement';
 import { accountForLeftovers, closeOwned, ShutdownParts } from './shutdown';
 import { SnowplowEmitter } from './snowplow-emitter';
 
-
 /** How often a loop that found nothing to lease looks again. */
 const IDLE_RECHECK_MS = 1_000;
 
