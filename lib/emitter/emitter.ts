@@ -33,6 +33,19 @@ const enqueuedOne = (observer: EmitterObserver): void => observer.eventsEnqueued
  * until the events the collector refuses stand alone; events that will never be delivered are
  * counted, and dead-lettered when `deadLetter` is set. Nothing here throws into the caller except
  * `enqueue` (stopped emitter, oversized event).
+ *
+ * @example
+ * ```ts
+ * const emitter = new Emitter({
+ *   collectorUrl: 'https://collector.example.com/com.snowplowanalytics.snowplow/tp2',
+ *   storage: { type: 'sqlite', path: './snowplow-outbox.db' },
+ *   deadLetter: { path: './snowplow-dead-letters.jsonl' },
+ * });
+ * emitter.start();
+ * new Tracker({ appId: 'worker', emitter }).trackEvent('job_done');
+ * await emitter.drain(10_000);
+ * await emitter.stop();
+ * ```
  */
 export class Emitter implements SnowplowEmitter {
   /** The options in effect, defaults filled in (the collector URL's password masked). */

@@ -52,6 +52,16 @@ function optionalText(name: string, value: unknown, fallback: string): string {
 /**
  * Builds Snowplow events and hands them to the emitter. Every method validates its input
  * synchronously and throws a typed error naming the offending field; nothing is queued then.
+ *
+ * @example
+ * ```ts
+ * const tracker = new Tracker({ appId: 'worker', emitter });
+ * tracker.trackEvent('job_done', { ms: 1200 });
+ * const { eventId } = tracker.trackBillingEventWithOptionalInput(
+ *   { category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 12.5 },
+ *   { projectId: 42 },
+ * );
+ * ```
  */
 export class Tracker {
   private readonly sink: EventSink;
