@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
-import { AxiosError, AxiosInstance, isAxiosError } from 'axios';
+import { AxiosError, AxiosInstance, AxiosRequestConfig, isAxiosError } from 'axios';
 import { TokenSourceError } from '../auth/token-source-error';
 import { SnowplowError } from '../errors';
 import { TokenSource } from '../auth/token-source.interface';
@@ -61,6 +61,9 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+const identity = (data: unknown): unknown => data;
+const acceptEveryStatus = (): boolean => true;
+
 /** Reads a response body to its end without keeping it, so the keep-alive socket can be reused. */
 function discard(body: Readable | undefined): void {
   if (!body || typeof body.resume !== 'function') return;
@@ -76,6 +79,8 @@ export class CollectorClient {
   readonly #options: Omit<CollectorClientOptions, 'url' | 'maxSockets'>;
   /** Keep-alive agents of the client's own, passed on every request whatever the axios instance. */
   readonly #agents: { httpAgent: HttpAgent; httpsAgent: HttpsAgent };
+  /** Every setting of a request but its body, headers and abort signal, built once. */
+  readonly #request: AxiosRequestConfig;
 
   constructor(options: CollectorClientOptions) {
     const { url, maxSockets, ...rest } = options;
@@ -86,6 +91,22 @@ export class CollectorClient {
       httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
     };
+    this.#request = {
+      method: 'POST',
+      url: this.#href,
+      timeout: rest.timeoutMs,
+      maxRedirects: 0,
+      // The status is the answer: the body is never buffered, parsed or decompressed. A 2xx
+      // with a huge body, or one cut off mid-way, is still a delivered batch.
+      responseType: 'stream',
+      decompress: false,
+      maxContentLength: -1,
+      // The body is a Buffer already: no transform, no string conversion.
+      transformRequest: [identity],
+      transformResponse: [identity],
+      validateStatus: acceptEveryStatus,
+      ...this.#agents,
+    };
   }
 
   /** Closes the kept-alive sockets. */
@@ -94,7 +115,7 @@ export class CollectorClient {
     this.#agents.httpsAgent.destroy();
   }
 
-  async post(body: string, signal: AbortSignal): Promise<PostOutcome> {
+  async post(body: Buffer | string, signal: AbortSignal): Promise<PostOutcome> {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPE };
@@ -113,24 +134,7 @@ export class CollectorClient {
       }
     }
     try {
-      const response = await this.#options.http.request({
-        method: 'POST',
-        url: this.#href,
-        data: body,
-        headers,
-        timeout: this.#options.timeoutMs,
-        signal,
-        maxRedirects: 0,
-        // The status is the answer: the body is never buffered, parsed or decompressed. A 2xx
-        // with a huge body, or one cut off mid-way, is still a delivered batch.
-        responseType: 'stream',
-        decompress: false,
-        maxContentLength: -1,
-        transformRequest: [(data: unknown) => data],
-        transformResponse: [(data: unknown) => data],
-        validateStatus: () => true,
-        ...this.#agents,
-      });
+      const response = await this.#options.http.request({ ...this.#request, data: body, headers, signal });
       discard(response.data as Readable | undefined);
       const status = response.status;
       const answer = response.headers as Record<string, unknown> | undefined;

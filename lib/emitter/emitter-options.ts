@@ -27,8 +27,14 @@ export interface EmitterOptions {
    * A bare origin (`http://host:9090`) gets `/com.snowplowanalytics.snowplow/tp2` appended.
    */
   collectorUrl: string;
-  /** Most events per request. Default 100. */
+  /** Most events per request while at most one batch waits. Default 100. */
   batchSize?: number;
+  /**
+   * Most events per request while more than one batch waits (a backlog after an outage, a burst):
+   * batches grow up to this size (and `maxBatchBytes`), so a backlog costs fewer requests.
+   * Default 1,000 (and never below `batchSize`).
+   */
+  maxBatchSize?: number;
   /** Custom events waiting before the oldest is overwritten. Default 10,000. */
   capacity?: number;
   /** The billing lane's size. */
@@ -92,6 +98,7 @@ export interface EmitterOptions {
 const EMITTER_OPTION_KEYS: Record<keyof EmitterOptions, true> = {
   collectorUrl: true,
   batchSize: true,
+  maxBatchSize: true,
   capacity: true,
   billing: true,
   deadLetter: true,
@@ -118,6 +125,7 @@ const EMITTER_OPTION_KEYS: Record<keyof EmitterOptions, true> = {
 export const EMITTER_OPTION_NAMES = Object.keys(EMITTER_OPTION_KEYS) as ReadonlyArray<keyof EmitterOptions>;
 
 export const DEFAULT_BATCH_SIZE = 100;
+export const DEFAULT_MAX_BATCH_SIZE = 1_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BATCH_BYTES = 1_000_000;
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
@@ -133,6 +141,7 @@ export type ResolvedEmitterOptions = Required<
   Pick<
     EmitterOptions,
     | 'batchSize'
+    | 'maxBatchSize'
     | 'capacity'
     | 'requestTimeoutMs'
     | 'maxBatchBytes'
@@ -221,11 +230,22 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   const retry = new Set(checkStatusCodes('retryStatusCodes', options.retryStatusCodes) ?? []);
   const dontRetryList =
     checkStatusCodes('dontRetryStatusCodes', options.dontRetryStatusCodes) ?? DEFAULT_DONT_RETRY_STATUS_CODES;
+  const batchSize = checkInteger('batchSize', options.batchSize, { min: 1 }, DEFAULT_BATCH_SIZE);
+  const maxBatchSize = checkInteger(
+    'maxBatchSize',
+    options.maxBatchSize,
+    { min: 1 },
+    Math.max(batchSize, DEFAULT_MAX_BATCH_SIZE),
+  );
+  if (maxBatchSize < batchSize) {
+    throw new InvalidOptionError('maxBatchSize', `must be at least batchSize (${batchSize})`);
+  }
   return {
     ...rest,
     collectorUrl: redactUrl(collectorUrl),
     audience: options.audience ?? collectorUrl.origin,
-    batchSize: checkInteger('batchSize', options.batchSize, { min: 1 }, DEFAULT_BATCH_SIZE),
+    batchSize,
+    maxBatchSize,
     capacity: checkInteger('capacity', options.capacity, { min: 1 }, DEFAULT_CAPACITY),
     billingCapacity: checkInteger('billing.capacity', billing.capacity, { min: 1 }, DEFAULT_BILLING_CAPACITY),
     requestTimeoutMs: checkInteger(

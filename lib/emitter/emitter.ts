@@ -3,9 +3,10 @@ import axios from 'axios';
 import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
-import { TrackedPayload } from '../tracker/payload';
+import { CustomEventPayload } from '../tracker/custom-event';
+import { bodyBytes, TrackedPayload } from '../tracker/payload';
 import { Backoff } from './backoff';
-import { ENVELOPE_BYTES, PER_EVENT_OVERHEAD } from './batch-body';
+import { ENVELOPE_BYTES } from './batch-body';
 import { CollectorClient } from './collector-client';
 import { EmitterLog, errorMessage } from './emitter-log';
 import { EmitterOptions, parseCollectorUrl, ResolvedEmitterOptions, resolveEmitterOptions } from './emitter-options';
@@ -19,10 +20,10 @@ import { Settlement } from './settlement';
 import { accountForLeftovers, closeOwned, ShutdownParts } from './shutdown';
 import { SnowplowEmitter } from './snowplow-emitter';
 
-export { serialiseBatch } from './batch-body';
-
 /** How often a loop that found nothing to lease looks again. */
 const IDLE_RECHECK_MS = 1_000;
+
+const enqueuedOne = (observer: EmitterObserver): void => observer.eventsEnqueued(1);
 
 /**
  * Queues events and sends them to the collector in batches from one background loop.
@@ -32,6 +33,19 @@ const IDLE_RECHECK_MS = 1_000;
  * until the events the collector refuses stand alone; events that will never be delivered are
  * counted, and dead-lettered when `deadLetter` is set. Nothing here throws into the caller except
  * `enqueue` (stopped emitter, oversized event).
+ *
+ * @example
+ * ```ts
+ * const emitter = new Emitter({
+ *   collectorUrl: 'https://collector.example.com/com.snowplowanalytics.snowplow/tp2',
+ *   storage: { type: 'sqlite', path: './snowplow-outbox.db' },
+ *   deadLetter: { path: './snowplow-dead-letters.jsonl' },
+ * });
+ * emitter.start();
+ * new Tracker({ appId: 'worker', emitter }).trackEvent('job_done');
+ * await emitter.drain(10_000);
+ * await emitter.stop();
+ * ```
  */
 export class Emitter implements SnowplowEmitter {
   /** The options in effect, defaults filled in (the collector URL's password masked). */
@@ -143,18 +157,15 @@ export class Emitter implements SnowplowEmitter {
    */
   enqueue(payload: TrackedPayload): void {
     if (this.state.stopped) throw new EmitterStoppedError();
-    const bytes = Buffer.byteLength(payload.json, 'utf8') + PER_EVENT_OVERHEAD;
+    const bytes = payload.bytes ?? bodyBytes(payload.json);
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
-    const event: QueuedEvent = {
-      kind: payload.kind,
-      eid: payload.eid,
-      dtm: payload.dtm,
-      json: payload.json,
-      bytes,
-      attempts: 0,
-    };
+    // A custom event of the tracker is queued as it is: it writes its payload text only when sent.
+    const event: QueuedEvent =
+      payload instanceof CustomEventPayload
+        ? payload
+        : { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 };
     this.state.enqueued++;
-    this.observe((o) => o.eventsEnqueued(1));
+    if (this.options.observer) this.observe(enqueuedOne);
     if (event.kind === 'billing' && this.storage.sizeOf('billing') >= this.storage.billingCapacity) {
       this.losses.billingOverflow(event, this.storage.billingCapacity);
       return;
@@ -249,7 +260,7 @@ export class Emitter implements SnowplowEmitter {
       }
       if (this.state.stopped) break;
       if (!pass || pass.failed) {
-        await this.sleepAfterFailure(pass?.retryAfterMs ?? 0);
+        await this.signal.sleepAfterFailure(this.backoff.next(), pass?.retryAfterMs ?? 0, () => this.state.stopped);
       } else if (pass.successes.length > 0) {
         this.backoff.reset();
       } else if (pass.failures.length === 0) {
@@ -280,16 +291,6 @@ export class Emitter implements SnowplowEmitter {
       call(observer);
     } catch (err) {
       this.log.error(`metrics observer threw: ${errorMessage(err)}`);
-    }
-  }
-
-  /** Waits out the backoff (cut short by flush/stop), then any Retry-After (cut short only by stop). */
-  private async sleepAfterFailure(retryAfterMs: number): Promise<void> {
-    const notBefore = Date.now() + retryAfterMs;
-    const delay = this.backoff.next();
-    await this.signal.wait(false, Math.max(delay, retryAfterMs));
-    while (!this.state.stopped && Date.now() < notBefore) {
-      await this.signal.wait(false, notBefore - Date.now());
     }
   }
 }

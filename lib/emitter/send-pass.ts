@@ -104,7 +104,7 @@ export class SendPass {
     while (!this.failed && !state.stopped && this.budget > 0) {
       let batch: QueuedEvent[];
       try {
-        batch = storage.lease(Math.min(options.batchSize, this.budget), maxBytes);
+        batch = storage.lease(Math.min(this.batchSizeNow(), this.budget), maxBytes);
       } catch (err) {
         log.error(`could not take events from the event store: ${errorMessage(err)}`);
         this.failed = true;
@@ -124,6 +124,13 @@ export class SendPass {
         state.inFlight -= batch.length;
       }
     }
+  }
+
+  /** `batchSize` while at most one batch waits; with more, batches grow up to `maxBatchSize`. */
+  private batchSizeNow(): number {
+    const { batchSize, maxBatchSize } = this.host.options;
+    const waiting = this.host.storage.size;
+    return waiting > batchSize ? Math.min(maxBatchSize, waiting) : batchSize;
   }
 
   private async send(batch: QueuedEvent[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { ExecutionContext } from '@nestjs/common';
-import { Observable, tap } from 'rxjs';
+import { Observable } from 'rxjs';
 import { graphqlRequest } from '../module/correlation-id';
 import type { TrackEventContext } from './track-event.metadata';
 
@@ -41,12 +41,22 @@ export function onFirstOutcome(handled$: Observable<unknown>, settle: (outcome: 
     settled = true;
     settle(outcome);
   };
-  return handled$.pipe(
-    tap({
-      next: (result) => once({ outcome: 'success', result }),
-      complete: () => once({ outcome: 'success', result: undefined }),
-      // tap rethrows the handler's error object unchanged after this callback.
-      error: (error: unknown) => once({ outcome: 'error', error }),
+  // A plain pass-through subscriber rather than an rxjs operator chain: this runs on every call.
+  return new Observable((subscriber) =>
+    handled$.subscribe({
+      next(result) {
+        once({ outcome: 'success', result });
+        subscriber.next(result);
+      },
+      complete() {
+        once({ outcome: 'success', result: undefined });
+        subscriber.complete();
+      },
+      // The handler's error object reaches the subscriber unchanged.
+      error(error: unknown) {
+        once({ outcome: 'error', error });
+        subscriber.error(error);
+      },
     }),
   );
 }

@@ -13,17 +13,25 @@ import { SNOWPLOW_MODULE_PARTS } from './snowplow.tokens';
  * `await` and through the handler's observable, see the context. Middleware, guards and exception
  * filters run outside it (Nest runs them before or after interceptors).
  *
- * Per call it reads the configured headers and allocates one small object; nothing else.
+ * Per call it reads the configured headers and allocates one small object and one Observable;
+ * and, on Node.js 20, the first context turns on the async hooks `AsyncLocalStorage` runs on,
+ * which every promise of the process then pays for. With `correlationIdHeaders: []` and no
+ * `enrich`, it passes every call straight through and never opens a context.
  */
 @Injectable()
 export class RequestContextInterceptor implements NestInterceptor {
   private readonly headers: readonly string[];
+  /** Without headers to read and without `enrich`, a context would serve nothing: calls pass straight through. */
+  private readonly enabled: boolean;
 
-  constructor(@Inject(SNOWPLOW_MODULE_PARTS) parts: Pick<ModuleParts, 'correlationIdHeaders'>) {
+  constructor(@Inject(SNOWPLOW_MODULE_PARTS) parts: Pick<ModuleParts, 'correlationIdHeaders' | 'enrich'>) {
     this.headers = parts.correlationIdHeaders;
+    this.enabled = this.headers.length > 0 || parts.enrich !== undefined;
   }
 
+  /** Runs the call inside its request context (or passes it through when contexts are off). */
   intercept(executionContext: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (!this.enabled) return next.handle();
     const type = executionContext.getType<string>();
     const args = executionContext.getArgs();
     const context: SnowplowRequestContext = {

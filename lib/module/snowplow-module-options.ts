@@ -65,6 +65,7 @@ type Owner = 'emitter' | 'tracker' | 'module';
 const OPTION_OWNERS: Record<keyof SnowplowModuleOptions, Owner> = {
   collectorUrl: 'emitter',
   batchSize: 'emitter',
+  maxBatchSize: 'emitter',
   capacity: 'emitter',
   billing: 'emitter',
   deadLetter: 'emitter',

@@ -1,20 +1,33 @@
-import { encodeBase64 } from './payload';
+import { base64Length, encodeBase64, PayloadWriter, TrackedPayload } from './payload';
 import { SCHEMAS } from './schemas';
-import { jsonObjectText, validateEventName } from '../validation';
+import { jsonObjectText, validateEventName } from '../validation/event-rules';
 
-export { MAX_EVENT_NAME_LENGTH, validateEventName } from '../validation';
+export { MAX_EVENT_NAME_LENGTH, validateEventName } from '../validation/event-rules';
 
 const WRAPPER_HEAD = `{"schema":"${SCHEMAS.unstructEvent}","data":{"schema":"${SCHEMAS.customEvent}","data":`;
+const WRAPPER_TAIL = '}}';
+/** The fixed bytes of the wrapper: head, `{"name":`, `}` and tail (all ASCII). */
+const WRAPPER_BYTES = WRAPPER_HEAD.length + '{"name":'.length + '}'.length + WRAPPER_TAIL.length;
+const PROPS_KEY = ',"props":';
+/** `"ue_px":"` and the closing quote around the base64 text. */
+const UE_PX_BYTES = '"ue_px":"'.length + 1;
+
+/** A validated event name, quoted for JSON, with its UTF-8 size. */
+interface QuotedName {
+  readonly text: string;
+  readonly bytes: number;
+}
 
 /** Names are constants at call sites: each is validated and quoted once (bounded, so dynamic names cannot grow it). */
-const quotedNames = new Map<string, string>();
+const quotedNames = new Map<string, QuotedName>();
 const MAX_CACHED_NAMES = 1_000;
 
-function quotedName(name: string): string {
+function quotedName(name: string): QuotedName {
   let quoted = quotedNames.get(name);
   if (quoted === undefined) {
     validateEventName(name);
-    quoted = JSON.stringify(name);
+    const text = JSON.stringify(name);
+    quoted = { text, bytes: Buffer.byteLength(text, 'utf8') };
     if (quotedNames.size >= MAX_CACHED_NAMES) quotedNames.clear();
     quotedNames.set(name, quoted);
   }
@@ -22,15 +35,57 @@ function quotedName(name: string): string {
 }
 
 /**
- * The `ue_px` value of a custom event: base64 of the unstruct_event wrapper around `{name, props}`.
- * `undefined` or `null` props mean none: the event has no `props` key. Otherwise the props' JSON
- * text, checked to be an object, is the text sent.
+ * A custom event as it waits in the queue: its id, time, name and props' JSON text, taken when
+ * it was tracked (later changes to the props object change nothing). Its payload text, with the
+ * base64 `ue_px`, is written only when it is read (when the event is sent or stored in a file):
+ * a queued custom event holds a few small strings, not its whole payload, and tracking does not
+ * pay for the encoding. Its `bytes` are known without encoding.
  */
-export function customEventUePx(name: string, props: unknown): string {
+export class CustomEventPayload implements TrackedPayload {
+  readonly bytes: number;
+  /** Failed send attempts (the emitter queues this object as it is). */
+  attempts = 0;
+
+  constructor(
+    private readonly writer: PayloadWriter,
+    readonly eid: string,
+    readonly dtm: number,
+    private readonly name: QuotedName,
+    /** The props' JSON text, or undefined for an event without props. */
+    private readonly props: string | undefined,
+    propsBytes: number,
+  ) {
+    const inner = name.bytes + (props === undefined ? 0 : PROPS_KEY.length + propsBytes);
+    this.bytes = writer.bytesOf('ue', eid, dtm, UE_PX_BYTES + base64Length(WRAPPER_BYTES + inner));
+  }
+
+  /** Always `custom`. */
+  get kind(): 'custom' {
+    return 'custom';
+  }
+
+  /** The payload_data item, written now. */
+  get json(): string {
+    const inner =
+      this.props === undefined ? `{"name":${this.name.text}}` : `{"name":${this.name.text}${PROPS_KEY}${this.props}}`;
+    const uePx = encodeBase64(`${WRAPPER_HEAD}${inner}${WRAPPER_TAIL}`);
+    return this.writer.text('ue', this.eid, this.dtm, `"ue_px":"${uePx}"`);
+  }
+}
+
+/**
+ * Builds a custom event: the name (validated once per name) and the props' JSON text, checked to
+ * be an object. `undefined` or `null` props mean none: the event has no `props` key.
+ */
+export function customEvent(
+  writer: PayloadWriter,
+  eid: string,
+  dtm: number,
+  name: string,
+  props: unknown,
+): CustomEventPayload {
   const quoted = quotedName(name);
-  const inner =
-    props === undefined || props === null
-      ? `{"name":${quoted}}`
-      : `{"name":${quoted},"props":${jsonObjectText('props', props)}}`;
-  return encodeBase64(`${WRAPPER_HEAD}${inner}}}`);
+  if (props === undefined || props === null) return new CustomEventPayload(writer, eid, dtm, quoted, undefined, 0);
+  const json = jsonObjectText('props', props);
+  return new CustomEventPayload(writer, eid, dtm, quoted, json, Buffer.byteLength(json, 'utf8'));
 }

@@ -17,6 +17,20 @@ export interface TrackedPayload {
   readonly dtm: number;
   /** The serialised payload_data item, without `stm`. */
   readonly json: string;
+  /**
+   * The bytes the event takes in a request body (its `json` in UTF-8, the `stm` field the emitter
+   * adds and the separator: see `bodyBytes`), when the tracker knows them without encoding; the
+   * emitter computes them otherwise.
+   */
+  readonly bytes?: number;
+}
+
+/** `"stm":"<13 digits>",` added to each event on send, plus the comma between events. */
+export const PER_EVENT_OVERHEAD = '"stm":"0000000000000",'.length + 1;
+
+/** The bytes an event of this payload text takes in a request body. */
+export function bodyBytes(json: string): number {
+  return Buffer.byteLength(json, 'utf8') + PER_EVENT_OVERHEAD;
 }
 
 /** Where the tracker puts built events: the emitter, or the testing module's in-memory sink. */
@@ -43,13 +57,21 @@ export interface PayloadContext {
   trackerVersion: string;
 }
 
+/** Reused for every encoding that fits, so that encoding allocates only the resulting string. */
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
 /** Encodes JSON text the way the `ue_px` and `cx` fields carry it: URL-safe base64 without padding. */
 export function encodeBase64(json: string): string {
-  return Buffer.from(json, 'utf8').toString('base64url');
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes.
+  if (json.length * 3 > scratch.length) return Buffer.from(json, 'utf8').toString('base64url');
+  const bytes = scratch.write(json, 0, 'utf8');
+  return scratch.toString('base64url', 0, bytes);
 }
 
-/** Where the eid starts in a payload written by PayloadWriter, after the event type. */
-const EID_OFFSET = '{"e":"'.length + '","eid":"'.length;
+/** Length of the unpadded base64 text of `bytes` bytes. */
+export function base64Length(bytes: number): number {
+  return Math.floor((bytes * 4 + 2) / 3);
+}
 
 /**
  * Writes payload_data items by string concatenation. The fields shared by every event of a
@@ -57,6 +79,8 @@ const EID_OFFSET = '{"e":"'.length + '","eid":"'.length;
  */
 export class PayloadWriter {
   private readonly common: string;
+  /** UTF-8 size of the common fields (the only part of a payload that may hold non-ASCII text besides the tail). */
+  private readonly commonBytes: number;
 
   constructor(context: PayloadContext) {
     const fields: Array<[string, string]> = [
@@ -70,16 +94,44 @@ export class PayloadWriter {
       .filter(([, value]) => value !== '')
       .map(([key, value]) => `"${key}":${JSON.stringify(value)}`)
       .join(',');
+    this.commonBytes = Buffer.byteLength(this.common, 'utf8');
   }
 
-  /** `fields` is the already-serialised tail, e.g. `"ue_px":"..."`; it must not be empty. */
-  write(kind: EventKind, eventType: string, eid: string, dtm: number, fields: string): TrackedPayload {
-    const json = `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${this.common},${fields}}`;
-    // randomUUID() returns a tree of string pieces (~500 B of heap); a slice of the payload text
-    // is a flat 36-character view, so a queued event keeps one copy of its id, not two.
-    const start = EID_OFFSET + eventType.length;
-    return { kind, eid: json.slice(start, start + eid.length), dtm, json };
+  /** The item's text; `fields` is the already-serialised tail, e.g. `"ue_px":"..."`, and must not be empty. */
+  text(eventType: string, eid: string, dtm: number, fields: string): string {
+    return `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${this.common},${fields}}`;
   }
+
+  /**
+   * The body bytes of `text(...)` (see `bodyBytes`), from the UTF-8 size of `fields`: the rest is
+   * ASCII but the common fields, whose size is known.
+   */
+  bytesOf(eventType: string, eid: string, dtm: number, fieldsBytes: number): number {
+    // {"e":"<type>","eid":"<eid>","dtm":"<dtm>",<common>,<fields>}
+    const fixed = '{"e":"'.length + '","eid":"'.length + '","dtm":"'.length + '",'.length + ','.length + '}'.length;
+    return fixed + eventType.length + eid.length + digits(dtm) + this.commonBytes + fieldsBytes + PER_EVENT_OVERHEAD;
+  }
+
+  /** A payload built now, with its id flattened (a uuid string is a tree of pieces until then). */
+  write(kind: EventKind, eventType: string, eid: string, dtm: number, fields: string): TrackedPayload {
+    const json = this.text(eventType, eid, dtm, fields);
+    return { kind, eid: flat(eid), dtm, json };
+  }
+}
+
+/**
+ * A string from crypto.randomUUID() is a tree of two-character pieces (about 480 bytes of heap);
+ * reading a character flattens it in place (about 55 bytes). Queued events keep their id, so it
+ * is flattened once.
+ */
+export function flat(id: string): string {
+  id.charCodeAt(0);
+  return id;
+}
+
+function digits(n: number): number {
+  // Milliseconds since the epoch have 13 digits until the year 2286.
+  return n >= 1e12 && n < 1e13 ? 13 : String(n).length;
 }
 
 /** Serialises `"key":"value"` pairs, leaving out empty values as the protocol asks. */

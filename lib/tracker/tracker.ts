@@ -7,8 +7,8 @@ import {
   buildBillingEvent,
   CorrelationIdSource,
 } from './billing-event';
-import { customEventUePx } from './custom-event';
-import { EventSink, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
+import { customEvent } from './custom-event';
+import { EventSink, flat, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
 export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nestjs-snowplow-'.length)}`;
@@ -52,6 +52,16 @@ function optionalText(name: string, value: unknown, fallback: string): string {
 /**
  * Builds Snowplow events and hands them to the emitter. Every method validates its input
  * synchronously and throws a typed error naming the offending field; nothing is queued then.
+ *
+ * @example
+ * ```ts
+ * const tracker = new Tracker({ appId: 'worker', emitter });
+ * tracker.trackEvent('job_done', { ms: 1200 });
+ * const { eventId } = tracker.trackBillingEventWithOptionalInput(
+ *   { category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 12.5 },
+ *   { projectId: 42 },
+ * );
+ * ```
  */
 export class Tracker {
   private readonly sink: EventSink;
@@ -86,8 +96,7 @@ export class Tracker {
    * object whose JSON text is an object; that text is what is sent.
    */
   trackEvent(name: string, props?: Record<string, unknown> | null): TrackResult {
-    const uePx = customEventUePx(name, props);
-    return this.emit(this.writer.write('custom', 'ue', randomUUID(), Date.now(), `"ue_px":"${uePx}"`));
+    return this.emit(customEvent(this.writer, flat(randomUUID()), Date.now(), name, props));
   }
 
   /** A billing event of the required fields only; see `trackBillingEventWithOptionalInput`. */

@@ -21,7 +21,7 @@ describe('Emitter delivery to a loopback collector', () => {
   });
 
   it('delivers 1,000 custom and 100 billing events exactly once, schema-valid, billing first, FIFO in each lane', async () => {
-    const { tracker } = start({ maxConcurrentRequests: 1 });
+    const { tracker } = start({ maxConcurrentRequests: 1, maxBatchSize: 100 });
     const billing: string[] = [];
     const custom: string[] = [];
     for (let i = 0; i < 1_100; i++) {
@@ -53,8 +53,40 @@ describe('Emitter delivery to a loopback collector', () => {
     expect(collector.accepted().length).toBe(11);
   });
 
+  it('batches grow with the backlog: batchSize under a light load, up to maxBatchSize (and maxBatchBytes) when more wait', async () => {
+    await collector.close();
+    const { tracker, emitter: e } = start({ batchSize: 10, maxBatchSize: 300, maxConcurrentRequests: 1, lingerMs: 0 });
+    const backlog = Array.from({ length: 1_000 }, (_, i) => tracker.trackEvent('backlog', { i }).eid);
+    await waitFor(() => e.stats().consecutiveFailures >= 1, { what: 'a failed attempt while down' });
+    await collector.reopen();
+    await collector.waitForEvents(1_000);
+    const sizes = () => collector.accepted().map((r) => JSON.parse(r.body).data.length as number);
+    // The backlog leaves in batches of 300 while more than 10 wait; the rest in one of 100.
+    expect(sizes()).toEqual([300, 300, 300, 100]);
+    // Then a light load: one event at a time waits alone, so it leaves in a batch of its own.
+    const single = tracker.trackEvent('light').eid;
+    await collector.waitForEvents(1_001);
+    expect(sizes().slice(4)).toEqual([1]);
+    // Each event once (the batch refused while down went back to the end of the queue).
+    const delivered = decodeAccepted(collector).map((ev) => ev.eid as string);
+    expect(delivered).toHaveLength(1_001);
+    expect([...delivered].sort()).toEqual([...backlog, single].sort());
+  });
+
+  it('a grown batch is still cut by maxBatchBytes', async () => {
+    await collector.close();
+    const { tracker, emitter: e } = start({ batchSize: 10, maxBatchSize: 1_000, maxBatchBytes: 20_000, lingerMs: 0 });
+    for (let i = 0; i < 200; i++) tracker.trackEvent('padded', { i, pad: 'x'.repeat(300) });
+    await waitFor(() => e.stats().consecutiveFailures >= 1, { what: 'a failed attempt while down' });
+    await collector.reopen();
+    await collector.waitForEvents(200);
+    const sizes = collector.accepted().map((r) => Buffer.byteLength(r.body));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(20_000);
+    expect(collector.accepted().some((r) => JSON.parse(r.body).data.length > 10)).toBe(true);
+  });
+
   it('keeps FIFO order inside every batch with concurrent requests, each event once', async () => {
-    const { tracker, emitter: e } = start({ batchSize: 10 });
+    const { tracker, emitter: e } = start({ batchSize: 10, maxBatchSize: 10 });
     const expected = Array.from({ length: 500 }, (_, i) => tracker.trackEvent('e', { i }).eid);
     await collector.waitForEvents(500);
     await e.drain(30_000);
@@ -261,7 +293,12 @@ describe('Emitter delivery to a loopback collector', () => {
 
   it('never has more requests in flight than maxConcurrentRequests, however many adds signal the loop', async () => {
     collector.behaviour = () => ({ hang: true });
-    const { tracker, emitter: e } = start({ batchSize: 5, maxConcurrentRequests: 2, requestTimeoutMs: 60_000 });
+    const { tracker, emitter: e } = start({
+      batchSize: 5,
+      maxBatchSize: 5,
+      maxConcurrentRequests: 2,
+      requestTimeoutMs: 60_000,
+    });
     for (let i = 0; i < 200; i++) tracker.trackEvent('burst');
     await waitFor(() => collector.requests.length === 2, { what: 'two requests' });
     for (let i = 0; i < 200; i++) tracker.trackEvent('more');

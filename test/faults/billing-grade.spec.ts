@@ -47,8 +47,10 @@ describe('billing-grade delivery under faults', () => {
     await collector.close();
     const registry = new Registry();
     const metrics = new EmitterMetrics({ registry });
+    // One request at a time, so the first request after the outage is the first one leased.
     const { tracker, emitter } = harness.start({
       capacity: 1_000,
+      maxConcurrentRequests: 1,
       observer: metrics,
       backoff: { baseMs: 20, capMs: 100 },
     });

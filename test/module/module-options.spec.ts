@@ -68,7 +68,8 @@ describe('each SnowplowModule option takes effect', () => {
     ],
     [
       'batchSize',
-      () => ({ batchSize: 7 }),
+      // Batches grow past batchSize only up to maxBatchSize: equal, they are cut at batchSize.
+      () => ({ batchSize: 7, maxBatchSize: 7 }),
       async ({ tracker, emitter, collector: c }) => {
         for (let i = 0; i < 30; i++) tracker().trackEvent('e', { i });
         await emitter().drain(10_000);
@@ -77,6 +78,17 @@ describe('each SnowplowModule option takes effect', () => {
             .map((b) => b.length)
             .sort(),
         ).toEqual([2, 7, 7, 7, 7]);
+      },
+    ],
+    [
+      'maxBatchSize',
+      () => ({ batchSize: 5, maxBatchSize: 12, maxConcurrentRequests: 1 }),
+      async ({ tracker, emitter, collector: c }) => {
+        for (let i = 0; i < 60; i++) tracker().trackEvent('e', { i });
+        await emitter().drain(10_000);
+        const sizes = bodies(c).map((b) => b.length);
+        expect(sizes.reduce((a, b) => a + b, 0)).toBe(60);
+        expect(Math.max(...sizes)).toBe(12);
       },
     ],
     [

@@ -202,6 +202,7 @@ describe('SnowplowModule', () => {
         namespace: 'ns',
         userAgent: 'ua',
         batchSize: 50,
+        maxBatchSize: 200,
         capacity: 500,
         billing: { capacity: 50 },
         deadLetter: { path: join(dir, 'dead-letters.jsonl') },

@@ -516,3 +516,27 @@ describe('decodeEvent reasons', () => {
     expect(errorsOf(item).map((error) => error.path)).toEqual(['/data/data/name', '/data/data/props']);
   });
 });
+
+describe('ajv and ajv-formats are optional peers', () => {
+  it.each(['ajv', 'ajv-formats'])('without %s, loading a registry says which package to install', (missing) => {
+    jest.isolateModules(() => {
+      jest.doMock(missing, () => {
+        throw Object.assign(new Error(`Cannot find module '${missing}'`), { code: 'MODULE_NOT_FOUND' });
+      });
+      const testing = require('../../lib/testing') as typeof import('../../lib/testing');
+      const core = require('../../lib/core') as typeof import('../../lib/core');
+      let thrown: unknown;
+      try {
+        testing.loadIgluRegistry(FIXTURE_IGLU_DIR);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(core.MissingDependencyError);
+      expect((thrown as Error).message).toBe(
+        `nestjs-snowplow/testing (schema validation) needs the package "${missing}", which is not installed: ` +
+          'run `npm install -D ajv@8 ajv-formats@3`',
+      );
+    });
+    jest.dontMock(missing);
+  });
+});

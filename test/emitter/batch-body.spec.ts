@@ -1,0 +1,47 @@
+import { QueuedEvent, Tracker, TrackedPayload } from '../../lib/core';
+import { serialiseBatch } from '../../lib/emitter/batch-body';
+import { bodyBytes } from '../../lib/tracker/payload';
+import { decodeValidBody } from '../support/decode';
+
+function payloads(): TrackedPayload[] {
+  const out: TrackedPayload[] = [];
+  const tracker = new Tracker({ appId: 'äpp', emitter: { enqueue: (p) => void out.push(p) } });
+  tracker.trackEvent('plain', { a: 1 });
+  tracker.trackEvent('ünïcödé', { city: 'Zürich', emoji: '🚀' });
+  tracker.trackBillingEvent({ category: 'c', eventType: 'seats', realm: 'SM', unitOfMeasure: 'seat', quantity: 2 });
+  return out;
+}
+
+const queued = (p: TrackedPayload, bytes = p.bytes ?? bodyBytes(p.json)): QueuedEvent => ({
+  kind: p.kind,
+  eid: p.eid,
+  dtm: p.dtm,
+  json: p.json,
+  bytes,
+  attempts: 0,
+});
+
+describe('serialiseBatch', () => {
+  it('writes the payload_data envelope with stm on every event, as valid JSON of exactly the summed size', () => {
+    const events = payloads().map((p) => queued(p));
+    const body = serialiseBatch(events, 1_767_323_045_000);
+    const summed = events.reduce((n, e) => n + e.bytes, 0);
+    expect(body.length).toBe(
+      summed -
+        1 +
+        Buffer.byteLength('{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[]}'),
+    );
+    const decoded = decodeValidBody(body.toString('utf8'));
+    expect(decoded.map((e) => e.eid)).toEqual(events.map((e) => e.eid));
+    expect(decoded.every((e) => e.raw.stm === '1767323045000')).toBe(true);
+  });
+
+  it.each([
+    ['understated', -5],
+    ['overstated', +7],
+  ])('an event whose stored size is %s still gives the whole, valid body', (_case, error) => {
+    const events = payloads().map((p, i) => queued(p, i === 1 ? (p.bytes ?? bodyBytes(p.json)) + error : undefined));
+    const body = serialiseBatch(events, 1_767_323_045_000);
+    expect(decodeValidBody(body.toString('utf8')).map((e) => e.eid)).toEqual(events.map((e) => e.eid));
+  });
+});
