@@ -86,7 +86,7 @@ describe('Emitter + OidcTokenSource against a real OpenID provider and a collect
   });
 
   it('delivers all 500 events with bearer tokens for the collector origin, from one token request', async () => {
-    const tracker = start({ batchSize: 25 });
+    const tracker = start({ batchSize: 25, maxBatchSize: 25 });
     const eids = track(tracker, 500);
     await expectDelivered(eids);
 

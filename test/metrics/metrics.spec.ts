@@ -151,6 +151,7 @@ describe('Prometheus metrics', () => {
       shutdownTimeoutMs: 50,
       maxConcurrentRequests: 1,
       batchSize: 1,
+      maxBatchSize: 1,
     };
     const first = await createApp({ imports: [SnowplowModule.forRoot(options)] });
     const second = await createApp({ imports: [SnowplowModule.forRoot(options)] });

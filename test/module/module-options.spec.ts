@@ -93,7 +93,7 @@ describe('each SnowplowModule option takes effect', () => {
     ],
     [
       'capacity',
-      () => ({ capacity: 5, maxConcurrentRequests: 1, batchSize: 1 }),
+      () => ({ capacity: 5, maxConcurrentRequests: 1, batchSize: 1, maxBatchSize: 1 }),
       async ({ tracker, emitter, collector: c }) => {
         c.behaviour = () => ({ hang: true });
         for (let i = 0; i < 8; i++) tracker().trackEvent('e', { i });
@@ -226,7 +226,7 @@ describe('each SnowplowModule option takes effect', () => {
     ],
     [
       'maxConcurrentRequests',
-      () => ({ maxConcurrentRequests: 3, batchSize: 1 }),
+      () => ({ maxConcurrentRequests: 3, batchSize: 1, maxBatchSize: 1 }),
       async ({ tracker, emitter, collector: c }) => {
         c.behaviour = () => ({ hang: true });
         for (let i = 0; i < 10; i++) tracker().trackEvent('e', { i });
