@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rename, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -47,14 +47,9 @@ describe('FileTokenSource', () => {
   it('reads an unchanged file once and only stats it after that', async () => {
     await writeFile(file, 'stable-token');
     // A file changed in the last 2 s is read on every call (its timestamps may not show a
-    // same-size rewrite yet); wait until this one is older than that.
-    await waitFor(async () => Date.now() - (await stat(file)).ctimeMs > 2_200, {
-      timeoutMs: 10_000,
-      intervalMs: 100,
-      what: 'the file to age',
-    });
+    // same-size rewrite yet). An hour from now, this one is long past that window.
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 3_600_000);
     // The module object itself (an `import *` namespace would be a copy the library never calls).
-
     const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
     try {
       const source = new FileTokenSource(file);
@@ -66,6 +61,22 @@ describe('FileTokenSource', () => {
       expect(opened.mock.calls.filter(([path]) => path === file)).toHaveLength(2);
     } finally {
       opened.mockRestore();
+      now.mockRestore();
+    }
+  });
+
+  it('reads a file changed within the last 2 s on every call', async () => {
+    await writeFile(file, 'fresh-token');
+    // The clock stays where it was when the file was written: it is 0 s old on every call.
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.now());
+    const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
+    try {
+      const source = new FileTokenSource(file);
+      for (let i = 0; i < 3; i++) expect(await source.getToken()).toBe('fresh-token');
+      expect(opened.mock.calls.filter(([path]) => path === file)).toHaveLength(3);
+    } finally {
+      opened.mockRestore();
+      now.mockRestore();
     }
   });
 

@@ -81,7 +81,10 @@ describe('OidcTokenSource against a real OpenID provider', () => {
     const oidc = source();
     const release = provider.holdTokenRequests();
     const calls = Array.from({ length: 20 }, () => headerToken(oidc));
-    await waitFor(() => provider.heldTokenRequests === 1, { what: 'the token request to reach the provider' });
+    await waitFor(() => provider.heldTokenRequests === 1, {
+      timeoutMs: 5_000,
+      what: 'the token request to reach the provider',
+    });
     calls.push(...Array.from({ length: 20 }, () => headerToken(oidc)));
     release();
 
@@ -100,7 +103,10 @@ describe('OidcTokenSource against a real OpenID provider', () => {
       calls.push(...Array.from({ length: 10 }, () => headerToken(oidc)));
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await waitFor(() => provider.heldTokenRequests === 1, { what: 'the refresh to reach the provider' });
+    await waitFor(() => provider.heldTokenRequests === 1, {
+      timeoutMs: 5_000,
+      what: 'the refresh to reach the provider',
+    });
     calls.push(...Array.from({ length: 10 }, () => headerToken(oidc)));
     expect(provider.heldTokenRequests).toBe(1);
     release();

@@ -114,6 +114,8 @@ describe('Prometheus metrics', () => {
     });
     app.get(TrackerService).trackEvent('x');
     await collector.waitForEvents(1);
+    // The collector has the event before the emitter has its answer: wait for the emitter too.
+    await app.get(EmitterService).drain(10_000);
     const text = await register.metrics();
     expect(sample(text, 'billing_sp_events_enqueued_total')).toBe(1);
     expect(sample(text, 'billing_sp_events_sent_total{result="success"}')).toBe(1);
