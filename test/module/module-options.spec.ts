@@ -347,7 +347,14 @@ describe('each SnowplowModule option takes effect', () => {
     };
     app = await createApp({
       imports: [
-        SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'options', metrics: false, ...options(p) }),
+        SnowplowModule.forRoot({
+          collectorUrl: collector.endpoint,
+          appId: 'options',
+          metrics: false,
+          // Cases that leave a request hanging close quickly; the shutdownTimeoutMs case sets its own.
+          shutdownTimeoutMs: 200,
+          ...options(p),
+        }),
       ],
     });
     const emitterService = app.get(EmitterService);
