@@ -21,6 +21,7 @@ const TARGETS = {
       'storage/storage-contract.spec.ts',
       'storage/sqlite.storage.spec.ts',
       'storage/sqlite-outbox.spec.ts',
+      'storage/storage-edges.spec.ts',
     ],
   },
   emitter: {

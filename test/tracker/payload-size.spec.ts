@@ -113,6 +113,11 @@ describe('defaultCorrelationId', () => {
     id = undefined;
     tracker.trackBillingEvent(REQUIRED);
     expect(payloads.map(correlationOf)).toEqual(['req-1', 'explicit', 'req-1', undefined, undefined, undefined]);
+    // Only correlation_id is filled in: no other missing field takes the hook's id.
+    const cx = decodeField(payloads[0], 'cx') as { data: Array<{ data: Record<string, unknown> }> };
+    expect(Object.keys(cx.data[0].data).sort()).toEqual(
+      ['correlation_id', 'event_id', 'event_type', 'quantity', 'realm', 'timestamp', 'unit_of_measure'].sort(),
+    );
   });
 
   it('leaves custom events alone, and must be a function', () => {
