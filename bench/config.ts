@@ -10,7 +10,8 @@ export interface BenchConfig {
   shutdown: { events: number };
   /** `billing`: billing events tracked one by one (each committed before tracking returns). */
   durable: { events: number; chunk: number; billing: number };
-  interceptor: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number };
+  /** Rounds of row 5: one per run (BENCH_RUNS). */
+  interceptor: { durationSeconds: number; warmupSeconds: number; connections: number };
 }
 
 const FULL: BenchConfig = {
@@ -22,7 +23,7 @@ const FULL: BenchConfig = {
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
   durable: { events: 100_000, chunk: 1_000, billing: 10_000 },
-  interceptor: { rounds: 5, durationSeconds: 5, warmupSeconds: 3, connections: 50 },
+  interceptor: { durationSeconds: 5, warmupSeconds: 3, connections: 50 },
 };
 
 const QUICK: BenchConfig = {
@@ -34,7 +35,7 @@ const QUICK: BenchConfig = {
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
   durable: { events: 20_000, chunk: 1_000, billing: 2_000 },
-  interceptor: { rounds: 1, durationSeconds: 2, warmupSeconds: 1, connections: 50 },
+  interceptor: { durationSeconds: 2, warmupSeconds: 1, connections: 50 },
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
