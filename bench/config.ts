@@ -4,7 +4,8 @@ export interface BenchConfig {
   /** Repetitions of each measurement; tables show medians (and min–max). */
   runs: number;
   hotPath: { calls: number; warmup: number; chunk: number };
-  rate: { perSecond: number; durationMs: number; warmupMs: number };
+  /** Row 1b: a latency window and a CPU window of `durationMs` each; the CPU window tracks every `cpuTickMs`. */
+  rate: { perSecond: number; durationMs: number; warmupMs: number; cpuTickMs: number };
   burst: { events: number; warmup: number };
   memory: { events: number };
   shutdown: { events: number };
@@ -18,7 +19,7 @@ const FULL: BenchConfig = {
   quick: false,
   runs: 5,
   hotPath: { calls: 100_000, warmup: 20_000, chunk: 1_000 },
-  rate: { perSecond: 10_000, durationMs: 3_000, warmupMs: 1_000 },
+  rate: { perSecond: 10_000, durationMs: 3_000, warmupMs: 1_000, cpuTickMs: 10 },
   burst: { events: 100_000, warmup: 1_000 },
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
@@ -30,7 +31,7 @@ const QUICK: BenchConfig = {
   quick: true,
   runs: 1,
   hotPath: { calls: 20_000, warmup: 5_000, chunk: 1_000 },
-  rate: { perSecond: 10_000, durationMs: 1_000, warmupMs: 300 },
+  rate: { perSecond: 10_000, durationMs: 1_000, warmupMs: 300, cpuTickMs: 10 },
   burst: { events: 20_000, warmup: 500 },
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
