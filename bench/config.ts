@@ -11,6 +11,8 @@ export interface BenchConfig {
   shutdown: { events: number };
   /** `billing`: billing events tracked one by one (each committed before tracking returns). */
   durable: { events: number; chunk: number; billing: number };
+  /** Row 7: per batch size, each client posts about eventsPerBlock events per block. */
+  delivery: { batchSizes: number[]; eventsPerBlock: number; blocks: number; warmupRequests: number };
   /** Rounds of row 5: one per run (BENCH_RUNS). */
   interceptor: { durationSeconds: number; warmupSeconds: number; connections: number };
 }
@@ -24,6 +26,7 @@ const FULL: BenchConfig = {
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
   durable: { events: 100_000, chunk: 1_000, billing: 10_000 },
+  delivery: { batchSizes: [100, 1_000], eventsPerBlock: 20_000, blocks: 4, warmupRequests: 20 },
   interceptor: { durationSeconds: 5, warmupSeconds: 3, connections: 50 },
 };
 
@@ -36,6 +39,7 @@ const QUICK: BenchConfig = {
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
   durable: { events: 20_000, chunk: 1_000, billing: 2_000 },
+  delivery: { batchSizes: [100, 1_000], eventsPerBlock: 10_000, blocks: 2, warmupRequests: 20 },
   interceptor: { durationSeconds: 2, warmupSeconds: 1, connections: 50 },
 };
 

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { BUILD_DIR, buildChildren } from './build';
 import { loadConfig } from './config';
 import { burstRow } from './rows/burst';
+import { deliveryCostRow } from './rows/delivery-cost';
 import { durableRow } from './rows/durable';
 import { hotPathRow } from './rows/hot-path';
 import { interceptorRow } from './rows/interceptor';
@@ -36,6 +37,7 @@ const ROWS: Array<{ id: string; name: string; run: (ctx: BenchContext) => Promis
   { id: '3', name: 'memory', run: memoryRow },
   { id: '4', name: 'shutdown', run: shutdownRow },
   { id: '6', name: 'durable outbox', run: durableRow },
+  { id: '7', name: 'delivery cost', run: deliveryCostRow },
   // Last: it needs the @TrackEvent interceptor.
   { id: '5', name: 'interceptor', run: interceptorRow },
 ];
