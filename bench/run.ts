@@ -17,6 +17,7 @@ import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BUILD_DIR, buildChildren } from './build';
 import { loadConfig } from './config';
+import { backlogRow } from './rows/backlog';
 import { burstRow } from './rows/burst';
 import { deliveryCostRow } from './rows/delivery-cost';
 import { durableRow } from './rows/durable';
@@ -38,6 +39,7 @@ const ROWS: Array<{ id: string; name: string; run: (ctx: BenchContext) => Promis
   { id: '4', name: 'shutdown', run: shutdownRow },
   { id: '6', name: 'durable outbox', run: durableRow },
   { id: '7', name: 'delivery cost', run: deliveryCostRow },
+  { id: '8', name: 'backlog curve', run: backlogRow },
   // Last: it needs the @TrackEvent interceptor.
   { id: '5', name: 'interceptor', run: interceptorRow },
 ];
