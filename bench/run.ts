@@ -24,6 +24,7 @@ import { durableRow } from './rows/durable';
 import { hotPathRow } from './rows/hot-path';
 import { interceptorRow } from './rows/interceptor';
 import { memoryRow } from './rows/memory';
+import { memoryBreakdownRow } from './rows/memory-breakdown';
 import { rateRow } from './rows/rate';
 import { shutdownRow } from './rows/shutdown';
 import { CollectorClient } from './support/collector-client';
@@ -40,6 +41,7 @@ const ROWS: Array<{ id: string; name: string; run: (ctx: BenchContext) => Promis
   { id: '6', name: 'durable outbox', run: durableRow },
   { id: '7', name: 'delivery cost', run: deliveryCostRow },
   { id: '8', name: 'backlog curve', run: backlogRow },
+  { id: '9', name: 'memory breakdown', run: memoryBreakdownRow },
   // Last: it needs the @TrackEvent interceptor.
   { id: '5', name: 'interceptor', run: interceptorRow },
 ];
