@@ -260,7 +260,7 @@ export class Emitter implements SnowplowEmitter {
       }
       if (this.state.stopped) break;
       if (!pass || pass.failed) {
-        await this.sleepAfterFailure(pass?.retryAfterMs ?? 0);
+        await this.signal.sleepAfterFailure(this.backoff.next(), pass?.retryAfterMs ?? 0, () => this.state.stopped);
       } else if (pass.successes.length > 0) {
         this.backoff.reset();
       } else if (pass.failures.length === 0) {
@@ -291,16 +291,6 @@ export class Emitter implements SnowplowEmitter {
       call(observer);
     } catch (err) {
       this.log.error(`metrics observer threw: ${errorMessage(err)}`);
-    }
-  }
-
-  /** Waits out the backoff (cut short by flush/stop), then any Retry-After (cut short only by stop). */
-  private async sleepAfterFailure(retryAfterMs: number): Promise<void> {
-    const notBefore = Date.now() + retryAfterMs;
-    const delay = this.backoff.next();
-    await this.signal.wait(false, Math.max(delay, retryAfterMs));
-    while (!this.state.stopped && Date.now() < notBefore) {
-      await this.signal.wait(false, notBefore - Date.now());
     }
   }
 }

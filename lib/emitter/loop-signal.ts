@@ -60,6 +60,18 @@ export class LoopSignal {
     });
   }
 
+  /**
+   * After a failed pass: waits `backoffMs` (cut short by a flush or stop), then whatever remains
+   * of `retryAfterMs` (cut short only by stop).
+   */
+  async sleepAfterFailure(backoffMs: number, retryAfterMs: number, stopped: () => boolean): Promise<void> {
+    const notBefore = Date.now() + retryAfterMs;
+    await this.wait(false, Math.max(backoffMs, retryAfterMs));
+    while (!stopped() && Date.now() < notBefore) {
+      await this.wait(false, notBefore - Date.now());
+    }
+  }
+
   private release(): void {
     const waiter = this.waiter;
     this.waiter = undefined;
