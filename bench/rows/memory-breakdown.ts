@@ -86,8 +86,8 @@ export async function memoryBreakdownRow(ctx: BenchContext): Promise<RowResult> 
       `(drain of ${fmt(events)} events in ${fmt(m((r) => r.drainMs))} ms, default batch sizes).`,
     '',
     'Heap bytes per event: `heapUsed` after `gc()` (three times) before and after tracking, divided by the count ' +
-      '(the billing events in an emitter of their own, after the custom events were drained). ' +
-      'The parts of a custom event are measured alone (20,000 of each kept in a preallocated array). A custom event keeps ' +
+      '(the billing events last, in an emitter of their own). The parts of a custom event are measured alone, after the ' +
+      `drain (${fmt(events)} of each kept in a preallocated array). A custom event keeps ` +
       'its id, time, name and props’ text, and writes its payload (base64 `ue_px` included) only when its batch is ' +
       'serialised: that text lives only while the body is written. A billing event keeps its whole payload text.',
   ].join('\n');
