@@ -160,7 +160,7 @@ export async function interceptorRow(ctx: BenchContext): Promise<RowResult> {
         target: '`@TrackEvent` route: app CPU per request over a pass-through interceptor ≤ +8 µs (row 5)',
         measured:
           `${signed(overNoop)} µs/request (tracked ${fmt(med('tracked', 'appCpuUs'), 1)}, noop ${fmt(med('noop', 'appCpuUs'), 1)}); ` +
-          `req/s vs plain: tracked ${fmt((median(trackedRatio) - 1) * 100, 1)} %, noop ${fmt((median(noopRatio) - 1) * 100, 1)} %`,
+          `req/s vs plain: tracked ${signed((median(trackedRatio) - 1) * 100)} %, noop ${signed((median(noopRatio) - 1) * 100)} %`,
         met: overNoop <= 8,
       },
     ],
