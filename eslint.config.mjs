@@ -4,7 +4,20 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'docs/', 'sample-app/dist/', 'bench/.build/', 'test/fixtures/iglu/', 'iglu/'] },
+  {
+    ignores: [
+      'dist/',
+      'coverage/',
+      'docs/',
+      'sample-app/dist/',
+      'bench/.build/',
+      'test/fixtures/iglu/',
+      'iglu/',
+      // Mutation testing: Stryker's sandbox copy of the project, and its reports.
+      '.stryker-tmp/',
+      'reports/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

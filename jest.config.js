@@ -47,4 +47,8 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   setupFilesAfterEnv: ['<rootDir>/test/support/no-unhandled-errors.ts'],
   testTimeout: 60000,
+  // Jest's default on a 2-core machine is one worker, which runs the suites one after another.
+  // Most suites wait on sockets, child processes and npm rather than compute, so two run side by
+  // side (the tests wait on conditions, not on fixed windows, so they hold on a loaded machine).
+  maxWorkers: 2,
 };

@@ -138,6 +138,8 @@ async function send(
     storage: { type: 'memory', capacity: events.size },
     lingerMs: 0,
     batchSize: REPLAY_BATCH_SIZE,
+    // One event per request, backlog or not: batches must not grow past batchSize here.
+    maxBatchSize: REPLAY_BATCH_SIZE,
     maxConcurrentRequests: REPLAY_CONCURRENT_REQUESTS,
     callback: (successes: SendResult[]) => {
       // The emitter also counts 3xx as success; a redirect that was not followed delivered nothing.

@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rename, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { FileTokenSource, InvalidOptionError, SendResult } from '../../lib';
+import { FileTokenSource, InvalidOptionError, SendResult } from '../../lib/core';
 import { MAX_TOKEN_FILE_BYTES } from '../../lib/auth/file-token-source';
 import { useEmitterHarness } from '../support/emitter-harness';
 import { waitFor } from '../support/wait-for';
@@ -47,14 +47,9 @@ describe('FileTokenSource', () => {
   it('reads an unchanged file once and only stats it after that', async () => {
     await writeFile(file, 'stable-token');
     // A file changed in the last 2 s is read on every call (its timestamps may not show a
-    // same-size rewrite yet); wait until this one is older than that.
-    await waitFor(async () => Date.now() - (await stat(file)).ctimeMs > 2_200, {
-      timeoutMs: 10_000,
-      intervalMs: 100,
-      what: 'the file to age',
-    });
+    // same-size rewrite yet). An hour from now, this one is long past that window.
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 3_600_000);
     // The module object itself (an `import *` namespace would be a copy the library never calls).
-
     const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
     try {
       const source = new FileTokenSource(file);
@@ -66,6 +61,22 @@ describe('FileTokenSource', () => {
       expect(opened.mock.calls.filter(([path]) => path === file)).toHaveLength(2);
     } finally {
       opened.mockRestore();
+      now.mockRestore();
+    }
+  });
+
+  it('reads a file changed within the last 2 s on every call', async () => {
+    await writeFile(file, 'fresh-token');
+    // The clock stays where it was when the file was written: it is 0 s old on every call.
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.now());
+    const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
+    try {
+      const source = new FileTokenSource(file);
+      for (let i = 0; i < 3; i++) expect(await source.getToken()).toBe('fresh-token');
+      expect(opened.mock.calls.filter(([path]) => path === file)).toHaveLength(3);
+    } finally {
+      opened.mockRestore();
+      now.mockRestore();
     }
   });
 
@@ -128,10 +139,26 @@ describe('FileTokenSource', () => {
 
   it('invalidate() makes the next call read the file again', async () => {
     await writeFile(file, 'cached');
-    const source = new FileTokenSource(file);
-    expect(await source.getToken()).toBe('cached');
-    source.invalidate();
-    expect(await source.getToken()).toBe('cached');
+    // An hour from now the file is long past the window in which it is read on every call, so
+    // only invalidate() can make the source open it again.
+    const later = Date.now() + 3_600_000;
+    const now = jest.spyOn(Date, 'now').mockReturnValue(later);
+    const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
+    try {
+      const source = new FileTokenSource(file);
+      const reads = () => opened.mock.calls.filter(([path]) => path === file).length;
+      expect(await source.getToken()).toBe('cached');
+      expect(await source.getToken()).toBe('cached');
+      expect(reads()).toBe(1);
+      source.invalidate();
+      expect(await source.getToken()).toBe('cached');
+      expect(reads()).toBe(2);
+      expect(await source.getToken()).toBe('cached');
+      expect(reads()).toBe(2);
+    } finally {
+      opened.mockRestore();
+      now.mockRestore();
+    }
   });
 
   it('a missing file is a clear typed error naming the path, and the token is read once the file appears', async () => {

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { Emitter, EmitterOptions, OidcTokenSource, SendResult, Tracker } from '../../lib';
+import { Emitter, EmitterOptions, OidcTokenSource, SendResult, Tracker } from '../../lib/core';
 import { quietLogger } from '../support/emitter-harness';
 import { waitFor } from '../support/wait-for';
 import { OidcTestProvider } from './support/oidc-test-provider';
@@ -86,7 +86,7 @@ describe('Emitter + OidcTokenSource against a real OpenID provider and a collect
   });
 
   it('delivers all 500 events with bearer tokens for the collector origin, from one token request', async () => {
-    const tracker = start({ batchSize: 25 });
+    const tracker = start({ batchSize: 25, maxBatchSize: 25 });
     const eids = track(tracker, 500);
     await expectDelivered(eids);
 

@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { decodeJwt } from 'jose';
-import { InvalidOptionError, MissingDependencyError, OidcTokenSource, OidcTokenSourceOptions } from '../../lib';
+import { InvalidOptionError, MissingDependencyError, OidcTokenSource, OidcTokenSourceOptions } from '../../lib/core';
 import { loadOpenIdClient } from '../../lib/auth/openid-client-loader';
 import { waitFor } from '../support/wait-for';
 import { closedPort, COLLECTOR_SCOPE, OidcTestProvider } from './support/oidc-test-provider';
@@ -81,7 +81,10 @@ describe('OidcTokenSource against a real OpenID provider', () => {
     const oidc = source();
     const release = provider.holdTokenRequests();
     const calls = Array.from({ length: 20 }, () => headerToken(oidc));
-    await waitFor(() => provider.heldTokenRequests === 1, { what: 'the token request to reach the provider' });
+    await waitFor(() => provider.heldTokenRequests === 1, {
+      timeoutMs: 5_000,
+      what: 'the token request to reach the provider',
+    });
     calls.push(...Array.from({ length: 20 }, () => headerToken(oidc)));
     release();
 
@@ -100,7 +103,10 @@ describe('OidcTokenSource against a real OpenID provider', () => {
       calls.push(...Array.from({ length: 10 }, () => headerToken(oidc)));
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await waitFor(() => provider.heldTokenRequests === 1, { what: 'the refresh to reach the provider' });
+    await waitFor(() => provider.heldTokenRequests === 1, {
+      timeoutMs: 5_000,
+      what: 'the refresh to reach the provider',
+    });
     calls.push(...Array.from({ length: 10 }, () => headerToken(oidc)));
     expect(provider.heldTokenRequests).toBe(1);
     release();
@@ -111,27 +117,51 @@ describe('OidcTokenSource against a real OpenID provider', () => {
     expect(provider.tokenRequests).toHaveLength(2);
   });
 
+  /** The clock the source reads lifetimes with, frozen; `advance` moves it. Restored after the test. */
+  function controlledClock() {
+    const clock = (require('node:perf_hooks') as typeof import('node:perf_hooks')).performance;
+    // A whole number, so that expiry arithmetic on it is exact (no float rounding at the boundary).
+    const frozen = Math.round(clock.now());
+    let offset = 0;
+    const spy = jest.spyOn(clock, 'now').mockImplementation(() => frozen + offset);
+    restoreClock = () => spy.mockRestore();
+    return { advance: (ms: number) => void (offset += ms) };
+  }
+  let restoreClock: (() => void) | undefined;
+  afterEach(() => {
+    restoreClock?.();
+    restoreClock = undefined;
+  });
+
   it('refreshes the token refreshSkewMs before it expires, not earlier', async () => {
-    provider.tokenTtlSeconds = 2;
+    provider.tokenTtlSeconds = 60;
+    const clock = controlledClock();
     const oidc = source({ refreshSkewMs: 500 });
     const first = await headerToken(oidc);
     const firstClaims = await provider.verifyAccessToken(first, AUDIENCE);
-    expect(firstClaims.exp! - firstClaims.iat!).toBe(2);
-    expect(await headerToken(oidc)).toBe(first);
+    expect(firstClaims.exp! - firstClaims.iat!).toBe(60);
 
-    const second = await waitFor(
-      async () => {
-        const token = await headerToken(oidc);
-        return token !== first ? token : undefined;
-      },
-      { timeoutMs: 15_000, intervalMs: 25, what: 'a refreshed token' },
-    );
-    // Not earlier than refreshSkewMs before expiry. The provider states the lifetime as whole
-    // seconds (expires_in), so the expiry the source knows can be up to 1 s before `exp`.
-    expect(Date.now()).toBeGreaterThanOrEqual(firstClaims.exp! * 1000 - 500 - 1000);
+    clock.advance(60_000 - 500 - 1);
+    expect(await headerToken(oidc)).toBe(first);
+    expect(provider.tokenRequests).toHaveLength(1);
+    clock.advance(1);
+    const second = await headerToken(oidc);
+    expect(second).not.toBe(first);
     await provider.verifyAccessToken(second, AUDIENCE);
     expect(provider.issuedTokens).toBe(2);
     expect(await headerToken(oidc)).toBe(second);
+    expect(provider.tokenRequests).toHaveLength(2);
+  });
+
+  it('caps the skew at half the lifetime: a 60 s token with a 120 s skew is refreshed after 30 s', async () => {
+    provider.tokenTtlSeconds = 60;
+    const clock = controlledClock();
+    const oidc = source({ refreshSkewMs: 120_000 });
+    const first = await headerToken(oidc);
+    clock.advance(30_000 - 1);
+    expect(await headerToken(oidc)).toBe(first);
+    clock.advance(1);
+    expect(await headerToken(oidc)).not.toBe(first);
     expect(provider.tokenRequests).toHaveLength(2);
   });
 
@@ -340,6 +370,56 @@ describe('OidcTokenSource error messages from a misbehaving provider', () => {
     expect(await oidc.getToken(AUDIENCE)).toBe('opaque-1');
     oidc.invalidate();
     expect(await oidc.getToken(AUDIENCE)).toBe('opaque-2');
+  });
+
+  /** A server that reads each request and never answers, except what `answer` takes. */
+  async function hanging(answer: (url: string, issuer: string) => unknown = () => undefined): Promise<string> {
+    server = createServer((req, res) => {
+      const issuer = `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
+      const json = answer(req.url ?? '', issuer);
+      if (json === undefined) return; // hang
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(json));
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('requestTimeoutMs bounds a discovery the provider never answers: a typed error, well before the 10 s default', async () => {
+    const issuer = await hanging();
+    const oidc = new OidcTokenSource({
+      issuer,
+      clientId: 'me',
+      clientSecret: secret,
+      allowInsecureHttp: true,
+      requestTimeoutMs: 300,
+    });
+    const started = Date.now();
+    const error = await failure(oidc.getToken(AUDIENCE));
+    expect(error.code).toBe('DISCOVERY_FAILED');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it('requestTimeoutMs bounds a token request the provider never answers', async () => {
+    const issuer = await hanging((url, iss) =>
+      url === '/.well-known/openid-configuration'
+        ? { issuer: iss, token_endpoint: `${iss}/token`, jwks_uri: `${iss}/jwks` }
+        : undefined,
+    );
+    const oidc = new OidcTokenSource({
+      issuer,
+      clientId: 'me',
+      clientSecret: secret,
+      allowInsecureHttp: true,
+      requestTimeoutMs: 300,
+    });
+    const started = Date.now();
+    const error = await failure(oidc.getToken(AUDIENCE));
+    expect(error.code).toBe('TOKEN_REQUEST_FAILED');
+    expect(error.message).not.toContain(secret);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(8_000);
   });
 
   it('an issuer whose discovery answers with an error gives a typed discovery error', async () => {

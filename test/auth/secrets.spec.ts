@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { FileTokenSource, OidcClientAuthMethod, OidcTokenSource, StaticTokenSource, TokenSource } from '../../lib';
+import { FileTokenSource, OidcClientAuthMethod, OidcTokenSource, StaticTokenSource, TokenSource } from '../../lib/core';
 import { OidcTestProvider } from './support/oidc-test-provider';
 
 const AUDIENCE = 'http://127.0.0.1:9090';

@@ -1,11 +1,13 @@
 // The compatibility matrix: the package as published (`npm pack`), installed into fresh apps
 // outside the repository with Nest 12 and with Nest 11, used from its entry points only.
 // Needs the npm registry (as `npm ci` does).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { customEventItem, payloadBody, postPayload } from '../testing/support/snowplow-payloads';
+import { waitFor } from '../support/wait-for';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '../..');
@@ -17,6 +19,8 @@ jest.setTimeout(15 * 60_000);
 
 let work: string;
 let tarball: string;
+/** Both fresh apps are installed at once (the installs mostly wait on the registry and the disk). */
+const apps: Partial<Record<11 | 12, Promise<Awaited<ReturnType<typeof smokeApp>>>>> = {};
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'nestjs-snowplow-packed-'));
@@ -25,6 +29,11 @@ beforeAll(async () => {
     work,
     readdirSync(work).find((f) => f.endsWith('.tgz'))!,
   );
+  for (const major of [12, 11] as const) {
+    apps[major] = smokeApp(major);
+    // Awaited by its describe; until then a failure must not count as unhandled.
+    apps[major].catch(() => undefined);
+  }
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -93,8 +102,11 @@ async function typecheck(dir: string, name: string, options: Record<string, stri
 
 describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (nestMajor) => {
   let app: Awaited<ReturnType<typeof smokeApp>>;
+  /** The type checks of this app, all started at once (each is a tsc process). */
+  const checks = new Map<string, Promise<string>>();
   beforeAll(async () => {
-    app = await smokeApp(nestMajor);
+    app = await apps[nestMajor]!;
+    for (const [name, options, file] of RESOLUTIONS) checks.set(name, typecheck(app.dir, name, options, file));
   });
 
   it('forRoot, a decorated handler, billing and a drain on close all work from the published entry points', () => {
@@ -110,7 +122,36 @@ describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (n
     });
   });
 
-  it.each(RESOLUTIONS)('every entry point type-checks under moduleResolution %s', async (name, options, file) => {
-    expect(await typecheck(app.dir, name, options, file)).toBe('ok');
+  it('the installed nestjs-snowplow-collector bin (built, from dist/) validates and prints events, and exits 0 on SIGTERM', async () => {
+    const bin = join(app.dir, 'node_modules', '.bin', 'nestjs-snowplow-collector');
+    // Run as npx would: the bin link and its shebang, not node with a path.
+    const child = spawn(bin, ['--port', '0'], { cwd: app.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const endpoint = await waitFor(() => /tracker endpoint (\S+)\n/.exec(out)?.[1], {
+        timeoutMs: 30_000,
+        what: `the banner (output: ${out})`,
+      });
+      const answer = await postPayload(endpoint, payloadBody(customEventItem('from_built_bin', null)));
+      expect(answer.status).toBe(200);
+      await postPayload(endpoint, payloadBody({ e: 'ue', p: 'srv', tv: 'x', eid: 'not-a-uuid' }));
+      await waitFor(() => /GOOD ue from_built_bin /.test(out) && /BAD/.test(out), {
+        what: `a GOOD and a BAD line (output: ${out})`,
+      });
+      const counts = (await (
+        await fetch(endpoint.replace(/\/com\.snowplowanalytics.*$/, '/micro/all'))
+      ).json()) as unknown;
+      expect(counts).toEqual({ total: 2, good: 1, bad: 1 });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it.each(RESOLUTIONS)('every entry point type-checks under moduleResolution %s', async (name) => {
+    expect(await checks.get(name)).toBe('ok');
   });
 });

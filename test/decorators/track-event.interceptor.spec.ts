@@ -1,8 +1,16 @@
-import { CallHandler, Controller, Get, INestApplication, Module } from '@nestjs/common';
-import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
+import { ConflictException, Controller, Get, INestApplication, INestMicroservice, Module } from '@nestjs/common';
+import {
+  ClientProxy,
+  ClientProxyFactory,
+  MessagePattern,
+  MicroserviceOptions,
+  RpcException,
+  Transport,
+} from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
+import { AddressInfo, Server } from 'node:net';
 import { Registry } from 'prom-client';
-import { defer, EMPTY, lastValueFrom, Observable, of, throwError } from 'rxjs';
+import { EMPTY, lastValueFrom, Observable, of, toArray } from 'rxjs';
 import request from 'supertest';
 import { TrackEvent } from '../../lib/decorators';
 import { EmitterStoppedError } from '../../lib/errors';
@@ -25,11 +33,52 @@ class FixtureController {
     return 'untracked';
   }
 
-  @TrackEvent('direct', { on: 'always', props: (ctx) => ({ outcome: ctx.outcome, result: ctx.result ?? null }) })
-  direct(): void {}
+  /** Answers 409 with a body of its own: the client must get exactly that. */
+  @Get('conflict')
+  @TrackEvent('http_on_error', { on: 'error' })
+  conflict(): never {
+    handlerCalls++;
+    throw new ConflictException({ code: 'job_finished', detail: 'only a running job can be canceled' });
+  }
 
-  @TrackEvent('direct_on_error', { on: 'error' })
-  directOnError(): void {}
+  @Get('fine')
+  @TrackEvent('http_on_error_only', { on: 'error' })
+  fine() {
+    return 'fine';
+  }
+
+  /** HTTP answers with the last value; the event records the first. */
+  @Get('several')
+  @TrackEvent('http_several', { props: (ctx) => ({ result: ctx.result as string }) })
+  several(): Observable<string> {
+    return of('first', 'second', 'third');
+  }
+}
+
+let handlerCalls = 0;
+
+/** Microservice handlers for the stream edge cases: a handler's observable reaches the client as it is. */
+@Controller()
+class StreamController {
+  @MessagePattern({ cmd: 'nothing' })
+  @TrackEvent('rpc_empty', { on: 'always', props: (ctx) => ({ outcome: ctx.outcome, result: ctx.result ?? null }) })
+  nothing(): Observable<never> {
+    return EMPTY;
+  }
+
+  @MessagePattern({ cmd: 'values-then-error' })
+  @TrackEvent('rpc_first_value', {
+    on: 'always',
+    props: (ctx) => ({ outcome: ctx.outcome, result: ctx.result as string }),
+  })
+  valuesThenError(): Observable<string> {
+    handlerCalls++;
+    return new Observable((subscriber) => {
+      subscriber.next('first');
+      subscriber.next('second');
+      subscriber.error(new RpcException('after the first value'));
+    });
+  }
 }
 
 describe('TrackEventInterceptor', () => {
@@ -37,7 +86,6 @@ describe('TrackEventInterceptor', () => {
   let registry: Registry;
   let app: INestApplication;
   let emitter: EmitterService;
-  let interceptor: TrackEventInterceptor;
 
   beforeEach(async () => {
     collector = await TestCollector.start();
@@ -46,8 +94,7 @@ describe('TrackEventInterceptor', () => {
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     app = moduleRef.createNestApplication({ logger: false });
-    interceptor = new TrackEventInterceptor(app.get(TrackerService));
-    app.useGlobalInterceptors(interceptor);
+    app.useGlobalInterceptors(new TrackEventInterceptor(app.get(TrackerService)));
     await app.init();
     emitter = app.get(EmitterService);
   });
@@ -56,15 +103,6 @@ describe('TrackEventInterceptor', () => {
     await app?.close();
     await collector?.close();
   });
-
-  /** Runs the interceptor around `handle` as Nest would for FixtureController[method]. */
-  function intercept(method: 'direct' | 'directOnError', handle: () => Observable<unknown>): Observable<unknown> {
-    const controller = new FixtureController();
-    const context = new ExecutionContextHost([{ fake: 'rpc data' }], FixtureController, controller[method]);
-    context.setType('rpc');
-    const next: CallHandler = { handle };
-    return interceptor.intercept(context, next);
-  }
 
   it('sends one event when also bound globally, and leaves undecorated handlers alone', async () => {
     await request(app.getHttpServer()).get('/tracked').expect(200, 'tracked');
@@ -85,54 +123,97 @@ describe('TrackEventInterceptor', () => {
     expect(collector.events()).toHaveLength(0);
   });
 
-  it('tracks on completion when the handler completes without a value', async () => {
-    await expect(
-      lastValueFrom(
-        intercept('direct', () => EMPTY),
-        { defaultValue: 'none' },
-      ),
-    ).resolves.toBe('none');
+  it("passes the handler's error through unchanged: the client gets its status and body, the handler runs once", async () => {
+    handlerCalls = 0;
+    await request(app.getHttpServer())
+      .get('/conflict')
+      .expect(409, { code: 'job_finished', detail: 'only a running job can be canceled' });
 
-    const events = await eventsNamed(emitter, collector, 'direct');
-    expect(events.map((e) => e.props)).toEqual([{ outcome: 'success', result: null }]);
-  });
-
-  it('tracks the first value once, even if the stream later errors or is subscribed again', async () => {
-    const failure = new Error('after the first value');
-    const source$ = intercept(
-      'direct',
-      () =>
-        new Observable((subscriber) => {
-          subscriber.next('first');
-          subscriber.next('second');
-          subscriber.error(failure);
-        }),
-    );
-    await expect(lastValueFrom(source$)).rejects.toBe(failure);
-    await expect(lastValueFrom(source$)).rejects.toBe(failure);
-
-    const events = await eventsNamed(emitter, collector, 'direct');
-    expect(events.map((e) => e.props)).toEqual([{ outcome: 'success', result: 'first' }]);
-  });
-
-  it("passes the handler's error object through unchanged", async () => {
-    const failure = new Error('handler failed');
-    let subscribed = 0;
-    const source$ = intercept('directOnError', () => defer(() => (subscribed++, throwError(() => failure))));
-
-    await expect(lastValueFrom(source$)).rejects.toBe(failure);
-    expect(subscribed).toBe(1);
-    expect(emitter.stats().enqueued).toBe(1);
-    const events = await eventsNamed(emitter, collector, 'direct_on_error');
+    expect(handlerCalls).toBe(1);
+    const events = await eventsNamed(emitter, collector, 'http_on_error');
     expect(events).toHaveLength(1);
     expect(events[0].props ?? undefined).toBeUndefined();
   });
 
   it("does not track a success under on: 'error'", async () => {
-    await expect(lastValueFrom(intercept('directOnError', () => of('fine')))).resolves.toBe('fine');
+    await request(app.getHttpServer()).get('/fine').expect(200, 'fine');
 
     expect(emitter.stats().enqueued).toBe(0);
     expect(await drainedEvents(emitter, collector)).toHaveLength(0);
+  });
+
+  it('tracks the first value of a handler that emits several, once; HTTP answers with the last', async () => {
+    await request(app.getHttpServer()).get('/several').expect(200, 'third');
+
+    const events = await eventsNamed(emitter, collector, 'http_several');
+    expect(events.map((e) => e.props)).toEqual([{ result: 'first' }]);
+  });
+});
+
+describe('TrackEventInterceptor on microservice streams', () => {
+  let collector: TestCollector;
+  let app: INestMicroservice;
+  let client: ClientProxy;
+  let emitter: EmitterService;
+
+  beforeEach(async () => {
+    collector = await TestCollector.start();
+    @Module({ imports: [snowplowModule(collector, new Registry())], controllers: [StreamController] })
+    class StreamModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [StreamModule] }).compile();
+    app = moduleRef.createNestMicroservice<MicroserviceOptions>({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: 0 },
+    });
+    app.useLogger(false);
+    await app.listen();
+    emitter = app.get(EmitterService);
+    const { port } = app.unwrap<Server>().address() as AddressInfo;
+    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+    await client.connect();
+  });
+
+  afterEach(async () => {
+    await client?.close();
+    await app?.close();
+    await collector?.close();
+  });
+
+  it('tracks on completion when the handler completes without a value', async () => {
+    await expect(lastValueFrom(client.send({ cmd: 'nothing' }, {}), { defaultValue: 'none' })).resolves.toBe('none');
+
+    const events = await eventsNamed(emitter, collector, 'rpc_empty');
+    expect(events.map((e) => e.props)).toEqual([{ outcome: 'success', result: null }]);
+  });
+
+  it('tracks the first value once, though the stream goes on and then errors; each call is tracked once', async () => {
+    handlerCalls = 0;
+    for (let call = 0; call < 2; call++) {
+      const received: string[] = [];
+      await expect(
+        lastValueFrom(
+          client.send<string>({ cmd: 'values-then-error' }, {}).pipe(
+            (source) =>
+              new Observable<string>((subscriber) =>
+                source.subscribe({
+                  next: (value) => (received.push(value), subscriber.next(value)),
+                  error: (err) => subscriber.error(err),
+                  complete: () => subscriber.complete(),
+                }),
+              ),
+            toArray(),
+          ),
+        ),
+      ).rejects.toMatchObject({ message: 'after the first value' });
+      expect(received).toEqual(['first', 'second']);
+    }
+
+    expect(handlerCalls).toBe(2);
+    const events = await eventsNamed(emitter, collector, 'rpc_first_value');
+    expect(events.map((e) => e.props)).toEqual([
+      { outcome: 'success', result: 'first' },
+      { outcome: 'success', result: 'first' },
+    ]);
   });
 });
 

@@ -1,4 +1,10 @@
-import { Emitter, InvalidCollectorUrlError, InvalidOptionError, LIBRARY_VERSION, TRACKER_VERSION } from '../../lib';
+import {
+  Emitter,
+  InvalidCollectorUrlError,
+  InvalidOptionError,
+  LIBRARY_VERSION,
+  TRACKER_VERSION,
+} from '../../lib/core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

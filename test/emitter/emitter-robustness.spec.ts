@@ -23,7 +23,11 @@ import { quietLogger, useEmitterHarness } from '../support/emitter-harness';
 import { createApp } from '../support/nest';
 import { waitFor } from '../support/wait-for';
 
-/** A ring buffer whose ack/release fail the first `failures` times: a stand-in for a full disk. */
+/**
+ * A ring buffer whose ack/release fail the first `failures` times: the emitter's side of a full
+ * disk. Its ack keeps nothing, so what a failed delete leaves in a real file is tested on SQLite
+ * in test/storage/sqlite-outbox.spec.ts.
+ */
 class FlakyStorage extends RingBufferStorage {
   constructor(
     capacity: number,
@@ -178,7 +182,7 @@ describe('durable outbox on shutdown and when shared', () => {
     reopened.close();
   });
 
-  it('two processes sharing a file never lease the same events, and evictions by either are counted', () => {
+  it('two connections sharing a file (in one process) never lease the same events, and evictions by either are counted', () => {
     const path = join(dir, 'shared.db');
     const a = new SqliteStorage({ path, shared: true, capacity: 5 });
     const b = new SqliteStorage({ path, shared: true, capacity: 5 });

@@ -37,12 +37,23 @@ describe('delivery under faults', () => {
     return Array.from({ length: count }, (_, i) => tracker.trackEvent('fault_test', { i }).eid);
   }
 
+  /**
+   * Every eid answered 2xx exactly once (total = distinct = tracked). Anything a real collector may
+   * have stored twice comes only from requests it read in full and never answered (hung, or reset
+   * after the body), which the emitter had to retry.
+   */
   async function expectAllDeliveredOnce(eids: string[]) {
     await collector.waitForEvents(eids.length, 60_000);
+    await harness.emitter?.drain(30_000);
     const delivered = decodeAccepted(collector).map((e) => e.eid);
     expect(delivered).toHaveLength(eids.length);
     expect(new Set(delivered).size).toBe(eids.length);
     expect([...delivered].sort()).toEqual([...eids].sort());
+    const ambiguous = collector.ambiguousEids();
+    const stored = collector.stored().map((e) => e.eid);
+    const seen = new Set<string>();
+    const twice = stored.filter((eid) => seen.has(eid) || (seen.add(eid), false));
+    expect(twice.filter((eid) => !ambiguous.has(eid))).toEqual([]);
   }
 
   it('10,000 events, 500 for 3 s then 200: 10,000 distinct eids delivered, 0 lost', async () => {
@@ -71,14 +82,39 @@ describe('delivery under faults', () => {
     expect(failures.every((f) => f.statusCode === -1 && /ECONNREFUSED/.test(f.error!.message))).toBe(true);
   });
 
-  it('10,000 events, sockets reset mid-request for 3 s: 0 lost', async () => {
-    outage({ reset: true });
+  it('10,000 events, sockets reset in the middle of the request body for 3 s: 0 lost, none stored twice', async () => {
+    let firstAt: number | undefined;
+    collector.resetMidBody = (startedAt) => startedAt - (firstAt ??= startedAt) < OUTAGE_MS;
     const failures: SendResult[] = [];
     const { tracker } = start({ callback: (_s, f) => void failures.push(...f) });
-    const eids = trackMany(tracker, 10_000);
+    // ~1 KB events: a batch of 100 is ~100 KB, more than one read of the socket, so the
+    // collector sees the body begin and resets the connection before its end.
+    const eids = Array.from(
+      { length: 10_000 },
+      (_, i) => tracker.trackEvent('fault_test', { i, pad: 'r'.repeat(900) }).eid,
+    );
     await expectAllDeliveredOnce(eids);
+    const resets = collector.requests.filter((r) => r.fate === 'reset-mid-body');
+    expect(resets.length).toBeGreaterThan(0);
+    expect(resets.every((r) => !r.complete && r.body.length > 0)).toBe(true);
     expect(failures.length).toBeGreaterThan(0);
-    expect(failures.every((f) => f.statusCode === -1)).toBe(true);
+    expect(failures.every((f) => f.statusCode === -1 && /ECONNRESET|socket hang up|EPIPE/.test(f.error!.message))).toBe(
+      true,
+    );
+    // Nothing was read in full and left unanswered: nothing may have been stored twice.
+    expect(collector.counts().stored).toEqual({ total: 10_000, distinct: 10_000 });
+  });
+
+  it('sockets reset after the whole body was read: every event answered 2xx once; only those batches may be stored twice', async () => {
+    collector.behaviour = (_r, index) => (index < 2 ? { reset: true } : { status: 200 });
+    const { tracker } = start({ backoff: { baseMs: 20, capMs: 200 } });
+    const eids = trackMany(tracker, 1_000);
+    await expectAllDeliveredOnce(eids);
+    expect(collector.requests.some((r) => r.fate === 'reset' && r.complete)).toBe(true);
+    // A real collector may have kept what it read before the reset: the retries are duplicates there.
+    const { stored } = collector.counts();
+    expect(stored.distinct).toBe(1_000);
+    expect(stored.total).toBeGreaterThan(1_000);
   });
 
   it('10,000 events, requests hang past the 300 ms timeout for 3 s: 0 lost', async () => {
@@ -95,9 +131,15 @@ describe('delivery under faults', () => {
     async (status) => {
       collector.behaviour = (_r, index) =>
         index === 0 ? { status, headers: { 'Retry-After': '2' } } : { status: 200 };
-      const { tracker, emitter: e } = start({ maxConcurrentRequests: 1, backoff: { baseMs: 1, capMs: 1 } });
+      const failures: SendResult[] = [];
+      const { tracker, emitter: e } = start({
+        maxConcurrentRequests: 1,
+        backoff: { baseMs: 1, capMs: 1 },
+        callback: (_s, f) => void failures.push(...f),
+      });
       const eids = trackMany(tracker, 300);
-      await waitFor(() => collector.requests.length >= 1, { what: 'the first request' });
+      // Flush once the emitter has the answer, so the flush meets the Retry-After sleep itself.
+      await waitFor(() => failures.length >= 1, { what: `the ${status} in the callback` });
       e.flush();
       await expectAllDeliveredOnce(eids);
       const [first, second] = collector.requests;
@@ -239,26 +281,37 @@ describe('delivery under faults', () => {
     expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="overflow",kind="custom"} 4000');
   });
 
-  it('while the collector is down for 5 s, the process uses < 5% of one core', async () => {
+  it('while the collector is down, the loop sleeps through its backoff: < 5% of one core between two attempts', async () => {
     await collector.close();
-    const { tracker, emitter: e } = start({ capacity: 10_000 });
-    trackMany(tracker, 10_000);
-    await waitFor(() => e.stats().consecutiveFailures >= 1, { what: 'the first failure' });
-    const cpuBefore = process.cpuUsage();
-    const wallBefore = process.hrtime.bigint();
-    // A measurement window, not a synchronisation wait: the loop must sleep through it.
-    const windowMs = 5_000;
-    await new Promise((resolve) => setTimeout(resolve, windowMs));
-    const cpu = process.cpuUsage(cpuBefore);
-    const wallUs = Number(process.hrtime.bigint() - wallBefore) / 1_000;
-    const share = (cpu.user + cpu.system) / wallUs;
-    expect(share).toBeLessThan(0.05);
-    expect(e.queueDepth).toBe(10_000);
+    // Full jitter drawn at its ceiling: after the fourth failure in a row the loop sleeps 2 s.
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.9999);
+    try {
+      const failures: number[] = [];
+      const { tracker, emitter: e } = start({
+        capacity: 10_000,
+        maxConcurrentRequests: 1,
+        backoff: { baseMs: 250, factor: 2, capMs: 2_000 },
+        callback: (_s, f) => void failures.push(f.length),
+      });
+      trackMany(tracker, 10_000);
+      await waitFor(() => failures.length >= 4, { timeoutMs: 30_000, what: 'four failed attempts' });
+      // The window is the sleep itself: from one failed attempt to the next.
+      const cpuBefore = process.cpuUsage();
+      const wallBefore = process.hrtime.bigint();
+      await waitFor(() => failures.length >= 5, { timeoutMs: 30_000, intervalMs: 250, what: 'the fifth attempt' });
+      const cpu = process.cpuUsage(cpuBefore);
+      const wallUs = Number(process.hrtime.bigint() - wallBefore) / 1_000;
+      expect(wallUs).toBeGreaterThan(1_500_000);
+      expect((cpu.user + cpu.system) / wallUs).toBeLessThan(0.05);
+      expect(e.queueDepth).toBe(10_000);
+    } finally {
+      random.mockRestore();
+    }
   });
 });
 
 describe('app.close() during an outage', () => {
-  it('returns within shutdownTimeoutMs + 1 s and reports what remains', async () => {
+  it('returns at shutdownTimeoutMs, not when the outage ends, and reports what remains', async () => {
     const collector = await TestCollector.start();
     await collector.close();
     const messages: string[] = [];
@@ -280,7 +333,9 @@ describe('app.close() during an outage', () => {
     for (let i = 0; i < 250; i++) app.get(TrackerService).trackEvent('lost_in_outage');
     const started = Date.now();
     await app.close();
-    expect(Date.now() - started).toBeLessThan(shutdownTimeoutMs + 1_000);
+    // The outage never ends: only the deadline can end close(). The margin is for a loaded machine.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(shutdownTimeoutMs - 5);
+    expect(Date.now() - started).toBeLessThan(shutdownTimeoutMs + 5_000);
     expect(messages.join('\n')).toMatch(/0 events sent, 250 still queued/);
     expect(messages.join('\n')).toMatch(/250 events not delivered at shutdown \(0 billing\) were dropped/);
     // Counted, not only logged: stats (and the metrics, when on) show them as dropped at shutdown.

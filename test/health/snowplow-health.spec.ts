@@ -89,7 +89,7 @@ describe('SnowplowHealthIndicator', () => {
     collector.behaviour = () => ({ hang: true });
     app = await healthApp(
       collector,
-      { capacity: 10, batchSize: 1, maxConcurrentRequests: 1, requestTimeoutMs: 60_000 },
+      { capacity: 10, batchSize: 1, maxBatchSize: 1, maxConcurrentRequests: 1, requestTimeoutMs: 60_000 },
       { maxFillRatio: 0.5 },
     );
     for (let i = 0; i < 8; i++) app.get(TrackerService).trackEvent('queued');

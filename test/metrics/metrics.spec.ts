@@ -82,6 +82,30 @@ describe('Prometheus metrics', () => {
     expect(text).toContain('# TYPE snowplow_queue_depth gauge');
   });
 
+  it('events given up after maxAttempts show as dropped{reason="expired"}, by kind', async () => {
+    collector.behaviour = () => ({ status: 503 });
+    app = await createApp({
+      imports: [
+        SnowplowModule.forRoot({
+          collectorUrl: collector.endpoint,
+          appId: 'expired',
+          maxAttempts: 2,
+          backoff: { baseMs: 1, capMs: 2 },
+        }),
+      ],
+    });
+    const tracker = app.get(TrackerService);
+    tracker.trackEvent('doomed');
+    tracker.trackEvent('doomed');
+    tracker.trackBillingEvent({ category: 'c', eventType: 'seats', realm: 'SM', unitOfMeasure: 'seat', quantity: 1 });
+    await waitFor(() => app!.get(EmitterService).stats().dropped.expired === 3, { what: 'the three to expire' });
+    const text = await register.metrics();
+    expect(sample(text, 'snowplow_events_dropped_total{reason="expired",kind="custom"}')).toBe(2);
+    expect(sample(text, 'snowplow_events_dropped_total{reason="expired",kind="billing"}')).toBe(1);
+    expect(sample(text, 'snowplow_events_sent_total{result="failure"}')).toBe(6);
+    expect(sample(text, 'snowplow_events_sent_total{result="success"}')).toBe(0);
+  });
+
   it('a prefix renames every metric; metrics: false registers none', async () => {
     app = await createApp({
       imports: [
@@ -90,6 +114,8 @@ describe('Prometheus metrics', () => {
     });
     app.get(TrackerService).trackEvent('x');
     await collector.waitForEvents(1);
+    // The collector has the event before the emitter has its answer: wait for the emitter too.
+    await app.get(EmitterService).drain(10_000);
     const text = await register.metrics();
     expect(sample(text, 'billing_sp_events_enqueued_total')).toBe(1);
     expect(sample(text, 'billing_sp_events_sent_total{result="success"}')).toBe(1);
@@ -127,6 +153,7 @@ describe('Prometheus metrics', () => {
       shutdownTimeoutMs: 50,
       maxConcurrentRequests: 1,
       batchSize: 1,
+      maxBatchSize: 1,
     };
     const first = await createApp({ imports: [SnowplowModule.forRoot(options)] });
     const second = await createApp({ imports: [SnowplowModule.forRoot(options)] });

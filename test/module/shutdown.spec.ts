@@ -26,6 +26,7 @@ describe('shutdown', () => {
     const closing = app.close();
     release();
     await closing;
+    expect(collector.counts().stored).toEqual({ total: 1_000, distinct: 1_000 });
     expect(
       decodeAccepted(collector)
         .map((e) => e.eid)
@@ -85,6 +86,8 @@ describe('shutdown', () => {
     const exit = await exited;
     expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
     const events = decodeAccepted(collector);
+    // Every event, each once: as many arrived as there are distinct ones.
+    expect(collector.counts().stored).toEqual({ total: 1_000, distinct: 1_000 });
     expect(new Set(events.map((e) => e.eid)).size).toBe(1_000);
     expect(events.every((e) => e.name === 'sigterm_event' && e.raw.aid === 'sigterm-app')).toBe(true);
   });

@@ -2,6 +2,7 @@ import { Injectable, Module } from '@nestjs/common';
 import { HttpModule, HttpService } from '@nestjs/axios';
 import { Test } from '@nestjs/testing';
 import axios from 'axios';
+import { register } from 'prom-client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,7 +193,7 @@ describe('SnowplowModule', () => {
     }
   });
 
-  it('accepts every documented option, and refuses the ones it supplies itself', async () => {
+  it('accepts every documented option at once, each in effect (one by one in module-options.spec.ts), and refuses the ones it supplies itself', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'snowplow-all-options-'));
     try {
       const all: Required<SnowplowModuleOptions> = {
@@ -228,10 +229,16 @@ describe('SnowplowModule', () => {
         enrich: () => ({ region: 'eu' }),
       };
       const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
-      app.get(TrackerService).trackEvent('configured');
-      await collector.waitForEvents(1);
+      const tracker = app.get(TrackerService);
+      for (let i = 0; i < 450; i++) tracker.trackEvent('configured', { i });
+      await collector.waitForEvents(450);
       expect(collector.requests[0].headers['x-from-http-service']).toBe('yes');
       expect(collector.requests[0].headers['x-ignored']).toBeUndefined();
+      expect(collector.events()[0]).toMatchObject({ aid: 'all-options', tna: 'ns', ua: 'ua' });
+      // A backlog leaves in batches grown up to maxBatchSize (batchSize alone: module-options.spec.ts).
+      expect(Math.max(...collector.requests.map((r) => JSON.parse(r.body).data.length))).toBe(200);
+      expect(app.get(EmitterService).stats()).toMatchObject({ capacity: 500, billing: { capacity: 50 } });
+      expect(() => tracker.trackEvent('big', { pad: 'x'.repeat(100_000) })).toThrow(/maxEventBytes \(100000\)/);
       await app.close();
       await expect(
         Test.createTestingModule({
@@ -290,6 +297,7 @@ describe('SnowplowModule', () => {
   });
 
   it('two apps in one process each get their own emitter, share metrics, and both stop on close', async () => {
+    register.clear();
     const options = { collectorUrl: collector.endpoint, appId: 'twice' };
     const first = await createApp({ imports: [SnowplowModule.forRoot(options)] });
     const second = await createApp({ imports: [SnowplowModule.forRoot(options)] });
@@ -297,7 +305,16 @@ describe('SnowplowModule', () => {
     expect(e1).not.toBe(e2);
     first.get(TrackerService).trackEvent('one');
     second.get(TrackerService).trackEvent('two');
-    await collector.waitForEvents(2);
+    second.get(TrackerService).trackEvent('three');
+    await collector.waitForEvents(3);
+    await Promise.all([e1.drain(10_000), e2.drain(10_000)]);
+    // One set of series in the global registry, fed by both emitters.
+    expect(first.get(EmitterService).collector()).toBe(register);
+    expect(second.get(EmitterService).collector()).toBe(register);
+    const text = await register.metrics();
+    expect(text).toMatch(/^snowplow_events_enqueued_total 3$/m);
+    expect(text).toMatch(/^snowplow_events_sent_total\{result="success"\} 3$/m);
+    expect(text.match(/^# TYPE snowplow_events_enqueued_total counter$/gm)).toHaveLength(1);
     await first.close();
     await second.close();
     expect(e1.isStopped && e2.isStopped).toBe(true);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Emitter, SqliteStorage } from '../../lib';
+import { Emitter, SqliteStorage } from '../../lib/core';
 import { decodeAccepted } from '../support/decode';
 import { quietLogger } from '../support/emitter-harness';
 import { TestCollector } from '../support/test-collector';

@@ -1,4 +1,4 @@
-import { InvalidOptionError, QueuedEvent, RingBufferStorage } from '../../lib';
+import { InvalidOptionError, QueuedEvent, RingBufferStorage } from '../../lib/core';
 import { take } from './support/take';
 
 const event = (n: number, bytes = 10): QueuedEvent => ({ eid: `e${n}`, dtm: n, json: '{}', bytes, attempts: 0 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib';
+import { EventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib/core';
 import { take } from './support/take';
 
 const event = (n: number, bytes = 10): QueuedEvent => ({

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { decodePayloadBody, GoodEvent, IgluRegistry, loadIgluRegistry } from '../../lib/testing';
+// The decoder's own modules, not the testing entry point (which loads Nest for SnowplowTestingModule).
+import { IgluRegistry, loadIgluRegistry } from '../../lib/testing/iglu-registry';
+import { decodePayloadBody } from '../../lib/testing/payload-body';
+import { GoodEvent } from '../../lib/testing/types';
 import { TestCollector } from './test-collector';
 
 /** The project's own copy of the Iglu schemas: tests never read ../shared. */

@@ -1,4 +1,4 @@
-import { Emitter, EmitterOptions, Tracker, TrackerOptions } from '../../lib';
+import { Emitter, EmitterOptions, Tracker, TrackerOptions } from '../../lib/core';
 import { TestCollector } from './test-collector';
 
 export const quietLogger = { warn: () => undefined, error: () => undefined };

@@ -112,3 +112,32 @@ describe('SnowplowTestingModule.override() on an app that imports the real Snowp
     await moduleRef.close();
   });
 });
+
+describe('SnowplowTestingModule.forRoot({ isGlobal })', () => {
+  @Injectable()
+  class FeatureService {
+    constructor(readonly tracker: TrackerService) {}
+  }
+  /** A feature module that does not import the testing module itself. */
+  @Module({ providers: [FeatureService], exports: [FeatureService] })
+  class FeatureModule {}
+
+  it('isGlobal: true makes TrackerService injectable in modules that do not import it, and captures their events', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [SnowplowTestingModule.forRoot({ appId: 'global-shop', isGlobal: true }), FeatureModule],
+    }).compile();
+    moduleRef.get(FeatureService).tracker.trackEvent('from_feature', { n: 1 });
+    const capture = moduleRef.get(SnowplowTestingCapture);
+    capture.expectTracked({ name: 'from_feature' }, { n: 1 });
+    expect(capture.events()).toHaveLength(1);
+    await moduleRef.close();
+  });
+
+  it('without isGlobal, such a module cannot inject TrackerService', async () => {
+    await expect(
+      Test.createTestingModule({
+        imports: [SnowplowTestingModule.forRoot({ appId: 'local-shop' }), FeatureModule],
+      }).compile(),
+    ).rejects.toThrow(/TrackerService/);
+  });
+});

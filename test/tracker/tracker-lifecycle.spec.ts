@@ -1,5 +1,5 @@
 // Tracker.flush() and Tracker.stop() (labkit's Tracker.Flush() and Stop()) act on the real emitter.
-import { EmitterStoppedError, TrackedPayload, Tracker } from '../../lib';
+import { EmitterStoppedError, TrackedPayload, Tracker } from '../../lib/core';
 import { useEmitterHarness } from '../support/emitter-harness';
 
 const LINGER_MS = 60_000;

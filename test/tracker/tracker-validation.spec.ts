@@ -7,7 +7,8 @@ import {
   InvalidEventError,
   InvalidOptionError,
   Tracker,
-} from '../../lib';
+  TrackedPayload,
+} from '../../lib/core';
 
 /** An emitter that is never started: validation failures must leave its queue empty. */
 function setup() {
@@ -47,9 +48,68 @@ describe('Tracker construction', () => {
     ['missing emitter', { appId: 'app' }, 'emitter'],
     ['emitter without enqueue', { appId: 'app', emitter: {} }, 'emitter'],
     ['non-string namespace', { appId: 'app', emitter, namespace: 1 }, 'namespace'],
+    ['non-string userAgent', { appId: 'app', emitter, userAgent: {} }, 'userAgent'],
   ])('%s is a typed error naming the option', (_case, options, option) => {
     expect(() => new Tracker(options as never)).toThrow(InvalidOptionError);
     expect(() => new Tracker(options as never)).toThrow(`"${option}"`);
+  });
+
+  it.each([
+    [null, 'Invalid Snowplow option "options": must be an object'],
+    ['app', 'Invalid Snowplow option "options": must be an object'],
+    [{ appId: 'app' }, 'Invalid Snowplow option "emitter": is required (an Emitter or an object with enqueue)'],
+    [{ appId: 'app', emitter, namespace: 1 }, 'Invalid Snowplow option "namespace": must be a string'],
+  ])('%p is refused with the message %p', (options, message) => {
+    expect(() => new Tracker(options as never)).toThrow(message);
+  });
+});
+
+describe('what the tracker hands its emitter', () => {
+  const required = { category: 'c', eventType: 'seats', realm: 'SM', unitOfMeasure: 'seat', quantity: 2 } as const;
+  function capture(options: Record<string, unknown> = {}) {
+    const payloads: TrackedPayload[] = [];
+    const tracker = new Tracker({ appId: 'app', emitter: { enqueue: (p) => void payloads.push(p) }, ...options });
+    return { tracker, payloads, json: () => payloads.map((p) => JSON.parse(p.json) as Record<string, string>) };
+  }
+
+  it('a custom event goes to the custom lane, a billing event to the billing lane, each with the eid it returned', () => {
+    const { tracker, payloads, json } = capture();
+    const custom = tracker.trackEvent('clicked');
+    const bill = tracker.trackBillingEvent(required);
+    const full = tracker.trackBillingEventWithOptionalInput(required, { projectId: 7 });
+    expect(payloads.map((p) => [p.kind, p.eid])).toEqual([
+      ['custom', custom.eid],
+      ['billing', bill.eid],
+      ['billing', full.eid],
+    ]);
+    expect(json().map((p) => p.eid)).toEqual([custom.eid, bill.eid, full.eid]);
+    expect(full.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(json()[2].se_la).toBe(full.eventId);
+    expect(full.eventId).not.toBe(full.eid);
+  });
+
+  it('explicit namespace and userAgent are sent as tna and ua; empty ones are left out, as payload_data asks', () => {
+    const named = capture({ namespace: 'billing-ns', userAgent: 'svc/1.2' });
+    named.tracker.trackEvent('e');
+    expect(named.json()[0]).toMatchObject({ tna: 'billing-ns', ua: 'svc/1.2', aid: 'app', p: 'srv' });
+
+    const empty = capture({ namespace: '', userAgent: '' });
+    empty.tracker.trackEvent('e');
+    empty.tracker.trackBillingEvent(required);
+    for (const payload of empty.json()) {
+      expect(Object.keys(payload)).not.toContain('tna');
+      expect(Object.keys(payload)).not.toContain('ua');
+      expect(Object.values(payload)).not.toContain('');
+    }
+  });
+
+  it('null optional input is the same as none (labkit nil)', () => {
+    const { tracker, json } = capture();
+    tracker.trackBillingEventWithOptionalInput(required, null as never);
+    const cx = JSON.parse(Buffer.from(json()[0].cx, 'base64url').toString('utf8'));
+    expect(Object.keys(cx.data[0].data).sort()).toEqual(
+      ['event_id', 'event_type', 'quantity', 'realm', 'timestamp', 'unit_of_measure'].sort(),
+    );
   });
 });
 

@@ -1,7 +1,8 @@
 // What the tracker puts on the wire for inputs that are valid but unusual: each event is taken
 // from the payload the tracker built, decoded and checked against the Iglu fixtures.
-import { BillingEventOptionalInput, BillingEventRequiredInput, TrackedPayload, Tracker } from '../../lib';
-import { decodeEvent, GoodEvent } from '../../lib/testing';
+import { BillingEventOptionalInput, BillingEventRequiredInput, TrackedPayload, Tracker } from '../../lib/core';
+import { decodeEvent } from '../../lib/testing/event-decoder';
+import { GoodEvent } from '../../lib/testing/types';
 import { fixtureRegistry } from '../support/decode';
 
 const required: BillingEventRequiredInput = {
