@@ -4,37 +4,51 @@ export interface BenchConfig {
   /** Repetitions of each measurement; tables show medians (and min–max). */
   runs: number;
   hotPath: { calls: number; warmup: number; chunk: number };
-  rate: { perSecond: number; durationMs: number; warmupMs: number };
+  /** Row 1b: a latency window and a CPU window of `durationMs` each; the CPU window tracks every `cpuTickMs`. */
+  rate: { perSecond: number; durationMs: number; warmupMs: number; cpuTickMs: number };
   burst: { events: number; warmup: number };
   memory: { events: number };
   shutdown: { events: number };
   /** `billing`: billing events tracked one by one (each committed before tracking returns). */
   durable: { events: number; chunk: number; billing: number };
-  interceptor: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number };
+  /** Row 7: per batch size, each client posts about eventsPerBlock events per block. */
+  delivery: { batchSizes: number[]; eventsPerBlock: number; blocks: number; warmupRequests: number };
+  /** Row 8: one process per backlog × maxBatchSize, after draining `warmup` events. */
+  backlog: { backlogs: number[]; maxBatchSizes: number[]; warmup: number };
+  /** Row 9: custom events queued; request bodies built for these batch sizes. */
+  memoryBreakdown: { events: number; batchSizes: number[] };
+  /** Rounds of row 5: one per run (BENCH_RUNS). */
+  interceptor: { durationSeconds: number; warmupSeconds: number; connections: number };
 }
 
 const FULL: BenchConfig = {
   quick: false,
   runs: 5,
   hotPath: { calls: 100_000, warmup: 20_000, chunk: 1_000 },
-  rate: { perSecond: 10_000, durationMs: 3_000, warmupMs: 1_000 },
+  rate: { perSecond: 10_000, durationMs: 3_000, warmupMs: 1_000, cpuTickMs: 10 },
   burst: { events: 100_000, warmup: 1_000 },
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
   durable: { events: 100_000, chunk: 1_000, billing: 10_000 },
-  interceptor: { rounds: 5, durationSeconds: 5, warmupSeconds: 3, connections: 50 },
+  delivery: { batchSizes: [100, 1_000], eventsPerBlock: 20_000, blocks: 4, warmupRequests: 20 },
+  backlog: { backlogs: [1_000, 10_000, 100_000], maxBatchSizes: [100, 250, 500, 1_000, 2_000], warmup: 5_000 },
+  memoryBreakdown: { events: 100_000, batchSizes: [100, 1_000] },
+  interceptor: { durationSeconds: 5, warmupSeconds: 3, connections: 50 },
 };
 
 const QUICK: BenchConfig = {
   quick: true,
   runs: 1,
   hotPath: { calls: 20_000, warmup: 5_000, chunk: 1_000 },
-  rate: { perSecond: 10_000, durationMs: 1_000, warmupMs: 300 },
+  rate: { perSecond: 10_000, durationMs: 1_000, warmupMs: 300, cpuTickMs: 10 },
   burst: { events: 20_000, warmup: 500 },
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
   durable: { events: 20_000, chunk: 1_000, billing: 2_000 },
-  interceptor: { rounds: 1, durationSeconds: 2, warmupSeconds: 1, connections: 50 },
+  delivery: { batchSizes: [100, 1_000], eventsPerBlock: 10_000, blocks: 2, warmupRequests: 20 },
+  backlog: { backlogs: [1_000, 10_000], maxBatchSizes: [100, 250, 500, 1_000, 2_000], warmup: 2_000 },
+  memoryBreakdown: { events: 20_000, batchSizes: [100, 1_000] },
+  interceptor: { durationSeconds: 2, warmupSeconds: 1, connections: 50 },
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {

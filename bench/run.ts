@@ -5,23 +5,26 @@
  *
  *   BENCH_QUICK=1          fast smoke run (1 run, fewer events, shorter loads)
  *   BENCH_RUNS=n           repetitions (default 5)
- *   BENCH_ROWS=1,2,...     only these rows (1, 1b, 2, 3, 4, 5, 6)
+ *   BENCH_ROWS=1,2,...     only these rows (1, 1b, 2, 3, 4, 5, 6, 7, 8, 9)
  *   BENCH_OUT=file         also write the markdown to this file
  *   BENCH_NODE_FLAGS=...   extra node flags for the measured processes (e.g. --cpu-prof)
- *   BENCH_EMITTER_OPTIONS  JSON of extra options for our Emitter in rows 1-3 (an experiment)
+ *   BENCH_EMITTER_OPTIONS  JSON of extra options for our Emitter in rows 1-3 and 8 (an experiment)
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, freemem, totalmem } from 'node:os';
+import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BUILD_DIR, buildChildren } from './build';
 import { loadConfig } from './config';
+import { backlogRow } from './rows/backlog';
 import { burstRow } from './rows/burst';
+import { deliveryCostRow } from './rows/delivery-cost';
 import { durableRow } from './rows/durable';
 import { hotPathRow } from './rows/hot-path';
 import { interceptorRow } from './rows/interceptor';
 import { memoryRow } from './rows/memory';
+import { memoryBreakdownRow } from './rows/memory-breakdown';
 import { rateRow } from './rows/rate';
 import { shutdownRow } from './rows/shutdown';
 import { CollectorClient } from './support/collector-client';
@@ -36,6 +39,9 @@ const ROWS: Array<{ id: string; name: string; run: (ctx: BenchContext) => Promis
   { id: '3', name: 'memory', run: memoryRow },
   { id: '4', name: 'shutdown', run: shutdownRow },
   { id: '6', name: 'durable outbox', run: durableRow },
+  { id: '7', name: 'delivery cost', run: deliveryCostRow },
+  { id: '8', name: 'backlog curve', run: backlogRow },
+  { id: '9', name: 'memory breakdown', run: memoryBreakdownRow },
   // Last: it needs the @TrackEvent interceptor.
   { id: '5', name: 'interceptor', run: interceptorRow },
 ];
@@ -56,6 +62,36 @@ function cpuModel(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** The checkout the bench ran from: short commit, and the files that differ from it (dirty tree). */
+function gitState(): { commit: string; dirty: string[] } {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: join(__dirname, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const commit = git('rev-parse', '--short', 'HEAD').trim();
+    const dirty = git('status', '--porcelain', '--untracked-files=no')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => line.slice(3));
+    return { commit, dirty };
+  } catch {
+    return { commit: 'unknown (not a git checkout)', dirty: [] };
+  }
+}
+
+function describeGit({ commit, dirty }: { commit: string; dirty: string[] }): string {
+  if (dirty.length === 0) return `commit \`${commit}\` (clean tree)`;
+  const shown = dirty.slice(0, 5).map((f) => `\`${f}\``);
+  const more = dirty.length > shown.length ? ` and ${dirty.length - shown.length} more` : '';
+  return `commit \`${commit}\` + **uncommitted changes** (${shown.join(', ')}${more})`;
+}
+
+/** The 1, 5 and 15 minute load averages. */
+function load(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
 }
 
 function gib(bytes: number): string {
@@ -93,6 +129,9 @@ async function startCollector(): Promise<{ port: number; stop: () => void }> {
 
 async function main(): Promise<number> {
   const cfg = loadConfig();
+  const startedAt = new Date();
+  const loadAtStart = load();
+  const git = gitState();
   const emitterOptions = emitterOptionsFromEnv();
   const wanted = process.env.BENCH_ROWS?.split(',').map((s) => s.trim());
   const rows = ROWS.filter((row) => !wanted || wanted.includes(row.id));
@@ -136,13 +175,34 @@ async function main(): Promise<number> {
   const header = [
     `## nestjs-snowplow vs @snowplow/node-tracker ${nodeTrackerVersion()}`,
     '',
-    `${new Date().toISOString()} · ${cfg.quick ? '**QUICK smoke run** (`BENCH_QUICK=1`: fewer events, shorter loads) · ' : ''}` +
-      `${cfg.runs} run(s) per figure, medians · node ${process.version} · ${availableParallelism()} CPUs (${cpuModel()}) · ` +
-      `${gib(totalmem())} RAM (${gib(freemem())} free at the end) · took ${Math.round((Date.now() - benchStarted) / 1000)} s`,
+    table(
+      ['run', ''],
+      [
+        [
+          'date',
+          `${startedAt.toISOString()} to ${new Date().toISOString()} (${Math.round((Date.now() - benchStarted) / 1000)} s)`,
+        ],
+        ['library', `${describeGit(git)}; \`dist/\` as built when the run started`],
+        ['load average (1 / 5 / 15 min)', `${loadAtStart} at the start, ${load()} at the end`],
+        [
+          'runs',
+          `${cfg.runs} per figure, medians; ratios within a run` +
+            (cfg.quick
+              ? ' · **QUICK smoke run** (`BENCH_QUICK=1`: fewer events, shorter loads; figures not meaningful)'
+              : '') +
+            (!cfg.quick && cfg.runs < 3 ? ' · **fewer than 3 runs: not a result**' : ''),
+        ],
+        ['rows', rows.map((r) => r.id).join(', ')],
+        [
+          'machine',
+          `node ${process.version} · ${availableParallelism()} CPUs (${cpuModel()}) · ${gib(totalmem())} RAM (${gib(freemem())} free at the end)`,
+        ],
+      ],
+    ),
     ...(Object.keys(emitterOptions).length
       ? [
           '',
-          `**Experiment:** our Emitter built with \`${JSON.stringify(emitterOptions)}\` (BENCH_EMITTER_OPTIONS; rows 1–3 only).`,
+          `**Experiment:** our Emitter built with \`${JSON.stringify(emitterOptions)}\` (BENCH_EMITTER_OPTIONS; rows 1–3 and 8 only).`,
         ]
       : []),
   ].join('\n');

@@ -97,29 +97,23 @@ export async function burstRow(ctx: BenchContext): Promise<RowResult> {
     '',
     'Events/s delivered = distinct eids at the collector / time from the first track call to the last request received. ' +
       'A run that loses events ends when the collector has had nothing new for 2 s (not counted in the time). ' +
-      'Peak RSS is the process maximum (`resourceUsage().maxRSS`), after a 1,000-event warm-up.',
+      `Peak RSS is the process maximum (\`resourceUsage().maxRSS\`), after a ${fmt(ctx.cfg.burst.warmup)}-event warm-up.`,
   ].join('\n');
 
-  const oursDefault = runs.ours;
-  const ours100k = runs['ours-100k'];
-  const lostDefault = events - median(oursDefault.map((r) => r.delivered));
-  const lost100k = events - median(ours100k.map((r) => r.delivered));
+  const lost = (v: SubjectName) => events - m(v, 'delivered');
   return {
     markdown,
     targets: [
       {
-        target: `≥ 100,000 events/s delivered end to end (${fmt(events)} burst)`,
-        measured: `capacity 100k: ${fmt(m('ours-100k', 'deliveredPerSecond'))}/s; defaults: ${fmt(m('ours', 'deliveredPerSecond'))}/s`,
-        met: m('ours-100k', 'deliveredPerSecond') >= 100_000,
+        target: `${fmt(events)} burst, \`capacity: 100_000\`: ≥ 150,000 events/s delivered, none lost (row 2)`,
+        measured:
+          `${fmt(m('ours-100k', 'deliveredPerSecond'))}/s, ${fmt(lost('ours-100k'))} lost; ` +
+          `defaults (ring buffer 10,000): ${fmt(m('ours', 'deliveredPerSecond'))}/s, ${fmt(lost('ours'))} overwritten by design`,
+        met: m('ours-100k', 'deliveredPerSecond') >= 150_000 && lost('ours-100k') === 0,
       },
       {
-        target: '0 lost in the burst',
-        measured: `capacity 100k: ${fmt(lost100k)} lost; defaults (ring buffer 10,000): ${fmt(lostDefault)} lost`,
-        met: lost100k === 0 && lostDefault === 0,
-      },
-      {
-        target: `≤ 150 MB peak RSS for the ${fmt(events)} burst`,
-        measured: `capacity 100k: ${mb(m('ours-100k', 'peakRss'))}; defaults: ${mb(m('ours', 'peakRss'))}`,
+        target: `same burst: peak RSS ≤ 150 MB (row 2)`,
+        measured: `${mb(m('ours-100k', 'peakRss'))} (+${mb(m('ours-100k', 'peakRssDelta'))} over pre-burst); defaults: ${mb(m('ours', 'peakRss'))}`,
         met: m('ours-100k', 'peakRss') <= 150 * 1024 * 1024,
       },
     ],

@@ -73,7 +73,7 @@ export async function memoryRow(ctx: BenchContext): Promise<RowResult> {
     markdown,
     targets: [
       {
-        target: `≤ 20 MB RSS for ${fmt(events)} queued events`,
+        target: `≤ 20 MB RSS for ${fmt(events)} queued events (row 3)`,
         measured: `Δ over empty baseline ${mb(oursDelta)}; absolute ${mb(m(loaded, 'ours', 'rss'))} (empty process ${mb(m(empty, 'ours', 'rss'))})`,
         met: oursDelta <= 20 * 1024 * 1024,
       },

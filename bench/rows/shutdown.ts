@@ -80,7 +80,7 @@ export async function shutdownRow(ctx: BenchContext): Promise<RowResult> {
     markdown,
     targets: [
       {
-        target: `shutdown delivers ${fmt(events)}/${fmt(events)}`,
+        target: `shutdown delivers ${fmt(events)}/${fmt(events)} (row 4)`,
         measured: `worst run ${fmt(worst)}/${fmt(events)}, median ${fmt(median(runs['ours-nest-sigterm'].map((r) => r.delivered)))}`,
         met: worst === events,
       },
