@@ -2,7 +2,8 @@
 // Stryker pass per folder, each with the tests that folder needs (MUTATE and MUTATION_TESTS).
 const mutate = (process.env.MUTATE ?? 'lib/{tracker,storage,emitter,auth}/**/*.ts')
   .split(',')
-  .flatMap((glob) => [glob, `!${glob.replace(/\*\*\/\*\.ts$/, '**/index.ts')}`]);
+  // A folder's index.ts only re-exports: left out.
+  .flatMap((glob) => (glob.endsWith('/**/*.ts') ? [glob, `!${glob.replace(/\*\*\/\*\.ts$/, '**/index.ts')}`] : [glob]));
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 module.exports = {

@@ -29,6 +29,20 @@ const TARGETS = {
     // fault-injection.spec.ts (10,000-event outages) is left out: too slow to run per mutant.
     tests: ['emitter/*.spec.ts', 'faults/billing-grade.spec.ts', 'bad-input.spec.ts'],
   },
+  // The send path alone (a quicker pass than the whole folder): npm run mutate emitter-core.
+  'emitter-core': {
+    mutate: ['send-pass', 'backoff', 'outcome', 'settlement', 'loop-signal']
+      .map((f) => `lib/emitter/${f}.ts`)
+      .join(','),
+    tests: [
+      'emitter/backoff.spec.ts',
+      'emitter/outcome.spec.ts',
+      'emitter/emitter-retry.spec.ts',
+      'emitter/emitter-delivery.spec.ts',
+      'emitter/emitter-robustness.spec.ts',
+      'faults/billing-grade.spec.ts',
+    ],
+  },
   auth: {
     mutate: 'lib/auth/**/*.ts',
     tests: ['auth/*.spec.ts', 'emitter/emitter-retry.spec.ts'],
