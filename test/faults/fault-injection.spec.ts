@@ -37,8 +37,8 @@ describe('delivery under faults', () => {
     return Array.from({ length: count }, (_, i) => tracker.trackEvent('fault_test', { i }).eid);
   }
 
-  const repeated = (eids: string[]) => {
-    const seen = new Set<string>();
+  const repeated = <T>(eids: T[]): T[] => {
+    const seen = new Set<T>();
     return eids.filter((eid) => seen.has(eid) || (seen.add(eid), false));
   };
 
@@ -56,11 +56,11 @@ describe('delivery under faults', () => {
     const delivered = decodeAccepted(collector).map((e) => e.eid);
     expect(new Set(delivered).size).toBe(eids.length);
     expect([...new Set(delivered)].sort()).toEqual([...eids].sort());
-    expect(repeated(delivered).filter((eid) => !timedOut.has(eid))).toEqual([]);
+    expect(repeated(delivered).filter((eid) => !timedOut.has(eid!))).toEqual([]);
     if (timedOut.size === 0) expect(delivered).toHaveLength(eids.length);
     const ambiguous = collector.ambiguousEids();
     const twice = repeated(collector.stored().map((e) => e.eid));
-    expect(twice.filter((eid) => !ambiguous.has(eid) && !timedOut.has(eid))).toEqual([]);
+    expect(twice.filter((eid) => !ambiguous.has(eid!) && !timedOut.has(eid!))).toEqual([]);
   }
 
   it('10,000 events, 500 for 3 s then 200: 10,000 distinct eids delivered, 0 lost', async () => {
