@@ -22,6 +22,7 @@ const TARGETS = {
       'storage/sqlite.storage.spec.ts',
       'storage/sqlite-outbox.spec.ts',
       'storage/storage-edges.spec.ts',
+      'storage/storage-bounds.spec.ts',
       'storage/storage-errors.spec.ts',
     ],
   },
