@@ -24,6 +24,7 @@ const TARGETS = {
       'storage/storage-edges.spec.ts',
       'storage/storage-bounds.spec.ts',
       'storage/storage-errors.spec.ts',
+      'storage/sqlite-shared.spec.ts',
     ],
   },
   emitter: {
