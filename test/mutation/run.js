@@ -25,6 +25,7 @@ const TARGETS = {
       'storage/storage-bounds.spec.ts',
       'storage/storage-errors.spec.ts',
       'storage/sqlite-shared.spec.ts',
+      'storage/sqlite-file.spec.ts',
     ],
   },
   emitter: {
