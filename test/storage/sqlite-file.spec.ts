@@ -96,4 +96,21 @@ describe('the outbox reclaims space as it acks', () => {
     expect(free).toBeGreaterThan(20);
     expect(free).toBeLessThan(256);
   });
+
+  it('vacuums once 256 pages are free, at the ack that frees the 256th', () => {
+    // Shared, so that a connection of our own can read the free pages while the outbox is open.
+    // Billing rows, which the capacity does not bound; the capacity says when space is looked at.
+    const storage = new SqliteStorage({ path, shared: true, capacity: 256 });
+    const page = `{"p":"${'x'.repeat(3_900)}"}`; // one row per 4 KB page: each ack frees one
+    storage.addBatch(Array.from({ length: 300 }, (_, i) => ({ ...billing(i), json: page, bytes: page.length })));
+    const leased = storage.lease(300);
+    const raw = openRaw(path);
+    const free = () => raw.pragma('freelist_count', { simple: true }) as number;
+    for (const event of leased.slice(0, 255)) storage.ack([event]);
+    expect(free()).toBe(255);
+    storage.ack([leased[255]]); // 256 free when the 256th ack looks: all handed back
+    expect(free()).toBe(0);
+    raw.close();
+    storage.close();
+  });
 });
