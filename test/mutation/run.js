@@ -22,6 +22,10 @@ const TARGETS = {
       'storage/sqlite.storage.spec.ts',
       'storage/sqlite-outbox.spec.ts',
       'storage/storage-edges.spec.ts',
+      'storage/storage-bounds.spec.ts',
+      'storage/storage-errors.spec.ts',
+      'storage/sqlite-shared.spec.ts',
+      'storage/sqlite-file.spec.ts',
     ],
   },
   emitter: {

@@ -70,6 +70,10 @@ describe('createStorage', () => {
     expect(isEventStorage(null)).toBe(false);
     expect(isEventStorage('storage')).toBe(false);
     const methods = ['add', 'addBatch', 'lease', 'ack', 'release', 'sizeOf'];
+    // A function carrying every method is not a storage (createStorage refuses it as a config).
+    const all = Object.fromEntries(methods.map((m) => [m, () => undefined]));
+    expect(isEventStorage(Object.assign(() => undefined, all))).toBe(false);
+    expect(isEventStorage(all)).toBe(true);
     for (const missing of methods) {
       const partial = Object.fromEntries(methods.filter((m) => m !== missing).map((m) => [m, () => undefined]));
       expect(isEventStorage(partial)).toBe(false);

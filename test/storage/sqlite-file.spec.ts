@@ -1,0 +1,116 @@
+// What the outbox leaves in its SQLite file, read back with a connection of our own: the schema
+// version and indexes, the WAL checkpointed once a capacity's worth of events were acked, and free
+// pages kept for reuse until there are many.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueuedEvent, SqliteStorage } from '../../lib/core';
+import { walFrames } from './support/wal';
+
+const custom = (n: number, json = '{}'): QueuedEvent => ({
+  kind: 'custom',
+  eid: `c${n}`,
+  dtm: n,
+  json,
+  bytes: json.length,
+  attempts: 0,
+});
+const billing = (n: number): QueuedEvent => ({ ...custom(n), kind: 'billing', eid: `b${n}` });
+const nextTick = () => new Promise((resolve) => setImmediate(resolve));
+type Driver = typeof import('better-sqlite3');
+const openRaw = (path: string) => new (require('better-sqlite3') as Driver)(path);
+
+let dir: string;
+let path: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'snowplow-file-'));
+  path = join(dir, 'outbox.db');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function schemaOf(file: string): { version: unknown; indexes: unknown[] } {
+  const raw = openRaw(file);
+  const version = raw.prepare("SELECT value FROM snowplow_meta WHERE key = 'schema_version'").pluck().get();
+  const indexes = raw
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'snowplow%' ORDER BY name")
+    .pluck()
+    .all();
+  raw.close();
+  return { version, indexes };
+}
+
+describe('the schema in the file', () => {
+  it('a new file: version 2, with the billing rows indexed', () => {
+    new SqliteStorage({ path }).close();
+    expect(schemaOf(path)).toEqual({ version: '2', indexes: ['snowplow_billing'] });
+  });
+
+  it('a file of version 1 is migrated to version 2, its lane index replaced, and opens again as version 2', () => {
+    const v1 = openRaw(path);
+    v1.exec(`
+      CREATE TABLE snowplow_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE snowplow_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, eid TEXT NOT NULL, dtm INTEGER NOT NULL,
+        json TEXT NOT NULL, bytes INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, leased_until INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX snowplow_events_lane ON snowplow_events (leased_until, seq);
+      INSERT INTO snowplow_meta VALUES ('schema_version', '1');
+      INSERT INTO snowplow_events (eid, dtm, json, bytes) VALUES ('b1', 1, '{"e":"se"}', 10);
+    `);
+    v1.close();
+    new SqliteStorage({ path }).close();
+    expect(schemaOf(path)).toEqual({ version: '2', indexes: ['snowplow_billing'] });
+    const again = new SqliteStorage({ path });
+    expect(again.sizeOf('billing')).toBe(1);
+    again.close();
+  });
+});
+
+describe('the outbox reclaims space as it acks', () => {
+  const commits = () => walFrames(`${path}-wal`).commits;
+
+  it("checkpoints the WAL once a capacity's worth of events were acked, so the next write starts it over", async () => {
+    const storage = new SqliteStorage({ path, capacity: 4 });
+    storage.addBatch([1, 2, 3, 4].map((n) => custom(n)));
+    await nextTick();
+    const leased = storage.lease(4);
+    storage.ack(leased.slice(0, 3)); // 3 of 4: no checkpoint yet
+    storage.add(billing(1));
+    const growing = commits();
+    expect(growing).toBeGreaterThanOrEqual(4);
+    storage.ack(leased.slice(3)); // the 4th ack: checkpointed
+    storage.add(billing(2));
+    expect(commits()).toBe(1);
+    storage.close();
+  });
+
+  it('keeps a few free pages in the file for reuse: the vacuum waits for 256 of them', async () => {
+    const storage = new SqliteStorage({ path, capacity: 40 });
+    const big = `{"p":"${'x'.repeat(3_000)}"}`;
+    storage.addBatch(Array.from({ length: 40 }, (_, i) => custom(i, big)));
+    await nextTick();
+    storage.ack(storage.lease(40)); // a capacity's worth: space is looked at
+    storage.close();
+    const raw = openRaw(path);
+    const free = raw.pragma('freelist_count', { simple: true }) as number;
+    raw.close();
+    // 40 rows of 3 KB took ~40 pages; once deleted they stay free in the file.
+    expect(free).toBeGreaterThan(20);
+    expect(free).toBeLessThan(256);
+  });
+
+  it('vacuums once 256 pages are free, at the ack that frees the 256th', () => {
+    // Shared, so that a connection of our own can read the free pages while the outbox is open.
+    // Billing rows, which the capacity does not bound; the capacity says when space is looked at.
+    const storage = new SqliteStorage({ path, shared: true, capacity: 256 });
+    const page = `{"p":"${'x'.repeat(3_900)}"}`; // one row per 4 KB page: each ack frees one
+    storage.addBatch(Array.from({ length: 300 }, (_, i) => ({ ...billing(i), json: page, bytes: page.length })));
+    const leased = storage.lease(300);
+    const raw = openRaw(path);
+    const free = () => raw.pragma('freelist_count', { simple: true }) as number;
+    for (const event of leased.slice(0, 255)) storage.ack([event]);
+    expect(free()).toBe(255);
+    storage.ack([leased[255]]); // 256 free when the 256th ack looks: all handed back
+    expect(free()).toBe(0);
+    raw.close();
+    storage.close();
+  });
+});

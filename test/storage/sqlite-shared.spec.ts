@@ -1,0 +1,204 @@
+// A SQLite outbox file shared by several connections (storage.shared: true), each one a process
+// as far as the file can tell: counts read from the file, leases of processes that are gone,
+// evictions when the others filled the file, and a writer that holds the lock.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueuedEvent, SqliteStorage, StorageError } from '../../lib/core';
+
+const custom = (n: number): QueuedEvent => ({
+  kind: 'custom',
+  eid: `c${n}`,
+  dtm: n,
+  json: '{}',
+  bytes: 2,
+  attempts: 0,
+});
+const billing = (n: number): QueuedEvent => ({
+  kind: 'billing',
+  eid: `b${n}`,
+  dtm: n,
+  json: '{}',
+  bytes: 2,
+  attempts: 0,
+});
+const eids = (events: QueuedEvent[]) => events.map((e) => e.eid);
+const nextTick = () => new Promise((resolve) => setImmediate(resolve));
+type Driver = typeof import('better-sqlite3');
+const openRaw = (path: string) => new (require('better-sqlite3') as Driver)(path);
+/** Above Linux's pid_max (2^22): no process has it. */
+const DEAD_PID = 4_194_305;
+/** init: always there (for a user other than root, kill(1, 0) fails with EPERM, which still means it exists). */
+const LIVE_PID = 1;
+
+let dir: string;
+let path: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'snowplow-shared-'));
+  path = join(dir, 'outbox.db');
+});
+afterEach(() => {
+  jest.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Marks rows leased by `pid` until an hour from now, as that process's lease would. */
+function leaseAs(pid: number, ...eidsToLease: string[]) {
+  const raw = openRaw(path);
+  const mark = raw.prepare('UPDATE snowplow_events SET leased_until = ?, leased_by = ? WHERE eid = ?');
+  for (const eid of eidsToLease) mark.run(Date.now() + 3_600_000, pid, eid);
+  raw.close();
+}
+
+function leasesInFile(): Array<{ eid: string; leased_by: number }> {
+  const raw = openRaw(path);
+  const rows = raw
+    .prepare('SELECT eid, leased_by FROM snowplow_events WHERE leased_until > ? ORDER BY seq')
+    .all(Date.now());
+  raw.close();
+  return rows as Array<{ eid: string; leased_by: number }>;
+}
+
+describe('a shared SQLite file', () => {
+  it('asks the emitter to poll it every second; a file of its own is never polled', () => {
+    const shared = new SqliteStorage({ path, shared: true });
+    expect(shared.pollIntervalMs).toBe(1_000);
+    shared.close();
+    const own = new SqliteStorage({ path: join(dir, 'own.db') });
+    expect(own.pollIntervalMs).toBeUndefined();
+    own.close();
+  });
+
+  it("counts each lane from the file: the other connection's events are seen at once", async () => {
+    const a = new SqliteStorage({ path, shared: true });
+    const b = new SqliteStorage({ path, shared: true });
+    b.add(billing(1));
+    expect(a.sizeOf('billing')).toBe(1);
+    b.addBatch([custom(1), custom(2)]);
+    await nextTick();
+    expect([a.sizeOf('custom'), a.sizeOf('billing'), a.size]).toEqual([2, 1, 3]);
+    expect(eids(b.lease(2))).toEqual(['b1', 'c1']);
+    expect([a.sizeOf('custom'), a.sizeOf('billing'), a.size]).toEqual([1, 0, 1]);
+    a.close();
+    b.close();
+  });
+
+  it('opening it returns the leases of processes that are gone to the queue at once, and keeps those of live ones', () => {
+    const setup = new SqliteStorage({ path, shared: true });
+    setup.addBatch([1, 2, 3].map(custom));
+    setup.close();
+    leaseAs(DEAD_PID, 'c1');
+    leaseAs(LIVE_PID, 'c2');
+    const storage = new SqliteStorage({ path, shared: true });
+    // Read from the file before the storage is asked anything.
+    expect(leasesInFile()).toEqual([{ eid: 'c2', leased_by: LIVE_PID }]);
+    expect(storage.size).toBe(2);
+    expect(eids(storage.lease(10))).toEqual(['c1', 'c3']);
+    storage.close();
+  });
+
+  it('while open, it looks for leases of processes that are gone once a second at most', async () => {
+    jest.useFakeTimers({
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
+    });
+    const t0 = Date.now();
+    const storage = new SqliteStorage({ path, shared: true });
+    storage.addBatch([1, 2, 3].map(custom)); // looks for dead leases (none) at t0
+    await nextTick();
+    leaseAs(DEAD_PID, 'c1');
+    jest.setSystemTime(t0 + 999);
+    expect(storage.size).toBe(2);
+    jest.setSystemTime(t0 + 1_000);
+    expect(storage.size).toBe(3);
+    expect(leasesInFile()).toEqual([]);
+    leaseAs(DEAD_PID, 'c2');
+    jest.setSystemTime(t0 + 1_999);
+    expect(storage.size).toBe(2);
+    jest.setSystemTime(t0 + 2_000);
+    expect(storage.size).toBe(3);
+    storage.close();
+  });
+
+  it('a write that finds the file over capacity counts the events in flight too', async () => {
+    const a = new SqliteStorage({ path, shared: true, capacity: 3 });
+    const b = new SqliteStorage({ path, shared: true, capacity: 3 });
+    a.addBatch([custom(1), custom(2)]);
+    await nextTick();
+    const inFlight = a.lease(2);
+    // Same tick: neither sees the other's event before writing its own.
+    expect(a.add(custom(3))).toBe(0);
+    expect(b.add(custom(4))).toBe(0);
+    await nextTick();
+    // b's write found c1, c2 in flight and c3, c4 waiting: one over, the oldest waiting (c3) went.
+    expect([a.takeEvictions(), b.takeEvictions()]).toEqual([0, 1]);
+    a.ack(inFlight);
+    expect(eids(b.lease(10))).toEqual(['c4']);
+    a.close();
+    b.close();
+  });
+
+  it('a process that only reads never evicts: only a write that takes the file over its capacity does', async () => {
+    const small = new SqliteStorage({ path, shared: true, capacity: 2 });
+    const large = new SqliteStorage({ path, shared: true, capacity: 10 });
+    large.addBatch([1, 2, 3, 4, 5].map(custom));
+    await nextTick();
+    expect(small.lease(0)).toEqual([]);
+    expect(small.size).toBe(5);
+    expect(small.takeEvictions()).toBe(0);
+    expect(eids(large.lease(10))).toEqual(['c1', 'c2', 'c3', 'c4', 'c5']);
+    small.close();
+    large.close();
+  });
+
+  it('an eviction SQLite refuses is reported by the lease that wrote, naming what failed', () => {
+    new SqliteStorage({ path, shared: true }).close();
+    const raw = openRaw(path);
+    raw.exec(
+      "CREATE TRIGGER refuse BEFORE DELETE ON snowplow_events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    );
+    raw.close();
+    const a = new SqliteStorage({ path, shared: true, capacity: 3 });
+    const b = new SqliteStorage({ path, shared: true, capacity: 3 });
+    a.addBatch([1, 2, 3].map(custom));
+    b.addBatch([4, 5].map(custom));
+    expect(a.lease(0)).toEqual([]); // writes c1..c3
+    let err: unknown;
+    try {
+      b.lease(0); // writes c4, c5: two over, which the trigger will not let go
+    } catch (caught) {
+      err = caught;
+    }
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as Error).message).toBe(`Snowplow event store ${path}: cannot evict events: database or disk is full`);
+    expect(b.takeEvictions()).toBe(0);
+    a.close();
+    b.close();
+  });
+
+  it('a lease with nothing to take returns at once while another process holds the write lock', async () => {
+    const storage = new SqliteStorage({ path, shared: true });
+    const writer = openRaw(path);
+    writer.exec('BEGIN IMMEDIATE');
+    expect(storage.lease(5)).toEqual([]); // nothing waits
+    writer.exec('ROLLBACK');
+    storage.add(custom(1));
+    await nextTick();
+    writer.exec('BEGIN IMMEDIATE');
+    expect(storage.lease(0)).toEqual([]); // asked for none
+    writer.exec('ROLLBACK');
+    writer.close();
+    expect(eids(storage.lease(5))).toEqual(['c1']);
+    storage.close();
+  });
+});
