@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { FileHandle, mkdir, mkdtemp, rename, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -242,6 +243,211 @@ describe('FileTokenSource', () => {
       }
       expect(thrown).toBeInstanceOf(InvalidOptionError);
       expect((thrown as InvalidOptionError).option).toBe('path');
+    }
+  });
+
+  /** Spies on `open` without changing it: how often the token file was opened, and the handles it got. */
+  function watchOpens() {
+    const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
+    return {
+      reads: (path: string) => opened.mock.calls.filter(([p]) => p === path).length,
+      handles: () => Promise.all(opened.mock.results.map((r) => r.value as Promise<FileHandle>)),
+      restore: () => opened.mockRestore(),
+    };
+  }
+
+  /** Freezes `Date.now()` at `ms` until the returned function is called. */
+  function clockAt(ms: number) {
+    const spy = jest.spyOn(Date, 'now').mockReturnValue(ms);
+    return { set: (next: number) => void spy.mockReturnValue(next), restore: () => spy.mockRestore() };
+  }
+
+  it('says why a path is refused', () => {
+    for (const [bad, reason] of [
+      ['', 'must be a non-empty string (the token file)'],
+      ['  ', 'must be a non-empty string (the token file)'],
+      [undefined, 'must be a non-empty string (the token file)'],
+      ['a\0b', 'must not contain NUL characters'],
+    ]) {
+      expect(() => new FileTokenSource(bad as string)).toThrow(`Invalid Snowplow option "path": ${reason}`);
+    }
+  });
+
+  it('accepts a token file of exactly 64 KiB and refuses one byte more, naming the limit', async () => {
+    const largest = 'x'.repeat(65_536);
+    await writeFile(file, largest);
+    const source = new FileTokenSource(file);
+    expect(await source.getToken()).toBe(largest);
+
+    await writeFile(file, `${largest}y`);
+    const error = await failure(source.getToken());
+    expect(error).toMatchObject({
+      code: 'TOKEN_FILE_INVALID',
+      message: `token file ${file} is larger than 65536 bytes, so it is not a token`,
+    });
+  });
+
+  it('closes the file it opened, whether the read succeeds or is refused', async () => {
+    await writeFile(file, 'closed-after-read');
+    await writeFile(join(dir, 'large'), 'x'.repeat(MAX_TOKEN_FILE_BYTES + 1));
+    const opens = watchOpens();
+    try {
+      expect(await new FileTokenSource(file).getToken()).toBe('closed-after-read');
+      expect((await failure(new FileTokenSource(dir).getToken())).code).toBe('TOKEN_FILE_UNREADABLE');
+      expect((await failure(new FileTokenSource(join(dir, 'large')).getToken())).code).toBe('TOKEN_FILE_INVALID');
+      const handles = await opens.handles();
+      expect(handles).toHaveLength(3);
+      // A closed FileHandle has fd -1; an open one keeps its descriptor until garbage collection.
+      expect(handles.map((h) => h.fd)).toEqual([-1, -1, -1]);
+    } finally {
+      opens.restore();
+    }
+  });
+
+  it('a path that cannot be resolved for another reason is unreadable, with the error code in the message', async () => {
+    await symlink(join(dir, 'loop-b'), join(dir, 'loop-a'));
+    await symlink(join(dir, 'loop-a'), join(dir, 'loop-b'));
+    const loop = await failure(new FileTokenSource(join(dir, 'loop-a')).getToken());
+    expect(loop).toMatchObject({
+      code: 'TOKEN_FILE_UNREADABLE',
+      message: `cannot read token file ${join(dir, 'loop-a')} (ELOOP)`,
+    });
+
+    await writeFile(file, 'a file, not a directory');
+    const notDir = await failure(new FileTokenSource(join(file, 'nested')).getToken()); // ENOTDIR
+    expect(notDir).toMatchObject({
+      code: 'TOKEN_FILE_MISSING',
+      message: `token file ${join(file, 'nested')} does not exist`,
+    });
+  });
+
+  it('an error without a code is named as an error, and what it says is not repeated', async () => {
+    await writeFile(file, 'never-read');
+    const fs = require('node:fs/promises') as typeof import('node:fs/promises');
+    const stats = jest.spyOn(fs, 'stat').mockRejectedValueOnce(new Error('disk on fire'));
+    try {
+      const error = await failure(new FileTokenSource(file).getToken());
+      expect(error).toMatchObject({ code: 'TOKEN_FILE_UNREADABLE', message: `cannot read token file ${file} (error)` });
+    } finally {
+      stats.mockRestore();
+    }
+  });
+
+  it('a file is read again until 2 s have passed since its newest timestamp, an mtime in the future included', async () => {
+    await writeFile(file, 'future-mtime');
+    const mtimeSeconds = Math.floor(Date.now() / 1000) + 3_600;
+    await utimes(file, mtimeSeconds, mtimeSeconds); // ctime is now, the mtime an hour later
+    const { mtimeNs, ctimeNs } = await stat(file, { bigint: true });
+    expect(mtimeNs).toBe(BigInt(mtimeSeconds) * 1_000_000_000n);
+    expect(mtimeNs > ctimeNs).toBe(true);
+
+    const clock = clockAt(mtimeSeconds * 1000 + 1_999);
+    const opens = watchOpens();
+    try {
+      const source = new FileTokenSource(file);
+      expect(await source.getToken()).toBe('future-mtime');
+      expect(await source.getToken()).toBe('future-mtime');
+      expect(opens.reads(file)).toBe(2); // 1.999 s after the mtime: read on every call
+
+      clock.set(mtimeSeconds * 1000 + 2_000);
+      expect(await source.getToken()).toBe('future-mtime'); // read at exactly 2 s: no longer racy
+      expect(await source.getToken()).toBe('future-mtime');
+      expect(await source.getToken()).toBe('future-mtime');
+      expect(opens.reads(file)).toBe(3);
+    } finally {
+      opens.restore();
+      clock.restore();
+    }
+  });
+
+  it('a file whose mtime was put back is read again until 2 s have passed since its ctime', async () => {
+    await writeFile(file, 'old-mtime');
+    await age(file);
+    const { mtimeNs, ctimeNs } = await stat(file, { bigint: true });
+    expect(ctimeNs - mtimeNs > 3_000_000_000_000n).toBe(true);
+    const ctimeMs = Number(ctimeNs / 1_000_000n);
+
+    const clock = clockAt(ctimeMs + 1_999);
+    const opens = watchOpens();
+    try {
+      const source = new FileTokenSource(file);
+      expect(await source.getToken()).toBe('old-mtime');
+      expect(await source.getToken()).toBe('old-mtime');
+      expect(opens.reads(file)).toBe(2);
+
+      clock.set(ctimeMs + 2_001);
+      expect(await source.getToken()).toBe('old-mtime');
+      expect(await source.getToken()).toBe('old-mtime');
+      expect(opens.reads(file)).toBe(3);
+    } finally {
+      opens.restore();
+      clock.restore();
+    }
+  });
+
+  it('an old file rewritten with the same size and the same mtime is read again: its ctime tells', async () => {
+    // Whole seconds, so that the mtime set twice below is the same to the nanosecond.
+    const anHourAgo = Math.floor(Date.now() / 1000) - 3_600;
+    await writeFile(file, 'same-size-1');
+    await utimes(file, anHourAgo, anHourAgo);
+    const before = await stat(file, { bigint: true });
+    const clock = clockAt(Date.now() + 3_600_000); // long past the racy window of every change below
+    const opens = watchOpens();
+    try {
+      const source = new FileTokenSource(file);
+      expect(await source.getToken()).toBe('same-size-1');
+      expect(await source.getToken()).toBe('same-size-1');
+      expect(opens.reads(file)).toBe(1);
+
+      await writeFile(file, 'same-size-2');
+      await utimes(file, anHourAgo, anHourAgo);
+      const after = await stat(file, { bigint: true });
+      expect([after.ino, after.size, after.mtimeNs]).toEqual([before.ino, before.size, before.mtimeNs]);
+      expect(after.ctimeNs).not.toBe(before.ctimeNs);
+
+      expect(await source.getToken()).toBe('same-size-2');
+      expect(opens.reads(file)).toBe(2);
+    } finally {
+      opens.restore();
+      clock.restore();
+    }
+  });
+
+  it('a symlink swapped to another file with the same size and timestamps is read again: its inode tells', async () => {
+    // Two files written back to back within one tick of the file system's clock have the same
+    // mtime and ctime; only their inodes differ. A few attempts find such a pair.
+    let twins: [string, string] | undefined;
+    for (let attempt = 0; attempt < 100 && !twins; attempt++) {
+      const a = join(dir, `twin-${attempt}-a`);
+      const b = join(dir, `twin-${attempt}-b`);
+      writeFileSync(a, 'twin-token-A');
+      writeFileSync(b, 'twin-token-B');
+      const [sa, sb] = await Promise.all([stat(a, { bigint: true }), stat(b, { bigint: true })]);
+      if (sa.mtimeNs === sb.mtimeNs && sa.ctimeNs === sb.ctimeNs) twins = [a, b];
+    }
+    if (!twins) throw new Error('could not write two files with the same timestamps on this file system');
+    const [a, b] = twins;
+    await symlink(a, file);
+
+    const clock = clockAt(Date.now() + 3_600_000);
+    const opens = watchOpens();
+    try {
+      const source = new FileTokenSource(file);
+      expect(await source.getToken()).toBe('twin-token-A');
+      expect(await source.getToken()).toBe('twin-token-A');
+      expect(opens.reads(file)).toBe(1);
+
+      await symlink(b, join(dir, 'token.next'));
+      await rename(join(dir, 'token.next'), file);
+      const [sa, sb] = await Promise.all([stat(a, { bigint: true }), stat(file, { bigint: true })]);
+      expect([sb.dev, sb.size, sb.mtimeNs, sb.ctimeNs]).toEqual([sa.dev, sa.size, sa.mtimeNs, sa.ctimeNs]);
+      expect(sb.ino).not.toBe(sa.ino);
+
+      expect(await source.getToken()).toBe('twin-token-B');
+      expect(opens.reads(file)).toBe(2);
+    } finally {
+      opens.restore();
+      clock.restore();
     }
   });
 });
