@@ -81,6 +81,36 @@ describe('describeFailure', () => {
     expect(describeFailure({ message: 'no name' }, SECRET)).toEqual({ text: 'unknown error', status: undefined });
   });
 
+  it('takes a message and a code only from a link that has both a string name and a string message', () => {
+    expect(describeFailure({ name: 'Weird', message: 42, code: 'EWEIRD' }, SECRET)).toEqual({
+      text: 'unknown error',
+      status: undefined,
+    });
+    expect(describeFailure({ name: 'NoMessage', code: 'ENOMSG' }, SECRET)).toEqual({
+      text: 'unknown error',
+      status: undefined,
+    });
+    const err = error('outer', { code: 'EOUTER', cause: { message: 'nameless', code: 'ENONAME' } });
+    expect(describeFailure(err, SECRET)).toEqual({ text: 'outer (EOUTER)', status: undefined });
+  });
+
+  it('lists several codes and the HTTP status separated by commas', () => {
+    const err = error('fetch failed', {
+      code: 'UND_ERR_SOCKET',
+      status: 502,
+      cause: error('other side closed', { code: 'ECONNRESET' }),
+    });
+    expect(describeFailure(err, SECRET)).toEqual({
+      text: 'fetch failed: other side closed (UND_ERR_SOCKET, ECONNRESET, HTTP 502)',
+      status: 502,
+    });
+  });
+
+  it('keeps a line of exactly 200 characters whole and clips one of 201', () => {
+    expect(describeFailure(error('y'.repeat(200)), SECRET).text).toBe('y'.repeat(200));
+    expect(describeFailure(error('y'.repeat(201)), SECRET).text).toBe(`${'y'.repeat(200)}...`);
+  });
+
   it('follows at most six links of a cause chain', () => {
     let err: Error = error('link 7');
     for (let i = 6; i >= 1; i--) err = error(`link ${i}`, { cause: err });
