@@ -269,7 +269,14 @@ describe('FileTokenSource', () => {
       [undefined, 'must be a non-empty string (the token file)'],
       ['a\0b', 'must not contain NUL characters'],
     ]) {
-      expect(() => new FileTokenSource(bad as string)).toThrow(`Invalid Snowplow option "path": ${reason}`);
+      let thrown: unknown;
+      try {
+        new FileTokenSource(bad as string);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(InvalidOptionError);
+      expect((thrown as Error).message).toBe(`Invalid Snowplow option "path": ${reason}`);
     }
   });
 
