@@ -350,13 +350,47 @@ describe('OidcTokenSource error messages from a misbehaving provider', () => {
     const oidc = new OidcTokenSource({ issuer, clientId: 'me', clientSecret: secret, allowInsecureHttp: true });
     const wrongType = await failure(oidc.getToken(AUDIENCE));
     expect(wrongType.code).toBe('INVALID_TOKEN_RESPONSE');
-    expect(wrongType.message).toMatch(/type "dpop"/i);
+    expect(wrongType.message).toBe('the token endpoint issued a token of type "dpop", expected Bearer');
     expect(wrongType.message).not.toContain('abc.def.ghi');
 
     answer = { access_token: 'two words\r\nX-Injected: 1', token_type: 'Bearer', expires_in: 300 };
     const badValue = await failure(oidc.getToken(AUDIENCE));
     expect(badValue.code).toBe('INVALID_TOKEN_RESPONSE');
-    expect(badValue.message).not.toContain('two words');
+    expect(badValue.message).toBe(
+      'the token endpoint issued an access token that is empty or not a valid header value',
+    );
+  });
+
+  it('sends the audience of the call and none without one, and the client credentials the way it was told', async () => {
+    const requests: Array<{ authorization: string; form: URLSearchParams }> = [];
+    const issuer = await serve((authorization, body) => {
+      requests.push({ authorization, form: new URLSearchParams(body) });
+      return { status: 200, json: { access_token: `token-${requests.length}`, token_type: 'Bearer', expires_in: 300 } };
+    });
+    const basic = new OidcTokenSource({ issuer, clientId: 'me', clientSecret: secret, allowInsecureHttp: true });
+    expect(await basic.getToken()).toBe('token-1');
+    expect(await basic.getToken(AUDIENCE)).toBe('token-2');
+    expect(await basic.getToken()).toBe('token-1'); // cached under no audience
+    const post = new OidcTokenSource({
+      issuer,
+      clientId: 'me',
+      clientSecret: secret,
+      allowInsecureHttp: true,
+      clientAuthMethod: 'client_secret_post',
+    });
+    expect(await post.getToken(AUDIENCE)).toBe('token-3');
+
+    expect(requests.map((r) => Object.fromEntries(r.form))).toEqual([
+      { grant_type: 'client_credentials' },
+      { grant_type: 'client_credentials', audience: AUDIENCE },
+      { grant_type: 'client_credentials', audience: AUDIENCE, client_id: 'me', client_secret: secret },
+    ]);
+    const credentials = (r: { authorization: string }) =>
+      Buffer.from(r.authorization.replace(/^Basic /, ''), 'base64').toString('utf8');
+    expect(requests[0].authorization).toMatch(/^Basic /);
+    expect(credentials(requests[0])).toBe(`me:${encodeURIComponent(secret).replace(/%20/g, '+')}`);
+    expect(requests[1].authorization).toBe(requests[0].authorization);
+    expect(requests[2].authorization).toBe('');
   });
 
   it('a token without expires_in is kept until invalidate()', async () => {
@@ -439,6 +473,17 @@ describe('OidcTokenSource error messages from a misbehaving provider', () => {
 });
 
 describe('OidcTokenSource options', () => {
+  /** The option named and the whole message of the InvalidOptionError that `construct` throws. */
+  function refusal(construct: () => unknown): { option: string; message: string } {
+    try {
+      construct();
+    } catch (err) {
+      expect(err).toBeInstanceOf(InvalidOptionError);
+      return { option: (err as InvalidOptionError).option, message: (err as Error).message };
+    }
+    throw new Error('expected an InvalidOptionError, but the options were accepted');
+  }
+
   const valid: OidcTokenSourceOptions = {
     issuer: 'https://login.example.com/realm',
     clientId: 'client',
@@ -494,6 +539,47 @@ describe('OidcTokenSource options', () => {
 
   it('rejects a missing options object', () => {
     expect(() => new OidcTokenSource(undefined as unknown as OidcTokenSourceOptions)).toThrow(InvalidOptionError);
+  });
+
+  it.each<[string, unknown]>([
+    ['undefined', undefined],
+    ['null', null],
+    ['a string', 'https://login.example.com'],
+  ])('says that options that are %s must be an object', (_what, options) => {
+    expect(refusal(() => new OidcTokenSource(options as OidcTokenSourceOptions))).toEqual({
+      option: 'options',
+      message: 'Invalid Snowplow option "options": must be an object',
+    });
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['issuer', { issuer: undefined }, "must be a non-empty string (the provider's https issuer URL)"],
+    ['issuer', { issuer: '   ' }, "must be a non-empty string (the provider's https issuer URL)"],
+    ['issuer', { issuer: 'not a url' }, 'is not an absolute URL (expected e.g. https://login.example.com/realm)'],
+    ['issuer', { issuer: 'ftp://login.example.com' }, 'must use https, got ftp'],
+    ['issuer', { issuer: 'https://user@login.example.com' }, 'must not contain credentials'],
+    ['issuer', { issuer: 'https://:pw@login.example.com' }, 'must not contain credentials'],
+    ['issuer', { issuer: 'https://login.example.com/?tenant=1' }, 'must not have a query or fragment'],
+    ['issuer', { issuer: 'https://login.example.com/realm#top' }, 'must not have a query or fragment'],
+    [
+      'clientAuthMethod',
+      { clientAuthMethod: 'private_key_jwt' },
+      'must be "client_secret_basic" or "client_secret_post"',
+    ],
+  ])('says why a bad %s is refused: %j', (option, override, reason) => {
+    expect(refusal(() => new OidcTokenSource({ ...valid, ...override } as unknown as OidcTokenSourceOptions))).toEqual({
+      option,
+      message: `Invalid Snowplow option "${option}": ${reason}`,
+    });
+  });
+
+  it('prints the issuer, the client id and a fixed audience, and nothing else', () => {
+    expect(String(new OidcTokenSource(valid))).toBe(
+      'OidcTokenSource { issuer: "https://login.example.com/realm", clientId: "client" }',
+    );
+    expect(String(new OidcTokenSource({ ...valid, audience: 'https://collector.example.com' }))).toBe(
+      'OidcTokenSource { issuer: "https://login.example.com/realm", clientId: "client", audience: "https://collector.example.com" }',
+    );
   });
 
   it('allows an http issuer only with allowInsecureHttp', () => {
