@@ -117,14 +117,24 @@ describe('OidcTokenSource against a real OpenID provider', () => {
     expect(provider.tokenRequests).toHaveLength(2);
   });
 
-  /** The clock the source reads lifetimes with, frozen; `advance` moves it. Restored after the test. */
+  /**
+   * The clock the source reads lifetimes with, frozen; `advance` moves it. Restored after the test.
+   * `Date.now()` is frozen and moved with it: openid-client's `expiresIn()` is the whole seconds left
+   * by `Date.now()`, so a millisecond passing between the answer and that call (a loaded machine)
+   * would read a 60 s token as 59 s.
+   */
   function controlledClock() {
     const clock = (require('node:perf_hooks') as typeof import('node:perf_hooks')).performance;
     // A whole number, so that expiry arithmetic on it is exact (no float rounding at the boundary).
     const frozen = Math.round(clock.now());
+    const frozenDate = Date.now();
     let offset = 0;
     const spy = jest.spyOn(clock, 'now').mockImplementation(() => frozen + offset);
-    restoreClock = () => spy.mockRestore();
+    const dateSpy = jest.spyOn(Date, 'now').mockImplementation(() => frozenDate + offset);
+    restoreClock = () => {
+      spy.mockRestore();
+      dateSpy.mockRestore();
+    };
     return { advance: (ms: number) => void (offset += ms) };
   }
   let restoreClock: (() => void) | undefined;
