@@ -120,7 +120,8 @@ describe('the SQLite outbox keeps every event whose eid tracking returned', () =
     const delivered = new Set(await resumeAndDeliver());
     const missing = [...custom, ...billing].filter((eid) => !delivered.has(eid));
     expect(missing).toEqual([]);
-  });
+    // Nine child processes and a drain: ~15 s on a quiet machine, over 60 s when the cores are shared.
+  }, 180_000);
 });
 
 describe('the outbox file is private', () => {
