@@ -5,18 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedEvent, SqliteStorage } from '../../lib/core';
+import { billingEvent as billing, nextTick, queued } from './support/events';
 import { walFrames } from './support/wal';
 
-const custom = (n: number, json = '{}'): QueuedEvent => ({
-  kind: 'custom',
-  eid: `c${n}`,
-  dtm: n,
-  json,
-  bytes: json.length,
-  attempts: 0,
-});
-const billing = (n: number): QueuedEvent => ({ ...custom(n), kind: 'billing', eid: `b${n}` });
-const nextTick = () => new Promise((resolve) => setImmediate(resolve));
+const custom = (n: number, json = '{}'): QueuedEvent => queued('custom', n, { json, bytes: json.length });
 type Driver = typeof import('better-sqlite3');
 const openRaw = (path: string) => new (require('better-sqlite3') as Driver)(path);
 

@@ -5,25 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedEvent, SqliteStorage, StorageError } from '../../lib/core';
+import { billingEvent as billing, customEvent as custom, nextTick } from './support/events';
 
-const custom = (n: number): QueuedEvent => ({
-  kind: 'custom',
-  eid: `c${n}`,
-  dtm: n,
-  json: '{}',
-  bytes: 2,
-  attempts: 0,
-});
-const billing = (n: number): QueuedEvent => ({
-  kind: 'billing',
-  eid: `b${n}`,
-  dtm: n,
-  json: '{}',
-  bytes: 2,
-  attempts: 0,
-});
 const eids = (events: QueuedEvent[]) => events.map((e) => e.eid);
-const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 type Driver = typeof import('better-sqlite3');
 const openRaw = (path: string) => new (require('better-sqlite3') as Driver)(path);
 /** Above Linux's pid_max (2^22): no process has it. */

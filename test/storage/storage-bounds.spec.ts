@@ -6,17 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib/core';
 import { Fifo } from '../../lib/storage/fifo';
+import { queued } from './support/events';
 import { walFrames } from './support/wal';
 
-const custom = (n: number, bytes = 2): QueuedEvent => ({
-  kind: 'custom',
-  eid: `c${n}`,
-  dtm: n,
-  json: '{}',
-  bytes,
-  attempts: 0,
-});
-const billing = (n: number, bytes = 2): QueuedEvent => ({ ...custom(n, bytes), kind: 'billing', eid: `b${n}` });
+const custom = (n: number, bytes = 2): QueuedEvent => queued('custom', n, { bytes });
+const billing = (n: number, bytes = 2): QueuedEvent => queued('billing', n, { bytes });
 const eids = (events: QueuedEvent[]) => events.map((e) => e.eid);
 const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 type Driver = typeof import('better-sqlite3');

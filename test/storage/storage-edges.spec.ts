@@ -4,26 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStorage, InvalidOptionError, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib/core';
+import { EventStorage, InvalidOptionError, RingBufferStorage, SqliteStorage } from '../../lib/core';
 import { createStorage, isEventStorage } from '../../lib/storage/create-storage';
-
-const custom = (n: number): QueuedEvent => ({
-  kind: 'custom',
-  eid: `c${n}`,
-  dtm: n,
-  json: '{}',
-  bytes: 2,
-  attempts: 0,
-});
-const billing = (n: number): QueuedEvent => ({
-  kind: 'billing',
-  eid: `b${n}`,
-  dtm: n,
-  json: '{}',
-  bytes: 2,
-  attempts: 0,
-});
-const nextTick = () => new Promise((resolve) => setImmediate(resolve));
+import { billingEvent as billing, customEvent as custom, nextTick } from './support/events';
 
 let dir: string;
 let path: string;

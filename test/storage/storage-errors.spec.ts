@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   InvalidOptionError,
-  QueuedEvent,
   RingBufferStorage,
   SqliteStorage,
   StorageCorruptError,
@@ -14,23 +13,8 @@ import {
   StorageLockedError,
 } from '../../lib/core';
 import { translateSqliteError } from '../../lib/storage/sqlite-file';
+import { billingEvent as billing, customEvent as custom } from './support/events';
 
-const custom = (n: number): QueuedEvent => ({
-  kind: 'custom',
-  eid: `c${n}`,
-  dtm: n,
-  json: '{}',
-  bytes: 2,
-  attempts: 0,
-});
-const billing = (n: number): QueuedEvent => ({
-  kind: 'billing',
-  eid: `b${n}`,
-  dtm: n,
-  json: '{}',
-  bytes: 2,
-  attempts: 0,
-});
 type Driver = typeof import('better-sqlite3');
 
 /** The error `fn` throws (the test fails when it throws nothing). */
