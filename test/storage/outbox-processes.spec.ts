@@ -83,6 +83,8 @@ describe('durable delivery across crashes', () => {
       collectorUrl: collector.endpoint,
       storage: { type: 'sqlite', path },
       logger: quietLogger,
+      // One request at a time: the order in which batches arrive is the order they were leased.
+      maxConcurrentRequests: 1,
     });
     emitter.start();
     return emitter;
