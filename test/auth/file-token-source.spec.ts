@@ -30,6 +30,7 @@ describe('FileTokenSource', () => {
     file = join(dir, 'token');
   });
   afterEach(async () => {
+    jest.restoreAllMocks();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -246,20 +247,19 @@ describe('FileTokenSource', () => {
     }
   });
 
-  /** Spies on `open` without changing it: how often the token file was opened, and the handles it got. */
+  /** Spies on `open` without changing it (until afterEach): how often the file was opened, and the handles it got. */
   function watchOpens() {
     const opened = jest.spyOn(require('node:fs/promises') as typeof import('node:fs/promises'), 'open');
     return {
       reads: (path: string) => opened.mock.calls.filter(([p]) => p === path).length,
       handles: () => Promise.all(opened.mock.results.map((r) => r.value as Promise<FileHandle>)),
-      restore: () => opened.mockRestore(),
     };
   }
 
-  /** Freezes `Date.now()` at `ms` until the returned function is called. */
+  /** Freezes `Date.now()` at `ms` (until afterEach); `set` moves it. */
   function clockAt(ms: number) {
     const spy = jest.spyOn(Date, 'now').mockReturnValue(ms);
-    return { set: (next: number) => void spy.mockReturnValue(next), restore: () => spy.mockRestore() };
+    return { set: (next: number) => void spy.mockReturnValue(next) };
   }
 
   it('says why a path is refused', () => {
@@ -298,17 +298,13 @@ describe('FileTokenSource', () => {
     await writeFile(file, 'closed-after-read');
     await writeFile(join(dir, 'large'), 'x'.repeat(MAX_TOKEN_FILE_BYTES + 1));
     const opens = watchOpens();
-    try {
-      expect(await new FileTokenSource(file).getToken()).toBe('closed-after-read');
-      expect((await failure(new FileTokenSource(dir).getToken())).code).toBe('TOKEN_FILE_UNREADABLE');
-      expect((await failure(new FileTokenSource(join(dir, 'large')).getToken())).code).toBe('TOKEN_FILE_INVALID');
-      const handles = await opens.handles();
-      expect(handles).toHaveLength(3);
-      // A closed FileHandle has fd -1; an open one keeps its descriptor until garbage collection.
-      expect(handles.map((h) => h.fd)).toEqual([-1, -1, -1]);
-    } finally {
-      opens.restore();
-    }
+    expect(await new FileTokenSource(file).getToken()).toBe('closed-after-read');
+    expect((await failure(new FileTokenSource(dir).getToken())).code).toBe('TOKEN_FILE_UNREADABLE');
+    expect((await failure(new FileTokenSource(join(dir, 'large')).getToken())).code).toBe('TOKEN_FILE_INVALID');
+    const handles = await opens.handles();
+    expect(handles).toHaveLength(3);
+    // A closed FileHandle has fd -1; an open one keeps its descriptor until garbage collection.
+    expect(handles.map((h) => h.fd)).toEqual([-1, -1, -1]);
   });
 
   it('a path that cannot be resolved for another reason is unreadable, with the error code in the message', async () => {
@@ -350,21 +346,16 @@ describe('FileTokenSource', () => {
 
     const clock = clockAt(mtimeSeconds * 1000 + 1_999);
     const opens = watchOpens();
-    try {
-      const source = new FileTokenSource(file);
-      expect(await source.getToken()).toBe('future-mtime');
-      expect(await source.getToken()).toBe('future-mtime');
-      expect(opens.reads(file)).toBe(2); // 1.999 s after the mtime: read on every call
+    const source = new FileTokenSource(file);
+    expect(await source.getToken()).toBe('future-mtime');
+    expect(await source.getToken()).toBe('future-mtime');
+    expect(opens.reads(file)).toBe(2); // 1.999 s after the mtime: read on every call
 
-      clock.set(mtimeSeconds * 1000 + 2_000);
-      expect(await source.getToken()).toBe('future-mtime'); // read at exactly 2 s: no longer racy
-      expect(await source.getToken()).toBe('future-mtime');
-      expect(await source.getToken()).toBe('future-mtime');
-      expect(opens.reads(file)).toBe(3);
-    } finally {
-      opens.restore();
-      clock.restore();
-    }
+    clock.set(mtimeSeconds * 1000 + 2_000);
+    expect(await source.getToken()).toBe('future-mtime'); // read at exactly 2 s: no longer racy
+    expect(await source.getToken()).toBe('future-mtime');
+    expect(await source.getToken()).toBe('future-mtime');
+    expect(opens.reads(file)).toBe(3);
   });
 
   it('a file whose mtime was put back is read again until 2 s have passed since its ctime', async () => {
@@ -376,20 +367,15 @@ describe('FileTokenSource', () => {
 
     const clock = clockAt(ctimeMs + 1_999);
     const opens = watchOpens();
-    try {
-      const source = new FileTokenSource(file);
-      expect(await source.getToken()).toBe('old-mtime');
-      expect(await source.getToken()).toBe('old-mtime');
-      expect(opens.reads(file)).toBe(2);
+    const source = new FileTokenSource(file);
+    expect(await source.getToken()).toBe('old-mtime');
+    expect(await source.getToken()).toBe('old-mtime');
+    expect(opens.reads(file)).toBe(2);
 
-      clock.set(ctimeMs + 2_001);
-      expect(await source.getToken()).toBe('old-mtime');
-      expect(await source.getToken()).toBe('old-mtime');
-      expect(opens.reads(file)).toBe(3);
-    } finally {
-      opens.restore();
-      clock.restore();
-    }
+    clock.set(ctimeMs + 2_001);
+    expect(await source.getToken()).toBe('old-mtime');
+    expect(await source.getToken()).toBe('old-mtime');
+    expect(opens.reads(file)).toBe(3);
   });
 
   it('an old file rewritten with the same size and the same mtime is read again: its ctime tells', async () => {
@@ -398,26 +384,21 @@ describe('FileTokenSource', () => {
     await writeFile(file, 'same-size-1');
     await utimes(file, anHourAgo, anHourAgo);
     const before = await stat(file, { bigint: true });
-    const clock = clockAt(Date.now() + 3_600_000); // long past the racy window of every change below
+    clockAt(Date.now() + 3_600_000); // long past the racy window of every change below
     const opens = watchOpens();
-    try {
-      const source = new FileTokenSource(file);
-      expect(await source.getToken()).toBe('same-size-1');
-      expect(await source.getToken()).toBe('same-size-1');
-      expect(opens.reads(file)).toBe(1);
+    const source = new FileTokenSource(file);
+    expect(await source.getToken()).toBe('same-size-1');
+    expect(await source.getToken()).toBe('same-size-1');
+    expect(opens.reads(file)).toBe(1);
 
-      await writeFile(file, 'same-size-2');
-      await utimes(file, anHourAgo, anHourAgo);
-      const after = await stat(file, { bigint: true });
-      expect([after.ino, after.size, after.mtimeNs]).toEqual([before.ino, before.size, before.mtimeNs]);
-      expect(after.ctimeNs).not.toBe(before.ctimeNs);
+    await writeFile(file, 'same-size-2');
+    await utimes(file, anHourAgo, anHourAgo);
+    const after = await stat(file, { bigint: true });
+    expect([after.ino, after.size, after.mtimeNs]).toEqual([before.ino, before.size, before.mtimeNs]);
+    expect(after.ctimeNs).not.toBe(before.ctimeNs);
 
-      expect(await source.getToken()).toBe('same-size-2');
-      expect(opens.reads(file)).toBe(2);
-    } finally {
-      opens.restore();
-      clock.restore();
-    }
+    expect(await source.getToken()).toBe('same-size-2');
+    expect(opens.reads(file)).toBe(2);
   });
 
   it('a symlink swapped to another file with the same size and timestamps is read again: its inode tells', async () => {
@@ -436,26 +417,21 @@ describe('FileTokenSource', () => {
     const [a, b] = twins;
     await symlink(a, file);
 
-    const clock = clockAt(Date.now() + 3_600_000);
+    clockAt(Date.now() + 3_600_000);
     const opens = watchOpens();
-    try {
-      const source = new FileTokenSource(file);
-      expect(await source.getToken()).toBe('twin-token-A');
-      expect(await source.getToken()).toBe('twin-token-A');
-      expect(opens.reads(file)).toBe(1);
+    const source = new FileTokenSource(file);
+    expect(await source.getToken()).toBe('twin-token-A');
+    expect(await source.getToken()).toBe('twin-token-A');
+    expect(opens.reads(file)).toBe(1);
 
-      await symlink(b, join(dir, 'token.next'));
-      await rename(join(dir, 'token.next'), file);
-      const [sa, sb] = await Promise.all([stat(a, { bigint: true }), stat(file, { bigint: true })]);
-      expect([sb.dev, sb.size, sb.mtimeNs, sb.ctimeNs]).toEqual([sa.dev, sa.size, sa.mtimeNs, sa.ctimeNs]);
-      expect(sb.ino).not.toBe(sa.ino);
+    await symlink(b, join(dir, 'token.next'));
+    await rename(join(dir, 'token.next'), file);
+    const [sa, sb] = await Promise.all([stat(a, { bigint: true }), stat(file, { bigint: true })]);
+    expect([sb.dev, sb.size, sb.mtimeNs, sb.ctimeNs]).toEqual([sa.dev, sa.size, sa.mtimeNs, sa.ctimeNs]);
+    expect(sb.ino).not.toBe(sa.ino);
 
-      expect(await source.getToken()).toBe('twin-token-B');
-      expect(opens.reads(file)).toBe(2);
-    } finally {
-      opens.restore();
-      clock.restore();
-    }
+    expect(await source.getToken()).toBe('twin-token-B');
+    expect(opens.reads(file)).toBe(2);
   });
 });
 
