@@ -142,7 +142,8 @@ async function send(
     maxBatchSize: REPLAY_BATCH_SIZE,
     maxConcurrentRequests: REPLAY_CONCURRENT_REQUESTS,
     callback: (successes: SendResult[]) => {
-      // The emitter also counts 3xx as success; a redirect that was not followed delivered nothing.
+      // Only a 2xx delivered the event (the emitter retries 3xx today): checked here, so that a
+      // line is never removed from the file on any other answer.
       for (const result of successes) {
         if (result.statusCode >= 200 && result.statusCode < 300) for (const eid of result.eids) delivered.add(eid);
       }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Emitter, Tracker } from '../../lib/core';
 import { quietLogger } from '../support/emitter-harness';
 import { TestCollector } from '../support/test-collector';
+import { outboxEmitter } from './support/outbox-emitter';
 import { walFrames } from './support/wal';
 
 const nextTick = () => new Promise((resolve) => setImmediate(resolve));
@@ -23,18 +24,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function emitterOn(storage: { type: 'sqlite'; path: string }, batchSize = 10) {
-  const emitter = new Emitter({
-    collectorUrl: collector.endpoint,
-    storage,
-    batchSize,
-    maxConcurrentRequests: 1,
-    backoff: { baseMs: 5, capMs: 20 },
-    logger: quietLogger,
-  });
-  emitter.start();
-  return { emitter, tracker: new Tracker({ appId: 'outbox', emitter }) };
-}
+const emitterOn = (storage: Parameters<typeof outboxEmitter>[1], batchSize?: number) =>
+  outboxEmitter(collector.endpoint, storage, batchSize);
 
 describe('the outbox under volume', () => {
   it('the file stays bounded: 30 rounds of 1,200 events into a capacity of 1,000 (the oldest 200 overwritten each round)', async () => {

@@ -4,10 +4,10 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Emitter, QueuedEvent, SqliteStorage, StorageError, Tracker } from '../../lib/core';
-import { quietLogger } from '../support/emitter-harness';
+import { QueuedEvent, SqliteStorage, StorageError } from '../../lib/core';
 import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
+import { outboxEmitter } from './support/outbox-emitter';
 import { walFrames } from './support/wal';
 
 const nextTick = () => new Promise((resolve) => setImmediate(resolve));
@@ -48,18 +48,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function emitterOn(storage: SqliteStorage | { type: 'sqlite'; path: string }, batchSize = 10) {
-  const emitter = new Emitter({
-    collectorUrl: collector.endpoint,
-    storage,
-    batchSize,
-    maxConcurrentRequests: 1,
-    backoff: { baseMs: 5, capMs: 20 },
-    logger: quietLogger,
-  });
-  emitter.start();
-  return { emitter, tracker: new Tracker({ appId: 'outbox', emitter }) };
-}
+const emitterOn = (storage: Parameters<typeof outboxEmitter>[1], batchSize?: number) =>
+  outboxEmitter(collector.endpoint, storage, batchSize);
 
 describe('a real SQLite outbox whose deletes fail', () => {
   it('delete failing for good: delivered rows stay in the file, nothing is resent from memory, and a restart resends exactly them', async () => {
