@@ -42,7 +42,7 @@ export class Backoff {
  * absent or invalid.
  */
 export function parseRetryAfter(header: unknown, now: number): number | undefined {
-  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  if (typeof header !== 'string') return undefined;
   const text = header.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const date = Date.parse(text);

@@ -35,25 +35,26 @@ export class LoopSignal {
   }
 
   /**
-   * Resolves `true` when woken, `false` when `timeoutMs` passes first. The timer is unref'd:
-   * a sleeping loop never keeps the process alive.
+   * Resolves when woken or when `timeoutMs` passes, whichever comes first (the loop looks at the
+   * queue either way). The timer is unref'd: a sleeping loop never keeps the process alive.
    */
-  wait(acceptData: boolean, timeoutMs?: number): Promise<boolean> {
-    if (this.consumeFlush()) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
+  wait(acceptData: boolean, timeoutMs?: number): Promise<void> {
+    if (this.consumeFlush()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter = {
         acceptData,
         wake: () => {
-          if (timer) clearTimeout(timer);
-          resolve(true);
+          clearTimeout(timer);
+          resolve();
         },
       };
       this.waiter = waiter;
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
+          // A timed-out waiter left in place would swallow the next flush.
           if (this.waiter === waiter) this.waiter = undefined;
-          resolve(false);
+          resolve();
         }, clampTimeout(timeoutMs));
         timer.unref();
       }
