@@ -241,7 +241,7 @@ export class Emitter implements SnowplowEmitter {
   private async run(): Promise<void> {
     while (!this.state.stopped) {
       if (this.queueDepth === 0) {
-        if (this.isIdle()) this.idleWaiters.wakeAll();
+        this.wakeDrainersIfIdle();
         // A store other processes also fill is looked at again now and then; otherwise new
         // events wake the loop.
         await this.signal.wait(true, this.storage.pollIntervalMs);
@@ -259,6 +259,9 @@ export class Emitter implements SnowplowEmitter {
         this.log.error(`send loop error: ${errorMessage(err)}`);
       }
       if (this.state.stopped) break;
+      // A failed pass may have settled everything (the last events given up): drain() need not
+      // wait out the backoff that follows.
+      this.wakeDrainersIfIdle();
       if (!pass || pass.failed) {
         await this.signal.sleepAfterFailure(this.backoff.next(), pass?.retryAfterMs ?? 0, () => this.state.stopped);
       } else if (pass.successes.length > 0) {
@@ -269,6 +272,10 @@ export class Emitter implements SnowplowEmitter {
         await this.signal.wait(true, IDLE_RECHECK_MS);
       }
     }
+  }
+
+  private wakeDrainersIfIdle(): void {
+    if (this.isIdle()) this.idleWaiters.wakeAll();
   }
 
   /** Less than a batch waits up to `lingerMs` for more, unless a flush, drain or stop wants it now. */

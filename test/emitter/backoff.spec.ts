@@ -72,6 +72,8 @@ describe('parseRetryAfter', () => {
   it('reads an HTTP date as ms from now, and a date in the past as 0', () => {
     expect(parseRetryAfter('Fri, 02 Jan 2026 03:04:15 GMT', now)).toBe(10_000);
     expect(parseRetryAfter('Fri, 02 Jan 2026 03:03:05 GMT', now)).toBe(0);
+    // A date ending in digits (a numeric zone) is a date, not delay-seconds.
+    expect(parseRetryAfter('Fri, 02 Jan 2026 03:04:15 +0000', now)).toBe(10_000);
   });
 
   it.each([undefined, null, 5, '', '   ', 'soon', '1.5x'])('ignores %p', (header) => {
