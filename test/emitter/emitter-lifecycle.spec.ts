@@ -216,6 +216,92 @@ describe('Emitter lifecycle', () => {
     });
   });
 
+  describe('the log', () => {
+    it('a repeating problem is told once per run of failures, again after a success', async () => {
+      const { lines, logger } = recordingLogger();
+      const statuses = [404, 404, 200, 404, 200];
+      collector.behaviour = (_r, index) => ({ status: statuses[index] ?? 200 });
+      const { emitter, tracker } = make({ logger, lingerMs: 0, backoff: { baseMs: 1, capMs: 2 } });
+      tracker.trackEvent('a');
+      await expect(emitter.drain(5_000)).resolves.toMatchObject({ sent: 1, drained: true });
+      tracker.trackEvent('b');
+      await expect(emitter.drain(5_000)).resolves.toMatchObject({ sent: 1, drained: true });
+      expect(collector.requests).toHaveLength(5);
+      const told = lines.filter((l) => l.message.startsWith('the collector answered HTTP 404'));
+      expect(told).toHaveLength(2);
+      expect(told.every((l) => l.level === 'error')).toBe(true);
+    });
+
+    it('a logger whose methods use `this` is called as a method; a throwing one is ignored', async () => {
+      class ThisLogger {
+        readonly lines: string[] = [];
+        log(message: string) {
+          this.lines.push(`log ${message}`);
+        }
+        warn(message: string) {
+          this.lines.push(`warn ${message}`);
+        }
+        error(): void {
+          throw new Error('logger exploded');
+        }
+      }
+      const logger = new ThisLogger();
+      const { emitter, tracker } = make({ logger, storage: new RingBufferStorage(10, 1) });
+      tracker.trackBillingEvent(BILL);
+      expect(() => tracker.trackBillingEvent(BILL)).not.toThrow();
+      tracker.trackEvent('kept');
+      await emitter.stop();
+      expect(logger.lines).toEqual(['log 2 events kept in the event store you passed for the next start']);
+    });
+
+    it('without a logger: the console, with the library prefix, at each level', async () => {
+      const calls: string[] = [];
+      const spies = (['log', 'warn', 'error'] as const).map((level) =>
+        jest
+          .spyOn(console, level)
+          .mockImplementation((...args: unknown[]) => void calls.push(`${level} ${String(args[0])}`)),
+      );
+      try {
+        const kept = new Emitter({ collectorUrl: collector.endpoint, storage: new RingBufferStorage(10, 10) });
+        new Tracker({ appId: 'console', emitter: kept }).trackEvent('kept');
+        await kept.stop();
+        const dropped = new Emitter({ collectorUrl: collector.endpoint });
+        new Tracker({ appId: 'console', emitter: dropped }).trackEvent('dropped');
+        await dropped.stop();
+        const billing = new Emitter({ collectorUrl: collector.endpoint, billing: { capacity: 1 } });
+        const tracker = new Tracker({ appId: 'console', emitter: billing });
+        tracker.trackBillingEvent(BILL);
+        tracker.trackBillingEvent(BILL);
+        await billing.stop();
+      } finally {
+        spies.forEach((spy) => spy.mockRestore());
+      }
+      expect(calls[0]).toBe('log [nestjs-snowplow] 1 events kept in the event store you passed for the next start');
+      expect(calls[1]).toBe('warn [nestjs-snowplow] 1 events not delivered at shutdown (0 billing) were dropped');
+      expect(calls[2]).toMatch(/^error \[nestjs-snowplow\] the billing queue is full \(1 events waiting/);
+    });
+
+    it('a held-back report says how many were held back; the next one after a quiet interval does not', () => {
+      const { lines, logger } = recordingLogger();
+      let now = 5_000_000;
+      const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+      try {
+        const { tracker } = make({ billing: { capacity: 1 }, logger });
+        tracker.trackBillingEvent(BILL);
+        tracker.trackBillingEvent(BILL);
+        now += 10_000;
+        tracker.trackBillingEvent(BILL);
+        now += 10_000;
+        tracker.trackBillingEvent(BILL);
+      } finally {
+        clock.mockRestore();
+      }
+      const full = lines.filter((l) => l.message.startsWith('the billing queue is full'));
+      expect(full).toHaveLength(3);
+      expect(full.every((l) => !l.message.includes('more since the last report'))).toBe(true);
+    });
+  });
+
   describe('observer', () => {
     const observer = (over: Partial<EmitterObserver> = {}): EmitterObserver & { enqueued: number[] } => {
       const enqueued: number[] = [];
@@ -236,6 +322,17 @@ describe('Emitter lifecycle', () => {
       tracker.trackEvent('a');
       tracker.trackBillingEvent(BILL);
       expect(o.enqueued).toEqual([1, 1]);
+    });
+
+    it('an observer that throws something other than an Error: logged as text', () => {
+      const { lines, logger } = recordingLogger();
+      const o = observer({
+        eventsEnqueued: () => {
+          throw 'plain text';
+        },
+      });
+      make({ observer: o, logger }).tracker.trackEvent('a');
+      expect(lines).toEqual([{ level: 'error', message: 'metrics observer threw: plain text' }]);
     });
 
     it('a throwing observer is logged at error level and changes nothing', async () => {
@@ -330,7 +427,8 @@ describe('Emitter lifecycle', () => {
       collector.behaviour = () => ({ hang: true });
       const { emitter, tracker } = make({ lingerMs: 0 });
       tracker.trackEvent('a');
-      const draining = emitter.drain(60_000);
+      // A deadline past what a timer can hold is clamped, not fired at once.
+      const draining = emitter.drain(Number.MAX_SAFE_INTEGER);
       await waitFor(() => collector.requests.length === 1, { timeoutMs: 2_000 });
       await emitter.stop();
       await expect(draining).resolves.toEqual({ sent: 0, remaining: 0, drained: true });

@@ -90,6 +90,38 @@ describe('Emitter shutdown', () => {
     expect(records.map((r) => r.eid).sort()).toEqual([...eids].sort());
     expect(records.every((r) => r.reason === 'shutdown')).toBe(true);
     expect(records[0].error).toBe('not delivered before the emitter stopped');
+    expect(emitter.stats().dropped.shutdown).toBe(2);
+    expect(emitter.stats().billing.dropped.shutdown).toBe(1);
+    expect(emitter.stats().custom.dropped.shutdown).toBe(1);
+  });
+
+  it('the observer hears the drops of each kind once, and none of a kind with nothing dropped', async () => {
+    const drops: string[] = [];
+    const observer = {
+      eventsEnqueued: () => undefined,
+      requestFinished: () => undefined,
+      eventsSent: () => undefined,
+      eventsDropped: (reason: string, kind: string, count: number) => void drops.push(`${reason} ${kind} ${count}`),
+      authFailed: () => undefined,
+    };
+    const { emitter, tracker } = make({ logger: recordingLogger().logger, observer });
+    tracker.trackEvent('a');
+    tracker.trackEvent('b');
+    await emitter.stop();
+    expect(drops).toEqual(['shutdown custom 2']);
+  });
+
+  it('with a durable store, a dead-letter line is on disk before enqueue returns', () => {
+    const path = join(dir, 'dead.jsonl');
+    const { tracker } = make({
+      logger: recordingLogger().logger,
+      deadLetter: { path },
+      billing: { capacity: 1 },
+      storage: { type: 'sqlite', path: join(dir, 'outbox.db') },
+    });
+    tracker.trackBillingEvent(BILL);
+    const { eid } = tracker.trackBillingEvent(BILL);
+    expect(readFileSync(path, 'utf8')).toContain(eid);
   });
 
   it('nothing left: stop() logs nothing', async () => {
