@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
+import axios from 'axios';
 import {
   Emitter,
   EmitterObserver,
@@ -11,6 +12,8 @@ import {
   EmitterStoppedError,
   EventTooLargeError,
   RingBufferStorage,
+  SendResult,
+  TokenSource,
   TrackedPayload,
   Tracker,
 } from '../../lib/core';
@@ -212,6 +215,65 @@ describe('Emitter lifecycle', () => {
         });
       } finally {
         clock.mockRestore();
+      }
+    });
+  });
+
+  describe('what the emitter hands the client', () => {
+    it('the httpClient given, the token source with the collector origin as audience, requestTimeoutMs', async () => {
+      const http = axios.create();
+      let viaGiven = 0;
+      http.interceptors.request.use((config) => {
+        viaGiven++;
+        return config;
+      });
+      const audiences: string[] = [];
+      const tokenSource: TokenSource = {
+        async enhanceHeader(headers, audience) {
+          audiences.push(audience);
+          headers.Authorization = 'Bearer abc';
+        },
+      };
+      const failures: SendResult[] = [];
+      collector.behaviour = (_r, index) => (index === 0 ? { hang: true } : { status: 200 });
+      const { emitter, tracker } = make({
+        httpClient: http,
+        tokenSource,
+        requestTimeoutMs: 100,
+        lingerMs: 0,
+        backoff: { baseMs: 1, capMs: 2 },
+        callback: (_ok, failed) => void failures.push(...failed),
+      });
+      tracker.trackEvent('a');
+      await expect(emitter.drain(5_000)).resolves.toMatchObject({ sent: 1, drained: true });
+      expect(viaGiven).toBe(2);
+      expect(audiences).toEqual([new URL(collector.endpoint).origin, new URL(collector.endpoint).origin]);
+      expect(collector.requests[1].headers.authorization).toBe('Bearer abc');
+      expect(failures.map((f) => (f.error as { code?: string } | undefined)?.code)).toEqual(['ECONNABORTED']);
+    });
+
+    it('a custom event overwritten in a full custom lane is counted as overflow', () => {
+      const { emitter, tracker } = make({ capacity: 2 });
+      for (let i = 0; i < 3; i++) tracker.trackEvent('a', { i });
+      expect(emitter.stats().custom).toMatchObject({ queued: 2, dropped: { overflow: 1 } });
+    });
+
+    it('after a success the backoff starts over', async () => {
+      const statuses = [503, 200, 503, 200];
+      collector.behaviour = (_r, index) => ({ status: statuses[index] ?? 200 });
+      // Full jitter at 0.99: the first retry waits ~200 ms, a second failure in a row ~2 s.
+      const random = jest.spyOn(Math, 'random').mockReturnValue(0.99);
+      try {
+        const { emitter, tracker } = make({ lingerMs: 0, backoff: { baseMs: 200, factor: 10, capMs: 30_000 } });
+        emitter.start();
+        tracker.trackEvent('a');
+        await collector.waitForEvents(1, 5_000);
+        tracker.trackEvent('b');
+        await collector.waitForEvents(2, 1_500);
+        const [, , failed, retried] = collector.requests;
+        expect(retried.receivedAt - failed.receivedAt).toBeLessThan(1_500);
+      } finally {
+        random.mockRestore();
       }
     });
   });
