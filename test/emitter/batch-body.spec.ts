@@ -54,8 +54,8 @@ describe('serialiseBatch edges', () => {
   });
 
   it('one event: no separator, stm first, then the event fields', () => {
-    const event: QueuedEvent = { kind: 'custom', eid: 'e', dtm: 1, json: '{"e":"pv"}', bytes: 0, attempts: 0 };
-    event.bytes = bodyBytes(event.json);
+    const json = '{"e":"pv"}';
+    const event: QueuedEvent = { kind: 'custom', eid: 'e', dtm: 1, json, bytes: bodyBytes(json), attempts: 0 };
     expect(serialiseBatch([event], 1_767_323_045_000).toString('utf8')).toBe(
       '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":' +
         '[{"stm":"1767323045000","e":"pv"}]}',
