@@ -412,6 +412,22 @@ describe('Emitter lifecycle', () => {
   });
 
   describe('start, drain and stop', () => {
+    it('events the store reports but will not lease (another process holds them): the loop waits, not spins', async () => {
+      class HeldElsewhere extends RingBufferStorage {
+        leases = 0;
+        override lease(): never[] {
+          this.leases++;
+          return [];
+        }
+      }
+      const storage = new HeldElsewhere(10, 10);
+      const { emitter, tracker } = make({ storage, lingerMs: 0, maxConcurrentRequests: 1 });
+      tracker.trackEvent('a');
+      await expect(emitter.drain(300)).resolves.toEqual({ sent: 0, remaining: 1, drained: false });
+      expect(storage.leases).toBeGreaterThanOrEqual(1);
+      expect(storage.leases).toBeLessThanOrEqual(2);
+    });
+
     it('drain() on an idle emitter resolves at once, drained, without starting it', async () => {
       const { emitter } = make();
       await expect(emitter.drain(60_000)).resolves.toEqual({ sent: 0, remaining: 0, drained: true });
