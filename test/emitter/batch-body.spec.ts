@@ -45,3 +45,28 @@ describe('serialiseBatch', () => {
     expect(decodeValidBody(body.toString('utf8')).map((e) => e.eid)).toEqual(events.map((e) => e.eid));
   });
 });
+
+describe('serialiseBatch edges', () => {
+  it('an empty batch is the bare envelope', () => {
+    expect(serialiseBatch([], 1_767_323_045_000).toString('utf8')).toBe(
+      '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[]}',
+    );
+  });
+
+  it('one event: no separator, stm first, then the event fields', () => {
+    const json = '{"e":"pv"}';
+    const event: QueuedEvent = { kind: 'custom', eid: 'e', dtm: 1, json, bytes: bodyBytes(json), attempts: 0 };
+    expect(serialiseBatch([event], 1_767_323_045_000).toString('utf8')).toBe(
+      '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":' +
+        '[{"stm":"1767323045000","e":"pv"}]}',
+    );
+  });
+
+  it('an stm of other than 13 digits is written as it is', () => {
+    const events = payloads().map((p) => queued(p));
+    const body = serialiseBatch(events, 42);
+    const decoded = decodeValidBody(body.toString('utf8'));
+    expect(decoded.map((e) => e.eid)).toEqual(events.map((e) => e.eid));
+    expect(decoded.every((e) => e.raw.stm === '42')).toBe(true);
+  });
+});
