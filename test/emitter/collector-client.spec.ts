@@ -112,7 +112,7 @@ describe('CollectorClient', () => {
     collector.behaviour = () => ({ hang: true });
     const abort = new AbortController();
     const pending = client().post('{}', abort.signal);
-    await waitFor(() => collector.requests.length === 1, { timeoutMs: 2_000 });
+    await waitFor(() => collector.requests.length === 1, { timeoutMs: 10_000 });
     abort.abort();
     const outcome = await pending;
     expect(outcome.statusCode).toBe(-1);

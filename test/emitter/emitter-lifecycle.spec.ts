@@ -261,17 +261,18 @@ describe('Emitter lifecycle', () => {
     it('after a success the backoff starts over', async () => {
       const statuses = [503, 200, 503, 200];
       collector.behaviour = (_r, index) => ({ status: statuses[index] ?? 200 });
-      // Full jitter at 0.99: the first retry waits ~200 ms, a second failure in a row ~2 s.
+      // Full jitter at 0.99: the first retry waits ~200 ms, a second failure in a row ~30 s (the cap),
+      // so a generous deadline still tells them apart on a loaded machine.
       const random = jest.spyOn(Math, 'random').mockReturnValue(0.99);
       try {
-        const { emitter, tracker } = make({ lingerMs: 0, backoff: { baseMs: 200, factor: 10, capMs: 30_000 } });
+        const { emitter, tracker } = make({ lingerMs: 0, backoff: { baseMs: 200, factor: 1_000, capMs: 30_000 } });
         emitter.start();
         tracker.trackEvent('a');
-        await collector.waitForEvents(1, 5_000);
+        await collector.waitForEvents(1, 10_000);
         tracker.trackEvent('b');
-        await collector.waitForEvents(2, 1_500);
+        await collector.waitForEvents(2, 10_000);
         const [, , failed, retried] = collector.requests;
-        expect(retried.receivedAt - failed.receivedAt).toBeLessThan(1_500);
+        expect(retried.receivedAt - failed.receivedAt).toBeLessThan(10_000);
       } finally {
         random.mockRestore();
       }
@@ -452,7 +453,7 @@ describe('Emitter lifecycle', () => {
       tracker.trackEvent('b');
       emitter.start();
       emitter.start();
-      await waitFor(() => emitter.stats().inFlight > 0, { timeoutMs: 2_000 });
+      await waitFor(() => emitter.stats().inFlight > 0, { timeoutMs: 10_000 });
       await expect(emitter.drain(150)).resolves.toEqual({ sent: 0, remaining: 2, drained: false });
       expect(emitter.stats()).toMatchObject({ inFlight: 1, queued: 1 });
     });
@@ -496,7 +497,7 @@ describe('Emitter lifecycle', () => {
       const { emitter, tracker } = make({ lingerMs: 0, storage: new RingBufferStorage(10, 10) });
       tracker.trackEvent('a');
       const draining = emitter.drain(60_000);
-      await waitFor(() => collector.requests.length === 1, { timeoutMs: 2_000 });
+      await waitFor(() => collector.requests.length === 1, { timeoutMs: 10_000 });
       await emitter.stop();
       await expect(draining).resolves.toEqual({ sent: 0, remaining: 1, drained: false });
     });
@@ -507,7 +508,7 @@ describe('Emitter lifecycle', () => {
       tracker.trackEvent('a');
       // A deadline past what a timer can hold is clamped, not fired at once.
       const draining = emitter.drain(Number.MAX_SAFE_INTEGER);
-      await waitFor(() => collector.requests.length === 1, { timeoutMs: 2_000 });
+      await waitFor(() => collector.requests.length === 1, { timeoutMs: 10_000 });
       await emitter.stop();
       await expect(draining).resolves.toEqual({ sent: 0, remaining: 0, drained: true });
     });
@@ -522,7 +523,7 @@ describe('Emitter lifecycle', () => {
       await new Promise((resolve) => setImmediate(resolve));
       // A second event while lingering, the batch still partial: the linger goes on.
       tracker.trackEvent('b');
-      await collector.waitForEvents(2, 5_000);
+      await collector.waitForEvents(2, 10_000);
       expect(collector.requests).toHaveLength(1);
       expect(collector.requests[0].receivedAt - at).toBeGreaterThanOrEqual(250);
     });
@@ -533,7 +534,7 @@ describe('Emitter lifecycle', () => {
       await expect(emitter.drain(5_000)).resolves.toMatchObject({ sent: 1, drained: true });
       const at = Date.now();
       tracker.trackEvent('b');
-      await collector.waitForEvents(2, 5_000);
+      await collector.waitForEvents(2, 10_000);
       expect(collector.requests[1].receivedAt - at).toBeGreaterThanOrEqual(250);
     });
 
@@ -545,7 +546,7 @@ describe('Emitter lifecycle', () => {
         const { emitter, tracker } = make({ lingerMs: 10, batchSize: 2, backoff: { baseMs: 60_000 } });
         emitter.start();
         tracker.trackEvent('a');
-        await waitFor(() => emitter.stats().consecutiveFailures === 1, { timeoutMs: 2_000 });
+        await waitFor(() => emitter.stats().consecutiveFailures === 1, { timeoutMs: 10_000 });
         await new Promise((resolve) => setImmediate(resolve));
         tracker.trackEvent('b');
         tracker.trackEvent('c');
@@ -562,7 +563,7 @@ describe('Emitter lifecycle', () => {
       const { emitter, tracker } = make({ lingerMs: 60_000, batchSize: 3 });
       for (let i = 0; i < 3; i++) tracker.trackEvent('a', { i });
       emitter.start();
-      await collector.waitForEvents(3, 5_000);
+      await collector.waitForEvents(3, 10_000);
       expect(collector.requests).toHaveLength(1);
     });
 
@@ -573,7 +574,7 @@ describe('Emitter lifecycle', () => {
       tracker.trackEvent('b');
       await new Promise((resolve) => setImmediate(resolve));
       tracker.trackEvent('c');
-      await collector.waitForEvents(3, 5_000);
+      await collector.waitForEvents(3, 10_000);
       expect(collector.requests).toHaveLength(1);
     });
 
@@ -582,7 +583,7 @@ describe('Emitter lifecycle', () => {
       tracker.trackEvent('a');
       emitter.flush();
       emitter.start();
-      await collector.waitForEvents(1, 5_000);
+      await collector.waitForEvents(1, 10_000);
     });
 
     it('flush() ends the linger', async () => {
@@ -591,7 +592,7 @@ describe('Emitter lifecycle', () => {
       tracker.trackEvent('a');
       await new Promise((resolve) => setImmediate(resolve));
       emitter.flush();
-      await collector.waitForEvents(1, 5_000);
+      await collector.waitForEvents(1, 10_000);
     });
   });
 });
