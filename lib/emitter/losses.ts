@@ -72,7 +72,8 @@ export class Losses {
    * Otherwise as `giveUp`.
    */
   giveUpLeased(events: readonly QueuedEvent[], reason: DropReason, detail: LossDetail): LeasedGiveUp {
-    if (events.length === 0 || !this.deadLetters || !this.durable) return { billing: this.giveUp(events, reason, detail) };
+    if (events.length === 0 || !this.deadLetters || !this.durable)
+      return { billing: this.giveUp(events, reason, detail) };
     const writeFailure = this.deadLetters.appendNow(events.map((event) => deadLetterRecord(event, reason, detail)));
     if (writeFailure !== undefined) return { billing: 0, writeFailure };
     return { billing: this.countGivenUp(events, reason) };

@@ -88,8 +88,8 @@ export class DeadLetterSymlinkError extends SnowplowError {
     readonly path: string,
   ) {
     super(
-      `Snowplow dead-letter file ${path} is a symbolic link: refused, so that billing records never go to ` +
-        'the file it points to; set deadLetter.path to the real file',
+      'Snowplow dead-letter file refused: it is a symbolic link, and billing records never go to the file ' +
+        `a link points to (set deadLetter.path to the real file): ${path}`,
       'DEAD_LETTER_SYMLINK',
     );
   }
@@ -109,8 +109,8 @@ export class DeadLetterModeError extends SnowplowError {
   ) {
     const octal = `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
     super(
-      `Snowplow dead-letter file ${path} has mode ${octal}, so its group or others may access it: refused, ` +
-        `since its lines hold billing data; run \`chmod 600 ${path}\` or choose another path`,
+      `Snowplow dead-letter file refused: it has mode ${octal}, so its group or others may access it, and its ` +
+        `lines hold billing data (chmod it to 600, or choose another path): ${path}`,
       'DEAD_LETTER_MODE',
     );
   }

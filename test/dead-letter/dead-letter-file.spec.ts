@@ -139,7 +139,9 @@ describe('DeadLetterFile', () => {
     chmodSync(target, 0o644);
     symlinkSync(target, path);
     expect(() => open()).toThrow(DeadLetterSymlinkError);
-    expect(() => open()).toThrow(`Snowplow dead-letter file ${path} is a symbolic link`);
+    expect(() => open()).toThrow(
+      `Snowplow dead-letter file refused: it is a symbolic link, and billing records never go to the file a link points to (set deadLetter.path to the real file): ${path}`,
+    );
     try {
       open();
     } catch (err) {
@@ -170,7 +172,8 @@ describe('DeadLetterFile', () => {
       chmodSync(path, mode);
       const octal = `0${mode.toString(8)}`;
       expect(() => open()).toThrow(DeadLetterModeError);
-      expect(() => open()).toThrow(`Snowplow dead-letter file ${path} has mode ${octal}`);
+      expect(() => open()).toThrow(`Snowplow dead-letter file refused: it has mode ${octal}, so its group`);
+      expect(() => open()).toThrow(`(chmod it to 600, or choose another path): ${path}`);
       try {
         open();
       } catch (err) {

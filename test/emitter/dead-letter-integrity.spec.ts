@@ -139,7 +139,8 @@ describe('dead-letter integrity', () => {
       metrics.watch(first.emitter);
       const eids = [1, 2, 3].map(() => first.tracker.trackBillingEvent(BILL).eid);
       // Each round sends the three in one batch, then halves it down to each event's own 400.
-      const rounds = () => collector.requests.filter((r) => (JSON.parse(r.body) as { data: unknown[] }).data.length === 3);
+      const rounds = () =>
+        collector.requests.filter((r) => (JSON.parse(r.body) as { data: unknown[] }).data.length === 3);
       await waitFor(() => rounds().length >= 3, { timeoutMs: 15_000, what: 'three rounds' });
       const [r1, r2, r3] = rounds().map((r) => r.receivedAt);
       // Backed off (ceilings 100, then 200 ms), not hot-looped.

@@ -105,7 +105,10 @@ describe("a script's end is a shutdown", () => {
       expect(run.stats.sent).toBe(0);
       expect(run.stderr).toMatch(/^warn 5 events were not delivered within exitDrainTimeoutMs \(1500 ms\)/m);
       expect(run.stderr).toMatch(
-        new RegExp(`^error 5 events not delivered at shutdown \\(5 billing\\) were dropped; dead-lettered to ${deadLetter}`, 'm'),
+        new RegExp(
+          `^error 5 events not delivered at shutdown \\(5 billing\\) were dropped; dead-lettered to ${deadLetter}`,
+          'm',
+        ),
       );
     },
     60_000,
