@@ -16,7 +16,11 @@ export interface BillingLaneOptions {
 
 /** Where events that will never be delivered are written, one JSON line each. */
 export interface DeadLetterOptions {
-  /** The JSONL file; created with mode 0600 when missing, appended to otherwise. */
+  /**
+   * The JSONL file; created with mode 0600 when missing, appended to otherwise. A symbolic link is
+   * refused (`DeadLetterSymlinkError`), and so is a regular file its group or others may access
+   * (`DeadLetterModeError`).
+   */
   path: string;
 }
 
