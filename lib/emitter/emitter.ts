@@ -71,9 +71,8 @@ export class Emitter implements SnowplowEmitter {
   /** drain() calls under way: no lingering meanwhile. */
   private draining = 0;
   private readonly idleWaiters = new IdleWaiters();
-  /** Unregisters the `beforeExit` hook that `start()` set. */
   private unregisterBeforeExit?: () => void;
-  /** Set once the process's end started a drain: it runs once, never again. */
+  /** Set once the process's end started a drain (it runs once). */
   private exitDrain?: Promise<void>;
   /** Why events left at stop were not delivered (the dead-letter `error`). */
   private leftoverError = LEFTOVER_AT_STOP;
@@ -247,12 +246,9 @@ export class Emitter implements SnowplowEmitter {
   }
 
   /**
-   * The process is about to end on its own with this emitter started and not stopped: a script
-   * that never called `drain()` or `stop()`. Events not yet sent get up to `exitDrainTimeoutMs`;
-   * then the emitter stops, which accounts for what is left (dead-lettered, logged and counted; in
-   * a durable store, kept for the next start). A ref'd timer holds the process meanwhile, never
-   * past the deadline plus a short grace for `stop()`. Runs once: `beforeExit` fires again when
-   * this work is done, and finds the hook gone.
+   * `beforeExit` of a script that never called `drain()` or `stop()`: what is queued gets up to
+   * `exitDrainTimeoutMs`, then `stop()` accounts for the rest. A ref'd timer holds the process, up
+   * to the deadline plus a grace for `stop()`. Runs once: `stop()` removes the hook.
    */
   private drainAtExit(): void {
     if (this.exitDrain || this.state.stopped || this.isIdle()) return;
