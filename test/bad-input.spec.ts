@@ -1,6 +1,7 @@
 // One test per row of the README's bad-input table. The last test checks that every message in
 // this file appears in the README, so the table stays true to the code.
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller, INestApplication, LoggerService, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -8,6 +9,8 @@ import request from 'supertest';
 import {
   BillingEventOptionalInput,
   BillingEventRequiredInput,
+  DeadLetterModeError,
+  DeadLetterSymlinkError,
   Emitter,
   EmitterStoppedError,
   EventTooLargeError,
@@ -78,6 +81,19 @@ const decorateBilling = (...args: unknown[]) => {
 const billFromResult = () => required;
 const emitterWith = (options: Record<string, unknown>) =>
   new Emitter({ collectorUrl: 'http://127.0.0.1:9/tp2', ...options } as never);
+
+/** Dead-letter paths the README rows name: a symlink to another file, and a file with mode 0644. */
+const files = { dir: '', link: '', shared: '' };
+beforeAll(() => {
+  files.dir = mkdtempSync(join(tmpdir(), 'bad-input-'));
+  files.link = join(files.dir, 'link.jsonl');
+  files.shared = join(files.dir, 'shared.jsonl');
+  writeFileSync(join(files.dir, 'target.log'), '');
+  symlinkSync(join(files.dir, 'target.log'), files.link);
+  writeFileSync(files.shared, '');
+  chmodSync(files.shared, 0o644);
+});
+afterAll(() => rmSync(files.dir, { recursive: true, force: true }));
 
 const rows: Row[] = [
   {
@@ -327,6 +343,28 @@ const rows: Row[] = [
     run: () => emitterWith({ batchSize: '10' }),
     error: InvalidOptionError,
     message: 'Invalid Snowplow option "batchSize": must be an integer >= 1',
+  },
+  {
+    input: '`exitDrainTimeoutMs: -1`',
+    run: () => emitterWith({ exitDrainTimeoutMs: -1 }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "exitDrainTimeoutMs": must be an integer from 0 to 2147483647',
+  },
+  {
+    input: '`deadLetter: { path }` where path is a symbolic link',
+    run: () => emitterWith({ deadLetter: { path: files.link } }),
+    error: DeadLetterSymlinkError,
+    message:
+      'Snowplow dead-letter file refused: it is a symbolic link, and billing records never go to the file a link ' +
+      'points to (set deadLetter.path to the real file): ',
+  },
+  {
+    input: '`deadLetter: { path }` where path is a file with mode 0644',
+    run: () => emitterWith({ deadLetter: { path: files.shared } }),
+    error: DeadLetterModeError,
+    message:
+      'Snowplow dead-letter file refused: it has mode 0644, so its group or others may access it, and its lines ' +
+      'hold billing data (chmod it to 600, or choose another path): ',
   },
   {
     input: '`requestTimeoutMs: -5`',

@@ -60,6 +60,8 @@ export type { TokenSourceErrorCode, TokenSourceErrorDetails } from '../auth/toke
 
 // Errors
 export {
+  DeadLetterModeError,
+  DeadLetterSymlinkError,
   EmitterStoppedError,
   EventTooLargeError,
   InvalidCollectorUrlError,

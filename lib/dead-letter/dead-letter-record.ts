@@ -17,7 +17,11 @@ export interface DeadLetterRecord {
   error: string;
   /** When it was dead-lettered, ISO 8601 UTC. */
   at: string;
-  /** Failed send attempts before it was given up. */
+  /**
+   * Requests that carried the event before it was given up: every retry, and the re-sends of a
+   * batch halved to find the events the collector refuses, the last (refused) one included. 0 when
+   * it was never sent (`overflow`, or `shutdown` before a first attempt).
+   */
   attempts: number;
   /** The payload_data item exactly as it would be sent, without `stm` (set again on replay). */
   payload: Record<string, string>;

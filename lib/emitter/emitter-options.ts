@@ -16,7 +16,11 @@ export interface BillingLaneOptions {
 
 /** Where events that will never be delivered are written, one JSON line each. */
 export interface DeadLetterOptions {
-  /** The JSONL file; created with mode 0600 when missing, appended to otherwise. */
+  /**
+   * The JSONL file; created with mode 0600 when missing, appended to otherwise. A symbolic link is
+   * refused (`DeadLetterSymlinkError`), and so is a regular file its group or others may access
+   * (`DeadLetterModeError`).
+   */
   path: string;
 }
 
@@ -92,6 +96,13 @@ export interface EmitterOptions {
   maxAttempts?: number;
   /** Drop an event as expired when it fails after being this old, ms. Default: never. */
   maxEventAgeMs?: number;
+  /**
+   * When the process is about to end on its own (`beforeExit`: a script that never called
+   * `drain()` or `stop()`) with events of a started emitter not yet sent: how long to keep sending
+   * them, ms. Then the emitter stops, and what is left is accounted for as by `stop()`. 0 stops at
+   * once. Default 5,000.
+   */
+  exitDrainTimeoutMs?: number;
 }
 
 /** Every EmitterOptions key: typed as a Record so the compiler rejects a missing or stale one. */
@@ -120,6 +131,7 @@ const EMITTER_OPTION_KEYS: Record<keyof EmitterOptions, true> = {
   maxRetryAfterMs: true,
   maxAttempts: true,
   maxEventAgeMs: true,
+  exitDrainTimeoutMs: true,
 };
 
 export const EMITTER_OPTION_NAMES = Object.keys(EMITTER_OPTION_KEYS) as ReadonlyArray<keyof EmitterOptions>;
@@ -130,6 +142,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BATCH_BYTES = 1_000_000;
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
 export const DEFAULT_LINGER_MS = 20;
+export const DEFAULT_EXIT_DRAIN_TIMEOUT_MS = 5_000;
 export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 410, 422];
 
 /** The path a bare-origin collectorUrl gets, as Snowplow's trackers do. */
@@ -149,6 +162,7 @@ export type ResolvedEmitterOptions = Required<
     | 'lingerMs'
     | 'maxRetryAfterMs'
     | 'audience'
+    | 'exitDrainTimeoutMs'
   >
 > &
   Omit<EmitterOptions, 'collectorUrl' | 'backoff' | 'billing'> & {
@@ -273,6 +287,12 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
       options.maxEventAgeMs === undefined
         ? undefined
         : checkInteger('maxEventAgeMs', options.maxEventAgeMs, { min: 1 }, 0),
+    exitDrainTimeoutMs: checkInteger(
+      'exitDrainTimeoutMs',
+      options.exitDrainTimeoutMs,
+      { min: 0, max: MAX_TIMER_MS },
+      DEFAULT_EXIT_DRAIN_TIMEOUT_MS,
+    ),
     maxBatchBytes,
     maxEventBytes,
     backoff,

@@ -5,6 +5,7 @@ import { EmitterStoppedError, EventTooLargeError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { CustomEventPayload } from '../tracker/custom-event';
 import { bodyBytes, TrackedPayload } from '../tracker/payload';
+import { onBeforeExit } from '../utils/exit-hooks';
 import { Backoff } from './backoff';
 import { ENVELOPE_BYTES } from './batch-body';
 import { CollectorClient } from './collector-client';
@@ -17,11 +18,13 @@ import { Losses } from './losses';
 import { PassHost, SendPass } from './send-pass';
 import { DrainResult, EmitterObserver, EmitterStats } from './send-result';
 import { Settlement } from './settlement';
-import { accountForLeftovers, closeOwned, ShutdownParts } from './shutdown';
+import { accountForLeftovers, closeOwned, LEFTOVER_AT_STOP, ShutdownParts } from './shutdown';
 import { SnowplowEmitter } from './snowplow-emitter';
 
 /** How often a loop that found nothing to lease looks again. */
 const IDLE_RECHECK_MS = 1_000;
+/** After the exit drain's deadline, how long the process is held at most for `stop()` to finish. */
+const EXIT_STOP_GRACE_MS = 1_000;
 
 const enqueuedOne = (observer: EmitterObserver): void => observer.eventsEnqueued(1);
 
@@ -68,6 +71,11 @@ export class Emitter implements SnowplowEmitter {
   /** drain() calls under way: no lingering meanwhile. */
   private draining = 0;
   private readonly idleWaiters = new IdleWaiters();
+  private unregisterBeforeExit?: () => void;
+  /** Set once the process's end started a drain (it runs once). */
+  private exitDrain?: Promise<void>;
+  /** Why events left at stop were not delivered (the dead-letter `error`). */
+  private leftoverError = LEFTOVER_AT_STOP;
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
@@ -76,7 +84,10 @@ export class Emitter implements SnowplowEmitter {
     this.storage = isEventStorage(storage) ? storage : createStorage(storage, capacity, billingCapacity);
     this.log = new EmitterLog(this.options.logger);
     if (this.options.deadLetter)
-      this.deadLetters = new DeadLetterFile(this.options.deadLetter.path, { logger: this.log });
+      this.deadLetters = new DeadLetterFile(this.options.deadLetter.path, {
+        logger: this.log,
+        onWriteFailure: (count) => this.observe((o) => o.deadLetterWriteFailed?.(count)),
+      });
     this.losses = new Losses(this.log, (call) => this.observe(call), this.deadLetters, this.storage.durable);
     this.settlement = new Settlement(this.storage, {
       storageFailed: (what, err) => this.log.error(`could not ${what} the event store: ${errorMessage(err)}`),
@@ -144,9 +155,14 @@ export class Emitter implements SnowplowEmitter {
     return snapshotStats(this.state, this.storage, this.settlement.held, this.losses);
   }
 
-  /** Starts the send loop (idempotent). Events added before are kept and sent once it runs. */
+  /**
+   * Starts the send loop (idempotent). Events added before are kept and sent once it runs. Should
+   * the process then reach its natural end (`beforeExit`) with events not yet sent, and no
+   * `stop()` called, they are sent for up to `exitDrainTimeoutMs` before the emitter stops.
+   */
   start(): void {
     if (this.loop || this.state.stopped) return;
+    this.unregisterBeforeExit = onBeforeExit(() => this.drainAtExit());
     this.loop = this.run();
   }
 
@@ -215,17 +231,47 @@ export class Emitter implements SnowplowEmitter {
   stop(): Promise<void> {
     if (!this.stopping) {
       this.state.stopped = true;
+      this.unregisterBeforeExit?.();
       this.abort.abort();
       this.signal.notifyFlush();
       this.stopping = (this.loop ?? Promise.resolve()).then(() => {
         this.settlement.retry();
-        accountForLeftovers(this.shutdownParts());
+        accountForLeftovers(this.shutdownParts(), this.leftoverError);
         this.host.client.close();
         closeOwned(this.shutdownParts());
         this.idleWaiters.wakeAll();
       });
     }
     return this.stopping;
+  }
+
+  /**
+   * `beforeExit` of a script that never called `drain()` or `stop()`: what is queued gets up to
+   * `exitDrainTimeoutMs`, then `stop()` accounts for the rest. A ref'd timer holds the process, up
+   * to the deadline plus a grace for `stop()`. Runs once: `stop()` removes the hook.
+   */
+  private drainAtExit(): void {
+    if (this.exitDrain || this.state.stopped || this.isIdle()) return;
+    const timeoutMs = this.options.exitDrainTimeoutMs;
+    const waiting = this.queueDepth + this.state.inFlight;
+    this.log.info(
+      `the process is ending with ${waiting} events not yet sent and the emitter not stopped: ` +
+        `sending them for up to ${timeoutMs} ms (exitDrainTimeoutMs) before it exits`,
+    );
+    const hold = setTimeout(() => undefined, timeoutMs + EXIT_STOP_GRACE_MS);
+    this.exitDrain = this.drain(timeoutMs)
+      .then((result) => {
+        if (!result.drained) {
+          this.log.warn(
+            `${result.remaining} events were not delivered within exitDrainTimeoutMs (${timeoutMs} ms) ` +
+              'as the process ended: stopping the emitter',
+          );
+        }
+        this.leftoverError = `not delivered within exitDrainTimeoutMs (${timeoutMs} ms) before the process ended`;
+        return this.stop();
+      })
+      .catch((err: unknown) => this.log.error(`draining at process exit failed: ${errorMessage(err)}`))
+      .finally(() => clearTimeout(hold));
   }
 
   private shutdownParts(): ShutdownParts {

@@ -14,6 +14,14 @@ export interface LossDetail {
   error: string;
 }
 
+/** What became of events given up from the store (see {@link Losses.giveUpLeased}). */
+export interface LeasedGiveUp {
+  /** Billing events among those given up. */
+  billing: number;
+  /** Set when their dead-letter lines are not on disk: why. The events were not given up, and must stay. */
+  writeFailure?: string;
+}
+
 /**
  * Where events that will never be delivered go: counted by kind and reason, written to the
  * dead-letter file when there is one, and otherwise, for billing events, logged at error level
@@ -57,24 +65,45 @@ export class Losses {
     this.giveUp([event], 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` });
   }
 
+  /**
+   * Gives up events that are still in the store, before the caller deletes them: no record, no
+   * delete. With a durable store and a dead-letter file, their lines are written and fsynced now;
+   * when that fails nothing is counted and `writeFailure` says why, so the caller keeps the events.
+   * Otherwise as `giveUp`.
+   */
+  giveUpLeased(events: readonly QueuedEvent[], reason: DropReason, detail: LossDetail): LeasedGiveUp {
+    if (events.length === 0 || !this.deadLetters || !this.durable)
+      return { billing: this.giveUp(events, reason, detail) };
+    const writeFailure = this.deadLetters.appendNow(events.map((event) => deadLetterRecord(event, reason, detail)));
+    if (writeFailure !== undefined) return { billing: 0, writeFailure };
+    return { billing: this.countGivenUp(events, reason) };
+  }
+
   /** Gives `events` up for `reason`. Returns how many were billing events. */
   giveUp(events: readonly QueuedEvent[], reason: DropReason, detail: LossDetail): number {
     if (events.length === 0) return 0;
-    const billing = events.filter((event) => kindOf(event) === 'billing');
-    this.count(reason, 'billing', billing.length);
-    this.count(reason, 'custom', events.length - billing.length);
+    const billingCount = this.countGivenUp(events, reason);
     if (this.deadLetters) {
       this.deadLetters.append(events.map((event) => deadLetterRecord(event, reason, detail)));
       if (this.durable) this.deadLetters.flushSync();
     } else {
-      for (const event of billing) {
+      for (const event of events) {
+        if (kindOf(event) !== 'billing') continue;
         this.log.error(
           `billing event ${event.eid} dropped (${reason}: ${detail.error}) and no deadLetter file is set; ` +
             `its payload: ${event.json}`,
         );
       }
     }
-    return billing.length;
+    return billingCount;
+  }
+
+  /** Counts the events as given up for `reason`; returns how many were billing events. */
+  private countGivenUp(events: readonly QueuedEvent[], reason: DropReason): number {
+    const billing = events.filter((event) => kindOf(event) === 'billing').length;
+    this.count(reason, 'billing', billing);
+    this.count(reason, 'custom', events.length - billing);
+    return billing;
   }
 
   /** Drops of both lanes, by reason. */

@@ -42,6 +42,8 @@ export class SendPass {
   private split?: { status: number; size: number };
   private readonly deadLettered: Partial<Record<DropReason, number>> = {};
   private billingDeadLettered = 0;
+  /** Events whose dead-letter lines could not be written: kept in the store, and why. */
+  private unrecorded?: { count: number; error: string };
 
   constructor(private readonly host: PassHost) {
     this.budget = Math.max(host.storage.size, host.options.batchSize);
@@ -79,8 +81,14 @@ export class SendPass {
       if (this.billingDeadLettered > 0) log.error(message);
       else log.warn(message);
     }
+    if (this.unrecorded) {
+      log.error(
+        `${this.unrecorded.count} events could not be dead-lettered to ${options.deadLetter?.path} ` +
+          `(${this.unrecorded.error}); they stay in the outbox and are tried again after a backoff`,
+      );
+    }
     const last = this.failures[this.failures.length - 1];
-    if (this.failed && last) {
+    if (this.failed && last && (this.kept > 0 || !this.unrecorded)) {
       log.warn(
         `sending to ${options.collectorUrl} failed (${last.error ? last.error.message : `HTTP ${last.statusCode}`}); ` +
           `${this.kept} events kept for retry`,
@@ -176,7 +184,9 @@ export class SendPass {
     this.kept += this.requeue(batch, outcome);
   }
 
+  /** Every request that carries an event is one of its attempts (a split batch's re-sends too). */
   private async post(batch: QueuedEvent[]): Promise<PostOutcome> {
+    for (const event of batch) event.attempts++;
     const outcome = await this.host.client.post(serialiseBatch(batch, Date.now()), this.host.abort);
     const result = outcome.statusCode >= 200 && outcome.statusCode < 300 ? 'success' : 'failure';
     this.host.observe((o) => o.requestFinished(result, outcome.durationSeconds));
@@ -184,12 +194,14 @@ export class SendPass {
   }
 
   /**
-   * Puts a failed batch back at the end of its lanes, giving up events past maxAttempts or
-   * maxEventAgeMs; returns how many it kept. A request aborted by `stop()` is not an attempt.
+   * Puts a failed batch back at the end of its lanes (their attempts counted by `post`), giving up
+   * events past maxAttempts or maxEventAgeMs; returns how many it kept. A request aborted by
+   * `stop()` is not an attempt.
    */
   private requeue(batch: QueuedEvent[], outcome: PostOutcome): number {
     const { options, state, settlement } = this.host;
     if (outcome.error?.code === 'ABORTED' && state.stopped) {
+      for (const event of batch) event.attempts = Math.max(0, event.attempts - 1);
       settlement.release(batch);
       return batch.length;
     }
@@ -198,7 +210,6 @@ export class SendPass {
     const keep: QueuedEvent[] = [];
     const expired: QueuedEvent[] = [];
     for (const event of batch) {
-      event.attempts++;
       const tooOld =
         (maxAttempts !== undefined && event.attempts >= maxAttempts) ||
         (maxEventAgeMs !== undefined && now - event.dtm > maxEventAgeMs);
@@ -212,10 +223,20 @@ export class SendPass {
     return keep.length;
   }
 
-  /** Dead-letters (or logs) the events, then removes them from the store: never the other way round. */
+  /**
+   * Dead-letters (or logs) the events, then removes them from the store: never the other way round.
+   * When their lines cannot be written, they stay: released, and the loop backs off.
+   */
   private giveUp(events: QueuedEvent[], reason: DropReason, detail: LossDetail): void {
     if (events.length === 0) return;
-    this.billingDeadLettered += this.host.losses.giveUp(events, reason, detail);
+    const { billing, writeFailure } = this.host.losses.giveUpLeased(events, reason, detail);
+    if (writeFailure !== undefined) {
+      this.unrecorded = { count: (this.unrecorded?.count ?? 0) + events.length, error: writeFailure };
+      this.failed = true;
+      this.host.settlement.release(events);
+      return;
+    }
+    this.billingDeadLettered += billing;
     this.deadLettered[reason] = (this.deadLettered[reason] ?? 0) + events.length;
     this.host.settlement.ack(events);
   }

@@ -43,6 +43,12 @@ export interface EmitterObserver {
   eventsDropped(reason: DropReason, kind: EventKind, count: number): void;
   /** The collector refused the credentials (401 or 403 after a token refresh). */
   authFailed(): void;
+  /**
+   * Dead-letter lines that could not be written (disk full, permissions), one count per line per
+   * failed write. With a durable store their events stay in it and are tried again; in memory
+   * they were logged in full. Optional, so observers written before it still fit.
+   */
+  deadLetterWriteFailed?(count: number): void;
 }
 
 /** What `drain()` resolves with. */

@@ -4,6 +4,9 @@ import { EmitterLog, errorMessage } from './emitter-log';
 import { Losses } from './losses';
 import { Settlement } from './settlement';
 
+/** The dead-letter `error` of events left at `stop()`. */
+export const LEFTOVER_AT_STOP = 'not delivered before the emitter stopped';
+
 /** What `stop()` settles once the send loop has ended. */
 export interface ShutdownParts {
   storage: EventStorage;
@@ -21,7 +24,7 @@ export interface ShutdownParts {
  * `shutdown` (counted, dead-lettered, logged); what a durable store holds is kept for the next
  * start, and the log says so.
  */
-export function accountForLeftovers(parts: ShutdownParts): void {
+export function accountForLeftovers(parts: ShutdownParts, error = LEFTOVER_AT_STOP): void {
   const { storage, ownsStorage, settlement, losses, log, deadLetters } = parts;
   losses.countEvictions(storage);
   const lost = settlement.takeHeld();
@@ -33,7 +36,7 @@ export function accountForLeftovers(parts: ShutdownParts): void {
     }
   }
   if (lost.length > 0) {
-    const billing = losses.giveUp(lost, 'shutdown', { error: 'not delivered before the emitter stopped' });
+    const billing = losses.giveUp(lost, 'shutdown', { error });
     const where = deadLetters ? `; dead-lettered to ${deadLetters.path}` : '';
     const message = `${lost.length} events not delivered at shutdown (${billing} billing) were dropped${where}`;
     if (billing > 0) log.error(message);

@@ -78,6 +78,45 @@ export class EmitterStoppedError extends SnowplowError {
 }
 
 /**
+ * The dead-letter file is a symbolic link. It is refused (opened with `O_NOFOLLOW`), so billing
+ * records never land in a file the link points to; the target is left untouched. Code
+ * `DEAD_LETTER_SYMLINK`.
+ */
+export class DeadLetterSymlinkError extends SnowplowError {
+  constructor(
+    /** The dead-letter path (absolute). */
+    readonly path: string,
+  ) {
+    super(
+      'Snowplow dead-letter file refused: it is a symbolic link, and billing records never go to the file ' +
+        `a link points to (set deadLetter.path to the real file): ${path}`,
+      'DEAD_LETTER_SYMLINK',
+    );
+  }
+}
+
+/**
+ * The dead-letter file exists as a regular file that its group or others may access: refused,
+ * since its lines hold billing data and user ids. `mode` is the file's permission bits. Code
+ * `DEAD_LETTER_MODE`.
+ */
+export class DeadLetterModeError extends SnowplowError {
+  constructor(
+    /** The dead-letter path (absolute). */
+    readonly path: string,
+    /** The file's permission bits, e.g. `0o644`. */
+    readonly mode: number,
+  ) {
+    const octal = `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+    super(
+      `Snowplow dead-letter file refused: it has mode ${octal}, so its group or others may access it, and its ` +
+        `lines hold billing data (chmod it to 600, or choose another path): ${path}`,
+      'DEAD_LETTER_MODE',
+    );
+  }
+}
+
+/**
  * An optional peer dependency that a feature needs is not installed, or cannot be loaded; the
  * message gives the install command. Code `MISSING_DEPENDENCY`.
  */

@@ -41,6 +41,7 @@ class MetricSet {
   readonly dropped: Counter;
   readonly trackErrors: Counter;
   readonly authFailures: Counter;
+  readonly deadLetterWriteFailures: Counter;
   readonly batchDuration: Histogram;
 
   constructor(registry: Registry, prefix: string, labelNames: string[]) {
@@ -93,6 +94,11 @@ class MetricSet {
       ['source', 'kind'],
     );
     this.authFailures = counter(names.authFailures, 'Collector requests refused for their credentials (401/403)', []);
+    this.deadLetterWriteFailures = counter(
+      names.deadLetterWriteFailures,
+      'Dead-letter lines that could not be written (a durable outbox keeps their events and retries)',
+      [],
+    );
     this.batchDuration = this.getOrCreate(
       registry,
       names.batchDuration,
@@ -176,6 +182,7 @@ export class EmitterMetrics implements EmitterObserver {
   private readonly sent = { success: 0, failure: 0 };
   private readonly dropped = zeroDropsByKind();
   private authFailures = 0;
+  private deadLetterWriteFailures = 0;
   /** Swallowed tracking failures per source, one count per kind. */
   private readonly trackErrors = new Map<string, Record<EventKind, number>>();
   private detached = false;
@@ -193,6 +200,7 @@ export class EmitterMetrics implements EmitterObserver {
     for (const kind of EVENT_KINDS)
       for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason, kind }, 0);
     this.set.authFailures.inc(labels, 0);
+    this.set.deadLetterWriteFailures.inc(labels, 0);
     // Present from the start, so an alert on billing failures has a series to watch.
     for (const kind of EVENT_KINDS) this.set.trackErrors.inc({ ...labels, source: 'interceptor', kind }, 0);
   }
@@ -228,6 +236,13 @@ export class EmitterMetrics implements EmitterObserver {
     this.authFailures++;
   }
 
+  /** {@inheritDoc EmitterObserver.deadLetterWriteFailed} */
+  deadLetterWriteFailed(count: number): void {
+    this.deadLetterWriteFailures += count;
+    // Also at shutdown, when nothing collects from this emitter any more.
+    if (this.detached) this.flush();
+  }
+
   /** One tracking failure the Nest layer swallowed, counted in `snowplow_track_errors_total{source,kind}`. */
   trackError(source: string, kind: EventKind): void {
     let counts = this.trackErrors.get(source);
@@ -255,6 +270,8 @@ export class EmitterMetrics implements EmitterObserver {
     }
     if (this.authFailures) set.authFailures.inc(labels, this.authFailures);
     this.authFailures = 0;
+    if (this.deadLetterWriteFailures) set.deadLetterWriteFailures.inc(labels, this.deadLetterWriteFailures);
+    this.deadLetterWriteFailures = 0;
     for (const [source, counts] of this.trackErrors) {
       for (const kind of EVENT_KINDS) if (counts[kind]) set.trackErrors.inc({ ...labels, source, kind }, counts[kind]);
     }

@@ -84,6 +84,7 @@ const OPTION_OWNERS: Record<keyof SnowplowModuleOptions, Owner> = {
   maxRetryAfterMs: 'emitter',
   maxAttempts: 'emitter',
   maxEventAgeMs: 'emitter',
+  exitDrainTimeoutMs: 'emitter',
   appId: 'tracker',
   namespace: 'tracker',
   userAgent: 'tracker',

@@ -32,3 +32,34 @@ export function onProcessExit(hook: () => void): () => void {
     hooks.delete(hook);
   };
 }
+
+/**
+ * Hooks for `beforeExit`: the event loop has emptied and the process is about to end on its own
+ * (not on `process.exit()` or a signal). A hook may start async work; a timer or socket it keeps
+ * open holds the process until that work is done, after which `beforeExit` fires again. One
+ * process listener serves every hook.
+ */
+const beforeExitHooks = new Set<() => void>();
+let beforeExitInstalled = false;
+
+function runBeforeExitHooks(): void {
+  for (const hook of [...beforeExitHooks]) {
+    try {
+      hook();
+    } catch {
+      // One failing hook must not stop the others.
+    }
+  }
+}
+
+/** Registers `hook` to run on `beforeExit` (each time it fires); returns the unregister function. */
+export function onBeforeExit(hook: () => void): () => void {
+  if (!beforeExitInstalled) {
+    beforeExitInstalled = true;
+    process.on('beforeExit', runBeforeExitHooks);
+  }
+  beforeExitHooks.add(hook);
+  return () => {
+    beforeExitHooks.delete(hook);
+  };
+}

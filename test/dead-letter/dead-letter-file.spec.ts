@@ -1,7 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DeadLetterRecord, InvalidOptionError, StorageError } from '../../lib/core';
+import {
+  DeadLetterModeError,
+  DeadLetterRecord,
+  DeadLetterSymlinkError,
+  InvalidOptionError,
+  StorageError,
+} from '../../lib/core';
 import { DeadLetterFile, deadLetterRecord } from '../../lib/dead-letter/dead-letter-file';
 import { jsonl, nextTick, recordingLogger, records, trackedEvents, useTempDir } from './support/records';
 
@@ -72,14 +78,17 @@ describe('DeadLetterFile', () => {
       process.umask(previous);
     }
     const existing = join(dir.path, 'existing.jsonl');
-    writeFileSync(existing, 'kept as it is\n', { mode: 0o640 });
+    writeFileSync(existing, 'kept as it is\n', { mode: 0o600 });
+    chmodSync(existing, 0o400);
+    chmodSync(existing, 0o600);
     files.push(new DeadLetterFile(existing, { logger: recordingLogger() }));
     expect(readFileSync(existing, 'utf8')).toBe('kept as it is\n');
-    expect(statSync(existing).mode & 0o777).toBe(0o640);
+    expect(statSync(existing).mode & 0o777).toBe(0o600);
   });
 
   it('starts a new line after a torn last line rather than joining it', async () => {
-    writeFileSync(path, '{"eid":"torn');
+    writeFileSync(path, '{"eid":"torn', { mode: 0o600 });
+    chmodSync(path, 0o600);
     const file = open();
     const [record] = records(1);
     file.append([record]);
@@ -122,6 +131,97 @@ describe('DeadLetterFile', () => {
     await nextTick();
     expect(readFileSync(path, 'utf8')).toBe(jsonl([later]));
     expect(logger.lines).toHaveLength(2);
+  });
+
+  it('refuses a symbolic link at the path (O_NOFOLLOW) with DeadLetterSymlinkError, and leaves its target untouched', async () => {
+    const target = join(dir.path, 'world-readable.log');
+    writeFileSync(target, 'someone else\n', { mode: 0o644 });
+    chmodSync(target, 0o644);
+    symlinkSync(target, path);
+    expect(() => open()).toThrow(DeadLetterSymlinkError);
+    expect(() => open()).toThrow(
+      `Snowplow dead-letter file refused: it is a symbolic link, and billing records never go to the file a link points to (set deadLetter.path to the real file): ${path}`,
+    );
+    try {
+      open();
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'DEAD_LETTER_SYMLINK', path });
+    }
+    expect(readFileSync(target, 'utf8')).toBe('someone else\n');
+
+    // A link put in place after the file was opened is refused at the next write: the lines are logged in full.
+    rmSync(path);
+    const logger = recordingLogger();
+    const failures: number[] = [];
+    const file = new DeadLetterFile(path, { logger, onWriteFailure: (count) => failures.push(count) });
+    files.push(file);
+    rmSync(path);
+    symlinkSync(target, path);
+    const [record] = records(1, { billing: 1 });
+    file.append([record]);
+    await nextTick();
+    expect(readFileSync(target, 'utf8')).toBe('someone else\n');
+    expect(failures).toEqual([1]);
+    expect(logger.lines).toEqual([expect.stringContaining('is a symbolic link')]);
+    expect(logger.lines[0]).toContain(JSON.stringify(record));
+  });
+
+  it('refuses an existing regular file that its group or others may access, naming the path and the mode', () => {
+    for (const mode of [0o644, 0o640, 0o604, 0o660]) {
+      writeFileSync(path, 'kept\n');
+      chmodSync(path, mode);
+      const octal = `0${mode.toString(8)}`;
+      expect(() => open()).toThrow(DeadLetterModeError);
+      expect(() => open()).toThrow(`Snowplow dead-letter file refused: it has mode ${octal}, so its group`);
+      expect(() => open()).toThrow(`(chmod it to 600, or choose another path): ${path}`);
+      try {
+        open();
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'DEAD_LETTER_MODE', path, mode: expect.any(Number) });
+        expect((err as DeadLetterModeError).mode & 0o777).toBe(mode);
+      }
+      expect(readFileSync(path, 'utf8')).toBe('kept\n');
+      expect(statSync(path).mode & 0o777).toBe(mode);
+    }
+    chmodSync(path, 0o600);
+    expect(() => open()).not.toThrow();
+  });
+
+  it('takes a device as it is (no mode check): /dev/null swallows the lines, /dev/full fails each write and says so', async () => {
+    const nullFile = new DeadLetterFile('/dev/null', { logger: recordingLogger() });
+    files.push(nullFile);
+    expect(nullFile.appendNow(records(1))).toBeUndefined();
+
+    const logger = recordingLogger();
+    const failures: number[] = [];
+    const full = new DeadLetterFile('/dev/full', { logger, onWriteFailure: (count) => failures.push(count) });
+    files.push(full);
+    const queued = records(2, { billing: 1 });
+    const now = records(3);
+    full.append(queued);
+    // appendNow writes queued lines first, in the same write; on failure only those are logged
+    // (the caller still holds the events of its own records) and every line is counted.
+    expect(full.appendNow(now)).toMatch(/ENOSPC/);
+    expect(failures).toEqual([5]);
+    expect(logger.lines).toHaveLength(2);
+    queued.forEach((record, i) => expect(logger.lines[i]).toContain(JSON.stringify(record)));
+    expect(full.pendingCount).toBe(0);
+  });
+
+  it('a throwing onWriteFailure hook changes nothing: the line is still logged in full', async () => {
+    const logger = recordingLogger();
+    const file = new DeadLetterFile('/dev/full', {
+      logger,
+      onWriteFailure: () => {
+        throw new Error('metrics broke');
+      },
+    });
+    files.push(file);
+    const [record] = records(1);
+    expect(() => file.append([record])).not.toThrow();
+    await nextTick();
+    expect(logger.lines).toEqual([expect.stringContaining(JSON.stringify(record))]);
+    expect(() => new DeadLetterFile(path, { onWriteFailure: 5 as never })).toThrow(InvalidOptionError);
   });
 
   it('a throwing custom logger does not make append throw', async () => {

@@ -63,6 +63,7 @@ describe('Emitter options', () => {
       maxConcurrentRequests: 4,
       backoff: { baseMs: 100, factor: 2, capMs: 30_000 },
       audience: 'http://127.0.0.1:9',
+      exitDrainTimeoutMs: 5_000,
     });
     expect([...options.dontRetry].sort()).toEqual([400, 410, 422]);
   });
@@ -104,6 +105,9 @@ describe('Emitter options: messages, bounds and defaults', () => {
     [{ maxRetryAfterMs: 2_147_483_648 }, 'maxRetryAfterMs', 'must be an integer from 0 to 2147483647'],
     [{ maxAttempts: 0 }, 'maxAttempts', 'must be an integer >= 1'],
     [{ maxEventAgeMs: 0 }, 'maxEventAgeMs', 'must be an integer >= 1'],
+    [{ exitDrainTimeoutMs: -1 }, 'exitDrainTimeoutMs', 'must be an integer from 0 to 2147483647'],
+    [{ exitDrainTimeoutMs: 1.5 }, 'exitDrainTimeoutMs', 'must be an integer from 0 to 2147483647'],
+    [{ exitDrainTimeoutMs: '5000' }, 'exitDrainTimeoutMs', 'must be an integer from 0 to 2147483647'],
     [{ maxEventBytes: 0 }, 'maxEventBytes', 'must be an integer >= 1'],
     [{ backoff: { baseMs: 0.5 } }, 'backoff.baseMs', 'must be a finite number >= 1'],
     [{ backoff: { factor: 0.5 } }, 'backoff.factor', 'must be a finite number >= 1'],

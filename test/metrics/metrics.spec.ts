@@ -74,6 +74,7 @@ describe('Prometheus metrics', () => {
     expect(sample(text, `snowplow_events_dropped_total{${l},reason="overflow",kind="billing"}`)).toBe(0);
     expect(sample(text, `snowplow_events_dropped_total{${l},reason="rejected",kind="custom"}`)).toBe(0);
     expect(sample(text, `snowplow_auth_failures_total{${l}}`)).toBe(0);
+    expect(sample(text, `snowplow_dead_letter_write_failures_total{${l}}`)).toBe(0);
     expect(sample(text, `snowplow_queue_depth{${l}}`)).toBe(5);
     expect(sample(text, `snowplow_queue_capacity{${l}}`)).toBe(5);
     expect(sample(text, `snowplow_batch_duration_seconds_count{${l},result="success"}`)).toBe(2);
@@ -104,6 +105,26 @@ describe('Prometheus metrics', () => {
     expect(sample(text, 'snowplow_events_dropped_total{reason="expired",kind="billing"}')).toBe(1);
     expect(sample(text, 'snowplow_events_sent_total{result="failure"}')).toBe(6);
     expect(sample(text, 'snowplow_events_sent_total{result="success"}')).toBe(0);
+  });
+
+  it('dead-letter lines that cannot be written count in snowplow_dead_letter_write_failures_total', async () => {
+    collector.behaviour = () => ({ status: 400 });
+    const errors: string[] = [];
+    app = await createApp(
+      {
+        imports: [
+          SnowplowModule.forRoot({ collectorUrl: collector.endpoint, appId: 'dl', deadLetter: { path: '/dev/full' } }),
+        ],
+      },
+      { logger: { log: () => undefined, warn: () => undefined, error: (m: unknown) => void errors.push(String(m)) } },
+    );
+    app.get(TrackerService).trackEvent('refused');
+    app.get(TrackerService).trackEvent('refused');
+    await waitFor(() => errors.filter((m) => m.includes('could not write a dead letter to /dev/full')).length === 2, {
+      timeoutMs: 10_000,
+      what: 'two failed dead-letter writes',
+    });
+    expect(sample(await register.metrics(), 'snowplow_dead_letter_write_failures_total')).toBe(2);
   });
 
   it('a prefix renames every metric; metrics: false registers none', async () => {

@@ -15,6 +15,8 @@ import {
   SnowplowModuleOptions,
   TrackerService,
 } from '../../lib';
+import { Emitter } from '../../lib/core';
+import { SNOWPLOW_EMITTER } from '../../lib/module/snowplow.tokens';
 import { decodeAccepted } from '../support/decode';
 import { createApp } from '../support/nest';
 import { TestCollector } from '../support/test-collector';
@@ -311,6 +313,15 @@ describe('each SnowplowModule option takes effect', () => {
         await waitFor(() => emitter().stats().dropped.expired === 1, { what: 'the event to expire' });
         // The first failure was young; the retry a second later found it too old.
         expect(c.requests).toHaveLength(2);
+      },
+    ],
+    [
+      'exitDrainTimeoutMs',
+      () => ({ exitDrainTimeoutMs: 1_234 }),
+      async ({ app }) => {
+        // The script-end behaviour itself is shown in child processes (emitter/emitter-script-end.spec.ts).
+        const emitter = (await app()).get<Emitter>(SNOWPLOW_EMITTER);
+        expect(emitter.options.exitDrainTimeoutMs).toBe(1_234);
       },
     ],
     [

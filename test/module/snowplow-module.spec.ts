@@ -223,6 +223,7 @@ describe('SnowplowModule', () => {
         maxRetryAfterMs: 10_000,
         maxAttempts: 10,
         maxEventAgeMs: 60_000,
+        exitDrainTimeoutMs: 2_000,
         http: { headers: { 'X-Ignored': 'httpService wins' } },
         httpService: new HttpService(axios.create({ headers: { 'X-From-Http-Service': 'yes' } })),
         correlationIdHeaders: ['X-Request-Id'],

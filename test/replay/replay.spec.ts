@@ -98,7 +98,7 @@ describe('replayDeadLetters', () => {
   it('keeps lines appended while it runs', async () => {
     const written = records(3);
     const [late] = records(1, { billing: 1 });
-    writeFileSync(path, jsonl(written));
+    writeFileSync(path, jsonl(written), { mode: 0o600 });
     const writer = new DeadLetterFile(path, { logger });
     try {
       collector.behaviour = (_request, index) => {
