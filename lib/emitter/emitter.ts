@@ -48,7 +48,7 @@ const enqueuedOne = (observer: EmitterObserver): void => observer.eventsEnqueued
  * ```
  */
 export class Emitter implements SnowplowEmitter {
-  /** The options in effect, defaults filled in (the collector URL's password masked). */
+  /** The options in effect, defaults filled in (the collector URL's user part and query values masked). */
   readonly options: ResolvedEmitterOptions;
   private readonly storage: EventStorage;
   private readonly ownsStorage: boolean;
@@ -104,12 +104,12 @@ export class Emitter implements SnowplowEmitter {
     };
   }
 
-  /** What `JSON.stringify`, `String()` and `util.inspect` show: never the URL's password or any token. */
+  /** What `JSON.stringify`, `String()` and `util.inspect` show: never the URL's user part, a query value or any token. */
   toJSON(): { collectorUrl: string; stats: EmitterStats } {
     return { collectorUrl: this.options.collectorUrl, stats: this.stats() };
   }
 
-  /** The class and the collector URL, password masked. */
+  /** The class and the collector URL, its user part and query values masked. */
   toString(): string {
     return `${this.constructor.name}(${this.options.collectorUrl})`;
   }
@@ -119,7 +119,7 @@ export class Emitter implements SnowplowEmitter {
     return `${this.constructor.name} ${inspect(this.toJSON(), { depth: 4 })}`;
   }
 
-  /** The collector URL with any password masked. */
+  /** The collector URL with its user part and query values masked. */
   get collectorUrl(): string {
     return this.options.collectorUrl;
   }
