@@ -553,7 +553,8 @@ describe('credentials never reach logs or errors', () => {
       JSON.stringify(withToken.stats()),
     ].join('\n');
     expect(logs.length).toBeGreaterThan(0);
-    expect(everything).toContain('svc:***@');
+    expect(everything).toContain('//***:***@');
+    expect(everything).not.toContain('svc');
     expect(everything).not.toContain('hunter2');
     expect(everything).not.toContain('token-s3cr3t');
     expect(JSON.stringify(new StaticTokenSource('token-s3cr3t'))).not.toContain('token-s3cr3t');

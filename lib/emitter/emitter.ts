@@ -68,6 +68,8 @@ export class Emitter implements SnowplowEmitter {
   /** drain() calls under way: no lingering meanwhile. */
   private draining = 0;
   private readonly idleWaiters = new IdleWaiters();
+  /** A dropped correlation id is logged once; the observer counts every one. */
+  private correlationIdDropLogged = false;
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
@@ -179,6 +181,23 @@ export class Emitter implements SnowplowEmitter {
     }
     if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
     this.signal.notifyData();
+  }
+
+  /** The largest event `enqueue` accepts, body bytes: the tracker fits a billing event's correlation id to it. */
+  get maxEventBytes(): number {
+    return this.options.maxEventBytes;
+  }
+
+  /** Counts a correlation id the tracker dropped to fit `maxEventBytes` (`event_too_large`); logs the first. */
+  correlationIdDropped(eid: string, length: number): void {
+    this.observe((observer) => observer.correlationIdRejected?.('event_too_large'));
+    if (this.correlationIdDropLogged) return;
+    this.correlationIdDropLogged = true;
+    this.log.warn(
+      `billing event ${eid} was sent without its correlation id (${length} characters), which would have made it ` +
+        `larger than maxEventBytes (${this.options.maxEventBytes}). Logged once; the metrics count every one ` +
+        '(correlation_ids_rejected_total{reason="event_too_large"})',
+    );
   }
 
   /** Wakes the loop now, cutting a backoff sleep short (not a Retry-After). Returns at once. */

@@ -1,5 +1,13 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DROP_REASONS, DropReason, EmitterObserver, EVENT_KINDS, zeroDrops } from '../emitter/send-result';
+import {
+  CORRELATION_ID_REJECT_REASONS,
+  CorrelationIdRejectReason,
+  DROP_REASONS,
+  DropReason,
+  EmitterObserver,
+  EVENT_KINDS,
+  zeroDrops,
+} from '../emitter/send-result';
 import type { EventKind } from '../tracker/payload';
 import { InvalidOptionError } from '../errors';
 import { DEFAULT_METRICS_PREFIX, metricNames } from './metric-names';
@@ -41,6 +49,7 @@ class MetricSet {
   readonly dropped: Counter;
   readonly trackErrors: Counter;
   readonly authFailures: Counter;
+  readonly correlationIdsRejected: Counter;
   readonly batchDuration: Histogram;
 
   constructor(registry: Registry, prefix: string, labelNames: string[]) {
@@ -93,6 +102,11 @@ class MetricSet {
       ['source', 'kind'],
     );
     this.authFailures = counter(names.authFailures, 'Collector requests refused for their credentials (401/403)', []);
+    this.correlationIdsRejected = counter(
+      names.correlationIdsRejected,
+      'Correlation ids not sent (too_long: over correlationIdMaxLength; event_too_large: dropped so a billing event fits maxEventBytes)',
+      ['reason'],
+    );
     this.batchDuration = this.getOrCreate(
       registry,
       names.batchDuration,
@@ -176,6 +190,10 @@ export class EmitterMetrics implements EmitterObserver {
   private readonly sent = { success: 0, failure: 0 };
   private readonly dropped = zeroDropsByKind();
   private authFailures = 0;
+  private readonly correlationIdsRejected: Record<CorrelationIdRejectReason, number> = {
+    too_long: 0,
+    event_too_large: 0,
+  };
   /** Swallowed tracking failures per source, one count per kind. */
   private readonly trackErrors = new Map<string, Record<EventKind, number>>();
   private detached = false;
@@ -193,6 +211,7 @@ export class EmitterMetrics implements EmitterObserver {
     for (const kind of EVENT_KINDS)
       for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason, kind }, 0);
     this.set.authFailures.inc(labels, 0);
+    for (const reason of CORRELATION_ID_REJECT_REASONS) this.set.correlationIdsRejected.inc({ ...labels, reason }, 0);
     // Present from the start, so an alert on billing failures has a series to watch.
     for (const kind of EVENT_KINDS) this.set.trackErrors.inc({ ...labels, source: 'interceptor', kind }, 0);
   }
@@ -228,6 +247,12 @@ export class EmitterMetrics implements EmitterObserver {
     this.authFailures++;
   }
 
+  /** {@inheritDoc EmitterObserver.correlationIdRejected} */
+  correlationIdRejected(reason: CorrelationIdRejectReason): void {
+    this.correlationIdsRejected[reason]++;
+    if (this.detached) this.flush();
+  }
+
   /** One tracking failure the Nest layer swallowed, counted in `snowplow_track_errors_total{source,kind}`. */
   trackError(source: string, kind: EventKind): void {
     let counts = this.trackErrors.get(source);
@@ -255,6 +280,11 @@ export class EmitterMetrics implements EmitterObserver {
     }
     if (this.authFailures) set.authFailures.inc(labels, this.authFailures);
     this.authFailures = 0;
+    for (const reason of CORRELATION_ID_REJECT_REASONS) {
+      const count = this.correlationIdsRejected[reason];
+      if (count) set.correlationIdsRejected.inc({ ...labels, reason }, count);
+      this.correlationIdsRejected[reason] = 0;
+    }
     for (const [source, counts] of this.trackErrors) {
       for (const kind of EVENT_KINDS) if (counts[kind]) set.trackErrors.inc({ ...labels, source, kind }, counts[kind]);
     }
