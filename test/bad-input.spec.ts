@@ -392,6 +392,12 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     message: 'Invalid Snowplow option "correlationIdHeaders": must be an array of header names, got string',
   },
   {
+    input: '`correlationIdMaxLength: 0`',
+    options: { correlationIdMaxLength: 0 },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "correlationIdMaxLength": must be an integer >= 1',
+  },
+  {
     input: '`enrich: {}`',
     options: { enrich: {} },
     error: InvalidOptionError,

@@ -100,7 +100,7 @@ function formUrlEncode(text: string): string {
 }
 
 /**
- * Every form of the secret a provider may echo: as written, URL-encoded (three ways), and the
+ * Every form of the secret a provider may echo: as written, URL- and form-encoded (four ways), and the
  * base64 of `client id:secret` in each encoding, as client_secret_basic sends it. Longest first.
  */
 function secretForms(secret: string, clientId: string | undefined): SecretForms {
@@ -110,6 +110,8 @@ function secretForms(secret: string, clientId: string | undefined): SecretForms 
       encodeURIComponent(secret),
       encodeURIComponent(secret).replace(/%20/g, '+'),
       formUrlEncode(secret),
+      // As a form body carries it (client_secret_post): WHATWG's form encoding.
+      new URLSearchParams({ s: secret }).toString().slice(2),
     ]),
   ].filter((form) => form !== '');
   const all = new Set(plain);

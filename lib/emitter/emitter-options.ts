@@ -136,7 +136,10 @@ export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 410, 422
 export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
 export const DEFAULT_MAX_RETRY_AFTER_MS = 300_000;
 
-/** `EmitterOptions` as the emitter uses them: checked, defaults filled in, the collector URL's user part and query values masked. */
+/**
+ * `EmitterOptions` as the emitter uses them: checked, defaults filled in, the collector URL's user
+ * part and query values masked.
+ */
 export type ResolvedEmitterOptions = Required<
   Pick<
     EmitterOptions,
@@ -152,7 +155,10 @@ export type ResolvedEmitterOptions = Required<
   >
 > &
   Omit<EmitterOptions, 'collectorUrl' | 'backoff' | 'billing'> & {
-    /** The collector URL with its user part (name and password) and query values masked (the emitter keeps the real one to itself). */
+    /**
+     * The collector URL with its user part (name and password) and query values masked (the
+     * emitter keeps the real one to itself).
+     */
     collectorUrl: string;
     billingCapacity: number;
     backoff: Required<BackoffOptions>;

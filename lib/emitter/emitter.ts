@@ -106,7 +106,7 @@ export class Emitter implements SnowplowEmitter {
     };
   }
 
-  /** What `JSON.stringify`, `String()` and `util.inspect` show: never the URL's user part, a query value or any token. */
+  /** What `JSON.stringify`, `String()` and `util.inspect` show: never the URL's credentials or a token. */
   toJSON(): { collectorUrl: string; stats: EmitterStats } {
     return { collectorUrl: this.options.collectorUrl, stats: this.stats() };
   }
