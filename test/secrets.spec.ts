@@ -16,6 +16,7 @@ import {
   Tracker,
   TrackerService,
 } from '../lib';
+import { redactText, redactUrl, redactUrlsIn } from '../lib/utils/redact-url';
 import { createApp } from './support/nest';
 import { quietLogger } from './support/emitter-harness';
 import { TestCollector } from './support/test-collector';
@@ -238,5 +239,30 @@ describe('a user name alone, a query key and a redirect Location print nowhere',
       expect(thrown).toBeInstanceOf(InvalidCollectorUrlError);
       for (const [how, text] of Object.entries(printed(thrown))) expectNone(`${how} of the error`, text);
     }
+  });
+});
+
+describe('redactUrl and redactUrlsIn: what a printed URL keeps', () => {
+  it.each([
+    ['http://user:pw@h:9/p?a=1&b=2#c=3', 'http://***:***@h:9/p?a=***&b=***#c=***'],
+    ['http://APIKEY@h/p', 'http://***@h/p'],
+    ['http://:pw@h/p', 'http://:***@h/p'],
+    ['https://h/p?bare&k=', 'https://h/p?***&k=***'],
+    ['https://h/p', 'https://h/p'],
+    ['/relative/p?k=v#f', '/relative/p?k=***#***'],
+    ['//u@h/p?k=v', '//***@h/p?k=***'],
+    ['relative', 'relative'],
+  ])('%s shows as %s', (url, shown) => {
+    expect(redactUrl(url)).toBe(shown);
+  });
+
+  it('masks every URL inside free text, and one the parser refuses as a whole', () => {
+    expect(redactUrlsIn('GET http://k@a/x?t=1 then https://b/y, then http://u@[::1/z?t=2 and no URL')).toBe(
+      'GET http://***@a/x?t=*** then https://b/y, then http://*** and no URL',
+    );
+  });
+
+  it('masks loose credentials of 4 characters or more, the longest first, and leaves shorter ones to the URL masking', () => {
+    expect(redactText('key abcd and abcdef, id ab', ['abcd', 'abcdef', 'ab'])).toBe('key *** and ***, id ab');
   });
 });
