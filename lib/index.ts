@@ -46,7 +46,7 @@ export type {
 
 // Request correlation (module/)
 export type { SnowplowRequestContext } from './module/request-context';
-export { DEFAULT_CORRELATION_ID_HEADERS } from './module/correlation-id';
+export { DEFAULT_CORRELATION_ID_HEADERS, DEFAULT_CORRELATION_ID_MAX_LENGTH } from './module/correlation-id';
 
 // Prometheus metrics (metrics/)
 export { EmitterMetrics } from './metrics/snowplow-metrics';

@@ -430,6 +430,12 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     message: 'Invalid Snowplow option "correlationIdHeaders": must be an array of header names, got string',
   },
   {
+    input: '`correlationIdMaxLength: 0`',
+    options: { correlationIdMaxLength: 0 },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "correlationIdMaxLength": must be an integer >= 1',
+  },
+  {
     input: '`enrich: {}`',
     options: { enrich: {} },
     error: InvalidOptionError,
@@ -591,7 +597,8 @@ describe('credentials never reach logs or errors', () => {
       JSON.stringify(withToken.stats()),
     ].join('\n');
     expect(logs.length).toBeGreaterThan(0);
-    expect(everything).toContain('svc:***@');
+    expect(everything).toContain('//***:***@');
+    expect(everything).not.toContain('svc');
     expect(everything).not.toContain('hunter2');
     expect(everything).not.toContain('token-s3cr3t');
     expect(JSON.stringify(new StaticTokenSource('token-s3cr3t'))).not.toContain('token-s3cr3t');

@@ -1,7 +1,9 @@
 /**
  * What an openid-client failure says, in words safe to show: the HTTP status, the OAuth error and
- * its description, clipped, with the client secret masked should a provider echo it.
+ * its description, clipped, with the client secret masked should a provider echo it (as written,
+ * URL-encoded, or inside the base64 of the Basic credentials), and every URL redacted.
  */
+import { base64Forms, redactUrlsIn, REDACTED } from '../utils/redact-url';
 
 /** A failure of discovery or of a token request, described. */
 export interface Failure {
@@ -29,10 +31,11 @@ interface ErrorLike {
  * answer (in the body, or in a WWW-Authenticate challenge), or else the messages and error codes
  * along the `cause` chain (e.g. "fetch failed: connect ECONNREFUSED 127.0.0.1:8080"). Built from
  * chosen fields only, never from a request, its headers or a success body, and with the client
- * secret masked anyway.
+ * secret masked anyway (`clientId` given, the Basic credentials of the pair too), URLs redacted.
  */
-export function describeFailure(err: unknown, secret: string): Failure {
-  const clean = (text: string) => clip(mask(text, secret));
+export function describeFailure(err: unknown, secret: string, clientId?: string): Failure {
+  const forms = secretForms(secret, clientId);
+  const clean = (text: string) => clip(mask(redactUrlsIn(text), forms));
   const chain: ErrorLike[] = [];
   for (
     let link: unknown = err;
@@ -86,10 +89,63 @@ function clip(text: string): string {
   return line.length > MAX_DETAIL ? `${line.slice(0, MAX_DETAIL)}...` : line;
 }
 
-function mask(text: string, secret: string): string {
-  let masked = text;
-  for (const form of new Set([secret, encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+')])) {
-    masked = masked.split(form).join('***');
+/**
+ * application/x-www-form-urlencoded as oauth4webapi writes the Basic credentials (RFC 6749 2.3.1):
+ * encodeURIComponent, with `-_.!~*'()` percent-encoded as well and a space as `+`.
+ */
+function formUrlEncode(text: string): string {
+  return encodeURIComponent(text)
+    .replace(/[-_.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
+}
+
+/**
+ * Every form of the secret a provider may echo: as written, URL- and form-encoded (four ways), and the
+ * base64 of `client id:secret` in each encoding, as client_secret_basic sends it. Longest first.
+ */
+function secretForms(secret: string, clientId: string | undefined): SecretForms {
+  const plain = [
+    ...new Set([
+      secret,
+      encodeURIComponent(secret),
+      encodeURIComponent(secret).replace(/%20/g, '+'),
+      formUrlEncode(secret),
+      // As a form body carries it (client_secret_post): WHATWG's form encoding.
+      new URLSearchParams({ s: secret }).toString().slice(2),
+    ]),
+  ].filter((form) => form !== '');
+  const all = new Set(plain);
+  if (clientId !== undefined) {
+    for (const id of new Set([clientId, encodeURIComponent(clientId), formUrlEncode(clientId)]))
+      for (const form of plain) for (const b64 of base64Forms(`${id}:${form}`)) all.add(b64);
   }
-  return masked;
+  return { plain, all: [...all].sort((a, b) => b.length - a.length) };
+}
+
+interface SecretForms {
+  /** The secret as written and URL-encoded. */
+  plain: readonly string[];
+  /** Those and the base64 forms of the Basic credentials, longest first. */
+  all: readonly string[];
+}
+
+/** A run of base64 (either alphabet) long enough to hold a secret. */
+const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
+
+/**
+ * `text` with each form of the secret masked, and any base64 run that decodes (at any of the four
+ * alignments) to text holding the secret: an echo of the credentials encoded some other way.
+ */
+function mask(text: string, forms: SecretForms): string {
+  let masked = text;
+  for (const form of forms.all) masked = masked.split(form).join(REDACTED);
+  return masked.replace(BASE64_RUN, (run) => (holdsSecret(run, forms.plain) ? REDACTED : run));
+}
+
+function holdsSecret(run: string, forms: readonly string[]): boolean {
+  for (let offset = 0; offset < 4 && run.length - offset >= 8; offset++) {
+    const decoded = Buffer.from(run.slice(offset), 'base64').toString('utf8');
+    if (forms.some((form) => decoded.includes(form))) return true;
+  }
+  return false;
 }

@@ -4,6 +4,7 @@ import type { Configuration } from 'openid-client';
 import { InvalidOptionError } from '../errors';
 import { loadOpenIdClient, OpenIdClientModule } from './openid-client-loader';
 import { checkBoolean, checkInteger, checkText, HEADER_SAFE_TOKEN } from '../validation';
+import { redactUrl } from '../utils/redact-url';
 import { describeFailure } from './oidc-failure';
 import { TokenSourceError } from './token-source-error';
 import { TokenSource } from './token-source.interface';
@@ -175,8 +176,8 @@ export class OidcTokenSource implements TokenSource {
     try {
       response = await this.#client.clientCredentialsGrant(configuration, parameters);
     } catch (err) {
-      const endpoint = configuration.serverMetadata().token_endpoint ?? this.issuer;
-      const failure = describeFailure(err, this.#clientSecret);
+      const endpoint = redactUrl(configuration.serverMetadata().token_endpoint ?? this.issuer);
+      const failure = describeFailure(err, this.#clientSecret, this.clientId);
       throw new TokenSourceError(
         'TOKEN_REQUEST_FAILED',
         `client-credentials token request to ${endpoint} failed: ${failure.text}`,
@@ -229,7 +230,7 @@ export class OidcTokenSource implements TokenSource {
           },
           (err: unknown) => {
             this.#discovering = undefined;
-            const failure = describeFailure(err, this.#clientSecret);
+            const failure = describeFailure(err, this.#clientSecret, this.clientId);
             throw new TokenSourceError(
               'DISCOVERY_FAILED',
               `OpenID discovery for issuer ${this.issuer} failed: ${failure.text}`,

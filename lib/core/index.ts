@@ -34,6 +34,7 @@ export type { BackoffOptions } from '../emitter/backoff';
 export type { SnowplowEmitter } from '../emitter/snowplow-emitter';
 export { CollectorRequestError } from '../emitter/collector-client';
 export type {
+  CorrelationIdRejectReason,
   DrainResult,
   DropReason,
   EmitterCallback,

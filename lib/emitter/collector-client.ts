@@ -5,6 +5,7 @@ import { AxiosError, AxiosInstance, AxiosRequestConfig, isAxiosError } from 'axi
 import { TokenSourceError } from '../auth/token-source-error';
 import { SnowplowError } from '../errors';
 import { TokenSource } from '../auth/token-source.interface';
+import { redactText, redactUrl, urlCredentialForms } from '../utils/redact-url';
 import { parseRetryAfter } from './backoff';
 
 export const CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -73,9 +74,10 @@ function discard(body: Readable | undefined): void {
 
 /** POSTs request bodies to the collector's tp2 endpoint and turns every outcome into a status code. */
 export class CollectorClient {
-  /** Private fields: the URL may hold a password, which `util.inspect` must never show. */
+  /** Private fields: the URL may hold credentials, which `util.inspect` must never show. */
   readonly #href: string;
-  readonly #password: string;
+  /** The URL's credentials in every form a message could repeat them (see `urlCredentialForms`). */
+  readonly #secrets: readonly string[];
   readonly #options: Omit<CollectorClientOptions, 'url' | 'maxSockets'>;
   /** Keep-alive agents of the client's own, passed on every request whatever the axios instance. */
   readonly #agents: { httpAgent: HttpAgent; httpsAgent: HttpsAgent };
@@ -85,7 +87,7 @@ export class CollectorClient {
   constructor(options: CollectorClientOptions) {
     const { url, maxSockets, ...rest } = options;
     this.#href = url.href;
-    this.#password = url.password;
+    this.#secrets = urlCredentialForms(url);
     this.#options = rest;
     this.#agents = {
       httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
@@ -128,7 +130,7 @@ export class CollectorClient {
         const reason = err instanceof TokenSourceError ? err.message : err instanceof Error ? err.name : 'error';
         return {
           statusCode: -1,
-          error: new CollectorRequestError(`token source failed (${reason})`, 'ETOKEN'),
+          error: new CollectorRequestError(`token source failed (${this.redact(reason)})`, 'ETOKEN'),
           durationSeconds: elapsed(),
         };
       }
@@ -142,7 +144,7 @@ export class CollectorClient {
         status === 429 || status === 503 ? parseRetryAfter(answer?.['retry-after'], Date.now()) : undefined;
       const outcome: PostOutcome = { statusCode: status, retryAfterMs, durationSeconds: elapsed() };
       if (status >= 300 && status < 400 && typeof answer?.location === 'string')
-        outcome.location = this.redact(answer.location);
+        outcome.location = this.redact(redactUrl(answer.location));
       return outcome;
     } catch (err) {
       return { statusCode: -1, error: this.localError(err), durationSeconds: elapsed() };
@@ -161,15 +163,8 @@ export class CollectorClient {
     return new CollectorRequestError(this.redact(message));
   }
 
+  /** Every URL in `message` redacted, and the collector URL's credentials in any form masked. */
   private redact(message: string): string {
-    const password = this.#password;
-    if (!password) return message;
-    let decoded = password;
-    try {
-      decoded = decodeURIComponent(password);
-    } catch {
-      // A password with a stray % stays as written.
-    }
-    return message.split(password).join('***').split(decoded).join('***');
+    return redactText(message, this.#secrets);
   }
 }

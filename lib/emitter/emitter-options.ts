@@ -149,7 +149,10 @@ export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 410, 422
 export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
 export const DEFAULT_MAX_RETRY_AFTER_MS = 300_000;
 
-/** `EmitterOptions` as the emitter uses them: checked, defaults filled in, the collector URL's password masked. */
+/**
+ * `EmitterOptions` as the emitter uses them: checked, defaults filled in, the collector URL's user
+ * part and query values masked.
+ */
 export type ResolvedEmitterOptions = Required<
   Pick<
     EmitterOptions,
@@ -166,7 +169,10 @@ export type ResolvedEmitterOptions = Required<
   >
 > &
   Omit<EmitterOptions, 'collectorUrl' | 'backoff' | 'billing'> & {
-    /** The collector URL with any password masked (the emitter keeps the real one to itself). */
+    /**
+     * The collector URL with its user part (name and password) and query values masked (the
+     * emitter keeps the real one to itself).
+     */
     collectorUrl: string;
     billingCapacity: number;
     backoff: Required<BackoffOptions>;
@@ -174,7 +180,7 @@ export type ResolvedEmitterOptions = Required<
     dontRetry: ReadonlySet<number>;
   };
 
-/** Parses and checks a collector URL; messages never include the URL's password. */
+/** Parses and checks a collector URL; messages never include the URL's credentials. */
 export function parseCollectorUrl(value: unknown, option = 'collectorUrl'): URL {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new InvalidCollectorUrlError(option, 'must be a non-empty string (an absolute http or https URL)');

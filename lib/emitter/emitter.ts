@@ -51,7 +51,7 @@ const enqueuedOne = (observer: EmitterObserver): void => observer.eventsEnqueued
  * ```
  */
 export class Emitter implements SnowplowEmitter {
-  /** The options in effect, defaults filled in (the collector URL's password masked). */
+  /** The options in effect, defaults filled in (the collector URL's user part and query values masked). */
   readonly options: ResolvedEmitterOptions;
   private readonly storage: EventStorage;
   private readonly ownsStorage: boolean;
@@ -76,6 +76,8 @@ export class Emitter implements SnowplowEmitter {
   private exitDrain?: Promise<void>;
   /** Why events left at stop were not delivered (the dead-letter `error`). */
   private leftoverError = LEFTOVER_AT_STOP;
+  /** A dropped correlation id is logged once; the observer counts every one. */
+  private correlationIdDropLogged = false;
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
@@ -115,12 +117,12 @@ export class Emitter implements SnowplowEmitter {
     };
   }
 
-  /** What `JSON.stringify`, `String()` and `util.inspect` show: never the URL's password or any token. */
+  /** What `JSON.stringify`, `String()` and `util.inspect` show: never the URL's credentials or a token. */
   toJSON(): { collectorUrl: string; stats: EmitterStats } {
     return { collectorUrl: this.options.collectorUrl, stats: this.stats() };
   }
 
-  /** The class and the collector URL, password masked. */
+  /** The class and the collector URL, its user part and query values masked. */
   toString(): string {
     return `${this.constructor.name}(${this.options.collectorUrl})`;
   }
@@ -130,7 +132,7 @@ export class Emitter implements SnowplowEmitter {
     return `${this.constructor.name} ${inspect(this.toJSON(), { depth: 4 })}`;
   }
 
-  /** The collector URL with any password masked. */
+  /** The collector URL with its user part and query values masked. */
   get collectorUrl(): string {
     return this.options.collectorUrl;
   }
@@ -195,6 +197,23 @@ export class Emitter implements SnowplowEmitter {
     }
     if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
     this.signal.notifyData();
+  }
+
+  /** The largest event `enqueue` accepts, body bytes: the tracker fits a billing event's correlation id to it. */
+  get maxEventBytes(): number {
+    return this.options.maxEventBytes;
+  }
+
+  /** Counts a correlation id the tracker dropped to fit `maxEventBytes` (`event_too_large`); logs the first. */
+  correlationIdDropped(eid: string, length: number): void {
+    this.observe((observer) => observer.correlationIdRejected?.('event_too_large'));
+    if (this.correlationIdDropLogged) return;
+    this.correlationIdDropLogged = true;
+    this.log.warn(
+      `billing event ${eid} was sent without its correlation id (${length} characters), which would have made it ` +
+        `larger than maxEventBytes (${this.options.maxEventBytes}). Logged once; the metrics count every one ` +
+        '(correlation_ids_rejected_total{reason="event_too_large"})',
+    );
   }
 
   /** Wakes the loop now, cutting a backoff sleep short (not a Retry-After). Returns at once. */

@@ -31,6 +31,15 @@ export function zeroDrops(): Record<DropReason, number> {
 
 export const EVENT_KINDS: readonly EventKind[] = ['billing', 'custom'];
 
+/**
+ * Why a correlation id was not sent: longer than the Nest module's `correlationIdMaxLength`
+ * (`too_long`), or dropped from a billing event that would otherwise exceed `maxEventBytes`
+ * (`event_too_large`; the event was sent without it).
+ */
+export type CorrelationIdRejectReason = 'too_long' | 'event_too_large';
+
+export const CORRELATION_ID_REJECT_REASONS: readonly CorrelationIdRejectReason[] = ['too_long', 'event_too_large'];
+
 /** Hooks for metrics. Every method is called synchronously from the emitter and must not throw. */
 export interface EmitterObserver {
   /** Events accepted by `enqueue`. */
@@ -49,6 +58,8 @@ export interface EmitterObserver {
    * they were logged in full. Optional, so observers written before it still fit.
    */
   deadLetterWriteFailed?(count: number): void;
+  /** Optional: a correlation id was not sent, and why; the event itself was. */
+  correlationIdRejected?(reason: CorrelationIdRejectReason): void;
 }
 
 /** What `drain()` resolves with. */

@@ -6,7 +6,7 @@ import type { DrainResult, EmitterStats } from './send-result';
  * testing module's `SnowplowTestingCapture`, both checked by the compiler.
  */
 export interface SnowplowEmitter extends EventSink {
-  /** The collector URL with any password masked. */
+  /** The collector URL with its user part and query values masked. */
   readonly collectorUrl: string;
   /** Events waiting to be sent (not in flight), both lanes. */
   readonly queueDepth: number;

@@ -61,7 +61,7 @@ export class InvalidOptionError extends SnowplowError {
 }
 
 /**
- * The collector URL is not an absolute http(s) URL. Never contains the URL's password. Code
+ * The collector URL is not an absolute http(s) URL. Never contains the URL's credentials. Code
  * `INVALID_COLLECTOR_URL`.
  */
 export class InvalidCollectorUrlError extends InvalidOptionError {

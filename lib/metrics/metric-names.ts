@@ -12,5 +12,6 @@ export function metricNames(prefix: string) {
     trackErrors: `${prefix}track_errors_total`,
     authFailures: `${prefix}auth_failures_total`,
     deadLetterWriteFailures: `${prefix}dead_letter_write_failures_total`,
+    correlationIdsRejected: `${prefix}correlation_ids_rejected_total`,
   };
 }

@@ -1,5 +1,13 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DROP_REASONS, DropReason, EmitterObserver, EVENT_KINDS, zeroDrops } from '../emitter/send-result';
+import {
+  CORRELATION_ID_REJECT_REASONS,
+  CorrelationIdRejectReason,
+  DROP_REASONS,
+  DropReason,
+  EmitterObserver,
+  EVENT_KINDS,
+  zeroDrops,
+} from '../emitter/send-result';
 import type { EventKind } from '../tracker/payload';
 import { InvalidOptionError } from '../errors';
 import { DEFAULT_METRICS_PREFIX, metricNames } from './metric-names';
@@ -42,6 +50,7 @@ class MetricSet {
   readonly trackErrors: Counter;
   readonly authFailures: Counter;
   readonly deadLetterWriteFailures: Counter;
+  readonly correlationIdsRejected: Counter;
   readonly batchDuration: Histogram;
 
   constructor(registry: Registry, prefix: string, labelNames: string[]) {
@@ -98,6 +107,11 @@ class MetricSet {
       names.deadLetterWriteFailures,
       'Dead-letter lines that could not be written (a durable outbox keeps their events and retries)',
       [],
+    );
+    this.correlationIdsRejected = counter(
+      names.correlationIdsRejected,
+      'Correlation ids not sent (too_long: over correlationIdMaxLength; event_too_large: dropped so a billing event fits maxEventBytes)',
+      ['reason'],
     );
     this.batchDuration = this.getOrCreate(
       registry,
@@ -183,6 +197,10 @@ export class EmitterMetrics implements EmitterObserver {
   private readonly dropped = zeroDropsByKind();
   private authFailures = 0;
   private deadLetterWriteFailures = 0;
+  private readonly correlationIdsRejected: Record<CorrelationIdRejectReason, number> = {
+    too_long: 0,
+    event_too_large: 0,
+  };
   /** Swallowed tracking failures per source, one count per kind. */
   private readonly trackErrors = new Map<string, Record<EventKind, number>>();
   private detached = false;
@@ -201,6 +219,7 @@ export class EmitterMetrics implements EmitterObserver {
       for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason, kind }, 0);
     this.set.authFailures.inc(labels, 0);
     this.set.deadLetterWriteFailures.inc(labels, 0);
+    for (const reason of CORRELATION_ID_REJECT_REASONS) this.set.correlationIdsRejected.inc({ ...labels, reason }, 0);
     // Present from the start, so an alert on billing failures has a series to watch.
     for (const kind of EVENT_KINDS) this.set.trackErrors.inc({ ...labels, source: 'interceptor', kind }, 0);
   }
@@ -243,6 +262,12 @@ export class EmitterMetrics implements EmitterObserver {
     if (this.detached) this.flush();
   }
 
+  /** {@inheritDoc EmitterObserver.correlationIdRejected} */
+  correlationIdRejected(reason: CorrelationIdRejectReason): void {
+    this.correlationIdsRejected[reason]++;
+    if (this.detached) this.flush();
+  }
+
   /** One tracking failure the Nest layer swallowed, counted in `snowplow_track_errors_total{source,kind}`. */
   trackError(source: string, kind: EventKind): void {
     let counts = this.trackErrors.get(source);
@@ -272,6 +297,11 @@ export class EmitterMetrics implements EmitterObserver {
     this.authFailures = 0;
     if (this.deadLetterWriteFailures) set.deadLetterWriteFailures.inc(labels, this.deadLetterWriteFailures);
     this.deadLetterWriteFailures = 0;
+    for (const reason of CORRELATION_ID_REJECT_REASONS) {
+      const count = this.correlationIdsRejected[reason];
+      if (count) set.correlationIdsRejected.inc({ ...labels, reason }, count);
+      this.correlationIdsRejected[reason] = 0;
+    }
     for (const [source, counts] of this.trackErrors) {
       for (const kind of EVENT_KINDS) if (counts[kind]) set.trackErrors.inc({ ...labels, source, kind }, counts[kind]);
     }

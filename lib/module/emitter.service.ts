@@ -22,7 +22,7 @@ export class EmitterService {
     @Inject(SNOWPLOW_METRICS) private readonly metrics: EmitterMetrics | undefined,
   ) {}
 
-  /** The collector URL with any password masked. */
+  /** The collector URL with its user part and query values masked. */
   get collectorUrl(): string {
     return this.emitter.collectorUrl;
   }

@@ -1,9 +1,10 @@
-import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
-import { graphqlRequest, readCorrelationId } from './correlation-id';
+import type { EmitterMetrics } from '../metrics';
+import { CorrelationIdLimit, graphqlRequest, readCorrelationId } from './correlation-id';
 import { runInRequestContext, SnowplowRequestContext } from './request-context';
 import type { ModuleParts } from './snowplow-module-options';
-import { SNOWPLOW_MODULE_PARTS } from './snowplow.tokens';
+import { SNOWPLOW_LOG_CONTEXT, SNOWPLOW_METRICS, SNOWPLOW_MODULE_PARTS } from './snowplow.tokens';
 
 /**
  * Opens a request context for every handler call of the app (`SnowplowModule` registers it as an
@@ -17,16 +18,29 @@ import { SNOWPLOW_MODULE_PARTS } from './snowplow.tokens';
  * and, on Node.js 20, the first context turns on the async hooks `AsyncLocalStorage` runs on,
  * which every promise of the process then pays for. With `correlationIdHeaders: []` and no
  * `enrich`, it passes every call straight through and never opens a context.
+ *
+ * A correlation id longer than `correlationIdMaxLength` is dropped (the request has none): the
+ * first is logged, every one counted in `snowplow_correlation_ids_rejected_total{reason="too_long"}`.
  */
 @Injectable()
 export class RequestContextInterceptor implements NestInterceptor {
   private readonly headers: readonly string[];
   /** Without headers to read and without `enrich`, a context would serve nothing: calls pass straight through. */
   private readonly enabled: boolean;
+  private readonly limit: CorrelationIdLimit;
+  private readonly logger = new Logger(SNOWPLOW_LOG_CONTEXT);
+  /** Whether a too-long id was logged: once per module, the metric counts every one. */
+  private tooLongLogged = false;
 
-  constructor(@Inject(SNOWPLOW_MODULE_PARTS) parts: Pick<ModuleParts, 'correlationIdHeaders' | 'enrich'>) {
+  constructor(
+    @Inject(SNOWPLOW_MODULE_PARTS)
+    parts: Pick<ModuleParts, 'correlationIdHeaders' | 'correlationIdMaxLength' | 'enrich'>,
+    @Inject(SNOWPLOW_METRICS) private readonly metrics: EmitterMetrics | undefined,
+  ) {
     this.headers = parts.correlationIdHeaders;
     this.enabled = this.headers.length > 0 || parts.enrich !== undefined;
+    const maxLength = parts.correlationIdMaxLength;
+    this.limit = { maxLength, tooLong: (header, length) => this.tooLong(header, length, maxLength) };
   }
 
   /** Runs the call inside its request context (or passes it through when contexts are off). */
@@ -36,7 +50,7 @@ export class RequestContextInterceptor implements NestInterceptor {
     const args = executionContext.getArgs();
     const context: SnowplowRequestContext = {
       type,
-      correlationId: readCorrelationId(executionContext, this.headers),
+      correlationId: readCorrelationId(executionContext, this.headers, this.limit),
       request: type === 'http' ? args[0] : type === 'graphql' ? graphqlRequest(args[2]) : undefined,
       executionContext,
     };
@@ -44,5 +58,21 @@ export class RequestContextInterceptor implements NestInterceptor {
     // result later, and whatever runs from that subscription (the handler's observable, the tap of
     // @TrackEvent) must still see the context.
     return new Observable((subscriber) => runInRequestContext(context, () => next.handle().subscribe(subscriber)));
+  }
+
+  /** Counts a dropped id, and logs the first: its length and header, never its value. */
+  private tooLong(header: string, length: number, maxLength: number): void {
+    try {
+      this.metrics?.correlationIdRejected('too_long');
+      if (this.tooLongLogged) return;
+      this.tooLongLogged = true;
+      this.logger.warn(
+        `a correlation id of ${length} characters in "${header}" is longer than correlationIdMaxLength ` +
+          `(${maxLength}): dropped, not cut, so the request carries none (its billing events are still sent). ` +
+          'Logged once; every drop is counted in the correlation_ids_rejected_total{reason="too_long"} metric',
+      );
+    } catch {
+      // Reporting must never fail the request.
+    }
   }
 }

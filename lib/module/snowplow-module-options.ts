@@ -6,7 +6,7 @@ import { MetricsOptions } from '../metrics';
 import { TrackerOptions } from '../tracker/tracker';
 import { describeType } from '../utils';
 import { checkInteger, checkMethods } from '../validation';
-import { DEFAULT_CORRELATION_ID_HEADERS } from './correlation-id';
+import { DEFAULT_CORRELATION_ID_HEADERS, DEFAULT_CORRELATION_ID_MAX_LENGTH } from './correlation-id';
 import type { SnowplowRequestContext } from './request-context';
 
 /**
@@ -44,6 +44,14 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
    * `['x-request-id', 'x-correlation-id']`; `[]` reads none.
    */
   correlationIdHeaders?: readonly string[];
+  /**
+   * The longest correlation id taken from a request, in characters (UTF-16 code units). Default
+   * 128. A longer value is dropped, not cut (a cut id would join the wrong request): the request
+   * then has no correlation id, the first drop is logged and each is counted in
+   * `snowplow_correlation_ids_rejected_total{reason="too_long"}`. A header sent twice gives its
+   * first value.
+   */
+  correlationIdMaxLength?: number;
   /**
    * Extra props for every custom event tracked inside a request (by `@TrackEvent` or
    * `TrackerService`): called once per request, on its first custom event; the event's own props
@@ -93,6 +101,7 @@ const OPTION_OWNERS: Record<keyof SnowplowModuleOptions, Owner> = {
   http: 'module',
   httpService: 'module',
   correlationIdHeaders: 'module',
+  correlationIdMaxLength: 'module',
   enrich: 'module',
 };
 
@@ -106,6 +115,8 @@ export interface ModuleParts {
   httpService?: HttpService;
   /** Lower-case header names, in the order they are looked for. */
   correlationIdHeaders: readonly string[];
+  /** The longest correlation id taken from a request, characters. */
+  correlationIdMaxLength: number;
   enrich?: SnowplowModuleOptions['enrich'];
 }
 
@@ -148,6 +159,12 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
     http: http ?? {},
     httpService,
     correlationIdHeaders: checkHeaderNames(options.correlationIdHeaders),
+    correlationIdMaxLength: checkInteger(
+      'correlationIdMaxLength',
+      options.correlationIdMaxLength,
+      { min: 1 },
+      DEFAULT_CORRELATION_ID_MAX_LENGTH,
+    ),
     enrich,
   };
 }

@@ -12,6 +12,7 @@ import { ModuleParts, SnowplowModuleOptions, splitModuleOptions } from './snowpl
 import { SNOWPLOW_MODULE_OPTIONS } from './snowplow.module-definition';
 import {
   SNOWPLOW_EMITTER,
+  SNOWPLOW_LOG_CONTEXT,
   SNOWPLOW_METRICS,
   SNOWPLOW_MODULE_PARTS,
   SNOWPLOW_TRACK_ERRORS,
@@ -19,8 +20,7 @@ import {
 } from './snowplow.tokens';
 import { TrackErrorSink } from './track-error-sink';
 
-/** Nest's logger under one context for everything the module logs. */
-export const SNOWPLOW_LOG_CONTEXT = 'Snowplow';
+export { SNOWPLOW_LOG_CONTEXT } from './snowplow.tokens';
 
 /** The correlation id of the request the caller runs for: what the core tracker bills under by default. */
 const requestCorrelationId = (): string | undefined => currentRequestContext()?.correlationId;

@@ -12,3 +12,6 @@ export const SNOWPLOW_TRACK_ERRORS = Symbol('nestjs-snowplow:track-errors');
 
 /** The module's options, checked and split by the part that takes them (`ModuleParts`). */
 export const SNOWPLOW_MODULE_PARTS = Symbol('nestjs-snowplow:module-parts');
+
+/** Nest's logger context of everything the module logs. */
+export const SNOWPLOW_LOG_CONTEXT = 'Snowplow';

@@ -97,6 +97,8 @@ export interface BillingEventFields {
   quantity: number;
   /** base64 of the contexts wrapper holding the billable_usage entity. */
   cx: string;
+  /** The length of the `correlation_id` sent, when one is. */
+  correlationIdLength?: number;
 }
 
 /** Gives the correlation id of a billing event that has none of its own (e.g. the current request's). */
@@ -136,6 +138,7 @@ export function checkOptionalInput(optional: unknown): BillingEventOptionalInput
 /**
  * Validates the inputs and builds the billable_usage context for the given event id and time. A
  * missing or empty `correlationId` is taken from `correlationId` when one is given and it has one.
+ * With `withoutCorrelationId`, the event carries none (the input's is still validated).
  */
 export function buildBillingEvent(
   required: BillingEventRequiredInput,
@@ -143,6 +146,7 @@ export function buildBillingEvent(
   eventId: string,
   dtm: number,
   correlationId?: CorrelationIdSource,
+  withoutCorrelationId = false,
 ): BillingEventFields {
   const { category, eventType, realm, unitOfMeasure, quantity } = checkRequiredInput(required);
 
@@ -156,10 +160,15 @@ export function buildBillingEvent(
   };
   const opt =
     optional === undefined || optional === null ? NO_OPTIONAL_INPUT : requiredInputObject('optional', optional);
+  let correlationIdLength: number | undefined;
   for (const [field, wire, check] of OPTIONAL_FIELDS) {
     let value = check(field, opt[field]);
-    if (value === undefined && field === 'correlationId' && correlationId !== undefined) {
-      value = defaultCorrelationId(correlationId);
+    if (field === 'correlationId') {
+      if (value === undefined && correlationId !== undefined && !withoutCorrelationId) {
+        value = defaultCorrelationId(correlationId);
+      }
+      if (withoutCorrelationId) value = undefined;
+      else if (value !== undefined) correlationIdLength = (value as string).length;
     }
     if (value !== undefined) entity[wire] = value;
   }
@@ -168,7 +177,9 @@ export function buildBillingEvent(
   // as the JSON text that was validated, so it is serialised exactly once.
   let data = JSON.stringify(entity);
   if (metadata !== undefined) data = `${data.slice(0, -1)},"metadata":${metadata}}`;
-  return { category, eventType, quantity, cx: encodeBase64(`${CONTEXTS_HEAD}${data}}]}`) };
+  const fields: BillingEventFields = { category, eventType, quantity, cx: encodeBase64(`${CONTEXTS_HEAD}${data}}]}`) };
+  if (correlationIdLength !== undefined) fields.correlationIdLength = correlationIdLength;
+  return fields;
 }
 
 /** The id `source` gives, when it is a non-empty string. */

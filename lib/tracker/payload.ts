@@ -48,6 +48,17 @@ export interface EventSink {
    * twice. `Tracker.stop()` calls it when present.
    */
   stop?(): Promise<void>;
+  /**
+   * Optional: the largest event `enqueue` accepts, in body bytes (see `bodyBytes`). The tracker
+   * sends a billing event that would be larger without its correlation id rather than have it
+   * refused: a correlation id never makes a bill fail.
+   */
+  readonly maxEventBytes?: number;
+  /**
+   * Optional: told when the tracker dropped the correlation id (`length` characters) of billing
+   * event `eid` so that it fits `maxEventBytes`. Must not throw.
+   */
+  correlationIdDropped?(eid: string, length: number): void;
 }
 
 export interface PayloadContext {

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { InvalidOptionError } from '../errors';
 import { TRACKER_VERSION } from '../version';
 import {
+  BillingEventFields,
   BillingEventOptionalInput,
   BillingEventRequiredInput,
   buildBillingEvent,
   CorrelationIdSource,
 } from './billing-event';
 import { customEvent } from './custom-event';
-import { EventSink, flat, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
+import { bodyBytes, EventSink, flat, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
 export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nestjs-snowplow-'.length)}`;
@@ -114,7 +115,29 @@ export class Tracker {
   ): BillingTrackResult {
     const dtm = Date.now();
     const eventId = randomUUID();
+    const eid = randomUUID();
     const billing = buildBillingEvent(required, optional, eventId, dtm, this.defaultCorrelationId);
+    let payload = this.billingPayload(billing, eventId, eid, dtm);
+    const maxEventBytes = this.sink.maxEventBytes;
+    if (billing.correlationIdLength !== undefined && maxEventBytes !== undefined) {
+      // A correlation id never makes a bill fail: past the sink's limit, the event goes without it.
+      payload = { ...payload, bytes: bodyBytes(payload.json) };
+      if ((payload.bytes as number) > maxEventBytes) {
+        const without = buildBillingEvent(required, optional, eventId, dtm, undefined, true);
+        const smaller = this.billingPayload(without, eventId, eid, dtm);
+        const bytes = bodyBytes(smaller.json);
+        if (bytes <= maxEventBytes) {
+          payload = { ...smaller, bytes };
+          this.sink.correlationIdDropped?.(payload.eid, billing.correlationIdLength);
+        }
+      }
+    }
+    this.emit(payload);
+    return { eid: payload.eid, eventId };
+  }
+
+  /** The structured event carrying `billing`'s context. */
+  private billingPayload(billing: BillingEventFields, eventId: string, eid: string, dtm: number): TrackedPayload {
     const fields = serialiseFields([
       ['se_ca', billing.category],
       ['se_ac', billing.eventType],
@@ -122,8 +145,7 @@ export class Tracker {
       ['se_va', String(billing.quantity)],
       ['cx', billing.cx],
     ]);
-    const { eid } = this.emit(this.writer.write('billing', 'se', randomUUID(), dtm, fields));
-    return { eid, eventId };
+    return this.writer.write('billing', 'se', eid, dtm, fields);
   }
 
   /**

@@ -126,4 +126,19 @@ describe('describeFailure', () => {
     expect(long).not.toMatch(/[\r\n]/);
     expect(long).toBe(`line one line two ${'z'.repeat(200 - 'line one line two '.length)}...`);
   });
+
+  it('redacts every URL in the text: its user part and query values', () => {
+    const err = error('fetch failed', {
+      cause: error('redirected to https://key-1a2b@idp.example/t?client_secret=zz-9y#f=1'),
+    });
+    expect(describeFailure(err, SECRET).text).toBe(
+      'fetch failed: redirected to https://***@idp.example/t?client_secret=***#f=***',
+    );
+  });
+
+  it('masks the Basic credentials of the client id and secret, given the client id', () => {
+    const basic = Buffer.from(`client:${encodeURIComponent(SECRET)}`).toString('base64');
+    const err = error('x', { error: 'invalid_client', error_description: `Basic ${basic} refused` });
+    expect(describeFailure(err, SECRET, 'client').text).toBe('invalid_client (Basic *** refused)');
+  });
 });

@@ -1,10 +1,24 @@
 // Every token source, printed every way a log line or an error report prints an object, shows
 // neither a token nor a client secret: before it has a token, and after it fetched and cached one.
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { FileTokenSource, OidcClientAuthMethod, OidcTokenSource, StaticTokenSource, TokenSource } from '../../lib/core';
+import {
+  Emitter,
+  FileTokenSource,
+  OidcClientAuthMethod,
+  OidcTokenSource,
+  SendResult,
+  StaticTokenSource,
+  TokenSource,
+  TokenSourceError,
+  Tracker,
+} from '../../lib/core';
+import { TestCollector } from '../support/test-collector';
+import { waitFor } from '../support/wait-for';
+import { EchoingTokenEndpoint } from './support/echoing-token-endpoint';
 import { OidcTestProvider } from './support/oidc-test-provider';
 
 const AUDIENCE = 'http://127.0.0.1:9090';
@@ -112,5 +126,157 @@ describe('token sources never print a secret', () => {
       expectNoLeak(source, { ...secrets, ...tokenForms(token) });
       expect(String(source)).toContain(clientId());
     });
+  });
+});
+
+/** application/x-www-form-urlencoded as client_secret_basic writes the id and the secret (RFC 6749 2.3.1). */
+function formUrlEncode(text: string): string {
+  return encodeURIComponent(text)
+    .replace(/[-_.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
+}
+
+describe('an OpenID provider that echoes the client credentials in error_description', () => {
+  const CLIENT_ID = 'snowplow-echo.client';
+  const SECRET = "cs-echo_9f.8e~7d(6c)!5b 4a*3f'2e";
+  const sentBasic = Buffer.from(`${formUrlEncode(CLIENT_ID)}:${formUrlEncode(SECRET)}`).toString('base64');
+  /** Every form of the secret that must never print: plain, URL-encoded, and the base64 of the credentials. */
+  const secrets: Record<string, string> = {
+    'the secret': SECRET,
+    'the secret, URL-encoded': encodeURIComponent(SECRET),
+    'the secret, form-encoded': formUrlEncode(SECRET),
+    'the secret, as a form body carries it': new URLSearchParams({ s: SECRET }).toString().slice(2),
+    'the Basic credentials as sent': sentBasic,
+    'the Basic credentials, unpadded': sentBasic.replace(/=+$/, ''),
+    'the Basic credentials of the plain pair': Buffer.from(`${CLIENT_ID}:${SECRET}`).toString('base64'),
+    'the Basic credentials, base64url': Buffer.from(`${formUrlEncode(CLIENT_ID)}:${formUrlEncode(SECRET)}`).toString(
+      'base64url',
+    ),
+  };
+  let provider: EchoingTokenEndpoint;
+  beforeEach(async () => {
+    provider = await EchoingTokenEndpoint.start();
+  });
+  afterEach(() => provider.stop());
+
+  function expectNone(name: string, text: string): void {
+    for (const [what, secret] of Object.entries(secrets)) {
+      if (text.includes(secret)) throw new Error(`${name} shows ${what}:\n${text}`);
+    }
+  }
+
+  function expectNoneIn(name: string, value: unknown): void {
+    expectNone(`JSON.stringify of ${name}`, JSON.stringify(value) ?? '');
+    expectNone(`util.inspect of ${name}`, inspect(value, deep));
+    expectNone(`util.inspect customInspect: false of ${name}`, inspect(value, { ...deep, customInspect: false }));
+    expectNone(`String of ${name}`, String(value));
+  }
+
+  function source(clientAuthMethod: OidcClientAuthMethod = 'client_secret_basic'): OidcTokenSource {
+    return new OidcTokenSource({
+      issuer: provider.issuer,
+      clientId: CLIENT_ID,
+      clientSecret: SECRET,
+      clientAuthMethod,
+      allowInsecureHttp: true,
+    });
+  }
+
+  const decodedBasic = (seen: { authorization: string }) =>
+    Buffer.from(seen.authorization.replace(/^Basic /, ''), 'base64').toString('utf8');
+
+  it.each<[string, OidcClientAuthMethod, (seen: { authorization: string; body: string }) => string]>([
+    ['the Authorization header', 'client_secret_basic', (seen) => `got ${seen.authorization}`],
+    [
+      'the base64 alone, unpadded',
+      'client_secret_basic',
+      (seen) => `got ${seen.authorization.slice(6).replace(/=+$/, '')}.`,
+    ],
+    ['the decoded credentials', 'client_secret_basic', (seen) => `got ${decodedBasic(seen)}`],
+    [
+      'the credentials decoded twice',
+      'client_secret_basic',
+      (seen) =>
+        `got ${decodedBasic(seen)
+          .split(':')
+          .map((part) => decodeURIComponent(part.replace(/\+/g, ' ')))
+          .join(':')}`,
+    ],
+    [
+      'the credentials re-encoded as base64url',
+      'client_secret_basic',
+      (seen) => `got ${Buffer.from(decodedBasic(seen)).toString('base64url')}`,
+    ],
+    [
+      'the credentials inside a longer base64 run',
+      'client_secret_basic',
+      (seen) => `got ${Buffer.from(`client=${decodedBasic(seen)};realm=x`).toString('base64')}`,
+    ],
+    ['the form body', 'client_secret_post', (seen) => `got ${seen.body}`],
+  ])('%s: masked in the thrown error', async (_what, method, describe) => {
+    provider.describe = describe;
+    let thrown: unknown;
+    try {
+      await source(method).getToken('aud');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(TokenSourceError);
+    expect((thrown as TokenSourceError).message).toMatch(/HTTP 400 invalid_client \(got .*\*\*\*/);
+    // The provider did get the credentials it echoes.
+    const seen = provider.seen[0];
+    if (method === 'client_secret_basic') expect(seen.authorization).toBe(`Basic ${sentBasic}`);
+    else expect(seen.body).toContain(`client_secret=${new URLSearchParams({ s: SECRET }).toString().slice(2)}`);
+    expectNoneIn('the error', thrown);
+  });
+
+  it('masked in the log, stats(), the callback errors and the dead-letter error field of an emitter using it', async () => {
+    const collector = await TestCollector.start();
+    const dir = await mkdtemp(join(tmpdir(), 'secrets-'));
+    try {
+      const lines: string[] = [];
+      const logger = {
+        log: (m: string) => void lines.push(m),
+        warn: (m: string) => void lines.push(m),
+        error: (m: string) => void lines.push(m),
+      };
+      const failures: SendResult[] = [];
+      const deadLetterPath = join(dir, 'dead-letters.jsonl');
+      const emitter = new Emitter({
+        collectorUrl: collector.endpoint,
+        tokenSource: source(),
+        logger,
+        lingerMs: 0,
+        maxAttempts: 1,
+        deadLetter: { path: deadLetterPath },
+        callback: (_s, f) => void failures.push(...f),
+      });
+      emitter.start();
+      new Tracker({ appId: 'secrets', emitter }).trackBillingEvent({
+        category: 'c',
+        eventType: 'e',
+        realm: 'SaaS',
+        unitOfMeasure: 'u',
+        quantity: 1,
+      });
+      await waitFor(() => existsSync(deadLetterPath) && readFileSync(deadLetterPath, 'utf8').endsWith('\n'), {
+        what: 'the dead-letter line',
+      });
+      const file = readFileSync(deadLetterPath, 'utf8');
+      expect((JSON.parse(file) as { error: string }).error).toContain(
+        'invalid_client (bad client credentials: Basic ***)',
+      );
+      expectNone('the dead-letter file', file);
+      expectNone('the log', lines.join('\n'));
+      expect(lines.join('\n')).toContain('invalid_client');
+      expectNoneIn('stats()', emitter.stats());
+      expectNoneIn('the callback failures', failures);
+      expectNoneIn('the emitter', emitter);
+      expect(collector.requests).toHaveLength(0);
+      await emitter.stop();
+    } finally {
+      await collector.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

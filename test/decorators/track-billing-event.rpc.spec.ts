@@ -229,4 +229,32 @@ describe('correlation ids in what each microservice transport gives the handler'
     expect(rpcCall(new NatsContext(['subject', undefined]))).toBeUndefined();
     expect(rpcCall(new RmqContext([{ properties: {} }, {}, 'p']))).toBeUndefined();
   });
+
+  it('a key sent more than once gives its first value; one over the length cap is dropped, reported, and the next name looked at', () => {
+    const tooLong: Array<[string, number]> = [];
+    const limit = { maxLength: 8, tooLong: (header: string, length: number) => void tooLong.push([header, length]) };
+    const read = (transportContext: object) => {
+      const context = new ExecutionContextHost([{ some: 'data' }, transportContext]);
+      context.setType('rpc');
+      return readCorrelationId(context, DEFAULT_CORRELATION_ID_HEADERS, limit);
+    };
+    const kafka = (headers: Record<string, unknown>) =>
+      new KafkaContext([{ headers } as never, 0, 'topic', undefined as never, undefined as never, undefined as never]);
+    expect(read(kafka({ 'x-request-id': [Buffer.from('k-first'), Buffer.from('k-second')] }))).toBe('k-first');
+    expect(read(new MqttContext(['t', { properties: { userProperties: { 'x-request-id': ['m-1', 'm-2'] } } }]))).toBe(
+      'm-1',
+    );
+    expect(tooLong).toEqual([]);
+    expect(read(new TcpContext([undefined as never, 'cmd', { 'x-request-id': 'x'.repeat(9) }]))).toBeUndefined();
+    expect(
+      read(new TcpContext([undefined as never, 'cmd', { 'x-request-id': 'x'.repeat(9), 'x-correlation-id': 'c-1' }])),
+    ).toBe('c-1');
+    expect(read(kafka({ 'x-request-id': Buffer.from('y'.repeat(20)) }))).toBeUndefined();
+    expect(read(new TcpContext([undefined as never, 'cmd', { 'x-request-id': 'x'.repeat(8) }]))).toBe('x'.repeat(8));
+    expect(tooLong).toEqual([
+      ['x-request-id', 9],
+      ['x-request-id', 9],
+      ['x-request-id', 20],
+    ]);
+  });
 });

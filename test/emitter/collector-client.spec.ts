@@ -166,7 +166,28 @@ describe('CollectorClient', () => {
     url.username = 'u';
     url.password = 'p%40ss';
     const outcome = await client({}, url.href).post('{}', signal());
-    expect(outcome.location).toBe('http://u:***@other/tp2?x=***');
+    expect(outcome.location).toBe('http://***:***@other/tp2?x=***');
+  });
+
+  it.each([
+    ['a user name alone', 'http://APIKEY-0a1b2c@other/tp2', 'http://***@other/tp2'],
+    ['every query value', 'https://other/tp2?api_key=k-9f8e7d&v=2&bare', 'https://other/tp2?api_key=***&v=***&***'],
+    ['a fragment', 'https://other/tp2#access_token=t-5e6f7a', 'https://other/tp2#access_token=***'],
+    ['a relative reference', '/tp2?api_key=k-9f8e7d#x=t-5e6f7a', '/tp2?api_key=***#x=***'],
+    ['a protocol-relative one', '//APIKEY-0a1b2c@other/tp2?k=v-1', '//***@other/tp2?k=***'],
+  ])('a redirect Location shows no credential: %s', async (_what, location, shown) => {
+    collector.behaviour = () => ({ status: 307, headers: { Location: location } });
+    const outcome = await client().post('{}', signal());
+    expect(outcome.location).toBe(shown);
+  });
+
+  it("a user name alone in the collector URL is masked in a client's error, in a URL and loose", async () => {
+    const http = {
+      request: () =>
+        Promise.reject(new Error('cannot reach http://APIKEY-0a1b2c@host/tp2?api_key=k-9f8e7d as APIKEY-0a1b2c')),
+    } as unknown as AxiosInstance;
+    const outcome = await client({ http }, 'http://APIKEY-0a1b2c@127.0.0.1:9/tp2').post('{}', signal());
+    expect(outcome.error?.message).toBe('cannot reach http://***@host/tp2?api_key=*** as ***');
   });
 
   it('a 3xx without a Location reports none', async () => {
@@ -186,7 +207,7 @@ describe('CollectorClient', () => {
     } as unknown as AxiosInstance;
     const outcome = await client({ http }, 'http://u:hunter2@127.0.0.1:9/tp2').post('{}', signal());
     expect(outcome.statusCode).toBe(-1);
-    expect(outcome.error).toMatchObject({ message: 'cannot reach http://u:***@host', code: 'REQUEST_FAILED' });
+    expect(outcome.error).toMatchObject({ message: 'cannot reach http://***:***@host/', code: 'REQUEST_FAILED' });
     const thrown = { request: () => Promise.reject('plain string') } as unknown as AxiosInstance;
     expect((await client({ http: thrown }).post('{}', signal())).error?.message).toBe('plain string');
   });

@@ -67,7 +67,7 @@ describe('Emitter lifecycle', () => {
       url.password = 'hunter2';
       const { emitter, tracker } = make({ collectorUrl: url.href, capacity: 7 });
       tracker.trackEvent('one');
-      const masked = url.href.replace('hunter2', '***');
+      const masked = url.href.replace('u:hunter2', '***:***');
       expect(emitter.collectorUrl).toBe(masked);
       expect(String(emitter)).toBe(`Emitter(${masked})`);
       expect(emitter.toJSON()).toEqual({ collectorUrl: masked, stats: emitter.stats() });

@@ -26,7 +26,7 @@ describe('Emitter options', () => {
     const emitter = new Emitter({
       collectorUrl: 'https://user:hunter2@collector.example.com/com.snowplowanalytics.snowplow/tp2',
     });
-    expect(emitter.collectorUrl).toBe('https://user:***@collector.example.com/com.snowplowanalytics.snowplow/tp2');
+    expect(emitter.collectorUrl).toBe('https://***:***@collector.example.com/com.snowplowanalytics.snowplow/tp2');
     expect(JSON.stringify(emitter.stats())).not.toContain('hunter2');
   });
 
@@ -165,9 +165,9 @@ describe('Emitter options: messages, bounds and defaults', () => {
   it.each([
     ['http://h:9090', 'http://h:9090/com.snowplowanalytics.snowplow/tp2'],
     ['http://h:9090/', 'http://h:9090/com.snowplowanalytics.snowplow/tp2'],
-    ['http://h:9090/?a=1', 'http://h:9090/?a=1'],
+    ['http://h:9090/?a=1', 'http://h:9090/?a=***'],
     ['http://h:9090/custom', 'http://h:9090/custom'],
-  ])('collectorUrl %s is used as %s', (given, used) => {
+  ])('collectorUrl %s is used with its default path and shown as %s', (given, used) => {
     expect(new Emitter({ collectorUrl: given }).collectorUrl).toBe(used);
   });
 

@@ -173,7 +173,7 @@ describe('retries', () => {
     tracker.trackEvent('moved');
     await waitFor(() => failures.length >= 1 && lines.some((l) => /redirect/.test(l)), { what: 'the redirect log' });
     const redirect = lines.find((l) => /redirect/.test(l))!;
-    expect(redirect).toContain('HTTP 307 redirecting to http://svc:***@127.0.0.1:9/moved');
+    expect(redirect).toContain('HTTP 307 redirecting to http://***:***@127.0.0.1:9/moved');
     expect(lines.join('\n')).not.toContain('s3cr3t-pw');
     expect(failures[0]).toMatchObject({ statusCode: 307, eventCount: 1 });
   });

@@ -146,7 +146,7 @@ describe('failure paths keep every event', () => {
 
   it('JSON.stringify and util.inspect of an emitter never show the URL password', () => {
     const emitter = new Emitter({ collectorUrl: 'https://svc:hunter2@collector.example.com/tp2', logger: quietLogger });
-    expect(JSON.stringify(emitter)).toContain('svc:***@');
+    expect(JSON.stringify(emitter)).toContain('//***:***@');
     expect(JSON.stringify(emitter)).not.toContain('hunter2');
     expect(inspect(emitter, { depth: 10 })).not.toContain('hunter2');
   });

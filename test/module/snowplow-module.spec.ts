@@ -227,6 +227,7 @@ describe('SnowplowModule', () => {
         http: { headers: { 'X-Ignored': 'httpService wins' } },
         httpService: new HttpService(axios.create({ headers: { 'X-From-Http-Service': 'yes' } })),
         correlationIdHeaders: ['X-Request-Id'],
+        correlationIdMaxLength: 64,
         enrich: () => ({ region: 'eu' }),
       };
       const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });

@@ -38,6 +38,8 @@ const TARGETS = {
       'bad-input.spec.ts',
       'dead-letter/dead-letter-file.spec.ts',
       'metrics/metrics.spec.ts',
+      // Emitter#correlationIdDropped and maxEventBytes, driven by the tracker.
+      'tracker/correlation-id-size.spec.ts',
     ],
   },
   // The send path alone (a quicker pass than the whole folder): npm run mutate emitter-core.

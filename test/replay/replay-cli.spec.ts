@@ -71,7 +71,7 @@ describe('the replay CLI', () => {
   it('exits 0 and says so when every line is delivered, never printing the password', async () => {
     writeFileSync(file, jsonl(records(3, { billing: 1 })));
     const { code, stdout, stderr } = await runCli(['--collector', url, file]);
-    const shown = url.replace(PASSWORD, '***');
+    const shown = url.replace(`replay:${PASSWORD}`, '***:***');
     expect({ code, stdout, stderr }).toEqual({
       code: 0,
       stdout: `${file}: 3 of 3 lines delivered to ${shown}, 0 remaining (0 not dead-letter records)\n`,
@@ -88,7 +88,7 @@ describe('the replay CLI', () => {
     collector.behaviour = (request) => ({ status: request.body.includes(written[0].eid) ? 500 : 200 });
     const { code, stdout, stderr } = await runCli(['--collector', url, '--timeout-ms', '500', file]);
     expect(code).toBe(1);
-    expect(stdout).toContain(`${file}: 1 of 2 lines delivered to http://replay:***@`);
+    expect(stdout).toContain(`${file}: 1 of 2 lines delivered to http://***:***@`);
     expect(stdout).toContain(', 1 remaining (0 not dead-letter records)');
     expect(stderr).toContain(`1 line remains in ${file}; run again later to retry them`);
     expect(stderr).toContain('HTTP 500');
