@@ -144,7 +144,7 @@ describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (n
       const counts = (await (
         await fetch(endpoint.replace(/\/com\.snowplowanalytics.*$/, '/micro/all'))
       ).json()) as unknown;
-      expect(counts).toEqual({ total: 2, good: 1, bad: 1 });
+      expect(counts).toEqual({ total: 2, good: 1, bad: 1, dropped: 0 });
     } finally {
       child.kill('SIGTERM');
     }

@@ -1,0 +1,584 @@
+// nestjs-snowplow event viewer: plain JavaScript, no build, no request but to this collector.
+// The list mirrors the collector's store through GET /micro/stream (Server-Sent Events): a
+// snapshot, then batches of new events and resets. Only the rows in view are in the DOM.
+(function () {
+  'use strict';
+
+  const ROW_HEIGHT = 32;
+  const OVERSCAN = 8;
+  const BILLING_SCHEMA = /^iglu:com\.gitlab\/billable_usage\//;
+
+  /** Readable names of the tracker protocol's fields. */
+  const FIELD_NAMES = {
+    e: 'Event type',
+    eid: 'Event id',
+    aid: 'App id',
+    p: 'Platform',
+    tv: 'Tracker version',
+    tna: 'Tracker namespace',
+    dtm: 'Created on device',
+    stm: 'Sent',
+    ttm: 'True timestamp',
+    tz: 'Time zone',
+    uid: 'User id',
+    duid: 'Domain user id',
+    nuid: 'Network user id',
+    tnuid: 'Network user id (tracker)',
+    sid: 'Session id',
+    vid: 'Session index',
+    ip: 'IP address',
+    ua: 'User agent',
+    lang: 'Language',
+    url: 'Page URL',
+    refr: 'Referrer',
+    page: 'Page title',
+    res: 'Screen resolution',
+    vp: 'Viewport',
+    ds: 'Document size',
+    cd: 'Colour depth',
+    cs: 'Character set',
+    se_ca: 'Category',
+    se_ac: 'Action',
+    se_la: 'Label',
+    se_pr: 'Property',
+    se_va: 'Value',
+    ue_px: 'Self-describing event (base64)',
+    ue_pr: 'Self-describing event (JSON)',
+    cx: 'Entities (base64)',
+    co: 'Entities (JSON)',
+  };
+  const EVENT_TYPES = {
+    ue: 'self-describing',
+    se: 'structured',
+    pv: 'page view',
+    pp: 'page ping',
+    tr: 'transaction',
+    ti: 'transaction item',
+  };
+  const TIMESTAMP_FIELDS = ['dtm', 'stm', 'ttm'];
+  const ENCODED_FIELDS = ['ue_px', 'ue_pr', 'cx', 'co'];
+
+  const $ = (id) => document.getElementById(id);
+  const list = $('list');
+  const spacer = $('list-spacer');
+  const inputs = { app: $('filter-app'), type: $('filter-type'), status: $('filter-status'), q: $('filter-text') };
+
+  /** Every event the collector keeps, oldest first. */
+  let records = [];
+  /** The records the filters let through, newest first. */
+  let view = [];
+  let counts = { total: 0, good: 0, bad: 0, dropped: 0 };
+  let filters = readFiltersFromUrl();
+  let selectedId = null;
+  let renderQueued = false;
+  const appIds = new Set();
+
+  /** Builds an element; children are nodes or text (never parsed as HTML). */
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === 'class') node.className = value;
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? '' : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      node.append(typeof child === 'string' || typeof child === 'number' ? String(child) : child);
+    }
+    return node;
+  }
+
+  function decodeBase64Json(text) {
+    try {
+      const b64 = String(text).replace(/-/g, '+').replace(/_/g, '/');
+      const bytes = Uint8Array.from(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      return undefined;
+    }
+  }
+
+  function parseJson(text) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The raw payload of a record as an object of fields (bad requests may have none). */
+  function rawFields(record) {
+    const raw = record.event.raw;
+    return raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
+  }
+
+  /** Entities of a record: decoded by the collector for a good event, from cx/co for a bad one. */
+  function entitiesOf(record) {
+    if (record.kind === 'good') return record.event.contexts || [];
+    const raw = rawFields(record);
+    const wrapper = raw.cx !== undefined ? decodeBase64Json(raw.cx) : raw.co !== undefined ? parseJson(raw.co) : null;
+    return wrapper && Array.isArray(wrapper.data) ? wrapper.data.filter((e) => e && typeof e === 'object') : [];
+  }
+
+  /** The self-describing event of a bad record, decoded from ue_px/ue_pr when possible. */
+  function unstructOf(record) {
+    if (record.kind === 'good')
+      return record.event.schema ? { schema: record.event.schema, data: record.event.data } : null;
+    const raw = rawFields(record);
+    const wrapper =
+      raw.ue_px !== undefined ? decodeBase64Json(raw.ue_px) : raw.ue_pr !== undefined ? parseJson(raw.ue_pr) : null;
+    return wrapper && wrapper.data && typeof wrapper.data === 'object' ? wrapper.data : null;
+  }
+
+  function shortSchema(uri) {
+    const match = /^iglu:([^/]+)\/([^/]+)\/[^/]+\/([^/]+)$/.exec(uri || '');
+    return match ? `${match[1]}/${match[2]}@${match[3]}` : uri || '';
+  }
+
+  /** What the list and the filters need of a record, computed once. */
+  function prepare(record) {
+    const raw = rawFields(record);
+    const event = record.event;
+    const billing = entitiesOf(record).find((entity) => BILLING_SCHEMA.test(entity.schema || ''));
+    const unstruct = unstructOf(record);
+    let label;
+    let schema = '';
+    if (raw.e === 'se') label = `${raw.se_ca || '?'} / ${raw.se_ac || '?'}`;
+    else if (record.kind === 'good') label = event.name;
+    else label = (unstruct && unstruct.data && unstruct.data.name) || EVENT_TYPES[raw.e] || raw.e || 'request';
+    if (unstruct) schema = unstruct.schema || '';
+    const billingData = billing && billing.data && typeof billing.data === 'object' ? billing.data : null;
+    const searchable = [label, schema, raw.e, EVENT_TYPES[raw.e], billingData && billingData.event_type];
+    if (record.kind === 'bad') searchable.push(...event.errors.map((error) => error.schema));
+    record.view = {
+      time: event.receivedAt ? event.receivedAt.slice(11, 23) : '',
+      app: typeof raw.aid === 'string' ? raw.aid : '',
+      label,
+      schema,
+      billing: billingData,
+      typeText: searchable.filter(Boolean).join(' ').toLowerCase(),
+      json: null,
+    };
+    if (record.view.app) appIds.add(record.view.app);
+    return record;
+  }
+
+  function searchText(record) {
+    record.view.json ??= JSON.stringify(record.event).toLowerCase();
+    return record.view.json;
+  }
+
+  function matches(record) {
+    const v = record.view;
+    if (filters.status && record.kind !== filters.status) return false;
+    if (filters.app && !v.app.toLowerCase().includes(filters.app.toLowerCase())) return false;
+    if (filters.type && !v.typeText.includes(filters.type.toLowerCase())) return false;
+    if (filters.q && !searchText(record).includes(filters.q.toLowerCase())) return false;
+    return true;
+  }
+
+  function rebuildView() {
+    view = [];
+    for (let i = records.length - 1; i >= 0; i--) if (matches(records[i])) view.push(records[i]);
+  }
+
+  // --- the stream ---------------------------------------------------------------------------
+
+  function applyCounts(next) {
+    counts = next;
+    // The store keeps the newest counts.total events; the older ones were dropped.
+    const excess = records.length - counts.total;
+    if (excess > 0) {
+      const oldestKept = records[excess].id;
+      records = records.slice(excess);
+      while (view.length > 0 && view[view.length - 1].id < oldestKept) view.pop();
+    }
+  }
+
+  function onSnapshot(message) {
+    records = message.records.map(prepare);
+    rebuildView();
+    applyCounts(message.counts);
+    if (selectedId !== null && !records.some((r) => r.id === selectedId)) select(null);
+    scheduleRender();
+  }
+
+  function onEvents(message) {
+    const added = message.records.map(prepare);
+    records.push(...added);
+    const shown = added.filter(matches).reverse();
+    if (shown.length > 0) {
+      view = shown.concat(view);
+      // Keep the rows the reader is looking at in place when new ones arrive above them.
+      if (list.scrollTop > 0) list.scrollTop += shown.length * ROW_HEIGHT;
+    }
+    applyCounts(message.counts);
+    scheduleRender();
+  }
+
+  function onReset(message) {
+    records = [];
+    view = [];
+    appIds.clear();
+    applyCounts(message.counts);
+    select(null);
+    scheduleRender();
+  }
+
+  function connect() {
+    const source = new EventSource('/micro/stream');
+    const status = $('connection');
+    const handle = (fn) => (event) => fn(JSON.parse(event.data));
+    source.addEventListener('snapshot', handle(onSnapshot));
+    source.addEventListener('events', handle(onEvents));
+    source.addEventListener('reset', handle(onReset));
+    source.addEventListener('open', () => (status.textContent = 'live'));
+    source.addEventListener('error', () => (status.textContent = 'reconnecting…'));
+  }
+
+  // --- rendering ----------------------------------------------------------------------------
+
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      render();
+    });
+  }
+
+  function renderCounters() {
+    $('count-total').textContent = counts.total.toLocaleString('en');
+    $('count-good').textContent = counts.good.toLocaleString('en');
+    $('count-bad').textContent = counts.bad.toLocaleString('en');
+    $('dropped-box').hidden = !counts.dropped;
+    $('count-dropped').textContent = (counts.dropped || 0).toLocaleString('en');
+    let billingCount = 0;
+    const units = new Map();
+    for (const record of records) {
+      const billing = record.kind === 'good' && record.view.billing;
+      if (!billing) continue;
+      billingCount++;
+      const unit = String(billing.unit_of_measure || 'unit');
+      units.set(unit, (units.get(unit) || 0) + (Number(billing.quantity) || 0));
+    }
+    $('count-billing').textContent = billingCount.toLocaleString('en');
+    const sums = [...units].map(([unit, sum]) => `${+sum.toFixed(6)} ${unit}`);
+    $('billing-units').textContent = sums.length > 0 ? sums.join(' · ') : 'none';
+    const options = [...appIds].sort().map((id) => h('option', { value: id }));
+    $('app-ids').replaceChildren(...options);
+  }
+
+  function rowFor(record, index) {
+    const v = record.view;
+    const event = [];
+    if (v.billing) {
+      const b = v.billing;
+      event.push(h('span', { class: 'badge billing' }, 'billing'));
+      event.push(`${b.event_type} × ${b.quantity} ${b.unit_of_measure || ''} · `);
+    }
+    event.push(v.label || '');
+    if (v.schema) event.push(h('span', { class: 'schema' }, shortSchema(v.schema)));
+    return h(
+      'div',
+      {
+        class: 'row',
+        role: 'option',
+        id: `event-${record.id}`,
+        'aria-selected': record.id === selectedId ? 'true' : 'false',
+        'aria-posinset': index + 1,
+        'aria-setsize': view.length,
+        'data-id': record.id,
+        style: `top:${index * ROW_HEIGHT}px`,
+      },
+      h('span', { class: 'time mono' }, v.time),
+      h('span', { class: 'app', title: v.app }, v.app || '–'),
+      h('span', { class: 'event', title: `${v.label} ${v.schema}` }, event),
+      h(
+        'span',
+        {},
+        h('span', { class: `badge ${record.kind}` }, record.kind),
+        record.event.faulted ? h('span', { class: 'badge faulted' }, 'faulted') : null,
+      ),
+    );
+  }
+
+  function renderRows() {
+    spacer.style.height = `${view.length * ROW_HEIGHT}px`;
+    const first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(view.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW_HEIGHT) + OVERSCAN);
+    const rows = [];
+    for (let i = first; i < last; i++) rows.push(rowFor(view[i], i));
+    spacer.replaceChildren(...rows);
+    const active = view.findIndex((r) => r.id === selectedId);
+    if (active >= first && active < last) list.setAttribute('aria-activedescendant', `event-${selectedId}`);
+    else list.removeAttribute('aria-activedescendant');
+    $('empty').hidden = view.length > 0;
+    $('empty').textContent =
+      records.length === 0
+        ? 'No events yet: they appear here as the collector receives them.'
+        : 'No event matches the filters.';
+    const filtered = filters.app || filters.type || filters.status || filters.q;
+    $('shown').textContent = filtered
+      ? `${view.length.toLocaleString('en')} of ${records.length.toLocaleString('en')} events shown`
+      : `${records.length.toLocaleString('en')} events`;
+  }
+
+  function render() {
+    renderCounters();
+    renderRows();
+  }
+
+  // --- detail -------------------------------------------------------------------------------
+
+  function fieldTable(rows) {
+    return h(
+      'table',
+      {},
+      h(
+        'tbody',
+        {},
+        rows.map(([name, value]) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', { class: 'mono' }, value))),
+      ),
+    );
+  }
+
+  function jsonBlock(value) {
+    return h('pre', { class: 'json' }, JSON.stringify(value, null, 2));
+  }
+
+  function protocolRows(raw) {
+    return Object.keys(raw)
+      .filter((key) => !ENCODED_FIELDS.includes(key))
+      .map((key) => {
+        let value = typeof raw[key] === 'string' ? raw[key] : JSON.stringify(raw[key]);
+        if (TIMESTAMP_FIELDS.includes(key) && /^\d+$/.test(value))
+          value += ` (${new Date(Number(value)).toISOString()})`;
+        if (key === 'e' && EVENT_TYPES[value]) value += ` (${EVENT_TYPES[value]})`;
+        return [`${FIELD_NAMES[key] || key} (${key})`, value];
+      });
+  }
+
+  function renderDetail(record) {
+    const body = $('detail-body');
+    $('detail-empty').hidden = !!record;
+    body.hidden = !record;
+    if (!record) return body.replaceChildren();
+    const event = record.event;
+    const raw = rawFields(record);
+    const v = record.view;
+    const copied = h('span', { class: 'copied', role: 'status' });
+    const copy = h(
+      'button',
+      { type: 'button', id: 'copy-json', onclick: () => copyJson(event, copied) },
+      'Copy as JSON',
+    );
+    const parts = [
+      h(
+        'div',
+        { class: 'detail-head' },
+        h('span', { class: `badge ${record.kind}` }, record.kind),
+        v.billing ? h('span', { class: 'badge billing' }, 'billing') : null,
+        h('span', { class: 'title' }, v.label || ''),
+        copy,
+        copied,
+      ),
+      fieldTable([
+        ['Received', event.receivedAt || ''],
+        ['Event id', raw.eid || '–'],
+        ['App id', v.app || '–'],
+        ['Event type', raw.e ? `${raw.e} (${EVENT_TYPES[raw.e] || 'other'})` : '–'],
+      ]),
+    ];
+    if (record.kind === 'bad') {
+      parts.push(h('h3', {}, `Validation errors (${event.errors.length})`));
+      parts.push(
+        h(
+          'table',
+          { class: 'errors' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Field', 'JSON path', 'Schema', 'Message'].map((t) => h('th', { scope: 'col' }, t)),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            event.errors.map((error) =>
+              h(
+                'tr',
+                { class: 'error' },
+                h('td', { class: 'mono' }, error.field),
+                h('td', { class: 'mono' }, error.path || '–'),
+                h('td', { class: 'mono' }, error.schema || '–'),
+                h('td', {}, error.message),
+              ),
+            ),
+          ),
+        ),
+      );
+    }
+    const unstruct = unstructOf(record);
+    if (unstruct) {
+      parts.push(h('h3', {}, 'Event data'));
+      parts.push(h('p', { class: 'schema-uri mono' }, unstruct.schema || ''));
+      parts.push(jsonBlock(unstruct.data));
+    } else if (raw.e === 'se') {
+      parts.push(h('h3', {}, 'Event data'));
+      const keys = ['se_ca', 'se_ac', 'se_la', 'se_pr', 'se_va'].filter((key) => raw[key] !== undefined);
+      parts.push(fieldTable(keys.map((key) => [FIELD_NAMES[key], raw[key]])));
+    }
+    const entities = entitiesOf(record);
+    parts.push(h('h3', {}, `Entities (${entities.length})`));
+    for (const entity of entities) {
+      const billing = BILLING_SCHEMA.test(entity.schema || '');
+      parts.push(
+        h(
+          'div',
+          { class: billing ? 'entity billing' : 'entity' },
+          h(
+            'p',
+            { class: 'schema-uri mono' },
+            billing ? h('span', { class: 'badge billing' }, 'billing') : null,
+            entity.schema,
+          ),
+          jsonBlock(entity.data),
+        ),
+      );
+    }
+    parts.push(h('h3', {}, 'Protocol fields'));
+    if (Object.keys(raw).length > 0) parts.push(fieldTable(protocolRows(raw)));
+    else parts.push(jsonBlock(event.raw));
+    body.replaceChildren(...parts);
+  }
+
+  async function copyJson(event, status) {
+    const text = JSON.stringify(event, null, 2);
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      const area = h('textarea', { 'aria-hidden': 'true', style: 'position:fixed;opacity:0' });
+      area.value = text;
+      document.body.append(area);
+      area.select();
+      document.execCommand('copy');
+      area.remove();
+    }
+    status.textContent = 'Copied';
+  }
+
+  function select(id) {
+    selectedId = id;
+    renderDetail(id === null ? null : records.find((r) => r.id === id));
+    scheduleRender();
+  }
+
+  // --- keyboard and mouse -------------------------------------------------------------------
+
+  function moveTo(index) {
+    if (view.length === 0) return;
+    const i = Math.max(0, Math.min(view.length - 1, index));
+    const top = i * ROW_HEIGHT;
+    if (top < list.scrollTop) list.scrollTop = top;
+    else if (top + ROW_HEIGHT > list.scrollTop + list.clientHeight)
+      list.scrollTop = top + ROW_HEIGHT - list.clientHeight;
+    select(view[i].id);
+  }
+
+  list.addEventListener('keydown', (event) => {
+    const current = view.findIndex((r) => r.id === selectedId);
+    const page = Math.max(1, Math.floor(list.clientHeight / ROW_HEIGHT) - 1);
+    const keys = {
+      ArrowDown: current + 1,
+      ArrowUp: current <= 0 ? 0 : current - 1,
+      PageDown: current + page,
+      PageUp: current - page,
+      Home: 0,
+      End: view.length - 1,
+      Enter: current < 0 ? 0 : current,
+    };
+    if (!(event.key in keys)) return;
+    event.preventDefault();
+    moveTo(keys[event.key]);
+  });
+  list.addEventListener('focus', () => {
+    if (selectedId === null && view.length > 0) moveTo(0);
+  });
+  list.addEventListener('click', (event) => {
+    const row = event.target.closest('.row[data-id]');
+    if (row) select(Number(row.dataset.id));
+  });
+  list.addEventListener('scroll', scheduleRender);
+  window.addEventListener('resize', scheduleRender);
+
+  // --- filters, kept in the URL -------------------------------------------------------------
+
+  function readFiltersFromUrl() {
+    const params = new URLSearchParams(location.search);
+    const status = params.get('status');
+    return {
+      app: params.get('app') || '',
+      type: params.get('type') || '',
+      status: status === 'good' || status === 'bad' ? status : '',
+      q: params.get('q') || '',
+    };
+  }
+
+  function writeFiltersToUrl() {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+    const query = params.toString();
+    history.replaceState(null, '', query ? `?${query}` : location.pathname);
+  }
+
+  function showFilters() {
+    for (const [key, input] of Object.entries(inputs)) input.value = filters[key];
+  }
+
+  function onFilterInput() {
+    filters = Object.fromEntries(Object.entries(inputs).map(([key, input]) => [key, input.value.trim()]));
+    writeFiltersToUrl();
+    rebuildView();
+    list.scrollTop = 0;
+    scheduleRender();
+  }
+
+  for (const input of Object.values(inputs)) input.addEventListener('input', onFilterInput);
+  $('filters').addEventListener('submit', (event) => event.preventDefault());
+  $('clear-filters').addEventListener('click', () => {
+    for (const input of Object.values(inputs)) input.value = '';
+    onFilterInput();
+  });
+  window.addEventListener('popstate', () => {
+    filters = readFiltersFromUrl();
+    showFilters();
+    rebuildView();
+    scheduleRender();
+  });
+
+  $('reset').addEventListener('click', async () => {
+    const status = $('connection');
+    const response = await fetch('/micro/reset', { method: 'POST' }).catch(() => null);
+    if (!response || !response.ok) status.textContent = 'reset failed';
+  });
+
+  /** The fault plan, shown when this collector has one (GET /micro/faults). */
+  async function showFaults() {
+    const response = await fetch('/micro/faults').catch(() => null);
+    if (!response || !response.ok) return;
+    const plan = await response.json().catch(() => null);
+    if (plan === null) return;
+    $('faults-plan').textContent = JSON.stringify(plan, null, 2);
+    $('faults').hidden = false;
+  }
+
+  showFilters();
+  render();
+  connect();
+  void showFaults();
+})();
