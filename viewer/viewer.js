@@ -140,7 +140,8 @@
   function prepare(record) {
     const raw = rawFields(record);
     const event = record.event;
-    const billing = entitiesOf(record).find((entity) => BILLING_SCHEMA.test(entity.schema || ''));
+    const entities = entitiesOf(record);
+    const billing = entities.find((entity) => BILLING_SCHEMA.test(entity.schema || ''));
     const unstruct = unstructOf(record);
     let label;
     let schema = '';
@@ -150,6 +151,7 @@
     if (unstruct) schema = unstruct.schema || '';
     const billingData = billing && billing.data && typeof billing.data === 'object' ? billing.data : null;
     const searchable = [label, schema, raw.e, EVENT_TYPES[raw.e], billingData && billingData.event_type];
+    searchable.push(...entities.map((entity) => entity.schema));
     if (record.kind === 'bad') searchable.push(...event.errors.map((error) => error.schema));
     record.view = {
       time: event.receivedAt ? event.receivedAt.slice(11, 23) : '',
@@ -278,7 +280,7 @@
       event.push(h('span', { class: 'badge billing' }, 'billing'));
       event.push(`${b.event_type} × ${b.quantity} ${b.unit_of_measure || ''} · `);
     }
-    event.push(v.label || '');
+    event.push(h('span', { class: 'label' }, v.label || ''));
     if (v.schema) event.push(h('span', { class: 'schema' }, shortSchema(v.schema)));
     return h(
       'div',
@@ -290,7 +292,6 @@
         'aria-posinset': index + 1,
         'aria-setsize': view.length,
         'data-id': record.id,
-        style: `top:${index * ROW_HEIGHT}px`,
       },
       h('span', { class: 'time mono' }, v.time),
       h('span', { class: 'app', title: v.app }, v.app || '–'),
@@ -309,7 +310,12 @@
     const first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(view.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW_HEIGHT) + OVERSCAN);
     const rows = [];
-    for (let i = first; i < last; i++) rows.push(rowFor(view[i], i));
+    for (let i = first; i < last; i++) {
+      const row = rowFor(view[i], i);
+      // Set through the CSSOM: the page's Content-Security-Policy refuses inline style attributes.
+      row.style.top = `${i * ROW_HEIGHT}px`;
+      rows.push(row);
+    }
     spacer.replaceChildren(...rows);
     const active = view.findIndex((r) => r.id === selectedId);
     if (active >= first && active < last) list.setAttribute('aria-activedescendant', `event-${selectedId}`);
@@ -462,7 +468,9 @@
     try {
       await navigator.clipboard.writeText(text);
     } catch {
-      const area = h('textarea', { 'aria-hidden': 'true', style: 'position:fixed;opacity:0' });
+      const area = h('textarea', { 'aria-hidden': 'true' });
+      area.style.position = 'fixed';
+      area.style.opacity = '0';
       area.value = text;
       document.body.append(area);
       area.select();
