@@ -514,8 +514,9 @@
     event.preventDefault();
     moveTo(keys[event.key]);
   });
+  // Reaching the list with the keyboard selects its first row; a click selects the clicked one.
   list.addEventListener('focus', () => {
-    if (selectedId === null && view.length > 0) moveTo(0);
+    if (selectedId === null && view.length > 0 && list.matches(':focus-visible')) moveTo(0);
   });
   list.addEventListener('click', (event) => {
     const row = event.target.closest('.row[data-id]');
