@@ -6,58 +6,7 @@
 
   const ROW_HEIGHT = 32;
   const OVERSCAN = 8;
-  const BILLING_SCHEMA = /^iglu:com\.gitlab\/billable_usage\//;
-
-  /** Readable names of the tracker protocol's fields. */
-  const FIELD_NAMES = {
-    e: 'Event type',
-    eid: 'Event id',
-    aid: 'App id',
-    p: 'Platform',
-    tv: 'Tracker version',
-    tna: 'Tracker namespace',
-    dtm: 'Created on device',
-    stm: 'Sent',
-    ttm: 'True timestamp',
-    tz: 'Time zone',
-    uid: 'User id',
-    duid: 'Domain user id',
-    nuid: 'Network user id',
-    tnuid: 'Network user id (tracker)',
-    sid: 'Session id',
-    vid: 'Session index',
-    ip: 'IP address',
-    ua: 'User agent',
-    lang: 'Language',
-    url: 'Page URL',
-    refr: 'Referrer',
-    page: 'Page title',
-    res: 'Screen resolution',
-    vp: 'Viewport',
-    ds: 'Document size',
-    cd: 'Colour depth',
-    cs: 'Character set',
-    se_ca: 'Category',
-    se_ac: 'Action',
-    se_la: 'Label',
-    se_pr: 'Property',
-    se_va: 'Value',
-    ue_px: 'Self-describing event (base64)',
-    ue_pr: 'Self-describing event (JSON)',
-    cx: 'Entities (base64)',
-    co: 'Entities (JSON)',
-  };
-  const EVENT_TYPES = {
-    ue: 'self-describing',
-    se: 'structured',
-    pv: 'page view',
-    pp: 'page ping',
-    tr: 'transaction',
-    ti: 'transaction item',
-  };
-  const TIMESTAMP_FIELDS = ['dtm', 'stm', 'ttm'];
-  const ENCODED_FIELDS = ['ue_px', 'ue_pr', 'cx', 'co'];
-
+  const { h, shortSchema, summarize, renderDetail } = window.SnowplowViewer;
   const $ = (id) => document.getElementById(id);
   const list = $('list');
   const spacer = $('list-spacer');
@@ -73,99 +22,12 @@
   let renderQueued = false;
   const appIds = new Set();
 
-  /** Builds an element; children are nodes or text (never parsed as HTML). */
-  function h(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === undefined || value === null || value === false) continue;
-      if (key === 'class') node.className = value;
-      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? '' : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === undefined || child === null || child === false) continue;
-      node.append(typeof child === 'string' || typeof child === 'number' ? String(child) : child);
-    }
-    return node;
-  }
-
-  function decodeBase64Json(text) {
-    try {
-      const b64 = String(text).replace(/-/g, '+').replace(/_/g, '/');
-      const bytes = Uint8Array.from(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
-      return JSON.parse(new TextDecoder().decode(bytes));
-    } catch {
-      return undefined;
-    }
-  }
-
-  function parseJson(text) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The raw payload of a record as an object of fields (bad requests may have none). */
-  function rawFields(record) {
-    const raw = record.event.raw;
-    return raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
-  }
-
-  /** Entities of a record: decoded by the collector for a good event, from cx/co for a bad one. */
-  function entitiesOf(record) {
-    if (record.kind === 'good') return record.event.contexts || [];
-    const raw = rawFields(record);
-    const wrapper = raw.cx !== undefined ? decodeBase64Json(raw.cx) : raw.co !== undefined ? parseJson(raw.co) : null;
-    return wrapper && Array.isArray(wrapper.data) ? wrapper.data.filter((e) => e && typeof e === 'object') : [];
-  }
-
-  /** The self-describing event of a bad record, decoded from ue_px/ue_pr when possible. */
-  function unstructOf(record) {
-    if (record.kind === 'good')
-      return record.event.schema ? { schema: record.event.schema, data: record.event.data } : null;
-    const raw = rawFields(record);
-    const wrapper =
-      raw.ue_px !== undefined ? decodeBase64Json(raw.ue_px) : raw.ue_pr !== undefined ? parseJson(raw.ue_pr) : null;
-    return wrapper && wrapper.data && typeof wrapper.data === 'object' ? wrapper.data : null;
-  }
-
-  function shortSchema(uri) {
-    const match = /^iglu:([^/]+)\/([^/]+)\/[^/]+\/([^/]+)$/.exec(uri || '');
-    return match ? `${match[1]}/${match[2]}@${match[3]}` : uri || '';
-  }
-
-  /** What the list and the filters need of a record, computed once. */
+  /** Adds the record's summary (`record.view`), and its app id to the filter's suggestions. */
   function prepare(record) {
-    const raw = rawFields(record);
-    const event = record.event;
-    const entities = entitiesOf(record);
-    const billing = entities.find((entity) => BILLING_SCHEMA.test(entity.schema || ''));
-    const unstruct = unstructOf(record);
-    let label;
-    let schema = '';
-    if (raw.e === 'se') label = `${raw.se_ca || '?'} / ${raw.se_ac || '?'}`;
-    else if (record.kind === 'good') label = event.name;
-    else label = (unstruct && unstruct.data && unstruct.data.name) || EVENT_TYPES[raw.e] || raw.e || 'request';
-    if (unstruct) schema = unstruct.schema || '';
-    const billingData = billing && billing.data && typeof billing.data === 'object' ? billing.data : null;
-    const searchable = [label, schema, raw.e, EVENT_TYPES[raw.e], billingData && billingData.event_type];
-    searchable.push(...entities.map((entity) => entity.schema));
-    if (record.kind === 'bad') searchable.push(...event.errors.map((error) => error.schema));
-    record.view = {
-      time: event.receivedAt ? event.receivedAt.slice(11, 23) : '',
-      app: typeof raw.aid === 'string' ? raw.aid : '',
-      label,
-      schema,
-      billing: billingData,
-      typeText: searchable.filter(Boolean).join(' ').toLowerCase(),
-      json: null,
-    };
+    record.view = summarize(record);
     if (record.view.app) appIds.add(record.view.app);
     return record;
   }
-
   function searchText(record) {
     record.view.json ??= JSON.stringify(record.event).toLowerCase();
     return record.view.json;
@@ -336,149 +198,7 @@
     renderRows();
   }
 
-  // --- detail -------------------------------------------------------------------------------
-
-  function fieldTable(rows) {
-    return h(
-      'table',
-      {},
-      h(
-        'tbody',
-        {},
-        rows.map(([name, value]) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', { class: 'mono' }, value))),
-      ),
-    );
-  }
-
-  function jsonBlock(value) {
-    return h('pre', { class: 'json' }, JSON.stringify(value, null, 2));
-  }
-
-  function protocolRows(raw) {
-    return Object.keys(raw)
-      .filter((key) => !ENCODED_FIELDS.includes(key))
-      .map((key) => {
-        let value = typeof raw[key] === 'string' ? raw[key] : JSON.stringify(raw[key]);
-        if (TIMESTAMP_FIELDS.includes(key) && /^\d+$/.test(value))
-          value += ` (${new Date(Number(value)).toISOString()})`;
-        if (key === 'e' && EVENT_TYPES[value]) value += ` (${EVENT_TYPES[value]})`;
-        return [`${FIELD_NAMES[key] || key} (${key})`, value];
-      });
-  }
-
-  function renderDetail(record) {
-    const body = $('detail-body');
-    $('detail-empty').hidden = !!record;
-    body.hidden = !record;
-    if (!record) return body.replaceChildren();
-    const event = record.event;
-    const raw = rawFields(record);
-    const v = record.view;
-    const copied = h('span', { class: 'copied', role: 'status' });
-    const copy = h(
-      'button',
-      { type: 'button', id: 'copy-json', onclick: () => copyJson(event, copied) },
-      'Copy as JSON',
-    );
-    const parts = [
-      h(
-        'div',
-        { class: 'detail-head' },
-        h('span', { class: `badge ${record.kind}` }, record.kind),
-        v.billing ? h('span', { class: 'badge billing' }, 'billing') : null,
-        h('span', { class: 'title' }, v.label || ''),
-        copy,
-        copied,
-      ),
-      fieldTable([
-        ['Received', event.receivedAt || ''],
-        ['Event id', raw.eid || '–'],
-        ['App id', v.app || '–'],
-        ['Event type', raw.e ? `${raw.e} (${EVENT_TYPES[raw.e] || 'other'})` : '–'],
-      ]),
-    ];
-    if (record.kind === 'bad') {
-      parts.push(h('h3', {}, `Validation errors (${event.errors.length})`));
-      parts.push(
-        h(
-          'table',
-          { class: 'errors' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ['Field', 'JSON path', 'Schema', 'Message'].map((t) => h('th', { scope: 'col' }, t)),
-            ),
-          ),
-          h(
-            'tbody',
-            {},
-            event.errors.map((error) =>
-              h(
-                'tr',
-                { class: 'error' },
-                h('td', { class: 'mono' }, error.field),
-                h('td', { class: 'mono' }, error.path || '–'),
-                h('td', { class: 'mono' }, error.schema || '–'),
-                h('td', {}, error.message),
-              ),
-            ),
-          ),
-        ),
-      );
-    }
-    const unstruct = unstructOf(record);
-    if (unstruct) {
-      parts.push(h('h3', {}, 'Event data'));
-      parts.push(h('p', { class: 'schema-uri mono' }, unstruct.schema || ''));
-      parts.push(jsonBlock(unstruct.data));
-    } else if (raw.e === 'se') {
-      parts.push(h('h3', {}, 'Event data'));
-      const keys = ['se_ca', 'se_ac', 'se_la', 'se_pr', 'se_va'].filter((key) => raw[key] !== undefined);
-      parts.push(fieldTable(keys.map((key) => [FIELD_NAMES[key], raw[key]])));
-    }
-    const entities = entitiesOf(record);
-    parts.push(h('h3', {}, `Entities (${entities.length})`));
-    for (const entity of entities) {
-      const billing = BILLING_SCHEMA.test(entity.schema || '');
-      parts.push(
-        h(
-          'div',
-          { class: billing ? 'entity billing' : 'entity' },
-          h(
-            'p',
-            { class: 'schema-uri mono' },
-            billing ? h('span', { class: 'badge billing' }, 'billing') : null,
-            entity.schema,
-          ),
-          jsonBlock(entity.data),
-        ),
-      );
-    }
-    parts.push(h('h3', {}, 'Protocol fields'));
-    if (Object.keys(raw).length > 0) parts.push(fieldTable(protocolRows(raw)));
-    else parts.push(jsonBlock(event.raw));
-    body.replaceChildren(...parts);
-  }
-
-  async function copyJson(event, status) {
-    const text = JSON.stringify(event, null, 2);
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch {
-      const area = h('textarea', { 'aria-hidden': 'true' });
-      area.style.position = 'fixed';
-      area.style.opacity = '0';
-      area.value = text;
-      document.body.append(area);
-      area.select();
-      document.execCommand('copy');
-      area.remove();
-    }
-    status.textContent = 'Copied';
-  }
+  // --- selection ----------------------------------------------------------------------------
 
   function select(id) {
     selectedId = id;
@@ -518,7 +238,9 @@
   list.addEventListener('focus', () => {
     if (selectedId === null && view.length > 0 && list.matches(':focus-visible')) moveTo(0);
   });
-  list.addEventListener('click', (event) => {
+  // On mousedown, not click: a render between mousedown and mouseup (new events) replaces the rows.
+  list.addEventListener('mousedown', (event) => {
+    if (event.button !== 0) return;
     const row = event.target.closest('.row[data-id]');
     if (row) select(Number(row.dataset.id));
   });

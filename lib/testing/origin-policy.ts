@@ -1,11 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { VIEWER_FILE_PATHS } from './viewer-routes';
 
 /** Paths trackers send to: any origin may POST (or GET the pixel) without credentials. */
 const TRACKER_PATHS = new Set(['/com.snowplowanalytics.snowplow/tp2', '/i', '/com.snowplowanalytics.snowplow/i']);
-
-/** The viewer's static files: anyone may load them (a shared link opens the page). */
-const STATIC_PATHS = new Set(['/micro/ui', '/micro/ui/viewer.js', '/micro/ui/viewer.css']);
 
 /**
  * The collector's cross-origin rules. Tracker endpoints answer any origin with
@@ -20,7 +18,8 @@ export function applyOriginPolicy(req: IncomingMessage, res: ServerResponse, pat
     res.setHeader('Access-Control-Allow-Origin', '*');
     return undefined;
   }
-  if (STATIC_PATHS.has(pathname) && req.method === 'GET') return undefined;
+  // The viewer's static files: anyone may load them (a shared link opens the page).
+  if (VIEWER_FILE_PATHS.has(pathname) && req.method === 'GET') return undefined;
   if (!pathname.startsWith('/micro/')) return undefined;
   return refusal(req);
 }

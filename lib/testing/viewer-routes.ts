@@ -15,6 +15,8 @@ const VIEWER_DIR = join(__dirname, '..', '..', 'viewer');
 
 const FILES: Record<string, { file: string; type: string }> = {
   [VIEWER_PATH]: { file: 'index.html', type: 'text/html; charset=utf-8' },
+  [`${VIEWER_PATH}/events.js`]: { file: 'events.js', type: 'text/javascript; charset=utf-8' },
+  [`${VIEWER_PATH}/detail.js`]: { file: 'detail.js', type: 'text/javascript; charset=utf-8' },
   [`${VIEWER_PATH}/viewer.js`]: { file: 'viewer.js', type: 'text/javascript; charset=utf-8' },
   [`${VIEWER_PATH}/viewer.css`]: { file: 'viewer.css', type: 'text/css; charset=utf-8' },
 };
@@ -30,6 +32,9 @@ const CONTENT_SECURITY_POLICY = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/** The paths of the page's static files. */
+export const VIEWER_FILE_PATHS: ReadonlySet<string> = new Set(Object.keys(FILES));
 
 type ViewerHandler = (req: IncomingMessage, res: ServerResponse, ctx: CollectorContext) => void;
 

@@ -158,6 +158,8 @@ describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (n
       expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
       expect(await page.text()).toContain('<script src="/micro/ui/viewer.js" defer></script>');
       for (const [file, type] of [
+        ['events.js', 'text/javascript; charset=utf-8'],
+        ['detail.js', 'text/javascript; charset=utf-8'],
         ['viewer.js', 'text/javascript; charset=utf-8'],
         ['viewer.css', 'text/css; charset=utf-8'],
       ]) {

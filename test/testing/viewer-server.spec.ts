@@ -78,10 +78,17 @@ describe('the event viewer, served by the local collector', () => {
     const script = await request(`${collector.viewerUrl}/viewer.js`);
     expect([script.status, script.headers['content-type']]).toEqual([200, 'text/javascript; charset=utf-8']);
     expect(script.body).toContain("new EventSource('/micro/stream')");
+    const scripts = [script.body];
+    for (const file of ['events.js', 'detail.js']) {
+      expect(page.body).toContain(`<script src="/micro/ui/${file}" defer></script>`);
+      const answer = await request(`${collector.viewerUrl}/${file}`);
+      expect([answer.status, answer.headers['content-type']]).toEqual([200, 'text/javascript; charset=utf-8']);
+      scripts.push(answer.body);
+    }
     const style = await request(`${collector.viewerUrl}/viewer.css`);
     expect([style.status, style.headers['content-type']]).toEqual([200, 'text/css; charset=utf-8']);
     // Nothing off the machine: no absolute URL, no font file, no @import.
-    for (const text of [page.body, script.body, style.body]) {
+    for (const text of [page.body, ...scripts, style.body]) {
       expect(text).not.toMatch(/https?:\/\/|@import|@font-face|url\(/);
     }
   });
