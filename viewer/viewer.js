@@ -61,6 +61,7 @@
   }
 
   function onSnapshot(message) {
+    appIds.clear();
     records = message.records.map(prepare);
     rebuildView();
     applyCounts(message.counts);
@@ -75,7 +76,10 @@
     if (shown.length > 0) {
       view = shown.concat(view);
       // Keep the rows the reader is looking at in place when new ones arrive above them.
-      if (list.scrollTop > 0) list.scrollTop += shown.length * ROW_HEIGHT;
+      if (list.scrollTop > 0) {
+        spacer.style.height = `${view.length * ROW_HEIGHT}px`;
+        list.scrollTop += shown.length * ROW_HEIGHT;
+      }
     }
     applyCounts(message.counts);
     scheduleRender();

@@ -290,6 +290,35 @@ describe('the event viewer in Chromium', () => {
     );
   });
 
+  it('keeps the rows a reader scrolled to in place while new events arrive above them', async () => {
+    const items = Array.from({ length: 200 }, (_, i) => customEventItem(`old_${i}`, null));
+    await postPayload(collector.endpoint, payloadBody(...items));
+    await openViewer();
+    await page.waitForFunction(() => document.getElementById('count-total')?.textContent === '200', null, {
+      timeout: UI,
+    });
+    // Scrolled to the bottom, where the oldest events are: there is nothing below to scroll into.
+    await page.$eval('#list', (list) => (list.scrollTop = list.scrollHeight));
+    const rowAtTop = () =>
+      page.$eval('#list', (list) => {
+        const rows = [...list.querySelectorAll('.row')] as HTMLElement[];
+        const covers = (row: HTMLElement) =>
+          parseFloat(row.style.top) <= list.scrollTop && parseFloat(row.style.top) + 32 > list.scrollTop;
+        return rows.find(covers)?.querySelector('.label')?.textContent;
+      });
+    const before = await waitFor(() => rowAtTop(), { what: 'a row at the top of the view' });
+    expect(before).toMatch(/^old_\d+$/);
+    await postPayload(
+      collector.endpoint,
+      payloadBody(...['new_1', 'new_2', 'new_3'].map((n) => customEventItem(n, null))),
+    );
+    await page.waitForFunction(() => document.getElementById('count-total')?.textContent === '203', null, {
+      timeout: UI,
+    });
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+    expect(await rowAtTop()).toBe(before);
+  });
+
   it('mirrors the collector cap: the oldest events leave the list and the dropped count shows', async () => {
     await collector.close();
     collector = await startLocalCollector({ port: 0, maxEvents: 5 });
