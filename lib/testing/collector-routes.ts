@@ -2,9 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeCollectorPost } from './collector-post';
 import type { EventStore } from './event-store';
 import type { IgluRegistry } from './iglu-registry';
+import { applyOriginPolicy } from './origin-policy';
 import { decodePixelQuery, TRANSPARENT_GIF } from './pixel';
 import { readBody } from './request-body';
 import type { DecodeResult } from './types';
+import { VIEWER_ROUTES } from './viewer-routes';
 
 /** What the request handler needs from the collector. */
 export interface CollectorContext {
@@ -28,13 +30,15 @@ const ROUTES: Record<string, MethodHandlers> = {
   '/micro/good': { GET: (_req, res, ctx) => sendJson(res, 200, ctx.store.snapshot().good) },
   '/micro/bad': { GET: (_req, res, ctx) => sendJson(res, 200, ctx.store.snapshot().bad) },
   '/micro/reset': { POST: handleReset, GET: handleReset },
+  ...VIEWER_ROUTES,
 };
 
 /** Answers one request. Never rejects: a failure becomes a 500 and, for tp2, a bad record. */
 export async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: CollectorContext): Promise<void> {
   try {
-    setCorsHeaders(req, res);
     const url = new URL(req.url ?? '/', 'http://collector.invalid');
+    const refused = applyOriginPolicy(req, res, url.pathname);
+    if (refused) return sendJson(res, 403, { error: refused });
     const methods = Object.hasOwn(ROUTES, url.pathname) ? ROUTES[url.pathname] : undefined;
     if (req.method === 'OPTIONS') return preflight(req, res, methods);
     const method = req.method ?? '';
@@ -100,15 +104,6 @@ function preflight(req: IncomingMessage, res: ServerResponse, methods: MethodHan
     'Access-Control-Max-Age': '600',
   });
   res.end();
-}
-
-function setCorsHeaders(req: IncomingMessage, res: ServerResponse): void {
-  const origin = req.headers.origin;
-  res.setHeader('Access-Control-Allow-Origin', origin ?? '*');
-  if (origin) {
-    res.setHeader('Access-Control-Allow-Credentials', 'true');
-    res.setHeader('Vary', 'Origin');
-  }
 }
 
 function allowed(methods: MethodHandlers): string {

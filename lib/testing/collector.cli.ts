@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { formatEventLine } from './event-line';
-import { LocalCollector, startLocalCollector } from './local-collector';
+import { DEFAULT_MAX_EVENTS, LocalCollector, startLocalCollector } from './local-collector';
 
 /** Where the CLI writes. */
 export interface CliOutput {
@@ -9,14 +9,16 @@ export interface CliOutput {
   err(line: string): void;
 }
 
-const USAGE = `Usage: nestjs-snowplow-collector [--port 9090] [--host 127.0.0.1] [--schemas DIR]...
+const USAGE = `Usage: nestjs-snowplow-collector [--port 9090] [--host 127.0.0.1] [--schemas DIR]... [--max-events N]
 
 A local Snowplow collector that validates every event against Iglu schemas and prints it.
   -p, --port N        port to listen on (0 picks a free one; default 9090)
       --host HOST     interface to listen on (default 127.0.0.1)
   -s, --schemas DIR   an extra Iglu registry (DIR/schemas/VENDOR/NAME/jsonschema/VERSION); repeatable
+      --max-events N  events kept in memory; past it the oldest are dropped and counted (default 100000)
   -h, --help          show this text
-Endpoints: POST /com.snowplowanalytics.snowplow/tp2, GET /i, GET /micro/all|good|bad, POST /micro/reset`;
+Endpoints: POST /com.snowplowanalytics.snowplow/tp2, GET /i, GET /micro/all|good|bad, POST /micro/reset,
+GET /micro/ui (the event viewer), GET /micro/stream (the events as Server-Sent Events)`;
 
 /** A command line the CLI cannot run. */
 export class CliUsageError extends Error {}
@@ -25,6 +27,7 @@ export interface CliOptions {
   port: number;
   host: string;
   schemaDirs: string[];
+  maxEvents: number;
   help: boolean;
 }
 
@@ -34,7 +37,11 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (!/^[0-9]+$/.test(values.port) || port > 65535) {
     throw new CliUsageError(`--port must be 0-65535, got "${values.port}"`);
   }
-  return { port, host: values.host, schemaDirs: values.schemas, help: values.help };
+  const maxEvents = Number(values['max-events']);
+  if (!/^[0-9]+$/.test(values['max-events']) || !Number.isSafeInteger(maxEvents) || maxEvents < 1) {
+    throw new CliUsageError(`--max-events must be a positive integer, got "${values['max-events']}"`);
+  }
+  return { port, host: values.host, schemaDirs: values.schemas, maxEvents, help: values.help };
 }
 
 function readFlags(argv: readonly string[]) {
@@ -45,6 +52,7 @@ function readFlags(argv: readonly string[]) {
         port: { type: 'string', short: 'p', default: '9090' },
         host: { type: 'string', default: '127.0.0.1' },
         schemas: { type: 'string', short: 's', multiple: true, default: [] },
+        'max-events': { type: 'string', default: String(DEFAULT_MAX_EVENTS) },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -67,10 +75,12 @@ export async function runCollectorCli(argv: readonly string[], output: CliOutput
     port: options.port,
     host: options.host,
     schemaDirs: options.schemaDirs,
+    maxEvents: options.maxEvents,
     onEvent: (record) => output.out(formatEventLine(record)),
   });
   output.out(`Snowplow local collector on ${collector.url}`);
   output.out(`  tracker endpoint ${collector.endpoint}`);
+  output.out(`  event viewer ${collector.viewerUrl}`);
   output.out(`  ${collector.registry.uris().length} schemas from ${collector.registry.dirs.join(', ')}`);
   return collector;
 }

@@ -8,6 +8,8 @@ export interface CollectorCounts {
   good: number;
   /** Events that failed validation. */
   bad: number;
+  /** The oldest events forgotten to keep the store within its `maxEvents` cap (since the last reset). */
+  dropped: number;
 }
 
 /** The events received so far (copies). */
@@ -21,6 +23,18 @@ export interface CollectorSnapshot {
 /** One event as it is recorded, for `onEvent`. */
 export type CollectorRecord = { kind: 'good'; event: GoodEvent } | { kind: 'bad'; event: BadEvent };
 
+/** What a store listener hears: a recorded event (with its id, rising from 1), or a reset. */
+export type CollectorChange = { type: 'event'; id: number; record: CollectorRecord } | { type: 'reset' };
+
+/** Called on every change of the store. Exceptions it throws are ignored. */
+export type CollectorListener = (change: CollectorChange) => void;
+
+/** A recorded event with its id. */
+export interface StoredRecord {
+  id: number;
+  record: CollectorRecord;
+}
+
 /** `waitFor` condition: a total event count (good + bad) to reach, or a test on the events. */
 export type WaitCondition = number | ((snapshot: CollectorSnapshot) => boolean);
 
@@ -33,33 +47,70 @@ interface Waiter {
   fail(error: Error): void;
 }
 
-/** In-memory good and bad events, with waiters woken on every change. */
+/**
+ * In-memory good and bad events, oldest first, at most `maxEvents` of them (the oldest are dropped
+ * and counted), with listeners told of every event and reset, and waiters woken on every change.
+ */
 export class EventStore {
-  private good: GoodEvent[] = [];
-  private bad: BadEvent[] = [];
+  private kept: StoredRecord[] = [];
+  private good = 0;
+  private dropped = 0;
+  private nextId = 1;
+  private readonly listeners = new Set<CollectorListener>();
   private readonly waiters = new Set<Waiter>();
 
-  constructor(private readonly onEvent?: (record: CollectorRecord) => void) {}
+  constructor(private readonly maxEvents = Infinity) {}
+
+  /** Adds a listener; returns the function that removes it. */
+  subscribe(listener: CollectorListener): () => void {
+    this.listeners.add(listener);
+    return () => this.unsubscribe(listener);
+  }
+
+  unsubscribe(listener: CollectorListener): void {
+    this.listeners.delete(listener);
+  }
 
   add(result: DecodeResult): void {
-    this.good.push(...result.good);
-    this.bad.push(...result.bad);
-    for (const event of result.good) this.notify({ kind: 'good', event });
-    for (const event of result.bad) this.notify({ kind: 'bad', event });
+    const records: CollectorRecord[] = [
+      ...result.good.map((event) => ({ kind: 'good' as const, event })),
+      ...result.bad.map((event) => ({ kind: 'bad' as const, event })),
+    ];
+    for (const record of records) {
+      const id = this.nextId++;
+      this.kept.push({ id, record });
+      if (record.kind === 'good') this.good++;
+      this.notify({ type: 'event', id, record });
+    }
+    this.trim();
     for (const waiter of [...this.waiters]) waiter.check();
   }
 
   reset(): void {
-    this.good = [];
-    this.bad = [];
+    this.kept = [];
+    this.good = 0;
+    this.dropped = 0;
+    this.notify({ type: 'reset' });
   }
 
   counts(): CollectorCounts {
-    return { total: this.good.length + this.bad.length, good: this.good.length, bad: this.bad.length };
+    const total = this.kept.length;
+    return { total, good: this.good, bad: total - this.good, dropped: this.dropped };
   }
 
   snapshot(): CollectorSnapshot {
-    return { good: [...this.good], bad: [...this.bad] };
+    const good: GoodEvent[] = [];
+    const bad: BadEvent[] = [];
+    for (const { record } of this.kept) {
+      if (record.kind === 'good') good.push(record.event);
+      else bad.push(record.event);
+    }
+    return { good, bad };
+  }
+
+  /** The events kept, oldest first, with their ids (a copy). */
+  records(): StoredRecord[] {
+    return [...this.kept];
   }
 
   /** Resolves with a snapshot once `condition` holds; rejects after `timeoutMs` saying what came. */
@@ -94,19 +145,29 @@ export class EventStore {
     for (const waiter of [...this.waiters]) waiter.fail(error);
   }
 
-  private notify(record: CollectorRecord): void {
-    try {
-      this.onEvent?.(record);
-    } catch {
-      // A failing observer must not stop the collector from recording.
+  /** Drops the oldest records past the cap. */
+  private trim(): void {
+    const excess = this.kept.length - this.maxEvents;
+    if (excess <= 0) return;
+    for (const { record } of this.kept.splice(0, excess)) if (record.kind === 'good') this.good--;
+    this.dropped += excess;
+  }
+
+  private notify(change: CollectorChange): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch {
+        // A failing listener must not stop the collector from recording, nor the other listeners.
+      }
     }
   }
 
   private timeoutMessage(condition: WaitCondition, timeoutMs: number): string {
     const wanted = typeof condition === 'number' ? `${condition} event(s)` : 'the condition';
     const { good, bad } = this.counts();
-    const reasons = this.bad
-      .slice(-3)
+    const reasons = this.snapshot()
+      .bad.slice(-3)
       .flatMap((event) => event.errors.map((error) => `${error.field}: ${error.message}`));
     const tail = reasons.length > 0 ? `; latest bad: ${reasons.join(' | ')}` : '';
     return `waitFor timed out after ${timeoutMs} ms waiting for ${wanted}; received ${good} good, ${bad} bad${tail}`;

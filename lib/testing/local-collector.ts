@@ -1,9 +1,11 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InvalidOptionError } from '../errors';
 import { registryWith } from './builtin-registry';
 import { handleRequest, TP2_PATH } from './collector-routes';
 import { CollectorCounts, CollectorRecord, CollectorSnapshot, EventStore, WaitCondition } from './event-store';
 import type { IgluRegistry } from './iglu-registry';
+import { VIEWER_PATH } from './viewer-routes';
 import type { BadEvent, GoodEvent } from './types';
 
 /** Options of `startLocalCollector(...)`. */
@@ -18,6 +20,11 @@ export interface LocalCollectorOptions {
   onEvent?: (record: CollectorRecord) => void;
   /** Largest POST body accepted; 10 MiB by default. */
   maxBodyBytes?: number;
+  /**
+   * Most events kept in memory (good and bad together); past it the oldest are forgotten and
+   * counted as `dropped` in `all()` and `GET /micro/all`. 100,000 by default.
+   */
+  maxEvents?: number;
 }
 
 /** How long `LocalCollector.waitFor` waits. */
@@ -32,6 +39,8 @@ export interface LocalCollector {
   readonly url: string;
   /** The tracker POST endpoint: `url` + `/com.snowplowanalytics.snowplow/tp2`. */
   readonly endpoint: string;
+  /** The event viewer page: `url` + `/micro/ui`. */
+  readonly viewerUrl: string;
   /** The port it listens on. */
   readonly port: number;
   /** The schemas events are validated against. */
@@ -40,9 +49,9 @@ export interface LocalCollector {
   good(): GoodEvent[];
   /** The events that failed validation, with their errors. */
   bad(): BadEvent[];
-  /** Counts, as Snowplow Micro's `GET /micro/all` gives them. */
+  /** Counts, as Snowplow Micro's `GET /micro/all` gives them, with the events dropped past `maxEvents`. */
   all(): CollectorCounts;
-  /** Forgets every event received. */
+  /** Forgets every event received (and the dropped count); the viewer's list empties. */
   reset(): void;
   /**
    * Resolves with the events once `condition` holds: a number is a total (good + bad) to reach,
@@ -54,12 +63,15 @@ export interface LocalCollector {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_MAX_EVENTS = 100_000;
 const DEFAULT_WAIT_MS = 5000;
 
 /** Starts a local collector; resolves once it listens. Throws if a schema directory is broken. */
 export async function startLocalCollector(options: LocalCollectorOptions = {}): Promise<LocalCollector> {
   const registry = registryWith(options.schemaDirs);
-  const store = new EventStore(options.onEvent);
+  const store = new EventStore(checkMaxEvents(options.maxEvents));
+  const { onEvent } = options;
+  if (onEvent) store.subscribe((change) => change.type === 'event' && onEvent(change.record));
   const context = { registry, store, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
   const server = http.createServer((req, res) => void handleRequest(req, res, context));
   const host = options.host ?? '127.0.0.1';
@@ -70,6 +82,7 @@ export async function startLocalCollector(options: LocalCollectorOptions = {}): 
   return {
     url,
     endpoint: `${url}${TP2_PATH}`,
+    viewerUrl: `${url}${VIEWER_PATH}`,
     port,
     registry,
     good: () => store.snapshot().good,
@@ -82,6 +95,14 @@ export async function startLocalCollector(options: LocalCollectorOptions = {}): 
       return closing;
     },
   };
+}
+
+function checkMaxEvents(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_EVENTS;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError('maxEvents', `must be a positive integer, got ${String(value)}`);
+  }
+  return value;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {

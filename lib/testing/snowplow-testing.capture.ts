@@ -59,7 +59,10 @@ export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
     return this.goodEvents.filter((event) => matches(event, filter));
   }
 
-  /** The billable_usage entities of captured billing events, in tracking order. */
+  /**
+   * The billable_usage entities of captured billing events, in tracking order, as sent: with the
+   * schema's snake_case keys (`event_type`, `unit_of_measure`, `quantity`, ...).
+   */
   billingEvents(filter: CapturedEventFilter = {}): Array<Record<string, unknown>> {
     return this.events({ ...filter, eventType: 'se' }).flatMap((event) =>
       event.contexts.filter((c) => c.schema === SCHEMAS.billableUsage).map((c) => c.data as Record<string, unknown>),

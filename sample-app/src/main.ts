@@ -43,6 +43,8 @@ async function bootstrap(): Promise<void> {
     logger.log(
       `Snowplow events go to the embedded local collector at ${collector.url} (set SNOWPLOW_COLLECTOR_URL to use another collector)`,
     );
+    const viewer = collectorAddress(collector, host, '/micro/ui').replace(/^(?!http)/, 'http://');
+    logger.log(`  open the event viewer: ${viewer}`);
     logger.log(`  each event is logged below; see them all: curl ${collectorAddress(collector, host, '/micro/good')}`);
     logger.log(
       `  counts: curl ${collectorAddress(collector, host, '/micro/all')}   invalid events: curl ${collectorAddress(collector, host, '/micro/bad')}`,

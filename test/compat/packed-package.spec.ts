@@ -56,12 +56,18 @@ async function smokeApp(nestMajor: 11 | 12) {
     // Optional peers of nestjs-snowplow/testing, as its README says to install them.
     'ajv@8',
     'ajv-formats@3',
+    // A Jest setup as the README gives it (Nest 12 only: its ES modules are what the preset is for).
+    ...(nestMajor === 12 ? ['@nestjs/testing@12', 'jest@30', '@swc/jest', '@swc/core'] : []),
   ];
   await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...packages], {
     cwd: dir,
     maxBuffer: 64 * 1024 * 1024,
   });
   const { stdout } = await run(process.execPath, ['-r', SWC_REGISTER, 'smoke.ts'], { cwd: dir, timeout: 120_000 });
+  if (nestMajor === 12) {
+    copyFileSync(join(FIXTURE, 'jest-app.ts'), join(dir, 'app.spec.ts'));
+    writeFileSync(join(dir, 'jest.config.js'), "module.exports = { preset: 'nestjs-snowplow' };\n");
+  }
   return { dir, result: JSON.parse(stdout.trim().split('\n').pop()!) };
 }
 
@@ -144,12 +150,42 @@ describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (n
       const counts = (await (
         await fetch(endpoint.replace(/\/com\.snowplowanalytics.*$/, '/micro/all'))
       ).json()) as unknown;
-      expect(counts).toEqual({ total: 2, good: 1, bad: 1 });
+      expect(counts).toEqual({ total: 2, good: 1, bad: 1, dropped: 0 });
+      // The event viewer, served from the installed package's viewer/ folder.
+      const viewerUrl = /event viewer (\S+)\n/.exec(out)?.[1] as string;
+      expect(viewerUrl).toBe(endpoint.replace(/\/com\.snowplowanalytics.*$/, '/micro/ui'));
+      const page = await fetch(viewerUrl);
+      expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+      expect(await page.text()).toContain('<script src="/micro/ui/viewer.js" defer></script>');
+      for (const [file, type] of [
+        ['events.js', 'text/javascript; charset=utf-8'],
+        ['detail.js', 'text/javascript; charset=utf-8'],
+        ['viewer.js', 'text/javascript; charset=utf-8'],
+        ['viewer.css', 'text/css; charset=utf-8'],
+      ]) {
+        const asset = await fetch(`${viewerUrl}/${file}`);
+        expect([asset.status, asset.headers.get('content-type')]).toEqual([200, type]);
+        expect((await asset.text()).length).toBeGreaterThan(1000);
+      }
     } finally {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
   });
+
+  if (nestMajor === 12) {
+    it("a Jest test of the Nest 12 app runs with one line of config: preset 'nestjs-snowplow'", async () => {
+      const jest = join(app.dir, 'node_modules', 'jest', 'bin', 'jest.js');
+      const { stdout, stderr } = await run(process.execPath, [jest, '--ci', '--colors=false'], {
+        cwd: app.dir,
+        timeout: 180_000,
+        maxBuffer: 16 * 1024 * 1024,
+      }).catch((error: { stdout?: string; stderr?: string }) => {
+        throw new Error(`jest failed in the fresh app:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
+      });
+      expect(`${stdout}${stderr}`).toMatch(/Tests:\s+1 passed, 1 total/);
+    });
+  }
 
   it.each(RESOLUTIONS)('every entry point type-checks under moduleResolution %s', async (name) => {
     expect(await checks.get(name)).toBe('ok');

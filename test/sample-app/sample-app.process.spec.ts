@@ -57,6 +57,10 @@ describe('the sample app as started by npm start', () => {
     const [, collectorUrl] = await app.waitForOutput(/embedded local collector at (http:\/\/\S+)/);
     const [, microGood] = await app.waitForOutput(/see them all: curl (localhost:\d+\/micro\/good)/);
     expect(`http://${microGood}`).toBe(`${collectorUrl.replace('127.0.0.1', 'localhost')}/micro/good`);
+    const [, viewer] = await app.waitForOutput(/open the event viewer: (http:\S+)/);
+    expect(viewer).toBe(`${collectorUrl.replace('127.0.0.1', 'localhost')}/micro/ui`);
+    const page = await fetch(viewer);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
 
     const created = await postJson(`${appUrl}/jobs`, { projectId: 42, name: 'build' });
     expect(created.status).toBe(201);
@@ -77,7 +81,7 @@ describe('the sample app as started by npm start', () => {
       quantity: 4,
       realm: 'SM',
     });
-    expect(await getJson(`${collectorUrl}/micro/all`)).toEqual({ total: 3, good: 3, bad: 0 });
+    expect(await getJson(`${collectorUrl}/micro/all`)).toEqual({ total: 3, good: 3, bad: 0, dropped: 0 });
     await app.waitForOutput(/LocalCollector\] \S+ GOOD se ci_minutes eid=\S+ category="ci"/);
     const metrics = await (await fetch(`${appUrl}/metrics`)).text();
     expect(metrics).toMatch(/^snowplow_events_enqueued_total 3$/m);

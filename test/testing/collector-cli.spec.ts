@@ -14,7 +14,13 @@ const ROOT = path.resolve(__dirname, '../..');
 
 describe('parseCliArgs', () => {
   it('defaults to 127.0.0.1:9090 and the built-in schemas', () => {
-    expect(parseCliArgs([])).toEqual({ port: 9090, host: '127.0.0.1', schemaDirs: [], help: false });
+    expect(parseCliArgs([])).toEqual({
+      port: 9090,
+      host: '127.0.0.1',
+      schemaDirs: [],
+      maxEvents: 100_000,
+      help: false,
+    });
   });
 
   it('reads --port, --host and repeated --schemas', () => {
@@ -22,11 +28,19 @@ describe('parseCliArgs', () => {
       port: 0,
       host: '::1',
       schemaDirs: ['a', 'b'],
+      maxEvents: 100_000,
       help: false,
     });
   });
 
-  it.each([[['--port', 'http']], [['--port', '70000']], [['--nope']], [['extra']]])('rejects %j', (argv) => {
+  it.each([
+    [['--port', 'http']],
+    [['--port', '70000']],
+    [['--nope']],
+    [['extra']],
+    [['--max-events', '0']],
+    [['--max-events', '1e3']],
+  ])('rejects %j', (argv) => {
     expect(() => parseCliArgs(argv)).toThrow(CliUsageError);
   });
 });
@@ -39,12 +53,13 @@ describe('runCollectorCli', () => {
     if (!collector) throw new Error('expected a running collector');
     try {
       expect(lines[0]).toBe(`Snowplow local collector on ${collector.url}`);
+      expect(lines).toContain(`  event viewer ${collector.url}/micro/ui`);
       const ue = customEventItem('signup', { plan: 'pro' });
       const se = billingItem();
       const bad = billingItem(billableUsage({ realm: 'Moon' }));
       await postPayload(collector.endpoint, payloadBody(ue, se, bad));
       await collector.waitFor(3);
-      const events = lines.slice(3);
+      const events = lines.slice(4);
       expect(events[0]).toMatch(
         new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z GOOD ue signup eid=${ue.eid} props=\\{"plan":"pro"\\}$`),
       );

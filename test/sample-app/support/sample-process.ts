@@ -22,7 +22,7 @@ export function startCommand(packageDir: string): StartCommand {
 }
 
 /** What the build needs: the package manifest, the tsconfigs, the library, its schemas, the sample. */
-const PACKAGE_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'lib', 'iglu', 'sample-app'];
+const PACKAGE_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'lib', 'iglu', 'viewer', 'sample-app'];
 
 /**
  * A private copy of the package in a temporary directory, built by its own `npm start` build
