@@ -1,3 +1,4 @@
+import type { StorageOp } from '../storage/event-storage.interface';
 import type { EventKind } from '../tracker/payload';
 
 /** Outcome of one batch request, as the callback receives it. */
@@ -43,6 +44,8 @@ export interface EmitterObserver {
   eventsDropped(reason: DropReason, kind: EventKind, count: number): void;
   /** The collector refused the credentials (401 or 403 after a token refresh). */
   authFailed(): void;
+  /** The event store refused an operation (a full disk, an I/O error, a lock not granted in time). */
+  storageFailed?(op: StorageOp): void;
 }
 
 /** What `drain()` resolves with. */
@@ -93,6 +96,13 @@ export interface EmitterStats {
   authFailures: number;
   /** True once `stop()` was called. */
   stopped: boolean;
+  /** Operations the event store refused since the emitter was built (`snowplow_storage_errors_total`). */
+  storageErrors: number;
+  /**
+   * Set while the event store refuses writes (a full disk, an I/O error, a lock not granted in
+   * time): the last write's error. Undefined once a write succeeds again.
+   */
+  storageError?: string;
 }
 
 /** Where the emitter logs; Nest's `Logger` fits. Only `warn` and `error` are required. */

@@ -11,5 +11,6 @@ export function metricNames(prefix: string) {
     dropped: `${prefix}events_dropped_total`,
     trackErrors: `${prefix}track_errors_total`,
     authFailures: `${prefix}auth_failures_total`,
+    storageErrors: `${prefix}storage_errors_total`,
   };
 }

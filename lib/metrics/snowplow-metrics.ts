@@ -1,5 +1,6 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DROP_REASONS, DropReason, EmitterObserver, EVENT_KINDS, zeroDrops } from '../emitter/send-result';
+import { STORAGE_OPS, StorageOp } from '../storage/event-storage.interface';
 import type { EventKind } from '../tracker/payload';
 import { InvalidOptionError } from '../errors';
 import { DEFAULT_METRICS_PREFIX, metricNames } from './metric-names';
@@ -41,6 +42,7 @@ class MetricSet {
   readonly dropped: Counter;
   readonly trackErrors: Counter;
   readonly authFailures: Counter;
+  readonly storageErrors: Counter;
   readonly batchDuration: Histogram;
 
   constructor(registry: Registry, prefix: string, labelNames: string[]) {
@@ -93,6 +95,11 @@ class MetricSet {
       ['source', 'kind'],
     );
     this.authFailures = counter(names.authFailures, 'Collector requests refused for their credentials (401/403)', []);
+    this.storageErrors = counter(
+      names.storageErrors,
+      'Operations the event store refused (full disk, I/O error, lock not granted in time), by op',
+      ['op'],
+    );
     this.batchDuration = this.getOrCreate(
       registry,
       names.batchDuration,
@@ -134,7 +141,7 @@ class MetricSet {
   }
 }
 
-const RESERVED_LABELS = ['result', 'reason', 'source', 'kind'];
+const RESERVED_LABELS = ['result', 'reason', 'source', 'kind', 'op'];
 
 function zeroDropsByKind(): Record<EventKind, Record<DropReason, number>> {
   return { billing: zeroDrops(), custom: zeroDrops() };
@@ -176,6 +183,7 @@ export class EmitterMetrics implements EmitterObserver {
   private readonly sent = { success: 0, failure: 0 };
   private readonly dropped = zeroDropsByKind();
   private authFailures = 0;
+  private readonly storageErrors = new Map<StorageOp, number>();
   /** Swallowed tracking failures per source, one count per kind. */
   private readonly trackErrors = new Map<string, Record<EventKind, number>>();
   private detached = false;
@@ -193,6 +201,7 @@ export class EmitterMetrics implements EmitterObserver {
     for (const kind of EVENT_KINDS)
       for (const reason of DROP_REASONS) this.set.dropped.inc({ ...labels, reason, kind }, 0);
     this.set.authFailures.inc(labels, 0);
+    for (const op of STORAGE_OPS) this.set.storageErrors.inc({ ...labels, op }, 0);
     // Present from the start, so an alert on billing failures has a series to watch.
     for (const kind of EVENT_KINDS) this.set.trackErrors.inc({ ...labels, source: 'interceptor', kind }, 0);
   }
@@ -228,6 +237,11 @@ export class EmitterMetrics implements EmitterObserver {
     this.authFailures++;
   }
 
+  /** {@inheritDoc EmitterObserver.storageFailed} */
+  storageFailed(op: StorageOp): void {
+    this.storageErrors.set(op, (this.storageErrors.get(op) ?? 0) + 1);
+  }
+
   /** One tracking failure the Nest layer swallowed, counted in `snowplow_track_errors_total{source,kind}`. */
   trackError(source: string, kind: EventKind): void {
     let counts = this.trackErrors.get(source);
@@ -255,6 +269,8 @@ export class EmitterMetrics implements EmitterObserver {
     }
     if (this.authFailures) set.authFailures.inc(labels, this.authFailures);
     this.authFailures = 0;
+    for (const [op, count] of this.storageErrors) set.storageErrors.inc({ ...labels, op }, count);
+    this.storageErrors.clear();
     for (const [source, counts] of this.trackErrors) {
       for (const kind of EVENT_KINDS) if (counts[kind]) set.trackErrors.inc({ ...labels, source, kind }, counts[kind]);
     }

@@ -1,8 +1,9 @@
 import { InvalidOptionError, StorageError } from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { onProcessExit } from '../utils/exit-hooks';
-import { checkPositiveInteger } from '../validation';
-import { EventStorage, kindOf } from './event-storage.interface';
+import { checkInteger, checkPositiveInteger } from '../validation';
+import { EventStorage, kindOf, StorageFailureHandler } from './event-storage.interface';
+import { releaseLeasesOfDeadProcesses } from './lease-owner';
 import { QueuedEvent } from './queued-event';
 import { DEFAULT_BILLING_CAPACITY, DEFAULT_CAPACITY } from './ring-buffer.storage';
 import {
@@ -14,7 +15,6 @@ import {
   openOutbox,
   prepareStatements,
   reclaimSpace,
-  releaseLeasesOfDeadProcesses,
   translateSqliteError,
 } from './sqlite-file';
 
@@ -32,20 +32,35 @@ export interface SqliteStorageOptions {
    * `leaseTimeoutMs` (its process died) returns to the queue.
    */
   shared?: boolean;
-  /** Shared mode only: how long a lease lasts, ms. Default 300,000. */
+  /**
+   * Shared mode only: how long a lease lasts, ms. Default 300,000. A lease of a process in
+   * another PID namespace (another container) or another boot counts as alive until then.
+   */
   leaseTimeoutMs?: number;
+  /**
+   * Shared mode only: the longest a call waits for another process's write lock, ms (0 to 5,000;
+   * default 50). The wait blocks the event loop. When it passes, `trackBillingEvent*` throws
+   * `StorageBusyError` and nothing is stored.
+   */
+  lockTimeoutMs?: number;
 }
 
 const SHARED_POLL_INTERVAL_MS = 1_000;
+const DEFAULT_LOCK_TIMEOUT_MS = 50;
+/** A failed end-of-tick write is retried after this, doubling up to the cap. */
+const WRITE_RETRY_MS = { first: 100, cap: 5_000 };
 
 /**
  * A durable outbox in a SQLite file (WAL, synchronous=NORMAL) through better-sqlite3, holding both
  * lanes in one table.
  *
- * A billing event is committed before `add` returns. Custom events gather in memory and are
+ * A billing event is committed before `add` returns, or `add` throws a `StorageError` naming the
+ * cause (`StorageFullError`, `StorageIoError`, `StorageBusyError`). Custom events gather in memory and are
  * written in one transaction per event-loop tick, and at the latest when the process exits
  * (`process.exit()`, an uncaught exception or unhandled rejection, or the end of the event loop);
- * anything that reads the queue writes them first. Leased events stay in the file until `ack`, so
+ * anything that reads the queue writes them first. A failed write keeps them in memory (bounded by
+ * the capacity), tells the `onFailure` handler and is retried with a backoff; at exit, what still
+ * cannot be written goes to the handler (the emitter dead-letters it). Leased events stay in the file until `ack`, so
  * after a crash the next process sends them again with their original eid, dtm and payload,
  * oldest first. Deleted rows are reclaimed (incremental vacuum) and the WAL is checkpointed and
  * size-limited, so the file stays bounded by the capacities. The file is created with mode 0600:
@@ -66,6 +81,10 @@ export class SqliteStorage implements EventStorage {
   private readonly statements: OutboxStatements;
   private readonly writePending: () => void;
   private readonly unregisterExitHook: () => void;
+  private failureHandler?: StorageFailureHandler;
+  private lastWriteError?: Error;
+  private retryTimer?: NodeJS.Timeout;
+  private retryDelayMs = 0;
   /** Custom events not yet in the file. */
   private pending: QueuedEvent[] = [];
   private flushScheduled = false;
@@ -89,20 +108,29 @@ export class SqliteStorage implements EventStorage {
     this.capacity = checkPositiveInteger('storage.capacity', options.capacity, DEFAULT_CAPACITY);
     this.billingCapacity = checkPositiveInteger('billing.capacity', options.billingCapacity, DEFAULT_BILLING_CAPACITY);
     this.leaseTimeoutMs = checkPositiveInteger('storage.leaseTimeoutMs', options.leaseTimeoutMs, 300_000);
+    const lockTimeoutMs = checkInteger(
+      'storage.lockTimeoutMs',
+      options.lockTimeoutMs,
+      { min: 0, max: 5_000, unit: 'ms' },
+      DEFAULT_LOCK_TIMEOUT_MS,
+    );
     this.path = options.path;
-    this.file = { path: this.path, shared: options.shared === true };
+    this.file = { path: this.path, shared: options.shared === true, lockTimeoutMs };
     this.db = openOutbox(this.file);
     this.statements = prepareStatements(this.db);
     this.countRows();
-    this.writePending = () => {
-      try {
-        this.flushPending();
-      } catch {
-        // The events stay in memory (bounded by capacity); the send loop's next lease retries
-        // the write and reports the error.
-      }
-    };
-    this.unregisterExitHook = onProcessExit(this.writePending);
+    this.writePending = () => this.writeInBackground();
+    this.unregisterExitHook = onProcessExit(() => this.writeAtExit());
+  }
+
+  /** {@inheritDoc EventStorage.onFailure} */
+  onFailure(handler: StorageFailureHandler): void {
+    this.failureHandler = handler;
+  }
+
+  /** {@inheritDoc EventStorage.writeError} */
+  get writeError(): Error | undefined {
+    return this.lastWriteError;
   }
 
   /** {@inheritDoc EventStorage.size} */
@@ -216,6 +244,7 @@ export class SqliteStorage implements EventStorage {
   close(): void {
     if (this.closed) return;
     this.unregisterExitHook();
+    clearTimeout(this.retryTimer);
     try {
       this.flushPending();
       this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -247,6 +276,7 @@ export class SqliteStorage implements EventStorage {
     const rows = this.run(
       'count events',
       () => this.statements.count.all(now, now) as Array<{ kind: EventKind; waiting: number; n: number }>,
+      false,
     );
     for (const kind of KINDS) {
       this.waitingInFile[kind] = 0;
@@ -269,9 +299,36 @@ export class SqliteStorage implements EventStorage {
   }
 
   private schedule(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.retryTimer) return;
     this.flushScheduled = true;
     setImmediate(this.writePending);
+  }
+
+  /** The end-of-tick write: a failure is reported and retried with a backoff; the events stay in memory. */
+  private writeInBackground(): void {
+    this.retryTimer = undefined;
+    try {
+      this.flushPending();
+      this.retryDelayMs = 0;
+    } catch (err) {
+      this.flushScheduled = false;
+      if (this.closed) return;
+      this.failureHandler?.failed('flush', err as Error);
+      this.retryDelayMs = Math.min(WRITE_RETRY_MS.cap, this.retryDelayMs * 2 || WRITE_RETRY_MS.first);
+      // Unref'd: a pending retry never holds the process; the exit hook has the last word.
+      this.retryTimer = setTimeout(this.writePending, this.retryDelayMs).unref();
+    }
+  }
+
+  /** The process is ending: write what is pending, or hand it to the failure handler for a record. */
+  private writeAtExit(): void {
+    try {
+      this.flushPending();
+    } catch (err) {
+      const unwritten = this.pending.splice(0);
+      this.toEvict = 0;
+      if (unwritten.length > 0) this.failureHandler?.unwritten(unwritten, err as Error);
+    }
   }
 
   /**
@@ -336,11 +393,16 @@ export class SqliteStorage implements EventStorage {
     if (this.closed) throw new StorageError(this.path, 'is closed');
   }
 
-  private run<T>(what: string, fn: () => T): T {
+  /** Runs a statement, translating SQLite's errors; a write's outcome sets or clears `writeError`. */
+  private run<T>(what: string, fn: () => T, write = true): T {
     try {
-      return fn();
+      const result = fn();
+      if (write) this.lastWriteError = undefined;
+      return result;
     } catch (err) {
-      throw translateSqliteError(err, this.file, `cannot ${what}`);
+      const error = translateSqliteError(err, this.file, `cannot ${what}`);
+      if (write) this.lastWriteError = error;
+      throw error;
     }
   }
 }
