@@ -67,9 +67,10 @@ function createPrivateFile(path: string): void {
 export function openOutbox(file: OutboxFile): Database {
   const Driver = loadDriver();
   let db: Database;
+  const openTimeoutMs = file.shared ? Math.max(OPEN_LOCK_TIMEOUT_MS, file.lockTimeoutMs) : 0;
   try {
     createPrivateFile(file.path);
-    db = new Driver(file.path, { timeout: file.shared ? Math.max(OPEN_LOCK_TIMEOUT_MS, file.lockTimeoutMs) : 0 });
+    db = new Driver(file.path, { timeout: openTimeoutMs });
   } catch (err) {
     throw new StorageError(file.path, `cannot open the file (${(err as Error).message})`);
   }
@@ -79,7 +80,12 @@ export function openOutbox(file: OutboxFile): Database {
     return db;
   } catch (err) {
     db.close();
-    throw translateSqliteError(err, file, 'cannot open the event store');
+    throw translateSqliteError(
+      err,
+      { ...file, lockTimeoutMs: openTimeoutMs },
+      'cannot open the event store',
+      'the wait at open',
+    );
   }
 }
 
@@ -227,7 +233,12 @@ export function reclaimSpace(db: Database): void {
  * What an error of SQLite means for the user: locked (busy past `lockTimeoutMs` in a shared file),
  * a full disk, an I/O error, corrupt, or failed at `what`.
  */
-export function translateSqliteError(err: unknown, file: OutboxFile, what: string): Error {
+export function translateSqliteError(
+  err: unknown,
+  file: OutboxFile,
+  what: string,
+  waitName = 'storage.lockTimeoutMs',
+): Error {
   if (err instanceof StorageError) return err;
   const code = (err as { code?: string }).code ?? '';
   const message = (err as Error).message;
@@ -235,7 +246,7 @@ export function translateSqliteError(err: unknown, file: OutboxFile, what: strin
     if (file.shared) {
       return new StorageBusyError(
         file.path,
-        `${what}: another process held the file's lock longer than storage.lockTimeoutMs (${file.lockTimeoutMs} ms) (${message})`,
+        `${what}: another process held the file's lock longer than ${file.lockTimeoutMs} ms (${waitName}) (${message})`,
       );
     }
     const advice = 'give each process its own file, or set storage.shared: true to share it on purpose';

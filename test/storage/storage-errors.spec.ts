@@ -147,7 +147,7 @@ describe("what SQLite's error codes mean", () => {
       expect((err as StorageBusyError).code).toBe('STORAGE_BUSY');
       expect(err.message).toBe(
         "Snowplow event store /var/outbox.db: cannot lease events: another process held the file's lock longer than " +
-          'storage.lockTimeoutMs (50 ms) (database is locked)',
+          '50 ms (storage.lockTimeoutMs) (database is locked)',
       );
     },
   );
