@@ -1,6 +1,7 @@
 // One test per row of the README's bad-input table. The last test checks that every message in
 // this file appears in the README, so the table stays true to the code.
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller, INestApplication, LoggerService, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -402,6 +403,14 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     options: { storage: { type: 'redis' } },
     error: InvalidOptionError,
     message: 'Invalid Snowplow option "storage.type": must be \'memory\' or \'sqlite\', got "redis"',
+  },
+  {
+    input: "`storage: { type: 'sqlite', path, shared: true, lockTimeoutMs: 10000 }`",
+    options: {
+      storage: { type: 'sqlite', path: join(tmpdir(), 'never-created.db'), shared: true, lockTimeoutMs: 10_000 },
+    },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "storage.lockTimeoutMs": must be an integer from 0 to 5000 (ms)',
   },
 ];
 

@@ -182,8 +182,9 @@ export class Emitter implements SnowplowEmitter {
     } catch (err) {
       if (event.kind === 'billing' && this.storage.durable) {
         // Durable means on disk: the caller hears that it is not (nothing is queued) and can fail or retry.
-        this.storageFailures.record('commit', 'write a billing event to', err);
-        throw asStorageError(err);
+        const error = asStorageError(err, this.storage);
+        this.storageFailures.record('commit', 'write a billing event to', error);
+        throw error;
       }
       this.countEnqueued();
       // Not in a store that only promises memory: held here and written again before the next lease.

@@ -53,7 +53,9 @@ export class StorageFailures implements StorageFailureHandler {
   }
 }
 
-/** A storage error as the caller of a track call gets it: a `StorageError` naming the cause. */
-export function asStorageError(err: unknown): StorageError {
-  return err instanceof StorageError ? err : new StorageError('the event store', errorMessage(err));
+/** A storage error as the caller of a track call gets it: a `StorageError` naming the store and the cause. */
+export function asStorageError(err: unknown, storage: object): StorageError {
+  if (err instanceof StorageError) return err;
+  const path = (storage as { path?: unknown }).path;
+  return new StorageError(typeof path === 'string' ? path : '(an EventStorage instance)', errorMessage(err));
 }

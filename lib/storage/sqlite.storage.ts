@@ -1,11 +1,10 @@
 import { InvalidOptionError, StorageError } from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { onProcessExit } from '../utils/exit-hooks';
-import { checkInteger, checkPositiveInteger } from '../validation';
+import { BackgroundWrites } from './background-writes';
 import { EventStorage, kindOf, StorageFailureHandler } from './event-storage.interface';
 import { releaseLeasesOfDeadProcesses } from './lease-owner';
 import { QueuedEvent } from './queued-event';
-import { DEFAULT_BILLING_CAPACITY, DEFAULT_CAPACITY } from './ring-buffer.storage';
 import {
   Database,
   KINDS,
@@ -17,38 +16,11 @@ import {
   reclaimSpace,
   translateSqliteError,
 } from './sqlite-file';
+import { resolveSqliteOptions, SqliteStorageOptions } from './sqlite-options';
 
-/** Options of `new SqliteStorage(...)` (and of `storage: { type: 'sqlite', ... }`). */
-export interface SqliteStorageOptions {
-  /** The database file; created (mode 0600) when missing. */
-  path: string;
-  /** Most custom events waiting in the file. Default 10,000. */
-  capacity?: number;
-  /** Most billing events waiting in the file. Default 10,000. */
-  billingCapacity?: number;
-  /**
-   * Let several processes use the same file. Off by default: a second process opening the file
-   * gets a `StorageLockedError`. When on, a lease that was not acked or released within
-   * `leaseTimeoutMs` (its process died) returns to the queue.
-   */
-  shared?: boolean;
-  /**
-   * Shared mode only: how long a lease lasts, ms. Default 300,000. A lease of a process in
-   * another PID namespace (another container) or another boot counts as alive until then.
-   */
-  leaseTimeoutMs?: number;
-  /**
-   * Shared mode only: the longest a call waits for another process's write lock, ms (0 to 5,000;
-   * default 50). The wait blocks the event loop. When it passes, `trackBillingEvent*` throws
-   * `StorageBusyError` and nothing is stored.
-   */
-  lockTimeoutMs?: number;
-}
+export type { SqliteStorageOptions } from './sqlite-options';
 
 const SHARED_POLL_INTERVAL_MS = 1_000;
-const DEFAULT_LOCK_TIMEOUT_MS = 50;
-/** A failed end-of-tick write is retried after this, doubling up to the cap. */
-const WRITE_RETRY_MS = { first: 100, cap: 5_000 };
 
 /**
  * A durable outbox in a SQLite file (WAL, synchronous=NORMAL) through better-sqlite3, holding both
@@ -80,11 +52,9 @@ export class SqliteStorage implements EventStorage {
   private readonly leaseTimeoutMs: number;
   private readonly statements: OutboxStatements;
   private readonly writePending: () => void;
+  private readonly background: BackgroundWrites;
   private readonly unregisterExitHook: () => void;
-  private failureHandler?: StorageFailureHandler;
   private lastWriteError?: Error;
-  private retryTimer?: NodeJS.Timeout;
-  private retryDelayMs = 0;
   /** Custom events not yet in the file. */
   private pending: QueuedEvent[] = [];
   private flushScheduled = false;
@@ -101,31 +71,27 @@ export class SqliteStorage implements EventStorage {
   private closed = false;
 
   constructor(options: SqliteStorageOptions) {
-    if (options === null || typeof options !== 'object') throw new InvalidOptionError('storage', 'must be an object');
-    if (typeof options.path !== 'string' || options.path.trim() === '') {
-      throw new InvalidOptionError('storage.path', 'must be a non-empty file path');
-    }
-    this.capacity = checkPositiveInteger('storage.capacity', options.capacity, DEFAULT_CAPACITY);
-    this.billingCapacity = checkPositiveInteger('billing.capacity', options.billingCapacity, DEFAULT_BILLING_CAPACITY);
-    this.leaseTimeoutMs = checkPositiveInteger('storage.leaseTimeoutMs', options.leaseTimeoutMs, 300_000);
-    const lockTimeoutMs = checkInteger(
-      'storage.lockTimeoutMs',
-      options.lockTimeoutMs,
-      { min: 0, max: 5_000, unit: 'ms' },
-      DEFAULT_LOCK_TIMEOUT_MS,
-    );
-    this.path = options.path;
-    this.file = { path: this.path, shared: options.shared === true, lockTimeoutMs };
+    ({
+      capacity: this.capacity,
+      billingCapacity: this.billingCapacity,
+      leaseTimeoutMs: this.leaseTimeoutMs,
+      file: this.file,
+    } = resolveSqliteOptions(options));
+    this.path = this.file.path;
     this.db = openOutbox(this.file);
     this.statements = prepareStatements(this.db);
     this.countRows();
-    this.writePending = () => this.writeInBackground();
-    this.unregisterExitHook = onProcessExit(() => this.writeAtExit());
+    this.background = new BackgroundWrites(
+      () => this.flushPending(),
+      () => ((this.toEvict = 0), this.pending.splice(0)),
+    );
+    this.writePending = () => this.background.run();
+    this.unregisterExitHook = onProcessExit(() => this.background.atExit());
   }
 
   /** {@inheritDoc EventStorage.onFailure} */
   onFailure(handler: StorageFailureHandler): void {
-    this.failureHandler = handler;
+    this.background.handler = handler;
   }
 
   /** {@inheritDoc EventStorage.writeError} */
@@ -240,13 +206,14 @@ export class SqliteStorage implements EventStorage {
     return overwritten;
   }
 
-  /** Writes what is pending and closes the file. Further calls throw. */
+  /** Writes what is pending (or hands it to the failure handler) and closes the file. Further calls throw. */
   close(): void {
     if (this.closed) return;
     this.unregisterExitHook();
-    clearTimeout(this.retryTimer);
+    this.background.stop();
     try {
-      this.flushPending();
+      // What cannot be written now goes to the failure handler, as at exit.
+      this.background.atExit();
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.closed = true;
@@ -299,36 +266,9 @@ export class SqliteStorage implements EventStorage {
   }
 
   private schedule(): void {
-    if (this.flushScheduled || this.retryTimer) return;
+    if (this.flushScheduled || this.background.retrying) return;
     this.flushScheduled = true;
     setImmediate(this.writePending);
-  }
-
-  /** The end-of-tick write: a failure is reported and retried with a backoff; the events stay in memory. */
-  private writeInBackground(): void {
-    this.retryTimer = undefined;
-    try {
-      this.flushPending();
-      this.retryDelayMs = 0;
-    } catch (err) {
-      this.flushScheduled = false;
-      if (this.closed) return;
-      this.failureHandler?.failed('flush', err as Error);
-      this.retryDelayMs = Math.min(WRITE_RETRY_MS.cap, this.retryDelayMs * 2 || WRITE_RETRY_MS.first);
-      // Unref'd: a pending retry never holds the process; the exit hook has the last word.
-      this.retryTimer = setTimeout(this.writePending, this.retryDelayMs).unref();
-    }
-  }
-
-  /** The process is ending: write what is pending, or hand it to the failure handler for a record. */
-  private writeAtExit(): void {
-    try {
-      this.flushPending();
-    } catch (err) {
-      const unwritten = this.pending.splice(0);
-      this.toEvict = 0;
-      if (unwritten.length > 0) this.failureHandler?.unwritten(unwritten, err as Error);
-    }
   }
 
   /**
