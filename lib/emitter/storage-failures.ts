@@ -44,10 +44,10 @@ export class StorageFailures implements StorageFailureHandler {
     this.count++;
     this.observe((o) => o.storageFailed?.('flush'));
     const billing = this.losses.giveUp(events, 'shutdown', {
-      error: `the event store refused the write at exit: ${errorMessage(err)}`,
+      error: `the event store refused the write at shutdown: ${errorMessage(err)}`,
     });
     this.log.error(
-      `${events.length} events (${billing} billing) could not be written to the event store at exit ` +
+      `${events.length} events (${billing} billing) could not be written to the event store at shutdown ` +
         `(${errorMessage(err)}); ${this.losses.deadLetterPath ? `dead-lettered to ${this.losses.deadLetterPath}` : 'dropped'}`,
     );
   }

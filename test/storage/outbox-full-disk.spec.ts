@@ -191,6 +191,34 @@ describe('custom events on a full disk', () => {
     metrics.detach();
   });
 
+  it('stop() with the disk still full dead-letters what could not be written, and the log says so', async () => {
+    disk = mountTmpfs('300k');
+    const deadLetters = join(dir, 'dead.jsonl');
+    const errors: string[] = [];
+    const emitter = new Emitter({
+      collectorUrl: 'http://127.0.0.1:9/tp2',
+      storage: { type: 'sqlite', path: join(disk, 'outbox.db') },
+      deadLetter: { path: deadLetters },
+      logger: { warn: () => undefined, error: (m) => errors.push(m) },
+    });
+    const tracker = new Tracker({ appId: 'full', emitter });
+    fillDisk(disk);
+    const eids = Array.from({ length: 5 }, (_, i) => tracker.trackEvent('kept', { i }).eid);
+    await waitFor(() => emitter.stats().storageErrors >= 1, { what: 'the failed write' });
+    await emitter.stop();
+    const lines = readFileSync(deadLetters, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.eid, l.reason])).toEqual(eids.map((eid) => [eid, 'shutdown']));
+    expect(emitter.stats().dropped.shutdown).toBe(5);
+    expect(errors).toContainEqual(
+      expect.stringMatching(
+        /^5 events \(0 billing\) could not be written to the event store at shutdown .*the disk is full.*; dead-lettered to /,
+      ),
+    );
+  });
+
   it('the process exits with the disk still full: what could not be written is dead-lettered, and the log says so', async () => {
     disk = mountTmpfs('300k');
     const deadLetters = join(dir, 'dead.jsonl');
@@ -210,10 +238,10 @@ describe('custom events on a full disk', () => {
       .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.eid)).toEqual(report.eids);
     expect(lines.every((l) => l.reason === 'shutdown' && l.kind === 'custom')).toBe(true);
-    expect(lines[0].error).toMatch(/^the event store refused the write at exit: .*the disk is full/);
+    expect(lines[0].error).toMatch(/^the event store refused the write at shutdown: .*the disk is full/);
     expect(child.stderr()).toMatch(
       new RegExp(
-        `20 events \\(0 billing\\) could not be written to the event store at exit .*; dead-lettered to ${deadLetters}`,
+        `20 events \\(0 billing\\) could not be written to the event store at shutdown .*; dead-lettered to ${deadLetters}`,
       ),
     );
   });
