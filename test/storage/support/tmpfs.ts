@@ -29,7 +29,7 @@ export function unmountTmpfs(dir: string | undefined): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Fills the file system of `dir` to the last byte with a file of its own; returns its path (delete it to free the space). */
+/** Fills the file system of `dir` to the last byte with a file of its own; returns its path (delete it to free it). */
 export function fillDisk(dir: string): string {
   const filler = join(dir, 'filler');
   const fd = openSync(filler, 'w');
