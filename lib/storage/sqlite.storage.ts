@@ -27,16 +27,16 @@ const SHARED_POLL_INTERVAL_MS = 1_000;
  * lanes in one table.
  *
  * A billing event is committed before `add` returns, or `add` throws a `StorageError` naming the
- * cause (`StorageFullError`, `StorageIoError`, `StorageBusyError`). Custom events gather in memory and are
- * written in one transaction per event-loop tick, and at the latest when the process exits
+ * cause (`StorageFullError`, `StorageIoError`, `StorageBusyError`). Custom events gather in memory
+ * and are written in one transaction per event-loop tick, and at the latest when the process exits
  * (`process.exit()`, an uncaught exception or unhandled rejection, or the end of the event loop);
  * anything that reads the queue writes them first. A failed write keeps them in memory (bounded by
- * the capacity), tells the `onFailure` handler and is retried with a backoff; at exit, what still
- * cannot be written goes to the handler (the emitter dead-letters it). Leased events stay in the file until `ack`, so
- * after a crash the next process sends them again with their original eid, dtm and payload,
- * oldest first. Deleted rows are reclaimed (incremental vacuum) and the WAL is checkpointed and
- * size-limited, so the file stays bounded by the capacities. The file is created with mode 0600:
- * it holds user and instance ids.
+ * the capacity), tells the `onFailure` handler and is retried with a backoff; at exit or close,
+ * what still cannot be written goes to the handler (the emitter dead-letters it). Leased events
+ * stay in the file until `ack`, so after a crash the next process sends them again with their
+ * original eid, dtm and payload, oldest first. Deleted rows are reclaimed (incremental vacuum) and
+ * the WAL is checkpointed and size-limited, so the file stays bounded by the capacities. The file
+ * is created with mode 0600: it holds user and instance ids.
  */
 export class SqliteStorage implements EventStorage {
   /** {@inheritDoc EventStorage.capacity} */
