@@ -2,11 +2,12 @@
 // volume would: the second process runs under `unshare --pid --fork --mount-proc` (util-linux, as
 // root), with a pid that no process of this namespace has. Its live leases must be respected:
 // `kill(pid, 0)` from here cannot see it, so only the lease deadline may return its events.
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStorage } from '../../lib/core';
+import { Emitter, SqliteStorage } from '../../lib/core';
+import { TestCollector } from '../support/test-collector';
 import { waitFor } from '../support/wait-for';
 
 const ROOT = join(__dirname, '../..');
@@ -20,7 +21,12 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'snowplow-namespaces-'));
   path = join(dir, 'outbox.db');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+/** Children still running when a test fails are killed (unshare --kill-child takes the namespace with it). */
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function existsHere(pid: number): boolean {
   try {
@@ -31,46 +37,58 @@ function existsHere(pid: number): boolean {
   }
 }
 
-/** Runs `script` with node in a new PID namespace; resolves with what it printed once it says "leased". */
-function runInOwnPidNamespace(script: string) {
-  const shell =
-    `echo ${CHILD_PID_FLOOR} > /proc/sys/kernel/ns_last_pid 2>/dev/null; ` +
-    `"$0" -r @swc-node/register -e "$SCRIPT"; exit $?`;
+/**
+ * Runs node with `args` in a new PID namespace; `printed(re)` waits for a line matching `re` in
+ * its output (and fails with a message saying so if unshare is refused).
+ */
+function runInOwnPidNamespace(args: string[], env: Record<string, string> = {}) {
+  const shell = `echo ${CHILD_PID_FLOOR} > /proc/sys/kernel/ns_last_pid 2>/dev/null; "$0" "$@"; exit $?`;
   const child = spawn(
     'unshare',
-    ['--pid', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', shell, process.execPath],
-    {
-      cwd: ROOT,
-      env: { ...process.env, DB: path, SCRIPT: script },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    [
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      '--kill-child',
+      'sh',
+      '-c',
+      shell,
+      process.execPath,
+      '-r',
+      '@swc-node/register',
+      ...args,
+    ],
+    { cwd: ROOT, env: { ...process.env, DB: path, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
   );
+  running.push(child);
   let stdout = '';
   let stderr = '';
   let exitCode: number | null | undefined;
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
   child.on('error', (err) => (stderr += String(err)));
-  const exited = new Promise<void>((resolve) =>
+  const exited = new Promise<number | null>((resolve) =>
     child.on('close', (code) => {
       exitCode = code;
-      resolve();
+      resolve(code);
     }),
   );
-  const leased = waitFor(
-    () => {
-      if (exitCode !== undefined || stderr.includes('unshare:')) {
-        throw new Error(
-          `This test needs a second PID namespace: \`unshare --pid --fork --mount-proc\` failed (exit ${exitCode}: ` +
-            `${stderr.trim()}). Run the tests as root (CI does), with util-linux installed.`,
-        );
-      }
-      const match = /^leased (\d+) (\S+)$/m.exec(stdout);
-      return match ? { pid: Number(match[1]), ns: match[2] } : undefined;
-    },
-    { timeoutMs: 60_000, what: 'the other namespace to lease' },
-  );
-  return { child, exited, leased };
+  const printed = (re: RegExp) =>
+    waitFor(
+      () => {
+        const match = re.exec(stdout);
+        if (match) return match;
+        if (exitCode !== undefined || stderr.includes('unshare:')) {
+          throw new Error(
+            `This test needs a second PID namespace: \`unshare --pid --fork --mount-proc\` failed or its node ` +
+              `ended (exit ${exitCode}: ${stderr.trim()}). Run the tests as root (CI does), with util-linux installed.`,
+          );
+        }
+        return undefined;
+      },
+      { timeoutMs: 60_000, what: `the other namespace to print ${re}` },
+    );
+  return { child, exited, printed };
 }
 
 describe('a shared file used from another PID namespace', () => {
@@ -84,8 +102,9 @@ describe('a shared file used from another PID namespace', () => {
       process.stdout.write('leased ' + process.pid + ' ' + readlinkSync('/proc/self/ns/pid') + '\\n');
       setInterval(() => undefined, 1 << 30);
     `;
-    const other = runInOwnPidNamespace(script);
-    const owner = await other.leased;
+    const other = runInOwnPidNamespace(['-e', script]);
+    const [, pid, ns] = await other.printed(/^leased (\d+) (\S+)$/m);
+    const owner = { pid: Number(pid), ns };
     // The point of the test: from here, the owner's pid names no process (or, with the old
     // check, a live lease would look dead).
     expect(owner.ns).not.toBe(readlinkSync('/proc/self/ns/pid'));
@@ -100,5 +119,39 @@ describe('a shared file used from another PID namespace', () => {
     await waitFor(() => here.size === 3, { timeoutMs: 30_000, what: "the other namespace's leases to expire" });
     expect(here.lease(10).map((e) => e.eid)).toEqual(['e1', 'e2', 'e3']);
     here.close();
+  });
+
+  it('two emitters, one in another PID namespace, deliver every event once while requests take longer than a poll', async () => {
+    const collector = await TestCollector.start();
+    // Each answer takes 2.5 s: the other's batches stay in flight across this emitter's polls (1 s).
+    collector.behaviour = () => ({ status: 200, after: new Promise((resolve) => setTimeout(resolve, 2_500)) });
+    try {
+      const other = runInOwnPidNamespace([join(__dirname, '../fixtures/apps/shared-outbox.ts')], {
+        NAME: 'other',
+        EVENTS: '300',
+        COLLECTOR_URL: collector.endpoint,
+      });
+      await other.printed(/^tracked$/m);
+      const here = new Emitter({
+        collectorUrl: collector.endpoint,
+        storage: { type: 'sqlite', path, shared: true },
+        batchSize: 100,
+        maxConcurrentRequests: 1,
+        requestTimeoutMs: 60_000,
+        logger: { warn: () => undefined, error: () => undefined },
+      });
+      here.start();
+      await waitFor(() => collector.counts().accepted.distinct === 300, {
+        timeoutMs: 60_000,
+        what: 'all 300 events to be delivered',
+      });
+      other.child.stdin.write('drain\n');
+      expect(await other.exited).toBe(0);
+      expect((await here.drain(30_000)).drained).toBe(true);
+      await here.stop();
+      expect(collector.counts().accepted).toEqual({ total: 300, distinct: 300 });
+    } finally {
+      await collector.close();
+    }
   });
 });
