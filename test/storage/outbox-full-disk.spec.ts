@@ -3,7 +3,7 @@
 // is in the file. Custom events whose end-of-tick write fails are kept in memory, counted, logged,
 // retried, and dead-lettered when the process exits with the disk still full. Stats, the metric
 // and the health indicator show a store that refuses writes.
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,10 @@ let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'snowplow-full-disk-files-'));
 });
+/** Children still running when a test fails are killed before the disk is unmounted. */
+const running: ChildProcess[] = [];
 afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   unmountTmpfs(disk);
   disk = undefined;
   rmSync(dir, { recursive: true, force: true });
@@ -49,6 +52,7 @@ function runChild(env: Record<string, string>) {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  running.push(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));

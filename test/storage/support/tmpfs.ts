@@ -25,7 +25,8 @@ export function mountTmpfs(size = '300k'): string {
 /** Unmounts and removes a directory of `mountTmpfs`. */
 export function unmountTmpfs(dir: string | undefined): void {
   if (dir === undefined) return;
-  spawnSync('umount', [dir]);
+  // A child killed a moment ago may still hold a file there: then detach it lazily.
+  if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
   rmSync(dir, { recursive: true, force: true });
 }
 
