@@ -447,6 +447,14 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     error: InvalidOptionError,
     message: 'Invalid Snowplow option "storage.type": must be \'memory\' or \'sqlite\', got "redis"',
   },
+  {
+    input: "`storage: { type: 'sqlite', path, shared: true, lockTimeoutMs: 10000 }`",
+    options: {
+      storage: { type: 'sqlite', path: join(tmpdir(), 'never-created.db'), shared: true, lockTimeoutMs: 10_000 },
+    },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "storage.lockTimeoutMs": must be an integer from 0 to 5000 (ms)',
+  },
 ];
 
 /**

@@ -18,7 +18,7 @@ export type { BillingRealm } from '../validation';
 export { RingBufferStorage } from '../storage/ring-buffer.storage';
 export { SqliteStorage } from '../storage/sqlite.storage';
 export type { SqliteStorageOptions } from '../storage/sqlite.storage';
-export type { EventStorage } from '../storage/event-storage.interface';
+export type { EventStorage, StorageFailureHandler, StorageOp } from '../storage/event-storage.interface';
 export type { QueuedEvent } from '../storage/queued-event';
 export type { StorageConfig } from '../storage/create-storage';
 
@@ -70,8 +70,11 @@ export {
   InvalidOptionError,
   MissingDependencyError,
   SnowplowError,
+  StorageBusyError,
   StorageCorruptError,
   StorageError,
+  StorageFullError,
+  StorageIoError,
   StorageLockedError,
 } from '../errors';
 

@@ -25,6 +25,7 @@ export function snapshotStats(
   storage: EventStorage,
   held: readonly QueuedEvent[],
   losses: Losses,
+  storageErrors = 0,
 ): EmitterStats {
   const heldBilling = held.filter((e) => kindOf(e) === 'billing').length;
   return {
@@ -49,5 +50,7 @@ export function snapshotStats(
     consecutiveFailures: state.consecutiveFailures,
     authFailures: state.authFailures,
     stopped: state.stopped,
+    storageErrors,
+    storageError: storage.writeError?.message,
   };
 }

@@ -19,6 +19,7 @@ import { PassHost, SendPass } from './send-pass';
 import { DrainResult, EmitterObserver, EmitterStats } from './send-result';
 import { Settlement } from './settlement';
 import { accountForLeftovers, closeOwned, LEFTOVER_AT_STOP, ShutdownParts } from './shutdown';
+import { asStorageError, StorageFailures } from './storage-failures';
 import { SnowplowEmitter } from './snowplow-emitter';
 
 /** How often a loop that found nothing to lease looks again. */
@@ -59,6 +60,7 @@ export class Emitter implements SnowplowEmitter {
   private readonly log: EmitterLog;
   private readonly losses: Losses;
   private readonly settlement: Settlement;
+  private readonly storageFailures: StorageFailures;
   private readonly deadLetters?: DeadLetterFile;
   private readonly host: PassHost;
   private readonly backoff: Backoff;
@@ -91,8 +93,10 @@ export class Emitter implements SnowplowEmitter {
         onWriteFailure: (count) => this.observe((o) => o.deadLetterWriteFailed?.(count)),
       });
     this.losses = new Losses(this.log, (call) => this.observe(call), this.deadLetters, this.storage.durable);
+    this.storageFailures = new StorageFailures(this.log, (call) => this.observe(call), this.losses);
+    this.storage.onFailure?.(this.storageFailures);
     this.settlement = new Settlement(this.storage, {
-      storageFailed: (what, err) => this.log.error(`could not ${what} the event store: ${errorMessage(err)}`),
+      storageFailed: (op, what, err) => this.storageFailures.record(op, what, err),
       overwritten: (count) => this.losses.overwritten(count),
     });
     this.backoff = new Backoff(this.options.backoff);
@@ -154,7 +158,7 @@ export class Emitter implements SnowplowEmitter {
 
   /** A snapshot: queued per lane, in flight, sent, dropped by reason and kind, last error. */
   stats(): EmitterStats {
-    return snapshotStats(this.state, this.storage, this.settlement.held, this.losses);
+    return snapshotStats(this.state, this.storage, this.settlement.held, this.losses, this.storageFailures.count);
   }
 
   /**
@@ -171,7 +175,9 @@ export class Emitter implements SnowplowEmitter {
   /**
    * Stores the event and wakes the send loop. Throws `EmitterStoppedError` after stop and
    * `EventTooLargeError` if oversized. A billing event past the billing lane's capacity is
-   * dead-lettered (and counted as `overflow`), never dropped silently.
+   * dead-lettered (and counted as `overflow`), never dropped silently. With a durable store, a
+   * billing event is committed when this returns; when it cannot be, this throws the store's
+   * `StorageError` (`StorageFullError`, `StorageIoError`, `StorageBusyError`) and nothing is queued.
    */
   enqueue(payload: TrackedPayload): void {
     if (this.state.stopped) throw new EmitterStoppedError();
@@ -182,17 +188,24 @@ export class Emitter implements SnowplowEmitter {
       payload instanceof CustomEventPayload
         ? payload
         : { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 };
-    this.state.enqueued++;
-    if (this.options.observer) this.observe(enqueuedOne);
     if (event.kind === 'billing' && this.storage.sizeOf('billing') >= this.storage.billingCapacity) {
+      this.countEnqueued();
       this.losses.billingOverflow(event, this.storage.billingCapacity);
       return;
     }
     try {
       const overwritten = this.storage.add(event);
+      this.countEnqueued();
       if (overwritten > 0) this.losses.overwritten(overwritten);
     } catch (err) {
-      // Not in the store (disk full, lock timeout): held in memory and written again before the next lease.
+      if (event.kind === 'billing' && this.storage.durable) {
+        // Durable means on disk: the caller hears that it is not (nothing is queued) and can fail or retry.
+        const error = asStorageError(err, this.storage);
+        this.storageFailures.record('commit', 'write a billing event to', error);
+        throw error;
+      }
+      this.countEnqueued();
+      // Not in a store that only promises memory: held here and written again before the next lease.
       this.settlement.hold([event], 'write a tracked event to', err);
     }
     if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
@@ -214,6 +227,11 @@ export class Emitter implements SnowplowEmitter {
         `larger than maxEventBytes (${this.options.maxEventBytes}). Logged once; the metrics count every one ` +
         '(correlation_ids_rejected_total{reason="event_too_large"})',
     );
+  }
+
+  private countEnqueued(): void {
+    this.state.enqueued++;
+    if (this.options.observer) this.observe(enqueuedOne);
   }
 
   /** Wakes the loop now, cutting a backoff sleep short (not a Retry-After). Returns at once. */

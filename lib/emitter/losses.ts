@@ -38,6 +38,11 @@ export class Losses {
     private readonly durable: boolean,
   ) {}
 
+  /** The dead-letter file, when one is set. */
+  get deadLetterPath(): string | undefined {
+    return this.deadLetters?.path;
+  }
+
   /** Custom events the storage overwrote to make room: counted only. */
   overwritten(count: number): void {
     this.count('overflow', 'custom', count);

@@ -114,7 +114,7 @@ export class SendPass {
       try {
         batch = storage.lease(Math.min(this.batchSizeNow(), this.budget), maxBytes);
       } catch (err) {
-        log.error(`could not take events from the event store: ${errorMessage(err)}`);
+        settlement.failed('lease', 'take events from', err);
         this.failed = true;
         return;
       }

@@ -1,3 +1,4 @@
+import type { StorageOp } from '../storage/event-storage.interface';
 import type { EventKind } from '../tracker/payload';
 
 /** Outcome of one batch request, as the callback receives it. */
@@ -60,6 +61,8 @@ export interface EmitterObserver {
   deadLetterWriteFailed?(count: number): void;
   /** Optional: a correlation id was not sent, and why; the event itself was. */
   correlationIdRejected?(reason: CorrelationIdRejectReason): void;
+  /** The event store refused an operation (a full disk, an I/O error, a lock not granted in time). */
+  storageFailed?(op: StorageOp): void;
 }
 
 /** What `drain()` resolves with. */
@@ -110,6 +113,13 @@ export interface EmitterStats {
   authFailures: number;
   /** True once `stop()` was called. */
   stopped: boolean;
+  /** Operations the event store refused since the emitter was built (`snowplow_storage_errors_total`). */
+  storageErrors: number;
+  /**
+   * Set while the event store refuses writes (a full disk, an I/O error, a lock not granted in
+   * time): the last write's error. Undefined once a write succeeds again.
+   */
+  storageError?: string;
 }
 
 /** Where the emitter logs; Nest's `Logger` fits. Only `warn` and `error` are required. */

@@ -1,4 +1,4 @@
-import { EventStorage } from '../storage/event-storage.interface';
+import { EventStorage, StorageOp } from '../storage/event-storage.interface';
 import { QueuedEvent } from '../storage/queued-event';
 
 /**
@@ -14,8 +14,8 @@ export class Settlement {
   constructor(
     private readonly storage: EventStorage,
     private readonly hooks: {
-      /** The storage failed at `what` ("delete delivered events from"); the events are held. */
-      storageFailed(what: string, err: unknown): void;
+      /** The storage failed at `op` (`what`: "delete delivered events from"); the events are held. */
+      storageFailed(op: StorageOp, what: string, err: unknown): void;
       /** Putting events back overwrote this many waiting custom events. */
       overwritten(count: number): void;
     },
@@ -33,7 +33,7 @@ export class Settlement {
       this.storage.ack(events);
     } catch (err) {
       this.acks.push(...events);
-      this.hooks.storageFailed('delete delivered events from', err);
+      this.hooks.storageFailed('ack', 'delete delivered events from', err);
     }
   }
 
@@ -45,14 +45,19 @@ export class Settlement {
       if (overwritten > 0) this.hooks.overwritten(overwritten);
     } catch (err) {
       this.releases.push(...events);
-      this.hooks.storageFailed('put events back into', err);
+      this.hooks.storageFailed('release', 'put events back into', err);
     }
   }
 
   /** Events the storage refused to take at all: held in memory and offered again by `retry`. */
   hold(events: readonly QueuedEvent[], what: string, err: unknown): void {
     this.releases.push(...events);
-    this.hooks.storageFailed(what, err);
+    this.hooks.storageFailed('commit', what, err);
+  }
+
+  /** The storage refused an operation that holds nothing (a lease): reported only. */
+  failed(op: StorageOp, what: string, err: unknown): void {
+    this.hooks.storageFailed(op, what, err);
   }
 
   /** Retries what the storage refused earlier; true when nothing is held any more. */

@@ -149,8 +149,32 @@ export class StorageError extends SnowplowError {
 
 /** Another process holds the event store file. Code `STORAGE_LOCKED`. */
 export class StorageLockedError extends StorageError {
+  constructor(path: string, reason: string, code = 'STORAGE_LOCKED') {
+    super(path, reason, code);
+  }
+}
+
+/**
+ * A shared event store file stayed locked by another process longer than `lockTimeoutMs`: the
+ * event was not stored. Retry the business operation, or fail it. Code `STORAGE_BUSY`.
+ */
+export class StorageBusyError extends StorageLockedError {
   constructor(path: string, reason: string) {
-    super(path, reason, 'STORAGE_LOCKED');
+    super(path, reason, 'STORAGE_BUSY');
+  }
+}
+
+/** The disk (or file system) of the event store is full (`SQLITE_FULL`): nothing was stored. Code `STORAGE_FULL`. */
+export class StorageFullError extends StorageError {
+  constructor(path: string, reason: string) {
+    super(path, reason, 'STORAGE_FULL');
+  }
+}
+
+/** Reading or writing the event store file failed (`SQLITE_IOERR`): nothing was stored. Code `STORAGE_IO`. */
+export class StorageIoError extends StorageError {
+  constructor(path: string, reason: string) {
+    super(path, reason, 'STORAGE_IO');
   }
 }
 

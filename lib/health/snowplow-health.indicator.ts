@@ -26,7 +26,8 @@ function checkOptions(options: SnowplowHealthOptions): Required<SnowplowHealthOp
 
 /**
  * A `@nestjs/terminus` health indicator for the Snowplow emitter: down when the queue is nearly
- * full or the collector keeps failing. Add it to the providers of the module with your health
+ * full, the collector keeps failing, or the durable event store refuses writes (a full disk, an
+ * I/O error, a lock not granted in time). Add it to the providers of the module with your health
  * controller (which imports `TerminusModule`), then:
  * `this.health.check([() => this.snowplow.isHealthy('snowplow')])`.
  */
@@ -54,9 +55,14 @@ export class SnowplowHealthIndicator {
       lastSuccessAt: stats.lastSuccessAt === undefined ? null : new Date(stats.lastSuccessAt).toISOString(),
       lastError: stats.lastError ?? null,
       dropped: stats.dropped,
+      storageErrors: stats.storageErrors,
+      storageError: stats.storageError ?? null,
     };
     const indicator = this.healthIndicatorService.check(key);
     if (stats.stopped) return indicator.down({ ...details, reason: 'emitter stopped' });
+    if (stats.storageError !== undefined) {
+      return indicator.down({ ...details, reason: `the event store refuses writes: ${stats.storageError}` });
+    }
     if (fillRatio > maxFillRatio) {
       return indicator.down({
         ...details,

@@ -13,5 +13,6 @@ export function metricNames(prefix: string) {
     authFailures: `${prefix}auth_failures_total`,
     deadLetterWriteFailures: `${prefix}dead_letter_write_failures_total`,
     correlationIdsRejected: `${prefix}correlation_ids_rejected_total`,
+    storageErrors: `${prefix}storage_errors_total`,
   };
 }

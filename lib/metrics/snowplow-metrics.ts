@@ -8,6 +8,7 @@ import {
   EVENT_KINDS,
   zeroDrops,
 } from '../emitter/send-result';
+import { STORAGE_OPS, StorageOp } from '../storage/event-storage.interface';
 import type { EventKind } from '../tracker/payload';
 import { InvalidOptionError } from '../errors';
 import { DEFAULT_METRICS_PREFIX, metricNames } from './metric-names';
@@ -51,6 +52,7 @@ class MetricSet {
   readonly authFailures: Counter;
   readonly deadLetterWriteFailures: Counter;
   readonly correlationIdsRejected: Counter;
+  readonly storageErrors: Counter;
   readonly batchDuration: Histogram;
 
   constructor(registry: Registry, prefix: string, labelNames: string[]) {
@@ -113,6 +115,11 @@ class MetricSet {
       'Correlation ids not sent (too_long: over correlationIdMaxLength; event_too_large: dropped so a billing event fits maxEventBytes)',
       ['reason'],
     );
+    this.storageErrors = counter(
+      names.storageErrors,
+      'Operations the event store refused (full disk, I/O error, lock not granted in time), by op',
+      ['op'],
+    );
     this.batchDuration = this.getOrCreate(
       registry,
       names.batchDuration,
@@ -154,7 +161,7 @@ class MetricSet {
   }
 }
 
-const RESERVED_LABELS = ['result', 'reason', 'source', 'kind'];
+const RESERVED_LABELS = ['result', 'reason', 'source', 'kind', 'op'];
 
 function zeroDropsByKind(): Record<EventKind, Record<DropReason, number>> {
   return { billing: zeroDrops(), custom: zeroDrops() };
@@ -201,6 +208,7 @@ export class EmitterMetrics implements EmitterObserver {
     too_long: 0,
     event_too_large: 0,
   };
+  private readonly storageErrors = new Map<StorageOp, number>();
   /** Swallowed tracking failures per source, one count per kind. */
   private readonly trackErrors = new Map<string, Record<EventKind, number>>();
   private detached = false;
@@ -220,6 +228,7 @@ export class EmitterMetrics implements EmitterObserver {
     this.set.authFailures.inc(labels, 0);
     this.set.deadLetterWriteFailures.inc(labels, 0);
     for (const reason of CORRELATION_ID_REJECT_REASONS) this.set.correlationIdsRejected.inc({ ...labels, reason }, 0);
+    for (const op of STORAGE_OPS) this.set.storageErrors.inc({ ...labels, op }, 0);
     // Present from the start, so an alert on billing failures has a series to watch.
     for (const kind of EVENT_KINDS) this.set.trackErrors.inc({ ...labels, source: 'interceptor', kind }, 0);
   }
@@ -268,6 +277,12 @@ export class EmitterMetrics implements EmitterObserver {
     if (this.detached) this.flush();
   }
 
+  /** {@inheritDoc EmitterObserver.storageFailed} */
+  storageFailed(op: StorageOp): void {
+    this.storageErrors.set(op, (this.storageErrors.get(op) ?? 0) + 1);
+    if (this.detached) this.flush();
+  }
+
   /** One tracking failure the Nest layer swallowed, counted in `snowplow_track_errors_total{source,kind}`. */
   trackError(source: string, kind: EventKind): void {
     let counts = this.trackErrors.get(source);
@@ -302,6 +317,8 @@ export class EmitterMetrics implements EmitterObserver {
       if (count) set.correlationIdsRejected.inc({ ...labels, reason }, count);
       this.correlationIdsRejected[reason] = 0;
     }
+    for (const [op, count] of this.storageErrors) set.storageErrors.inc({ ...labels, op }, count);
+    this.storageErrors.clear();
     for (const [source, counts] of this.trackErrors) {
       for (const kind of EVENT_KINDS) if (counts[kind]) set.trackErrors.inc({ ...labels, source, kind }, counts[kind]);
     }

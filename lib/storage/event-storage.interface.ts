@@ -58,6 +58,31 @@ export interface EventStorage {
    * each send pass and counts them as overflow.
    */
   takeEvictions?(): number;
+  /**
+   * Stores that write some events later (the SQLite outbox writes custom events at the end of a
+   * tick): the emitter passes who hears of a failed background write, and who takes the events
+   * that still could not be written when the process exits.
+   */
+  onFailure?(handler: StorageFailureHandler): void;
+  /**
+   * Durable stores: the error of the last write, while the store refuses writes (a full disk, an
+   * I/O error, a lock not granted in time); undefined once a write succeeds again.
+   */
+  readonly writeError?: Error;
+}
+
+/** What a storage operation was doing when the store refused it: the `op` of `snowplow_storage_errors_total`. */
+export type StorageOp = 'commit' | 'flush' | 'lease' | 'ack' | 'release';
+
+/** The storage operations, as `StorageOp` names them. */
+export const STORAGE_OPS: readonly StorageOp[] = ['commit', 'flush', 'lease', 'ack', 'release'];
+
+/** Told by a store about writes it does on its own (see `EventStorage.onFailure`). */
+export interface StorageFailureHandler {
+  /** A background write failed (`op` is `flush`); the events stay in memory and it is retried. */
+  failed(op: StorageOp, err: Error): void;
+  /** The process is exiting and these events could not be written: the last chance to keep a record. */
+  unwritten(events: readonly QueuedEvent[], err: Error): void;
 }
 
 /** The lane an event waits in. */

@@ -1,8 +1,16 @@
 import { closeSync, openSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
-import { StorageCorruptError, StorageError, StorageLockedError } from '../errors';
+import {
+  StorageBusyError,
+  StorageCorruptError,
+  StorageError,
+  StorageFullError,
+  StorageIoError,
+  StorageLockedError,
+} from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { loadOptional } from '../utils/optional-dependency';
+import { leaseOwner, releaseLeasesOfDeadProcesses } from './lease-owner';
 import { QueuedEvent } from './queued-event';
 
 /**
@@ -13,7 +21,9 @@ import { QueuedEvent } from './queued-event';
 export type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
 
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
+/** How long opening a shared file waits for another process's write (startup, not a track call). */
+const OPEN_LOCK_TIMEOUT_MS = 5_000;
 const FREE_PAGES_BEFORE_VACUUM = 256;
 
 /** The file's prepared statements, by what they do. */
@@ -26,6 +36,8 @@ export type OutboxStatements = Record<
 export interface OutboxFile {
   path: string;
   shared: boolean;
+  /** Shared mode: the longest a statement waits for another process's lock, ms. */
+  lockTimeoutMs: number;
 }
 
 function loadDriver(): typeof BetterSqlite3 {
@@ -48,23 +60,32 @@ function createPrivateFile(path: string): void {
 /**
  * Opens (creating when missing) the outbox file, set up for the queue: WAL with
  * `synchronous=NORMAL`, incremental vacuum, a bounded WAL, the current schema (migrating older
- * ones), and the exclusive lock unless shared. Throws typed storage errors.
+ * ones), and the exclusive lock unless shared. Once open, a statement waits at most
+ * `lockTimeoutMs` for another process's lock (a wait blocks the event loop). Throws typed storage
+ * errors.
  */
 export function openOutbox(file: OutboxFile): Database {
   const Driver = loadDriver();
   let db: Database;
+  const openTimeoutMs = file.shared ? Math.max(OPEN_LOCK_TIMEOUT_MS, file.lockTimeoutMs) : 0;
   try {
     createPrivateFile(file.path);
-    db = new Driver(file.path, { timeout: file.shared ? 5_000 : 0 });
+    db = new Driver(file.path, { timeout: openTimeoutMs });
   } catch (err) {
     throw new StorageError(file.path, `cannot open the file (${(err as Error).message})`);
   }
   try {
     prepareSchema(db, file);
+    if (file.shared) db.pragma(`busy_timeout = ${file.lockTimeoutMs}`);
     return db;
   } catch (err) {
     db.close();
-    throw translateSqliteError(err, file, 'cannot open the event store');
+    throw translateSqliteError(
+      err,
+      { ...file, lockTimeoutMs: openTimeoutMs },
+      'cannot open the event store',
+      'the wait at open',
+    );
   }
 }
 
@@ -91,12 +112,15 @@ function prepareSchema(db: Database, file: OutboxFile): void {
         attempts INTEGER NOT NULL DEFAULT 0,
         leased_until INTEGER NOT NULL DEFAULT 0,
         kind TEXT NOT NULL DEFAULT 'custom',
-        leased_by INTEGER NOT NULL DEFAULT 0
+        leased_by INTEGER NOT NULL DEFAULT 0,
+        leased_ns TEXT NOT NULL DEFAULT '',
+        leased_boot TEXT NOT NULL DEFAULT ''
       );
     `);
     const version = db.prepare("SELECT value FROM snowplow_meta WHERE key = 'schema_version'").pluck().get() as
       string | undefined;
     if (version === '1') migrateFromVersion1(db);
+    if (version === '1' || version === '2') migrateFromVersion2(db);
     else if (version !== undefined && version !== SCHEMA_VERSION) {
       throw new StorageError(file.path, `was written by an unknown version of nestjs-snowplow (schema ${version})`);
     }
@@ -123,6 +147,17 @@ function migrateFromVersion1(db: Database): void {
     ALTER TABLE snowplow_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'custom';
     ALTER TABLE snowplow_events ADD COLUMN leased_by INTEGER NOT NULL DEFAULT 0;
     UPDATE snowplow_events SET kind = 'billing' WHERE json LIKE '{"e":"se"%';
+  `);
+}
+
+/**
+ * Version 2 knew a lease's owner by pid alone. Its leases get an empty namespace and boot id,
+ * which match no process: they count as alive until their deadline.
+ */
+function migrateFromVersion2(db: Database): void {
+  db.exec(`
+    ALTER TABLE snowplow_events ADD COLUMN leased_ns TEXT NOT NULL DEFAULT '';
+    ALTER TABLE snowplow_events ADD COLUMN leased_boot TEXT NOT NULL DEFAULT '';
   `);
 }
 
@@ -160,7 +195,8 @@ export function leaseRows(
       taken.push({ id: seq, ...event });
     }
   }
-  for (const event of taken) statements.markLeased.run(until, process.pid, event.id);
+  const owner = leaseOwner();
+  for (const event of taken) statements.markLeased.run(until, owner.pid, owner.ns, owner.boot, event.id);
   return taken;
 }
 
@@ -176,39 +212,14 @@ export function prepareStatements(db: Database): OutboxStatements {
     ),
     leaseBilling: db.prepare(`${SELECT_LANE} WHERE kind = 'billing' AND leased_until <= ? ORDER BY seq LIMIT ?`),
     leaseCustom: db.prepare(`${SELECT_LANE} WHERE kind = 'custom' AND leased_until <= ? ORDER BY seq LIMIT ?`),
-    markLeased: db.prepare('UPDATE snowplow_events SET leased_until = ?, leased_by = ? WHERE seq = ?'),
+    markLeased: db.prepare(
+      'UPDATE snowplow_events SET leased_until = ?, leased_by = ?, leased_ns = ?, leased_boot = ? WHERE seq = ?',
+    ),
     delete: db.prepare('DELETE FROM snowplow_events WHERE seq = ?'),
     count: db.prepare(
       'SELECT kind, leased_until <= ? AS waiting, count(*) AS n FROM snowplow_events GROUP BY kind, leased_until <= ?',
     ),
   };
-}
-
-/**
- * Shared mode: a process killed with events in flight leaves them leased until its lease times
- * out. Processes sharing a WAL file run on one host, so a lease whose process no longer exists
- * is returned to the queue at once.
- */
-export function releaseLeasesOfDeadProcesses(db: Database): void {
-  const now = Date.now();
-  const owners = db
-    .prepare('SELECT DISTINCT leased_by FROM snowplow_events WHERE leased_until > ? AND leased_by NOT IN (0, ?)')
-    .pluck()
-    .all(now, process.pid) as number[];
-  const release = db.prepare(
-    'UPDATE snowplow_events SET leased_until = 0, leased_by = 0 WHERE leased_by = ? AND leased_until > ?',
-  );
-  for (const pid of owners) if (!processExists(pid)) release.run(pid, now);
-}
-
-/** Whether a process with this id exists on this host (EPERM: it exists, owned by another user). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Returns freed pages to the file system and keeps the WAL small. */
@@ -218,16 +229,34 @@ export function reclaimSpace(db: Database): void {
   db.pragma('wal_checkpoint(PASSIVE)');
 }
 
-/** What an error of SQLite means for the user: locked, corrupt, or failed at `what`. */
-export function translateSqliteError(err: unknown, file: OutboxFile, what: string): Error {
+/**
+ * What an error of SQLite means for the user: locked (busy past `lockTimeoutMs` in a shared file),
+ * a full disk, an I/O error, corrupt, or failed at `what`.
+ */
+export function translateSqliteError(
+  err: unknown,
+  file: OutboxFile,
+  what: string,
+  waitName = 'storage.lockTimeoutMs',
+): Error {
   if (err instanceof StorageError) return err;
   const code = (err as { code?: string }).code ?? '';
   const message = (err as Error).message;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    const advice = file.shared
-      ? 'another process held it longer than the 5 s busy timeout'
-      : 'give each process its own file, or set storage.shared: true to share it on purpose';
+    if (file.shared) {
+      return new StorageBusyError(
+        file.path,
+        `${what}: another process held the file's lock longer than ${file.lockTimeoutMs} ms (${waitName}) (${message})`,
+      );
+    }
+    const advice = 'give each process its own file, or set storage.shared: true to share it on purpose';
     return new StorageLockedError(file.path, `is in use by another process (${message}): ${advice}`);
+  }
+  if (code.startsWith('SQLITE_FULL')) {
+    return new StorageFullError(file.path, `${what}: the disk is full (${message})`);
+  }
+  if (code.startsWith('SQLITE_IOERR')) {
+    return new StorageIoError(file.path, `${what}: an I/O error (${code}: ${message})`);
   }
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return new StorageCorruptError(

@@ -1,10 +1,10 @@
 import { InvalidOptionError, StorageError } from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { onProcessExit } from '../utils/exit-hooks';
-import { checkPositiveInteger } from '../validation';
-import { EventStorage, kindOf } from './event-storage.interface';
+import { BackgroundWrites } from './background-writes';
+import { EventStorage, kindOf, StorageFailureHandler } from './event-storage.interface';
+import { releaseLeasesOfDeadProcesses } from './lease-owner';
 import { QueuedEvent } from './queued-event';
-import { DEFAULT_BILLING_CAPACITY, DEFAULT_CAPACITY } from './ring-buffer.storage';
 import {
   Database,
   KINDS,
@@ -14,27 +14,11 @@ import {
   openOutbox,
   prepareStatements,
   reclaimSpace,
-  releaseLeasesOfDeadProcesses,
   translateSqliteError,
 } from './sqlite-file';
+import { resolveSqliteOptions, SqliteStorageOptions } from './sqlite-options';
 
-/** Options of `new SqliteStorage(...)` (and of `storage: { type: 'sqlite', ... }`). */
-export interface SqliteStorageOptions {
-  /** The database file; created (mode 0600) when missing. */
-  path: string;
-  /** Most custom events waiting in the file. Default 10,000. */
-  capacity?: number;
-  /** Most billing events waiting in the file. Default 10,000. */
-  billingCapacity?: number;
-  /**
-   * Let several processes use the same file. Off by default: a second process opening the file
-   * gets a `StorageLockedError`. When on, a lease that was not acked or released within
-   * `leaseTimeoutMs` (its process died) returns to the queue.
-   */
-  shared?: boolean;
-  /** Shared mode only: how long a lease lasts, ms. Default 300,000. */
-  leaseTimeoutMs?: number;
-}
+export type { SqliteStorageOptions } from './sqlite-options';
 
 const SHARED_POLL_INTERVAL_MS = 1_000;
 
@@ -42,14 +26,17 @@ const SHARED_POLL_INTERVAL_MS = 1_000;
  * A durable outbox in a SQLite file (WAL, synchronous=NORMAL) through better-sqlite3, holding both
  * lanes in one table.
  *
- * A billing event is committed before `add` returns. Custom events gather in memory and are
- * written in one transaction per event-loop tick, and at the latest when the process exits
+ * A billing event is committed before `add` returns, or `add` throws a `StorageError` naming the
+ * cause (`StorageFullError`, `StorageIoError`, `StorageBusyError`). Custom events gather in memory
+ * and are written in one transaction per event-loop tick, and at the latest when the process exits
  * (`process.exit()`, an uncaught exception or unhandled rejection, or the end of the event loop);
- * anything that reads the queue writes them first. Leased events stay in the file until `ack`, so
- * after a crash the next process sends them again with their original eid, dtm and payload,
- * oldest first. Deleted rows are reclaimed (incremental vacuum) and the WAL is checkpointed and
- * size-limited, so the file stays bounded by the capacities. The file is created with mode 0600:
- * it holds user and instance ids.
+ * anything that reads the queue writes them first. A failed write keeps them in memory (bounded by
+ * the capacity), tells the `onFailure` handler and is retried with a backoff; at exit or close,
+ * what still cannot be written goes to the handler (the emitter dead-letters it). Leased events
+ * stay in the file until `ack`, so after a crash the next process sends them again with their
+ * original eid, dtm and payload, oldest first. Deleted rows are reclaimed (incremental vacuum) and
+ * the WAL is checkpointed and size-limited, so the file stays bounded by the capacities. The file
+ * is created with mode 0600: it holds user and instance ids.
  */
 export class SqliteStorage implements EventStorage {
   /** {@inheritDoc EventStorage.capacity} */
@@ -65,7 +52,9 @@ export class SqliteStorage implements EventStorage {
   private readonly leaseTimeoutMs: number;
   private readonly statements: OutboxStatements;
   private readonly writePending: () => void;
+  private readonly background: BackgroundWrites;
   private readonly unregisterExitHook: () => void;
+  private lastWriteError?: Error;
   /** Custom events not yet in the file. */
   private pending: QueuedEvent[] = [];
   private flushScheduled = false;
@@ -82,27 +71,32 @@ export class SqliteStorage implements EventStorage {
   private closed = false;
 
   constructor(options: SqliteStorageOptions) {
-    if (options === null || typeof options !== 'object') throw new InvalidOptionError('storage', 'must be an object');
-    if (typeof options.path !== 'string' || options.path.trim() === '') {
-      throw new InvalidOptionError('storage.path', 'must be a non-empty file path');
-    }
-    this.capacity = checkPositiveInteger('storage.capacity', options.capacity, DEFAULT_CAPACITY);
-    this.billingCapacity = checkPositiveInteger('billing.capacity', options.billingCapacity, DEFAULT_BILLING_CAPACITY);
-    this.leaseTimeoutMs = checkPositiveInteger('storage.leaseTimeoutMs', options.leaseTimeoutMs, 300_000);
-    this.path = options.path;
-    this.file = { path: this.path, shared: options.shared === true };
+    ({
+      capacity: this.capacity,
+      billingCapacity: this.billingCapacity,
+      leaseTimeoutMs: this.leaseTimeoutMs,
+      file: this.file,
+    } = resolveSqliteOptions(options));
+    this.path = this.file.path;
     this.db = openOutbox(this.file);
     this.statements = prepareStatements(this.db);
     this.countRows();
-    this.writePending = () => {
-      try {
-        this.flushPending();
-      } catch {
-        // The events stay in memory (bounded by capacity); the send loop's next lease retries
-        // the write and reports the error.
-      }
-    };
-    this.unregisterExitHook = onProcessExit(this.writePending);
+    this.background = new BackgroundWrites(
+      () => this.flushPending(),
+      () => ((this.toEvict = 0), this.pending.splice(0)),
+    );
+    this.writePending = () => this.background.run();
+    this.unregisterExitHook = onProcessExit(() => this.background.atExit());
+  }
+
+  /** {@inheritDoc EventStorage.onFailure} */
+  onFailure(handler: StorageFailureHandler): void {
+    this.background.handler = handler;
+  }
+
+  /** {@inheritDoc EventStorage.writeError} */
+  get writeError(): Error | undefined {
+    return this.lastWriteError;
   }
 
   /** {@inheritDoc EventStorage.size} */
@@ -212,12 +206,14 @@ export class SqliteStorage implements EventStorage {
     return overwritten;
   }
 
-  /** Writes what is pending and closes the file. Further calls throw. */
+  /** Writes what is pending (or hands it to the failure handler) and closes the file. Further calls throw. */
   close(): void {
     if (this.closed) return;
     this.unregisterExitHook();
+    this.background.stop();
     try {
-      this.flushPending();
+      // What cannot be written now goes to the failure handler, as at exit.
+      this.background.atExit();
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.closed = true;
@@ -247,6 +243,7 @@ export class SqliteStorage implements EventStorage {
     const rows = this.run(
       'count events',
       () => this.statements.count.all(now, now) as Array<{ kind: EventKind; waiting: number; n: number }>,
+      false,
     );
     for (const kind of KINDS) {
       this.waitingInFile[kind] = 0;
@@ -269,7 +266,7 @@ export class SqliteStorage implements EventStorage {
   }
 
   private schedule(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.background.retrying) return;
     this.flushScheduled = true;
     setImmediate(this.writePending);
   }
@@ -336,11 +333,16 @@ export class SqliteStorage implements EventStorage {
     if (this.closed) throw new StorageError(this.path, 'is closed');
   }
 
-  private run<T>(what: string, fn: () => T): T {
+  /** Runs a statement, translating SQLite's errors; a write's outcome sets or clears `writeError`. */
+  private run<T>(what: string, fn: () => T, write = true): T {
     try {
-      return fn();
+      const result = fn();
+      if (write) this.lastWriteError = undefined;
+      return result;
     } catch (err) {
-      throw translateSqliteError(err, this.file, `cannot ${what}`);
+      const error = translateSqliteError(err, this.file, `cannot ${what}`);
+      if (write) this.lastWriteError = error;
+      throw error;
     }
   }
 }

@@ -150,6 +150,7 @@ export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
       consecutiveFailures: 0,
       authFailures: 0,
       stopped: this.stopped,
+      storageErrors: 0,
     };
   }
 }

@@ -105,6 +105,8 @@ describe('Emitter lifecycle', () => {
         consecutiveFailures: 0,
         authFailures: 0,
         stopped: false,
+        storageErrors: 0,
+        storageError: undefined,
       });
       expect(emitter.isStopped).toBe(false);
     });

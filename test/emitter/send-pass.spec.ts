@@ -12,6 +12,7 @@ import {
   QueuedEvent,
   SendResult,
   SqliteStorage,
+  StorageError,
   TrackedPayload,
   Tracker,
 } from '../../lib/core';
@@ -487,15 +488,24 @@ describe('a send pass', () => {
       expect(collector.requests).toHaveLength(2);
     });
 
-    it('a refused write is held in memory and sent', async () => {
+    it('a refused billing write throws to the caller: nothing is queued, the refusal is counted and logged', async () => {
       const { storage } = outbox();
       storage.refuse.add = 1;
       const { emitter, tracker } = emitterWith({ storage });
+      expect(() => tracker.trackBillingEvent(billingInput)).toThrow(
+        new StorageError(storage.path, 'disk I/O error (add)'),
+      );
+      expect(emitter.queueDepth).toBe(0);
+      expect(emitter.stats()).toMatchObject({ enqueued: 0, storageErrors: 1 });
+      expect(lines).toEqual([
+        [
+          'error',
+          `could not write a billing event to the event store: Snowplow event store ${storage.path}: disk I/O error (add)`,
+        ],
+      ]);
       const { eid } = tracker.trackBillingEvent(billingInput);
-      expect(emitter.queueDepth).toBe(1);
       emitter.start();
       await emitter.drain(10_000);
-      expect(lines).toEqual([['error', 'could not write a tracked event to the event store: disk I/O error (add)']]);
       expect(collector.events().map((e) => e.eid)).toEqual([eid]);
     });
 

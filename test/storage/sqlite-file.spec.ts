@@ -32,12 +32,12 @@ function schemaOf(file: string): { version: unknown; indexes: unknown[] } {
 }
 
 describe('the schema in the file', () => {
-  it('a new file: version 2, with the billing rows indexed', () => {
+  it('a new file: version 3, with the billing rows indexed', () => {
     new SqliteStorage({ path }).close();
-    expect(schemaOf(path)).toEqual({ version: '2', indexes: ['snowplow_billing'] });
+    expect(schemaOf(path)).toEqual({ version: '3', indexes: ['snowplow_billing'] });
   });
 
-  it('a file of version 1 is migrated to version 2, its lane index replaced, and opens again as version 2', () => {
+  it('a file of version 1 is migrated to version 3, its lane index replaced, and opens again as version 3', () => {
     const v1 = openRaw(path);
     v1.exec(`
       CREATE TABLE snowplow_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,10 +49,46 @@ describe('the schema in the file', () => {
     `);
     v1.close();
     new SqliteStorage({ path }).close();
-    expect(schemaOf(path)).toEqual({ version: '2', indexes: ['snowplow_billing'] });
+    expect(schemaOf(path)).toEqual({ version: '3', indexes: ['snowplow_billing'] });
     const again = new SqliteStorage({ path });
     expect(again.sizeOf('billing')).toBe(1);
     again.close();
+  });
+
+  it('a file of version 2 (leases known by pid alone) is migrated in place: its rows are kept, and an old lease waits for its deadline', () => {
+    const v2 = openRaw(path);
+    v2.exec(`
+      CREATE TABLE snowplow_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE snowplow_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, eid TEXT NOT NULL, dtm INTEGER NOT NULL,
+        json TEXT NOT NULL, bytes INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        leased_until INTEGER NOT NULL DEFAULT 0, kind TEXT NOT NULL DEFAULT 'custom', leased_by INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX snowplow_billing ON snowplow_events (seq) WHERE kind = 'billing';
+      INSERT INTO snowplow_meta VALUES ('schema_version', '2');
+      INSERT INTO snowplow_events (eid, dtm, json, bytes, kind) VALUES ('b1', 1, '{"e":"se"}', 10, 'billing');
+      INSERT INTO snowplow_events (eid, dtm, json, bytes, attempts, kind) VALUES ('c1', 2, '{"e":"ue"}', 10, 3, 'custom');
+    `);
+    // Leased by a pid no process has, in a version that did not say from which namespace.
+    v2.prepare(
+      "INSERT INTO snowplow_events (eid, dtm, json, bytes, kind, leased_until, leased_by) VALUES ('c2', 3, '{}', 2, 'custom', ?, 4194305)",
+    ).run(Date.now() + 3_600_000);
+    v2.close();
+    const shared = new SqliteStorage({ path, shared: true });
+    expect(schemaOf(path)).toEqual({ version: '3', indexes: ['snowplow_billing'] });
+    const leased = shared.lease(10);
+    expect(leased.map((e) => [e.eid, e.dtm, e.json, e.attempts])).toEqual([
+      ['b1', 1, '{"e":"se"}', 0],
+      ['c1', 2, '{"e":"ue"}', 3],
+    ]);
+    shared.close();
+    const raw = openRaw(path);
+    expect(raw.prepare("SELECT leased_by, leased_ns, leased_boot FROM snowplow_events WHERE eid = 'c2'").get()).toEqual(
+      {
+        leased_by: 4194305,
+        leased_ns: '',
+        leased_boot: '',
+      },
+    );
+    raw.close();
   });
 });
 

@@ -1,10 +1,11 @@
 // A SQLite outbox file shared by several connections (storage.shared: true), each one a process
 // as far as the file can tell: counts read from the file, leases of processes that are gone,
 // evictions when the others filled the file, and a writer that holds the lock.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedEvent, SqliteStorage, StorageError } from '../../lib/core';
+import { leaseOwner } from '../../lib/storage/lease-owner';
 import { billingEvent as billing, customEvent as custom, nextTick } from './support/events';
 
 const eids = (events: QueuedEvent[]) => events.map((e) => e.eid);
@@ -26,11 +27,16 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Marks rows leased by `pid` until an hour from now, as that process's lease would. */
-function leaseAs(pid: number, ...eidsToLease: string[]) {
+/**
+ * Marks rows leased by `pid` until an hour from now, as that process's lease would: a process of
+ * this PID namespace and boot unless `owner` says otherwise.
+ */
+function leaseAs(pid: number, eidsToLease: string[], owner: { ns: string; boot: string } = leaseOwner()) {
   const raw = openRaw(path);
-  const mark = raw.prepare('UPDATE snowplow_events SET leased_until = ?, leased_by = ? WHERE eid = ?');
-  for (const eid of eidsToLease) mark.run(Date.now() + 3_600_000, pid, eid);
+  const mark = raw.prepare(
+    'UPDATE snowplow_events SET leased_until = ?, leased_by = ?, leased_ns = ?, leased_boot = ? WHERE eid = ?',
+  );
+  for (const eid of eidsToLease) mark.run(Date.now() + 3_600_000, pid, owner.ns, owner.boot, eid);
   raw.close();
 }
 
@@ -71,13 +77,58 @@ describe('a shared SQLite file', () => {
     const setup = new SqliteStorage({ path, shared: true });
     setup.addBatch([1, 2, 3].map(custom));
     setup.close();
-    leaseAs(DEAD_PID, 'c1');
-    leaseAs(LIVE_PID, 'c2');
+    leaseAs(DEAD_PID, ['c1']);
+    leaseAs(LIVE_PID, ['c2']);
     const storage = new SqliteStorage({ path, shared: true });
     // Read from the file before the storage is asked anything.
     expect(leasesInFile()).toEqual([{ eid: 'c2', leased_by: LIVE_PID }]);
     expect(storage.size).toBe(2);
     expect(eids(storage.lease(10))).toEqual(['c1', 'c3']);
+    storage.close();
+  });
+
+  it('a lease of another PID namespace or another boot is alive until its deadline, even if no process here has its pid', () => {
+    const setup = new SqliteStorage({ path, shared: true });
+    setup.addBatch([1, 2, 3, 4].map(custom));
+    setup.close();
+    const me = leaseOwner();
+    leaseAs(DEAD_PID, ['c1'], { ns: 'pid:[1]', boot: me.boot }); // another container on this host
+    leaseAs(DEAD_PID, ['c2'], { ns: me.ns, boot: 'another-boot' }); // from before a reboot, or another host
+    leaseAs(DEAD_PID, ['c3']); // this namespace and boot: that process is gone
+    const storage = new SqliteStorage({ path, shared: true });
+    expect(leasesInFile()).toEqual([
+      { eid: 'c1', leased_by: DEAD_PID },
+      { eid: 'c2', leased_by: DEAD_PID },
+    ]);
+    expect(eids(storage.lease(10))).toEqual(['c3', 'c4']);
+    storage.close();
+  });
+
+  it("another namespace's lease comes back once its deadline passes", () => {
+    const setup = new SqliteStorage({ path, shared: true });
+    setup.addBatch([custom(1)]);
+    setup.close();
+    leaseAs(DEAD_PID, ['c1'], { ns: 'pid:[1]', boot: leaseOwner().boot });
+    const raw = openRaw(path);
+    raw.prepare("UPDATE snowplow_events SET leased_until = ? WHERE eid = 'c1'").run(Date.now() - 1);
+    raw.close();
+    const storage = new SqliteStorage({ path, shared: true });
+    expect(eids(storage.lease(10))).toEqual(['c1']);
+    storage.close();
+  });
+
+  it('the leases this process takes name its PID namespace and boot', () => {
+    const storage = new SqliteStorage({ path, shared: true });
+    storage.addBatch([custom(1)]);
+    storage.lease(1);
+    const raw = openRaw(path);
+    const row = raw.prepare('SELECT leased_by, leased_ns, leased_boot FROM snowplow_events').get();
+    raw.close();
+    expect(row).toEqual({
+      leased_by: process.pid,
+      leased_ns: readlinkSync('/proc/self/ns/pid'),
+      leased_boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+    });
     storage.close();
   });
 
@@ -100,13 +151,13 @@ describe('a shared SQLite file', () => {
     const storage = new SqliteStorage({ path, shared: true });
     storage.addBatch([1, 2, 3].map(custom)); // looks for dead leases (none) at t0
     await nextTick();
-    leaseAs(DEAD_PID, 'c1');
+    leaseAs(DEAD_PID, ['c1']);
     jest.setSystemTime(t0 + 999);
     expect(storage.size).toBe(2);
     jest.setSystemTime(t0 + 1_000);
     expect(storage.size).toBe(3);
     expect(leasesInFile()).toEqual([]);
-    leaseAs(DEAD_PID, 'c2');
+    leaseAs(DEAD_PID, ['c2']);
     jest.setSystemTime(t0 + 1_999);
     expect(storage.size).toBe(2);
     jest.setSystemTime(t0 + 2_000);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { EventStorage, InvalidOptionError, RingBufferStorage, SqliteStorage } from '../../lib/core';
 import { createStorage, isEventStorage } from '../../lib/storage/create-storage';
 import { billingEvent as billing, customEvent as custom, nextTick } from './support/events';
+import { leaseOwner } from '../../lib/storage/lease-owner';
 
 let dir: string;
 let path: string;
@@ -142,12 +143,18 @@ describe('a shared SQLite file', () => {
     const Driver = require('better-sqlite3') as typeof import('better-sqlite3');
     const raw = new Driver(path);
     // pid 2^22 + 1 is above Linux's pid_max: no process has it.
+    // Leases of this PID namespace and boot, as a process of this container would take them.
+    const { ns, boot } = leaseOwner();
     raw
-      .prepare('UPDATE snowplow_events SET leased_until = ?, leased_by = ? WHERE eid IN (?, ?)')
-      .run(Date.now() + 3_600_000, 4_194_305, 'c1', 'c2');
+      .prepare(
+        'UPDATE snowplow_events SET leased_until = ?, leased_by = ?, leased_ns = ?, leased_boot = ? WHERE eid IN (?, ?)',
+      )
+      .run(Date.now() + 3_600_000, 4_194_305, ns, boot, 'c1', 'c2');
     raw
-      .prepare('UPDATE snowplow_events SET leased_until = ?, leased_by = ? WHERE eid = ?')
-      .run(Date.now() + 3_600_000, process.pid, 'c3');
+      .prepare(
+        'UPDATE snowplow_events SET leased_until = ?, leased_by = ?, leased_ns = ?, leased_boot = ? WHERE eid = ?',
+      )
+      .run(Date.now() + 3_600_000, process.pid, ns, boot, 'c3');
     raw.close();
     const reopened = new SqliteStorage({ path, shared: true });
     // c1 and c2 come back; c3 is leased by this very process, which lives: it stays leased.

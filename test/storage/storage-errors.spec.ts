@@ -8,8 +8,11 @@ import {
   InvalidOptionError,
   RingBufferStorage,
   SqliteStorage,
+  StorageBusyError,
   StorageCorruptError,
   StorageError,
+  StorageFullError,
+  StorageIoError,
   StorageLockedError,
 } from '../../lib/core';
 import { translateSqliteError } from '../../lib/storage/sqlite-file';
@@ -120,8 +123,8 @@ describe('SqliteStorage opening a file', () => {
 
 describe("what SQLite's error codes mean", () => {
   const sqliteError = (code: string, message: string) => Object.assign(new Error(message), { code });
-  const exclusive = { path: '/var/outbox.db', shared: false };
-  const shared = { path: '/var/outbox.db', shared: true };
+  const exclusive = { path: '/var/outbox.db', shared: false, lockTimeoutMs: 50 };
+  const shared = { path: '/var/outbox.db', shared: true, lockTimeoutMs: 50 };
 
   it.each(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED', 'SQLITE_LOCKED_SHAREDCACHE'])(
     '%s: the file is in use (StorageLockedError), with advice for an unshared file',
@@ -135,14 +138,40 @@ describe("what SQLite's error codes mean", () => {
     },
   );
 
-  it('busy in a shared file: another process held it past the busy timeout', () => {
-    const err = translateSqliteError(sqliteError('SQLITE_BUSY', 'database is locked'), shared, 'cannot lease events');
-    expect(err).toBeInstanceOf(StorageLockedError);
+  it.each(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED'])(
+    '%s in a shared file: StorageBusyError (code STORAGE_BUSY), another process held the lock past lockTimeoutMs',
+    (code) => {
+      const err = translateSqliteError(sqliteError(code, 'database is locked'), shared, 'cannot lease events');
+      expect(err).toBeInstanceOf(StorageBusyError);
+      expect(err).toBeInstanceOf(StorageLockedError);
+      expect((err as StorageBusyError).code).toBe('STORAGE_BUSY');
+      expect(err.message).toBe(
+        "Snowplow event store /var/outbox.db: cannot lease events: another process held the file's lock longer than " +
+          '50 ms (storage.lockTimeoutMs) (database is locked)',
+      );
+    },
+  );
+
+  it.each(['SQLITE_FULL'])('%s: StorageFullError (code STORAGE_FULL), the disk is full', (code) => {
+    const err = translateSqliteError(sqliteError(code, 'database or disk is full'), exclusive, 'cannot write events');
+    expect(err).toBeInstanceOf(StorageFullError);
+    expect((err as StorageFullError).code).toBe('STORAGE_FULL');
     expect(err.message).toBe(
-      'Snowplow event store /var/outbox.db: is in use by another process (database is locked): ' +
-        'another process held it longer than the 5 s busy timeout',
+      'Snowplow event store /var/outbox.db: cannot write events: the disk is full (database or disk is full)',
     );
   });
+
+  it.each(['SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC'])(
+    '%s: StorageIoError (code STORAGE_IO) naming the SQLite code',
+    (code) => {
+      const err = translateSqliteError(sqliteError(code, 'disk I/O error'), shared, 'cannot write events');
+      expect(err).toBeInstanceOf(StorageIoError);
+      expect((err as StorageIoError).code).toBe('STORAGE_IO');
+      expect(err.message).toBe(
+        `Snowplow event store /var/outbox.db: cannot write events: an I/O error (${code}: disk I/O error)`,
+      );
+    },
+  );
 
   it.each(['SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_CORRUPT_INDEX'])(
     '%s: the file is not readable (StorageCorruptError) and left alone',
@@ -156,7 +185,7 @@ describe("what SQLite's error codes mean", () => {
     },
   );
 
-  it.each(['SQLITE_IOERR_WRITE', 'SQLITE_FULL', undefined])('%s: a plain StorageError saying what failed', (code) => {
+  it.each(['SQLITE_CONSTRAINT', 'SQLITE_ERROR', undefined])('%s: a plain StorageError saying what failed', (code) => {
     const err = translateSqliteError(sqliteError(code as string, 'disk I/O error'), exclusive, 'cannot write events');
     expect(err.constructor).toBe(StorageError);
     expect(err.message).toBe('Snowplow event store /var/outbox.db: cannot write events: disk I/O error');
