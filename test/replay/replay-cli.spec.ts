@@ -15,14 +15,19 @@ describe('parseReplayArgs', () => {
       file: 'dl.jsonl',
       timeoutMs: 60_000,
       tokenFile: undefined,
+      concurrency: 8,
+      batchSize: 100,
       help: false,
     });
     const argv = ['dl.jsonl', '-c', 'https://c/tp2', '--timeout-ms', '500', '--token-file', 't'];
-    expect(parseReplayArgs(argv)).toMatchObject({
+    expect(parseReplayArgs([...argv, '--concurrency', '2', '--batch-size', '1'])).toEqual({
       collectorUrl: 'https://c/tp2',
       file: 'dl.jsonl',
       timeoutMs: 500,
       tokenFile: 't',
+      concurrency: 2,
+      batchSize: 1,
+      help: false,
     });
     expect(parseReplayArgs(['--help']).help).toBe(true);
   });
@@ -37,6 +42,8 @@ describe('parseReplayArgs', () => {
     [['--collector', 'http://c/tp2', 'a', '--timeout-ms', '1.5'], /--timeout-ms must be an integer/],
     [['--collector', 'http://c/tp2', 'a', '--timeout-ms', '0'], /--timeout-ms must be an integer/],
     [['--collector', 'http://c/tp2', 'a', '--nope'], /Unknown option '--nope'/],
+    [['--collector', 'http://c/tp2', 'a', '--concurrency', '65'], /--concurrency must be an integer from 1 to 64/],
+    [['--collector', 'http://c/tp2', 'a', '--batch-size', '0'], /--batch-size must be an integer from 1 to 1000/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseReplayArgs(argv)).toThrow(ReplayCliUsageError);
     expect(() => parseReplayArgs(argv)).toThrow(message);
@@ -74,12 +81,13 @@ describe('the replay CLI', () => {
     const shown = url.replace(PASSWORD, '***');
     expect({ code, stdout, stderr }).toEqual({
       code: 0,
-      stdout: `${file}: 3 of 3 lines delivered to ${shown}, 0 remaining (0 not dead-letter records)\n`,
+      stdout: `${file}: 3 of 3 lines delivered to ${shown} and removed; 0 kept in the file\n`,
       stderr: '',
     });
     expect(readFileSync(file, 'utf8')).toBe('');
     const basic = `Basic ${Buffer.from(`replay:${PASSWORD}`).toString('base64')}`;
-    expect(collector.requests.map((request) => request.headers.authorization)).toEqual([basic, basic, basic]);
+    expect(collector.requests.length).toBeGreaterThanOrEqual(1);
+    expect(collector.requests.every((request) => request.headers.authorization === basic)).toBe(true);
   });
 
   it('exits 1 when a line remains, never printing the password', async () => {
@@ -89,8 +97,8 @@ describe('the replay CLI', () => {
     const { code, stdout, stderr } = await runCli(['--collector', url, '--timeout-ms', '500', file]);
     expect(code).toBe(1);
     expect(stdout).toContain(`${file}: 1 of 2 lines delivered to http://replay:***@`);
-    expect(stdout).toContain(', 1 remaining (0 not dead-letter records)');
-    expect(stderr).toContain(`1 line remains in ${file}; run again later to retry them`);
+    expect(stdout).toContain(' and removed; 1 kept in the file (1 not delivered in time)\n');
+    expect(stderr).toContain(`1 line not delivered before the timeout stays in ${file}; run again later to retry them`);
     expect(stderr).toContain('HTTP 500');
     expect(stdout + stderr).not.toContain(PASSWORD);
     expect(readFileSync(file, 'utf8')).toBe(jsonl([written[0]]));
@@ -117,7 +125,7 @@ describe('the replay CLI', () => {
     const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(`ERR ${line}`) };
     expect(await runReplayCli(['--collector', collector.endpoint, '--token-file', tokenFile, file], output)).toBe(0);
     expect(collector.requests.map((request) => request.headers.authorization)).toEqual(['Bearer file-token']);
-    const summary = `${file}: 1 of 1 lines delivered to ${collector.endpoint}, 0 remaining (0 not dead-letter records)`;
+    const summary = `${file}: 1 of 1 lines delivered to ${collector.endpoint} and removed; 0 kept in the file`;
     expect(lines).toEqual([summary]);
   });
 
