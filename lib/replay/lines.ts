@@ -78,22 +78,23 @@ export function lineKey(bytes: Buffer): string {
   return `${bytes.length}:${createHash('sha1').update(bytes).digest('hex').slice(0, 20)}`;
 }
 
-/** The event of a record line and what tells two lines of one eid apart. */
-export interface LineRecord {
-  event: TrackedPayload;
-  /** Same for two lines exactly when they would send the same event. */
-  fingerprint: string;
+/** A line that is a dead-letter record, as parsed. */
+export interface ParsedRecord {
+  eid: string;
+  kind: 'custom' | 'billing';
+  /** Its payload, `stm` left out. */
+  payload: Record<string, string>;
 }
 
 /** Why a line is not a record that can be sent as it was. */
 export type NotARecord = 'not JSON' | 'not a dead-letter record';
 
 /**
- * The event of one line, or why it is none: a record is a JSON object with a non-empty `eid` and a
- * `payload` of strings whose `e` is set, whose `eid` matches and whose `dtm` is a timestamp in ms.
- * A `stm` in the payload is dropped.
+ * The record of one line, or why it is none: a record is a JSON object with a non-empty `eid` and
+ * a `payload` of strings whose `e` is set, whose `eid` matches and whose `dtm` is a timestamp in ms.
+ * A `stm` in the payload is left out.
  */
-export function readRecord(bytes: Buffer): LineRecord | NotARecord {
+export function parseRecord(bytes: Buffer): ParsedRecord | NotARecord {
   let record: unknown;
   try {
     record = JSON.parse(bytes.toString('utf8'));
@@ -102,19 +103,31 @@ export function readRecord(bytes: Buffer): LineRecord | NotARecord {
   }
   if (!isPlainObject(record) || !isPlainObject(record.payload)) return 'not a dead-letter record';
   const { eid, kind } = record;
-  const entries = Object.entries(record.payload).filter(([key]) => key !== 'stm');
-  if (typeof eid !== 'string' || eid === '' || entries.some(([, value]) => typeof value !== 'string')) {
-    return 'not a dead-letter record';
+  if (typeof eid !== 'string' || eid === '') return 'not a dead-letter record';
+  let payload = record.payload;
+  for (const field of Object.keys(payload)) if (typeof payload[field] !== 'string') return 'not a dead-letter record';
+  if (Object.hasOwn(payload, 'stm')) {
+    // Object.fromEntries defines own properties, so even a "__proto__" key stays a plain field.
+    payload = Object.fromEntries(Object.entries(payload).filter(([field]) => field !== 'stm'));
   }
-  // Object.fromEntries defines own properties, so even a "__proto__" key stays a plain field.
-  const payload = Object.fromEntries(entries) as Record<string, string>;
-  if (payload.eid !== eid || !payload.e || !/^[0-9]{1,15}$/.test(payload.dtm ?? '')) return 'not a dead-letter record';
-  const event: TrackedPayload = {
-    kind: kind === 'custom' || kind === 'billing' ? kind : payload.e === 'se' ? 'billing' : 'custom',
+  const fields = payload as Record<string, string>;
+  if (fields.eid !== eid || !fields.e || !/^[0-9]{1,15}$/.test(fields.dtm ?? '')) return 'not a dead-letter record';
+  return {
     eid,
-    dtm: Number(payload.dtm),
-    json: JSON.stringify(payload),
+    kind: kind === 'custom' || kind === 'billing' ? kind : fields.e === 'se' ? 'billing' : 'custom',
+    payload: fields,
   };
-  const fingerprint = createHash('sha1').update(`${event.kind}\n${event.json}`).digest('hex');
-  return { event, fingerprint };
+}
+
+/** The event a record sends: its payload as it was written (without `stm`). */
+export function toEvent(record: ParsedRecord): TrackedPayload {
+  const { eid, kind, payload } = record;
+  return { kind, eid, dtm: Number(payload.dtm), json: JSON.stringify(payload) };
+}
+
+/** Same for two records exactly when they would send the same event. */
+export function fingerprint(record: ParsedRecord): string {
+  return createHash('sha1')
+    .update(`${record.kind}\n${toEvent(record).json}`)
+    .digest('hex');
 }

@@ -12,7 +12,7 @@ import { MAX_TIMER_MS } from '../utils/timers';
 import { checkInteger, checkMethods } from '../validation';
 import { errorMessage, prefixHasher, removeLeftoverTemps, rewriteWithout, safeLog, statFile } from './files';
 import { JournalEntry, ReplayJournal } from './journal';
-import { lineKey, readLines, readRecord } from './lines';
+import { fingerprint, lineKey, parseRecord, readLines, toEvent } from './lines';
 import { ReplayReport } from './report';
 import { ReplayItem, ReplaySender } from './sender';
 
@@ -174,9 +174,9 @@ export async function replayDeadLetters(
         }
         const key = lineKey(bytes);
         if (journal.has(offset, key)) continue;
-        const record = readRecord(bytes);
+        const record = parseRecord(bytes);
         if (typeof record === 'string') continue;
-        const { eid, json } = record.event;
+        const { eid, json } = toEvent(record);
         const group = survey.groups.get(eid);
         // A conflict is kept whole; the other lines of an eid go with its first line.
         if (group && (group.conflict || group.lines[0].offset !== offset)) continue;
@@ -234,33 +234,40 @@ async function surveyFile(
 ): Promise<Survey> {
   const survey: Survey = { total: 0, invalid: 0, conflicts: 0, resumed: 0, groups: new Map(), prefixHash: '' };
   const hasher = prefixHasher(readSize);
-  const seen = new Map<string, { fingerprint: string; line: JournalEntry & { lineNo: number } }>();
+  // The first line of each eid; its key and event are worked out only should the eid come again.
+  const seen = new Map<string, { offset: number; lineNo: number }>();
   const fingerprints = new Map<string, string>();
-  for await (const { offset, lineNo, bytes } of readLines(path, readSize, hasher.update)) {
-    survey.total++;
-    const key = lineKey(bytes);
-    if (journal.has(offset, key)) survey.resumed++;
-    const record = readRecord(bytes);
-    if (typeof record === 'string') {
-      survey.invalid++;
-      report.invalid(lineNo, record);
-      continue;
+  const checkJournal = journal.delivered.size > 0;
+  const fd = openFile(path);
+  try {
+    for await (const { offset, lineNo, bytes } of readLines(path, readSize, hasher.update)) {
+      survey.total++;
+      if (checkJournal && journal.has(offset, lineKey(bytes))) survey.resumed++;
+      const record = parseRecord(bytes);
+      if (typeof record === 'string') {
+        survey.invalid++;
+        report.invalid(lineNo, record);
+        continue;
+      }
+      const first = seen.get(record.eid);
+      if (!first) {
+        seen.set(record.eid, { offset, lineNo });
+        continue;
+      }
+      let group = survey.groups.get(record.eid);
+      if (!group) {
+        const firstBytes = readLineAt(fd, first.offset);
+        const firstRecord = parseRecord(firstBytes);
+        if (typeof firstRecord === 'string') throw changedError(path);
+        group = { conflict: false, lines: [{ ...first, key: lineKey(firstBytes) }] };
+        survey.groups.set(record.eid, group);
+        fingerprints.set(record.eid, fingerprint(firstRecord));
+      }
+      group.lines.push({ offset, lineNo, key: lineKey(bytes) });
+      if (fingerprint(record) !== fingerprints.get(record.eid)) group.conflict = true;
     }
-    const { eid } = record.event;
-    const line = { offset, key, lineNo };
-    const first = seen.get(eid);
-    if (!first) {
-      seen.set(eid, { fingerprint: record.fingerprint, line });
-      continue;
-    }
-    let group = survey.groups.get(eid);
-    if (!group) {
-      group = { conflict: false, lines: [first.line] };
-      survey.groups.set(eid, group);
-      fingerprints.set(eid, first.fingerprint);
-    }
-    group.lines.push(line);
-    if (record.fingerprint !== fingerprints.get(eid)) group.conflict = true;
+  } finally {
+    closeSync(fd);
   }
   survey.prefixHash = hasher.digest();
   for (const [eid, group] of survey.groups) {
@@ -313,6 +320,29 @@ async function fold(
   return { ...counts, delivered: done.removed, remaining: done.remaining, appended: done.appended };
 }
 
+/** The line starting at `offset`, read again (the duplicates of an eid are rare). */
+function readLineAt(fd: number, offset: number): Buffer {
+  const parts: Buffer[] = [];
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let position = offset; ;) {
+    const read = readSync(fd, chunk, 0, chunk.length, position);
+    const end = chunk.subarray(0, read).indexOf(0x0a);
+    if (end !== -1 || read === 0) {
+      parts.push(Buffer.from(chunk.subarray(0, end === -1 ? read : end)));
+      return Buffer.concat(parts);
+    }
+    parts.push(Buffer.from(chunk.subarray(0, read)));
+    position += read;
+  }
+}
+
+function changedError(path: string): StorageError {
+  return new StorageError(
+    path,
+    'changed while the replay read it; left as it is. Replay only files no process is rewriting',
+  );
+}
+
 function openFile(path: string): number {
   try {
     return openSync(path, 'r');
@@ -330,6 +360,6 @@ function reloadLine(fd: number, item: ReplayItem): string | undefined {
   } catch {
     return undefined;
   }
-  const record = readRecord(bytes);
-  return typeof record === 'string' ? undefined : record.event.json;
+  const record = parseRecord(bytes);
+  return typeof record === 'string' ? undefined : toEvent(record).json;
 }
