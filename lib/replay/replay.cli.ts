@@ -144,6 +144,7 @@ export async function runReplayCli(argv: readonly string[], output: ReplayCliOut
 
 const lines = (count: number) => (count === 1 ? '1 line' : `${count} lines`);
 const stay = (count: number) => (count === 1 ? 'stays' : 'stay');
+const them = (count: number) => (count === 1 ? 'it' : 'them');
 
 /** One line: what was delivered and removed, and what stays in the file, by cause. */
 export function summaryLine(file: string, collector: string, result: ReplayDeadLettersResult): string {
@@ -180,13 +181,16 @@ export function advice(file: string, result: ReplayDeadLettersResult): string[] 
   }
   if (refused > 0) {
     said.push(
-      `${lines(refused)} refused by the collector ${stay(refused)} in ${file}; running again will not help: inspect them ` +
-        '(see the errors above), then fix or remove them',
+      `${lines(refused)} refused by the collector ${stay(refused)} in ${file}; running again will not help: inspect ${them(refused)} ` +
+        `(see the errors above), then fix or remove ${them(refused)}`,
     );
   }
   if (invalid > 0) {
+    const what =
+      invalid === 1 ? '1 line that is not a dead-letter record' : `${invalid} lines that are not dead-letter records`;
     said.push(
-      `${lines(invalid)} that are not dead-letter records ${stay(invalid)} in ${file} as they are; inspect, then fix or remove them`,
+      `${what} ${stay(invalid)} in ${file} as ${invalid === 1 ? 'it is' : 'they are'}; inspect, then fix or ` +
+        `remove ${them(invalid)}`,
     );
   }
   if (conflicts > 0) {

@@ -129,6 +129,35 @@ describe('the replay CLI', () => {
     expect(lines).toEqual([summary]);
   });
 
+  it('gives each kind of line kept the advice that fits it, and never says "dropped"', async () => {
+    const [good, refused, late, twice] = records(4, { billing: 4 });
+    const edited = { ...twice, payload: { ...twice.payload, se_va: '7' } };
+    writeFileSync(file, `${jsonl([good, refused, late, twice])}not a record\n${jsonl([edited])}`);
+    collector.behaviour = (request) => {
+      if (request.body.includes(refused.eid)) return { status: 400 };
+      return { status: request.body.includes(late.eid) ? 503 : 200 };
+    };
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(`ERR ${line}`) };
+    expect(await runReplayCli(['--collector', collector.endpoint, '--timeout-ms', '1500', file], output)).toBe(1);
+    const said = lines.filter((line) => !line.startsWith('ERR line') && !line.startsWith('ERR the collector'));
+    expect(said).toEqual([
+      'ERR 1 line was not delivered before the timeout (last failures: the collector answered HTTP 503 ×' +
+        `${lines.join('').match(/HTTP 503 ×(\d+)/)?.[1]}); they stay in ${file}: run the replay again later, once ` +
+        'the collector accepts them (or with a longer timeout)',
+      `${file}: 1 of 6 lines delivered to ${collector.endpoint} and removed; 5 kept in the file (1 not delivered ` +
+        'in time, 1 refused by the collector, 1 not dead-letter records, 2 sharing an eid with a different event)',
+      `ERR 1 line not delivered before the timeout stays in ${file}; run again later to retry them`,
+      `ERR 1 line refused by the collector stays in ${file}; running again will not help: inspect it (see the ` +
+        'errors above), then fix or remove it',
+      `ERR 1 line that is not a dead-letter record stays in ${file} as it is; inspect, then fix or remove it`,
+      `ERR 2 lines sharing an eid with a different event stay in ${file}, none sent; keep the right line of each ` +
+        'eid, remove the others, and run again',
+    ]);
+    expect(lines.join('\n')).not.toMatch(/drop/i);
+    expect(readFileSync(file, 'utf8')).toBe(`${jsonl([refused, late, twice])}not a record\n${jsonl([edited])}`);
+  });
+
   it('refuses a token file together with credentials in the URL as a usage error', async () => {
     writeFileSync(file, jsonl(records(1)));
     const output = { out: () => undefined, err: () => undefined };
