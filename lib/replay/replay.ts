@@ -12,7 +12,7 @@ import { MAX_TIMER_MS } from '../utils/timers';
 import { checkInteger, checkMethods } from '../validation';
 import { errorMessage, prefixHasher, removeLeftoverTemps, rewriteWithout, safeLog, statFile } from './files';
 import { JournalEntry, ReplayJournal } from './journal';
-import { fingerprint, lineKey, parseRecord, readLines, toEvent } from './lines';
+import { fingerprint, lineKey, parseRecord, quickEid, readLines, toEvent } from './lines';
 import { ReplayReport } from './report';
 import { ReplayItem, ReplaySender } from './sender';
 
@@ -76,7 +76,6 @@ interface EidGroup {
 /** What the first read of the file found. */
 interface Survey {
   total: number;
-  invalid: number;
   conflicts: number;
   /** Lines the journal already names as delivered. */
   resumed: number;
@@ -88,10 +87,12 @@ interface Survey {
  * Sends every dead-letter record of `file` again, with its original `eid`, `dtm` and payload (and
  * a fresh `stm`), then rewrites the file atomically without the lines the collector accepted.
  *
- * The file is streamed a chunk (1 MB) at a time: memory does not grow with its lines, but for an
- * index of ~100 bytes per line kept while it is first read (to find lines sharing an eid) and the
- * journal's offsets. No capacity applies: every line is sent or kept. Events go in batches of up to
- * `batchSize`, `concurrency` requests at a time; a batch the collector answers with a 4xx or 5xx is
+ * The file is streamed 128 KB at a time, and at most `concurrency × batchSize + batchSize` events
+ * are held in memory (a line waiting for a retry keeps only its offset, and is read again): memory
+ * does not grow with the file, but for ~100 bytes per line of indexes (the eids, while the file is
+ * first read, to find lines sharing one; the offsets of the lines delivered). No capacity applies:
+ * every line is sent or kept. Events go in batches of up to `batchSize`, `concurrency` requests at a
+ * time; a batch the collector answers with a 4xx or 5xx is
  * halved at once until the failing events stand alone, and only those wait for their own backoff
  * (or are refused for good on a 400, 410, 413 or 422) while the others go on. A batch with no answer
  * (an outage) waits as a whole, with its own backoff. Sending stops after `timeoutMs`.
@@ -165,17 +166,31 @@ export async function replayDeadLetters(
       reload: (item) => reloadLine(fd, item),
     });
     let tooLarge = 0;
+    let invalid = 0;
     let reachedAll = true;
     try {
       for await (const { offset, lineNo, bytes } of readLines(path, readSize)) {
-        if (sender.stopped) {
-          reachedAll = false;
-          break;
-        }
         const key = lineKey(bytes);
         if (journal.has(offset, key)) continue;
         const record = parseRecord(bytes);
-        if (typeof record === 'string') continue;
+        const quick = quickEid(bytes);
+        // Two "eid" keys: the first read of the file went by the first, JSON.parse by the last.
+        const why =
+          typeof record === 'string'
+            ? record
+            : quick !== undefined && quick !== record.eid
+              ? 'a record with two eids'
+              : undefined;
+        if (why !== undefined || typeof record === 'string') {
+          invalid++;
+          report.invalid(lineNo, why ?? 'not a dead-letter record');
+          continue;
+        }
+        // Past the deadline the rest of the file is only read to count what stays in it.
+        if (sender.stopped) {
+          reachedAll = false;
+          continue;
+        }
         const { eid, json } = toEvent(record);
         const group = survey.groups.get(eid);
         // A conflict is kept whole; the other lines of an eid go with its first line.
@@ -195,7 +210,7 @@ export async function replayDeadLetters(
       client.close();
     }
     journal.sync();
-    const deliverable = survey.total - survey.invalid - survey.conflicts - survey.resumed;
+    const deliverable = survey.total - invalid - survey.conflicts - survey.resumed;
     const unsent = deliverable - sender.delivered - sender.refused - sender.changed - tooLarge;
     report.unsent(unsent, reachedAll);
     if (sender.journalError !== undefined) {
@@ -207,7 +222,7 @@ export async function replayDeadLetters(
     }
     const counts = {
       total: survey.total,
-      invalid: survey.invalid,
+      invalid,
       refused: sender.refused + tooLarge,
       conflicts: survey.conflicts,
       unsent: unsent + sender.changed,
@@ -232,7 +247,7 @@ async function surveyFile(
   journal: ReplayJournal,
   report: ReplayReport,
 ): Promise<Survey> {
-  const survey: Survey = { total: 0, invalid: 0, conflicts: 0, resumed: 0, groups: new Map(), prefixHash: '' };
+  const survey: Survey = { total: 0, conflicts: 0, resumed: 0, groups: new Map(), prefixHash: '' };
   const hasher = prefixHasher(readSize);
   // The first line of each eid; its key and event are worked out only should the eid come again.
   const seen = new Map<string, { offset: number; lineNo: number }>();
@@ -243,28 +258,35 @@ async function surveyFile(
     for await (const { offset, lineNo, bytes } of readLines(path, readSize, hasher.update)) {
       survey.total++;
       if (checkJournal && journal.has(offset, lineKey(bytes))) survey.resumed++;
-      const record = parseRecord(bytes);
-      if (typeof record === 'string') {
-        survey.invalid++;
-        report.invalid(lineNo, record);
-        continue;
+      let eid = quickEid(bytes);
+      if (eid === undefined) {
+        const record = parseRecord(bytes);
+        // Not a record: the second read reports it.
+        if (typeof record === 'string') continue;
+        eid = record.eid;
       }
-      const first = seen.get(record.eid);
+      const first = seen.get(eid);
       if (!first) {
-        seen.set(record.eid, { offset, lineNo });
+        seen.set(eid, { offset, lineNo });
         continue;
       }
-      let group = survey.groups.get(record.eid);
+      // The eid again: only now are its lines parsed, and only records belong to its group.
+      const record = parseRecord(bytes);
+      if (typeof record === 'string' || record.eid !== eid) continue;
+      let group = survey.groups.get(eid);
       if (!group) {
         const firstBytes = readLineAt(fd, first.offset);
         const firstRecord = parseRecord(firstBytes);
-        if (typeof firstRecord === 'string') throw changedError(path);
+        if (typeof firstRecord === 'string' || firstRecord.eid !== eid) {
+          seen.set(eid, { offset, lineNo });
+          continue;
+        }
         group = { conflict: false, lines: [{ ...first, key: lineKey(firstBytes) }] };
-        survey.groups.set(record.eid, group);
-        fingerprints.set(record.eid, fingerprint(firstRecord));
+        survey.groups.set(eid, group);
+        fingerprints.set(eid, fingerprint(firstRecord));
       }
       group.lines.push({ offset, lineNo, key: lineKey(bytes) });
-      if (fingerprint(record) !== fingerprints.get(record.eid)) group.conflict = true;
+      if (fingerprint(record) !== fingerprints.get(eid)) group.conflict = true;
     }
   } finally {
     closeSync(fd);
@@ -334,13 +356,6 @@ function readLineAt(fd: number, offset: number): Buffer {
     parts.push(Buffer.from(chunk.subarray(0, read)));
     position += read;
   }
-}
-
-function changedError(path: string): StorageError {
-  return new StorageError(
-    path,
-    'changed while the replay read it; left as it is. Replay only files no process is rewriting',
-  );
 }
 
 function openFile(path: string): number {

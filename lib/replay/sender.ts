@@ -81,7 +81,7 @@ export class ReplaySender {
   journalError?: unknown;
 
   constructor(private readonly options: ReplaySenderOptions) {
-    this.window = Math.max(options.concurrency * options.batchSize * 2, 1_000);
+    this.window = options.concurrency * options.batchSize + options.batchSize;
     // One signal for every request of the replay.
     setMaxListeners(0, this.abort.signal);
     this.deadlineTimer = setTimeout(() => this.stop(), Math.max(0, options.deadline - Date.now()));
