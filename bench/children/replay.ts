@@ -57,7 +57,9 @@ main(async () => {
   const ms = performance.now() - started;
   const peakRss = process.resourceUsage().maxRSS * 1024;
   if (result.delivered !== p.lines || result.remaining !== 0) {
-    throw new Error(`replay delivered ${result.delivered} of ${p.lines}: ${JSON.stringify(result)} ${logged.join('; ')}`);
+    throw new Error(
+      `replay delivered ${result.delivered} of ${p.lines}: ${JSON.stringify(result)} ${logged.join('; ')}`,
+    );
   }
   await report({ type: 'result', ms, peakRss, rssBefore, logged: logged.length });
 });

@@ -67,7 +67,7 @@ export async function replayRow(ctx: BenchContext): Promise<RowResult> {
     'A child process writes the file (billing events built by the real `Tracker`, as dead-letter records), then a ' +
       'fresh process runs `replayDeadLetters(file, { collectorUrl, timeoutMs: 600000 })` with the default options ' +
       '(batches of up to 100 events, 8 requests in flight) against the bench collector. Time: the call until it ' +
-      'resolves, the file rewritten (emptied) and its journal deleted. Peak RSS: the process\'s maxRSS at the end ' +
+      "resolves, the file rewritten (emptied) and its journal deleted. Peak RSS: the process's maxRSS at the end " +
       '(node and the library included); RSS before: right before the call.',
   ].join('\n');
   return {
