@@ -118,7 +118,10 @@ export class ReplayJournal {
     if (this.fd === -1) return;
     clearTimeout(this.timer);
     try {
+      // Best effort: a replay that closes its journal without removing it is already failing.
       if (!remove) fsyncSync(this.fd);
+    } catch {
+      // The entries written are in the kernel's hands; the replay's own error is the one reported.
     } finally {
       closeSync(this.fd);
       this.fd = -1;

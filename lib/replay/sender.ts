@@ -158,9 +158,10 @@ export class ReplaySender {
 
   private async send(batch: ReplayItem[]): Promise<void> {
     const outcome = await this.options.client.post(body(batch), this.abort.signal);
-    if (this.stopped) return; // Aborted at the deadline: its lines stay in the file.
     const { statusCode } = outcome;
+    // A 2xx is noted even when it arrives as the deadline passes: the lines were delivered.
     if (statusCode >= 200 && statusCode < 300) return this.deliver(batch);
+    if (this.stopped) return; // Aborted at the deadline: its lines stay in the file.
     const cause = statusCode === -1 ? describeError(outcome) : `the collector answered HTTP ${statusCode}`;
     const waitAsTold = outcome.retryAfterMs !== undefined;
     if (REFUSED.has(statusCode) || (statusCode >= 400 && !waitAsTold && !isAboutTheRequest(statusCode))) {
