@@ -80,7 +80,11 @@ export class ReplayReport {
   unsent(count: number, reachedAll: boolean): void {
     if (count === 0) return;
     const causes = [...this.failures].map(([cause, times]) => `${cause} ×${times}`).join(', ');
-    const why = causes ? `last failures: ${causes}` : reachedAll ? 'still in flight' : 'not reached';
+    const why = causes
+      ? `last failures: ${causes}`
+      : reachedAll
+        ? 'their requests were still in flight'
+        : 'in flight or not sent yet';
     const lines = count === 1 ? '1 line was' : `${count} lines were`;
     safeLog(() =>
       this.logger.error(

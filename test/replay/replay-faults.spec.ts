@@ -111,13 +111,37 @@ describe('replayDeadLetters, when lines fail', () => {
   });
 
   it('says what to do about a line that is not a record: it stays in the file as it is', async () => {
-    const [record] = records(1);
-    writeFileSync(path, `${JSON.stringify(record)}\n{"eid":\n`);
-    expect(await replay()).toMatchObject({ total: 2, delivered: 1, remaining: 1, invalid: 1 });
-    expect(readFileSync(path, 'utf8')).toBe('{"eid":\n');
+    const [record, twice] = records(2);
+    // Two "eid" keys: JSON.parse keeps the last, a reader of the first would see another event.
+    const twoEids = JSON.stringify(twice).replace('{"eid":', '{"eid":"another-id","eid":');
+    writeFileSync(path, `${JSON.stringify(record)}\n{"eid":\n${twoEids}\n`);
+    expect(await replay()).toMatchObject({ total: 3, delivered: 1, remaining: 2, invalid: 2 });
+    expect(readFileSync(path, 'utf8')).toBe(`{"eid":\n${twoEids}\n`);
+    const advice =
+      'it is not sent and stays in the file as it is: inspect it, then fix or remove it (a replay never sends it as it is)';
     expect(logger.lines).toEqual([
-      `line 2 of ${path} is not JSON; it is not sent and stays in the file as it is: inspect it, then fix or ` +
-        'remove it (a replay never sends it as it is)',
+      `line 2 of ${path} is not JSON; ${advice}`,
+      `line 3 of ${path} is a record with two eids; ${advice}`,
+    ]);
+  });
+
+  it('counts what stays in the file when the deadline passes before the replay reached it', async () => {
+    const written = records(3_000);
+    writeFileSync(path, `${jsonl(written)}not a record\n`);
+    collector.behaviour = () => ({ hang: true });
+    expect(await replay(1_000)).toMatchObject({
+      total: 3_001,
+      delivered: 0,
+      remaining: 3_001,
+      unsent: 3_000,
+      invalid: 1,
+    });
+    expect(readFileSync(path, 'utf8')).toBe(`${jsonl(written)}not a record\n`);
+    expect(collector.requests.length).toBeLessThanOrEqual(8);
+    expect(logger.lines).toEqual([
+      expect.stringMatching(/^line 3001 of .* is not JSON; it is not sent and stays in the file as it is/),
+      `3000 lines were not delivered before the timeout (in flight or not sent yet); they stay in ${path}: ` +
+        'run the replay again later, once the collector accepts them (or with a longer timeout)',
     ]);
   });
 
