@@ -199,6 +199,17 @@ describe('replayDeadLetters', () => {
     await expect(replayDeadLetters(path, { collectorUrl: collector.endpoint, timeoutMs: 0 })).rejects.toThrow(
       expect.objectContaining({ option: 'timeoutMs' }),
     );
+    for (const [option, value] of [
+      ['concurrency', 0],
+      ['concurrency', 65],
+      ['batchSize', 0],
+      ['batchSize', 1_001],
+      ['batchSize', 1.5],
+    ] as const) {
+      await expect(replayDeadLetters(path, { collectorUrl: collector.endpoint, [option]: value })).rejects.toThrow(
+        expect.objectContaining({ name: 'InvalidOptionError', option }),
+      );
+    }
     expect(collector.requests).toHaveLength(0);
   });
 });
