@@ -43,6 +43,15 @@ export function statFile(path: string): { size: number; dev: number; ino: number
   }
 }
 
+/** Opens the file for reading; `StorageError` naming it when it cannot be. */
+export function openFile(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    throw new StorageError(path, `cannot read the dead-letter file: ${errorMessage(err)}`);
+  }
+}
+
 /** Whether a process with this pid runs (EPERM: it does, as another user). */
 function isAlive(pid: number): boolean {
   try {
