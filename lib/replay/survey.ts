@@ -22,8 +22,10 @@ export interface Survey {
 }
 
 /**
- * The first read of the file: counts its lines, reports those that are not records, finds the
- * eids on more than one line (a conflict when they hold different events), and hashes the bytes.
+ * The first read of the file: counts its lines and those its journal names as delivered, finds the
+ * eids on more than one line (a conflict when they hold different events), and hashes the bytes, so
+ * the final rewrite can tell whether they changed. Lines that are not records are reported by the
+ * second read, which parses every line anyway.
  */
 export async function surveyFile(
   path: string,
