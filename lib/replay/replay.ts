@@ -190,6 +190,8 @@ export async function replayDeadLetters(
       }
       await sender.finish();
     } finally {
+      // Also when reading the file failed: nothing goes on sending behind the caller's back.
+      sender.stop();
       closeSync(fd);
       client.close();
     }

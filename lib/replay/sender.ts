@@ -106,7 +106,8 @@ export class ReplaySender {
     this.stop();
   }
 
-  private stop(): void {
+  /** Stops sending: aborts the requests in flight and the retries waiting (idempotent). */
+  stop(): void {
     if (!this.stopped) {
       this.stopped = true;
       this.abort.abort();
