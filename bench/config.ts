@@ -17,6 +17,8 @@ export interface BenchConfig {
   backlog: { backlogs: number[]; maxBatchSizes: number[]; warmup: number };
   /** Row 9: custom events queued; request bodies built for these batch sizes. */
   memoryBreakdown: { events: number; batchSizes: number[] };
+  /** Row 10: dead-letter lines replayed (billing events). */
+  replay: { lines: number };
   /** Rounds of row 5: one per run (BENCH_RUNS). */
   interceptor: { durationSeconds: number; warmupSeconds: number; connections: number };
 }
@@ -33,6 +35,7 @@ const FULL: BenchConfig = {
   delivery: { batchSizes: [100, 1_000], eventsPerBlock: 20_000, blocks: 4, warmupRequests: 20 },
   backlog: { backlogs: [1_000, 10_000, 100_000], maxBatchSizes: [100, 250, 500, 1_000, 2_000], warmup: 5_000 },
   memoryBreakdown: { events: 100_000, batchSizes: [100, 1_000] },
+  replay: { lines: 60_000 },
   interceptor: { durationSeconds: 5, warmupSeconds: 3, connections: 50 },
 };
 
@@ -48,6 +51,7 @@ const QUICK: BenchConfig = {
   delivery: { batchSizes: [100, 1_000], eventsPerBlock: 10_000, blocks: 2, warmupRequests: 20 },
   backlog: { backlogs: [1_000, 10_000], maxBatchSizes: [100, 250, 500, 1_000, 2_000], warmup: 2_000 },
   memoryBreakdown: { events: 20_000, batchSizes: [100, 1_000] },
+  replay: { lines: 60_000 },
   interceptor: { durationSeconds: 2, warmupSeconds: 1, connections: 50 },
 };
 

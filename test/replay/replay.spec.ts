@@ -1,10 +1,22 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeadLetterRecord, InvalidOptionError, replayDeadLetters, StorageError } from '../../lib/core';
+import {
+  DeadLetterRecord,
+  InvalidOptionError,
+  replayDeadLetters,
+  ReplayDeadLettersResult,
+  StorageError,
+} from '../../lib/core';
 import { DeadLetterFile } from '../../lib/dead-letter/dead-letter-file';
 import { decodeValidBody } from '../support/decode';
 import { TestCollector } from '../support/test-collector';
 import { jsonl, nextTick, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
+
+/** A whole result: the counts not given are 0. */
+function counts(given: Partial<ReplayDeadLettersResult>): ReplayDeadLettersResult {
+  const zero = { total: 0, delivered: 0, remaining: 0, invalid: 0, refused: 0, conflicts: 0, unsent: 0 };
+  return { ...zero, appended: 0, resumed: 0, ...given };
+}
 
 describe('replayDeadLetters', () => {
   const dir = useTempDir();
@@ -37,7 +49,7 @@ describe('replayDeadLetters', () => {
       process.umask(previous);
     }
 
-    expect(result).toEqual({ total: 6, delivered: 6, remaining: 0, invalid: 0 });
+    expect(result).toEqual(counts({ total: 6, delivered: 6, remaining: 0 }));
     const sent = sentEvents();
     expect(sent.map((event) => event.eid).sort()).toEqual(written.map((record) => record.eid).sort());
     const byEid = new Map(sent.map((event) => [event.eid, event.raw]));
@@ -61,7 +73,7 @@ describe('replayDeadLetters', () => {
     writeFileSync(path, jsonl(written));
     collector.behaviour = (request) => ({ status: request.body.includes(refused.eid) ? 500 : 200 });
 
-    expect(await replay(1_500)).toEqual({ total: 5, delivered: 4, remaining: 1, invalid: 0 });
+    expect(await replay(1_500)).toEqual(counts({ total: 5, delivered: 4, remaining: 1, unsent: 1 }));
     expect(readFileSync(path, 'utf8')).toBe(jsonl([refused]));
     const accepted = collector.accepted().flatMap((request) => decodeValidBody(request.body));
     const others = written.filter((record) => record !== refused).map((record) => record.eid);
@@ -81,7 +93,7 @@ describe('replayDeadLetters', () => {
     ]);
     writeFileSync(path, content);
 
-    expect(await replay()).toEqual({ total: 6, delivered: 2, remaining: 4, invalid: 4 });
+    expect(await replay()).toEqual(counts({ total: 6, delivered: 2, remaining: 4, invalid: 4 }));
     const expected = Buffer.concat([
       Buffer.from(`not json at all\n${noPayload}\n`),
       notUtf8,
@@ -109,7 +121,7 @@ describe('replayDeadLetters', () => {
         }
         return { status: 200 };
       };
-      expect(await replay()).toEqual({ total: 3, delivered: 3, remaining: 1, invalid: 0 });
+      expect(await replay()).toEqual(counts({ total: 3, delivered: 3, remaining: 1, appended: 1 }));
       expect(readFileSync(path, 'utf8')).toBe(jsonl([late]));
       expect(sentEvents().map((event) => event.eid)).not.toContain(late.eid);
 
@@ -127,7 +139,7 @@ describe('replayDeadLetters', () => {
     const [record] = records(1);
     const again: DeadLetterRecord = { ...record, reason: 'shutdown', at: new Date().toISOString() };
     writeFileSync(path, jsonl([record, again]));
-    expect(await replay()).toEqual({ total: 2, delivered: 2, remaining: 0, invalid: 0 });
+    expect(await replay()).toEqual(counts({ total: 2, delivered: 2, remaining: 0 }));
     expect(sentEvents().map((event) => event.eid)).toEqual([record.eid]);
   });
 
@@ -135,12 +147,12 @@ describe('replayDeadLetters', () => {
     const [billing] = records(1, { billing: 1 });
     const { kind: _kind, ...unkinded } = billing;
     writeFileSync(path, `${JSON.stringify(unkinded)}\n`);
-    expect(await replay()).toEqual({ total: 1, delivered: 1, remaining: 0, invalid: 0 });
+    expect(await replay()).toEqual(counts({ total: 1, delivered: 1, remaining: 0 }));
     expect(sentEvents()[0].eventType).toBe('se');
 
     writeFileSync(path, '');
     const requests = collector.requests.length;
-    expect(await replay()).toEqual({ total: 0, delivered: 0, remaining: 0, invalid: 0 });
+    expect(await replay()).toEqual(counts({ total: 0, delivered: 0, remaining: 0 }));
     expect(collector.requests).toHaveLength(requests);
   });
 
@@ -148,7 +160,7 @@ describe('replayDeadLetters', () => {
     const written = records(2);
     writeFileSync(path, jsonl(written), { mode: 0o640 });
     collector.behaviour = () => ({ status: 503 });
-    expect(await replay(300)).toEqual({ total: 2, delivered: 0, remaining: 2, invalid: 0 });
+    expect(await replay(300)).toEqual(counts({ total: 2, delivered: 0, remaining: 2, unsent: 2 }));
     expect(readFileSync(path, 'utf8')).toBe(jsonl(written));
     expect(statSync(path).mode & 0o777).toBe(0o640);
   });
@@ -157,7 +169,7 @@ describe('replayDeadLetters', () => {
     const written = records(1);
     writeFileSync(path, jsonl(written));
     collector.behaviour = () => ({ status: 302, headers: { Location: '/elsewhere' } });
-    expect(await replay(300)).toEqual({ total: 1, delivered: 0, remaining: 1, invalid: 0 });
+    expect(await replay(300)).toEqual(counts({ total: 1, delivered: 0, remaining: 1, unsent: 1 }));
     expect(readFileSync(path, 'utf8')).toBe(jsonl(written));
   });
 
@@ -187,6 +199,17 @@ describe('replayDeadLetters', () => {
     await expect(replayDeadLetters(path, { collectorUrl: collector.endpoint, timeoutMs: 0 })).rejects.toThrow(
       expect.objectContaining({ option: 'timeoutMs' }),
     );
+    for (const [option, value] of [
+      ['concurrency', 0],
+      ['concurrency', 65],
+      ['batchSize', 0],
+      ['batchSize', 1_001],
+      ['batchSize', 1.5],
+    ] as const) {
+      await expect(replayDeadLetters(path, { collectorUrl: collector.endpoint, [option]: value })).rejects.toThrow(
+        expect.objectContaining({ name: 'InvalidOptionError', option }),
+      );
+    }
     expect(collector.requests).toHaveLength(0);
   });
 });
