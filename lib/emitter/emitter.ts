@@ -21,11 +21,11 @@ import { Settlement } from './settlement';
 import { accountForLeftovers, closeOwned, LEFTOVER_AT_STOP, ShutdownParts } from './shutdown';
 import { asStorageError, StorageFailures } from './storage-failures';
 import { SnowplowEmitter } from './snowplow-emitter';
+import { CorrelationIdDrops } from './correlation-id-drops';
+import { drainAtExit } from './exit-drain';
 
 /** How often a loop that found nothing to lease looks again. */
 const IDLE_RECHECK_MS = 1_000;
-/** After the exit drain's deadline, how long the process is held at most for `stop()` to finish. */
-const EXIT_STOP_GRACE_MS = 1_000;
 
 const enqueuedOne = (observer: EmitterObserver): void => observer.eventsEnqueued(1);
 
@@ -58,6 +58,7 @@ export class Emitter implements SnowplowEmitter {
   private readonly ownsStorage: boolean;
   private readonly state = new EmitterState();
   private readonly log: EmitterLog;
+  private readonly correlationIdDrops: CorrelationIdDrops;
   private readonly losses: Losses;
   private readonly settlement: Settlement;
   private readonly storageFailures: StorageFailures;
@@ -78,8 +79,6 @@ export class Emitter implements SnowplowEmitter {
   private exitDrain?: Promise<void>;
   /** Why events left at stop were not delivered (the dead-letter `error`). */
   private leftoverError = LEFTOVER_AT_STOP;
-  /** A dropped correlation id is logged once; the observer counts every one. */
-  private correlationIdDropLogged = false;
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
@@ -87,6 +86,7 @@ export class Emitter implements SnowplowEmitter {
     this.ownsStorage = !isEventStorage(storage);
     this.storage = isEventStorage(storage) ? storage : createStorage(storage, capacity, billingCapacity);
     this.log = new EmitterLog(this.options.logger);
+    this.correlationIdDrops = new CorrelationIdDrops(this.log, this.options.maxEventBytes);
     if (this.options.deadLetter)
       this.deadLetters = new DeadLetterFile(this.options.deadLetter.path, {
         logger: this.log,
@@ -220,13 +220,7 @@ export class Emitter implements SnowplowEmitter {
   /** Counts a correlation id the tracker dropped to fit `maxEventBytes` (`event_too_large`); logs the first. */
   correlationIdDropped(eid: string, length: number): void {
     this.observe((observer) => observer.correlationIdRejected?.('event_too_large'));
-    if (this.correlationIdDropLogged) return;
-    this.correlationIdDropLogged = true;
-    this.log.warn(
-      `billing event ${eid} was sent without its correlation id (${length} characters), which would have made it ` +
-        `larger than maxEventBytes (${this.options.maxEventBytes}). Logged once; the metrics count every one ` +
-        '(correlation_ids_rejected_total{reason="event_too_large"})',
-    );
+    this.correlationIdDrops.dropped(eid, length);
   }
 
   private countEnqueued(): void {
@@ -282,33 +276,19 @@ export class Emitter implements SnowplowEmitter {
     return this.stopping;
   }
 
-  /**
-   * `beforeExit` of a script that never called `drain()` or `stop()`: what is queued gets up to
-   * `exitDrainTimeoutMs`, then `stop()` accounts for the rest. A ref'd timer holds the process, up
-   * to the deadline plus a grace for `stop()`. Runs once: `stop()` removes the hook.
-   */
+  /** `beforeExit` of a script that never called `drain()` or `stop()` (see `drainAtExit`). Runs once. */
   private drainAtExit(): void {
     if (this.exitDrain || this.state.stopped || this.isIdle()) return;
-    const timeoutMs = this.options.exitDrainTimeoutMs;
-    const waiting = this.queueDepth + this.state.inFlight;
-    this.log.info(
-      `the process is ending with ${waiting} events not yet sent and the emitter not stopped: ` +
-        `sending them for up to ${timeoutMs} ms (exitDrainTimeoutMs) before it exits`,
-    );
-    const hold = setTimeout(() => undefined, timeoutMs + EXIT_STOP_GRACE_MS);
-    this.exitDrain = this.drain(timeoutMs)
-      .then((result) => {
-        if (!result.drained) {
-          this.log.warn(
-            `${result.remaining} events were not delivered within exitDrainTimeoutMs (${timeoutMs} ms) ` +
-              'as the process ended: stopping the emitter',
-          );
-        }
-        this.leftoverError = `not delivered within exitDrainTimeoutMs (${timeoutMs} ms) before the process ended`;
+    this.exitDrain = drainAtExit({
+      log: this.log,
+      timeoutMs: this.options.exitDrainTimeoutMs,
+      waiting: this.queueDepth + this.state.inFlight,
+      drain: (timeoutMs) => this.drain(timeoutMs),
+      stop: (reason) => {
+        this.leftoverError = reason;
         return this.stop();
-      })
-      .catch((err: unknown) => this.log.error(`draining at process exit failed: ${errorMessage(err)}`))
-      .finally(() => clearTimeout(hold));
+      },
+    });
   }
 
   private shutdownParts(): ShutdownParts {
