@@ -22,7 +22,7 @@ import {
   TrackEvent,
   Tracker,
 } from '../lib';
-import { TestCollector } from './support/test-collector';
+import { startLocalCollector } from '../lib/testing/local-collector';
 import { waitFor } from './support/wait-for';
 
 type ErrorClass = new (...args: never[]) => SnowplowError;
@@ -517,7 +517,7 @@ describe('bad input: every row of the README table', () => {
 
 describe('credentials never reach logs or errors', () => {
   it('a password in collectorUrl and a bearer token are never logged, even while the collector fails', async () => {
-    const collector = await TestCollector.start();
+    const collector = await startLocalCollector();
     collector.behaviour = (_r, index) => (index % 2 === 0 ? { status: 500 } : { reset: true });
     const logs: string[] = [];
     const record = (message: string) => void logs.push(message);

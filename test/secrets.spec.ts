@@ -13,7 +13,7 @@ import {
 } from '../lib';
 import { createApp } from './support/nest';
 import { quietLogger } from './support/emitter-harness';
-import { TestCollector } from './support/test-collector';
+import { LocalCollector, startLocalCollector } from '../lib/testing/local-collector';
 import { waitFor } from './support/wait-for';
 
 const PASSWORD = 'pw-7c1e9a2b44';
@@ -44,9 +44,9 @@ function expectNoSecret(name: string, value: unknown): void {
 }
 
 describe('objects holding credentials never print them', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterEach(() => collector.close());
 

@@ -3,16 +3,16 @@ import { join } from 'node:path';
 import { DeadLetterRecord, InvalidOptionError, replayDeadLetters, StorageError } from '../../lib/core';
 import { DeadLetterFile } from '../../lib/dead-letter/dead-letter-file';
 import { decodeValidBody } from '../support/decode';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { jsonl, nextTick, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 
 describe('replayDeadLetters', () => {
   const dir = useTempDir();
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let path: string;
   const logger = recordingLogger();
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     path = join(dir.path, 'dead-letters.jsonl');
     logger.lines.length = 0;
   });
