@@ -18,7 +18,12 @@ export interface CollectorContext {
 }
 
 /** A route handler. */
-export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: CollectorContext, url: URL) => Promise<void> | void;
+export type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: CollectorContext,
+  url: URL,
+) => Promise<void> | void;
 export type MethodHandlers = Partial<Record<string, Handler>>;
 
 export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
@@ -73,7 +78,10 @@ function handlePixel(req: IncomingMessage, res: ServerResponse, ctx: CollectorCo
   const route: TrackerRoute = {
     outcome: (_read, receivedAt) => {
       const decoded = decodePixelQuery(url.searchParams, { registry: ctx.registry, receivedAt });
-      return { status: 200, result: decoded.ok ? { good: [decoded.event], bad: [] } : { good: [], bad: [decoded.event] } };
+      return {
+        status: 200,
+        result: decoded.ok ? { good: [decoded.event], bad: [] } : { good: [], bad: [decoded.event] },
+      };
     },
     respond: (response) => {
       response.writeHead(200, {

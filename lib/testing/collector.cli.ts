@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { formatEventLine } from './event-line';
+import { faultPlanFromFlags } from './fault-flags';
+import { FaultPlan, InvalidFaultPlanError } from './fault-plan';
 import { LocalCollector, startLocalCollector } from './local-collector';
 
 /** Where the CLI writes. */
@@ -9,14 +11,20 @@ export interface CliOutput {
   err(line: string): void;
 }
 
-const USAGE = `Usage: nestjs-snowplow-collector [--port 9090] [--host 127.0.0.1] [--schemas DIR]...
+const USAGE = `Usage: nestjs-snowplow-collector [--port 9090] [--host 127.0.0.1] [--schemas DIR]... [--fault STEP]... [--faults FILE]
 
 A local Snowplow collector that validates every event against Iglu schemas and prints it.
   -p, --port N        port to listen on (0 picks a free one; default 9090)
       --host HOST     interface to listen on (default 127.0.0.1)
   -s, --schemas DIR   an extra Iglu registry (DIR/schemas/VENDOR/NAME/jsonschema/VERSION); repeatable
+  -f, --fault STEP    fail on purpose; repeatable, tried in order. STEP is JSON ({"status":503,"count":2})
+                      or key=value pairs: status=N, retry-after=S, location=URL, delay=MS, hang, reset,
+                      count=N, probability=P, seed=N, match=FIELD:VALUE
+                      e.g. --fault status=503,retry-after=5,count=2  --fault status=400,match=se_ac:poison
+      --faults FILE   a JSON fault plan ({"steps": [...]}), before any --fault steps
   -h, --help          show this text
-Endpoints: POST /com.snowplowanalytics.snowplow/tp2, GET /i, GET /micro/all|good|bad, POST /micro/reset`;
+Endpoints: POST /com.snowplowanalytics.snowplow/tp2, GET /i, GET /micro/all|good|bad|requests,
+  POST /micro/reset, GET|POST|DELETE /micro/faults`;
 
 /** A command line the CLI cannot run. */
 export class CliUsageError extends Error {}
@@ -25,6 +33,8 @@ export interface CliOptions {
   port: number;
   host: string;
   schemaDirs: string[];
+  /** The fault plan of `--faults` and `--fault`, when given. */
+  faults?: FaultPlan;
   help: boolean;
 }
 
@@ -34,7 +44,14 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (!/^[0-9]+$/.test(values.port) || port > 65535) {
     throw new CliUsageError(`--port must be 0-65535, got "${values.port}"`);
   }
-  return { port, host: values.host, schemaDirs: values.schemas, help: values.help };
+  let faults: FaultPlan | undefined;
+  try {
+    faults = faultPlanFromFlags(values.faults, values.fault);
+  } catch (error) {
+    if (error instanceof InvalidFaultPlanError) throw new CliUsageError(error.message);
+    throw error;
+  }
+  return { port, host: values.host, schemaDirs: values.schemas, faults, help: values.help };
 }
 
 function readFlags(argv: readonly string[]) {
@@ -45,6 +62,8 @@ function readFlags(argv: readonly string[]) {
         port: { type: 'string', short: 'p', default: '9090' },
         host: { type: 'string', default: '127.0.0.1' },
         schemas: { type: 'string', short: 's', multiple: true, default: [] },
+        fault: { type: 'string', short: 'f', multiple: true, default: [] },
+        faults: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -67,11 +86,14 @@ export async function runCollectorCli(argv: readonly string[], output: CliOutput
     port: options.port,
     host: options.host,
     schemaDirs: options.schemaDirs,
+    faults: options.faults,
     onEvent: (record) => output.out(formatEventLine(record)),
   });
   output.out(`Snowplow local collector on ${collector.url}`);
   output.out(`  tracker endpoint ${collector.endpoint}`);
   output.out(`  ${collector.registry.uris().length} schemas from ${collector.registry.dirs.join(', ')}`);
+  const steps = options.faults?.steps.length ?? 0;
+  if (steps > 0) output.out(`  fault plan: ${steps} step(s); GET|POST|DELETE ${collector.url}/micro/faults`);
   return collector;
 }
 

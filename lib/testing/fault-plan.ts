@@ -190,13 +190,18 @@ function checkRetryAfter(value: unknown, at: string): number | string {
 }
 
 function checkMatch(input: unknown, at: string): FaultMatch {
-  if (!isObject(input)) throw new InvalidFaultPlanError(at, 'must be {"field": KEY, "equals": STRING} or {"path": POINTER, "equals": VALUE}');
+  if (!isObject(input))
+    throw new InvalidFaultPlanError(
+      at,
+      'must be {"field": KEY, "equals": STRING} or {"path": POINTER, "equals": VALUE}',
+    );
   const keys = Object.keys(input).sort().join(',');
   if (keys === 'equals,field') {
     if (typeof input.field !== 'string' || input.field === '') {
       throw new InvalidFaultPlanError(`${at}.field`, 'must be a non-empty string (a payload key such as se_ac)');
     }
-    if (typeof input.equals !== 'string') throw new InvalidFaultPlanError(`${at}.equals`, 'must be a string for a field match');
+    if (typeof input.equals !== 'string')
+      throw new InvalidFaultPlanError(`${at}.equals`, 'must be a string for a field match');
     return { field: input.field, equals: input.equals };
   }
   if (keys === 'equals,path') {

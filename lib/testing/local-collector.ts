@@ -199,7 +199,11 @@ class CollectorServer implements LocalCollector {
       const stop = this.traffic.log.listen(check);
       const timer = setTimeout(() => {
         stop();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${count} events at the collector (have ${this.events().length})`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${count} events at the collector (have ${this.events().length})`,
+          ),
+        );
       }, timeoutMs);
       check();
     });

@@ -60,7 +60,9 @@ export function requestPayloads(request: CollectorRequest): RawEvent[] {
   }
   try {
     const data = (JSON.parse(request.body) as { data?: unknown }).data;
-    return Array.isArray(data) ? data.filter((item): item is RawEvent => typeof item === 'object' && item !== null) : [];
+    return Array.isArray(data)
+      ? data.filter((item): item is RawEvent => typeof item === 'object' && item !== null)
+      : [];
   } catch {
     return [];
   }
