@@ -22,6 +22,7 @@ import {
   TrackEvent,
   Tracker,
 } from '../lib';
+import { InvalidFaultPlanError, validateFaultPlan } from '../lib/testing/fault-plan';
 import { startLocalCollector } from '../lib/testing/local-collector';
 import { waitFor } from './support/wait-for';
 
@@ -363,6 +364,18 @@ const rows: Row[] = [
     run: () => stoppedTracker.trackEvent('late'),
     error: EmitterStoppedError,
     message: 'The Snowplow emitter is stopped and accepts no more events',
+  },
+  {
+    input: 'a fault plan step `{ status: 700 }` (`setFaults`, the `faults` option; `POST /micro/faults` answers 400)',
+    run: () => validateFaultPlan({ steps: [{ status: 700 }] }),
+    error: InvalidFaultPlanError,
+    message: 'Invalid fault plan "steps[0].status": must be an integer 200-599',
+  },
+  {
+    input: 'a fault plan step `{ status: 503, probability: 2 }`',
+    run: () => validateFaultPlan({ steps: [{ status: 503, probability: 2 }] }),
+    error: InvalidFaultPlanError,
+    message: 'Invalid fault plan "steps[0].probability": must be a number above 0 and at most 1',
   },
 ];
 
