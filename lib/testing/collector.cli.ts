@@ -4,6 +4,7 @@ import { formatEventLine } from './event-line';
 import { faultPlanFromFlags } from './fault-flags';
 import { FaultPlan, InvalidFaultPlanError } from './fault-plan';
 import { LocalCollector, startLocalCollector } from './local-collector';
+import { CollectorRequest, requestPayloads } from './request-log';
 
 /** Where the CLI writes. */
 export interface CliOutput {
@@ -88,6 +89,9 @@ export async function runCollectorCli(argv: readonly string[], output: CliOutput
     schemaDirs: options.schemaDirs,
     faults: options.faults,
     onEvent: (record) => output.out(formatEventLine(record)),
+    onRequest: (request) => {
+      if (request.fault) output.out(formatFaultLine(request));
+    },
   });
   output.out(`Snowplow local collector on ${collector.url}`);
   output.out(`  tracker endpoint ${collector.endpoint}`);
@@ -95,6 +99,18 @@ export async function runCollectorCli(argv: readonly string[], output: CliOutput
   const steps = options.faults?.steps.length ?? 0;
   if (steps > 0) output.out(`  fault plan: ${steps} step(s); GET|POST|DELETE ${collector.url}/micro/faults`);
   return collector;
+}
+
+/** `12:00:00.123Z FAULT plan step 0: status 503 POST /com.snowplowanalytics.snowplow/tp2 (2 events)`. */
+function formatFaultLine(request: CollectorRequest): string {
+  const { fault } = request;
+  const source = fault?.source === 'plan' ? `plan step ${fault.step}` : 'behaviour';
+  const what =
+    fault?.kind === 'status' || fault?.kind === 'delay' ? `${fault.kind} ${request.status ?? '-'}` : fault?.kind;
+  const path = new URL(request.url, 'http://collector.invalid').pathname;
+  const events = requestPayloads(request).length;
+  const time = new Date(request.receivedAt).toISOString().slice(11);
+  return `${time} FAULT ${source}: ${what} ${request.method} ${path} (${events} event${events === 1 ? '' : 's'})`;
 }
 
 async function main(): Promise<void> {

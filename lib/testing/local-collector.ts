@@ -26,6 +26,11 @@ export interface LocalCollectorOptions {
   faults?: FaultPlan;
   /** The per-request hook, from the start (see `LocalCollector.behaviour`). */
   behaviour?: CollectorBehaviour;
+  /**
+   * Called for every tracker request once its fate is known (answered, hung or reset), faulted or
+   * not. Exceptions it throws are ignored.
+   */
+  onRequest?: (request: CollectorRequest) => void;
 }
 
 /** How long `LocalCollector.waitFor` waits. */
@@ -132,6 +137,7 @@ class CollectorServer implements LocalCollector {
     this.traffic = new TrackerTraffic(this.store, maxBodyBytes);
     if (options.faults !== undefined) this.traffic.faults.set(options.faults);
     this.traffic.behaviour = options.behaviour;
+    this.traffic.onRequest = options.onRequest;
     this.context = { registry: this.registry, store: this.store, maxBodyBytes, traffic: this.traffic };
     this.host = options.host ?? '127.0.0.1';
   }

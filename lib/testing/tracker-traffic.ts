@@ -51,6 +51,8 @@ export class TrackerTraffic {
   readonly faults = new FaultRunner();
   behaviour?: CollectorBehaviour;
   resetMidBody?: (startedAt: number) => boolean;
+  /** Told of each request once its fate is known; what it throws is ignored. */
+  onRequest?: (request: CollectorRequest) => void;
   private readonly sleepers = new Set<Sleeper>();
 
   constructor(
@@ -81,7 +83,7 @@ export class TrackerTraffic {
       request.fault = { source: 'behaviour', kind: 'reset' };
       this.log.add(request);
       req.socket.destroy();
-      return;
+      return this.tell(request);
     }
     const index = this.log.add(request);
     let outcome: ReturnType<TrackerRoute['outcome']> | undefined;
@@ -125,6 +127,15 @@ export class TrackerTraffic {
     request.fate = fate;
     if (status !== undefined) request.status = status;
     this.log.changed();
+    this.tell(request);
+  }
+
+  private tell(request: CollectorRequest): void {
+    try {
+      this.onRequest?.(request);
+    } catch {
+      // A failing observer must not change the answer.
+    }
   }
 
   private track(res: ServerResponse): void {

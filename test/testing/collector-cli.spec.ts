@@ -125,6 +125,15 @@ describe('runCollectorCli', () => {
       expect((await postPayload(collector.endpoint, payloadBody(fine))).status).toBe(200);
       expect(collector.good().map((e) => e.eid)).toEqual([fine.eid]);
       expect(collector.requests.map((r) => r.fault?.step)).toEqual([0, 1, undefined]);
+      const faults = lines.filter((line) => line.includes(' FAULT '));
+      expect(faults).toEqual([
+        expect.stringMatching(
+          /^\d\d:\d\d:\d\d\.\d{3}Z FAULT plan step 0: status 400 POST \/com\.snowplowanalytics\.snowplow\/tp2 \(1 event\)$/,
+        ),
+        expect.stringMatching(
+          /Z FAULT plan step 1: status 503 POST \/com\.snowplowanalytics\.snowplow\/tp2 \(1 event\)$/,
+        ),
+      ]);
     } finally {
       await collector.close();
     }
