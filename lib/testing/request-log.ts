@@ -52,8 +52,21 @@ export interface EventTally {
   distinct: number;
 }
 
+// Payloads parsed once per request: waiting on the log reads them after every change.
+const parsed = new WeakMap<CollectorRequest, RawEvent[]>();
+
 /** The tracker payloads of one request: the POST's payload_data items, or the pixel's query. */
 export function requestPayloads(request: CollectorRequest): RawEvent[] {
+  // A record is made once its body was read (in full or up to a reset): the body never changes.
+  let payloads = parsed.get(request);
+  if (!payloads) {
+    payloads = parsePayloads(request);
+    parsed.set(request, payloads);
+  }
+  return payloads;
+}
+
+function parsePayloads(request: CollectorRequest): RawEvent[] {
   if (request.method === 'GET') {
     const query = new URL(request.url, 'http://collector.invalid').searchParams;
     return [Object.fromEntries(query)];
