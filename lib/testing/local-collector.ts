@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import { InvalidOptionError } from '../errors';
 import type { AddressInfo } from 'node:net';
 import { registryWith } from './builtin-registry';
 import { CollectorContext, handleRequest, TP2_PATH } from './collector-routes';
@@ -22,6 +23,11 @@ export interface LocalCollectorOptions {
   onEvent?: (record: CollectorRecord) => void;
   /** Largest POST body accepted; 10 MiB by default. */
   maxBodyBytes?: number;
+  /**
+   * The most tracker requests `requests` keeps (bodies included); past it the oldest are dropped
+   * and counted in `droppedRequests`. 10,000 by default.
+   */
+  maxRequests?: number;
   /** A fault plan in force from the start (see `setFaults`); checked at start. */
   faults?: FaultPlan;
   /** The per-request hook, from the start (see `LocalCollector.behaviour`). */
@@ -77,6 +83,8 @@ export interface LocalCollector {
   counts(): { accepted: EventTally; stored: EventTally };
   /** Resolves with `events()` once it holds at least `count` events; rejects after `timeoutMs` (20 s by default). */
   waitForEvents(count: number, timeoutMs?: number): Promise<RawEvent[]>;
+  /** Requests dropped from `requests` (the oldest first) to keep at most `maxRequests`. */
+  readonly droppedRequests: number;
   /** Tracker requests being read or answered right now. */
   readonly inFlight: number;
   /** The most tracker requests in flight at once so far. */
@@ -109,6 +117,7 @@ export interface LocalCollector {
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 5000;
 const DEFAULT_EVENTS_WAIT_MS = 20_000;
+const DEFAULT_MAX_REQUESTS = 10_000;
 
 /**
  * Starts a local collector; resolves once it listens. Throws if a schema directory is broken, and
@@ -134,7 +143,7 @@ class CollectorServer implements LocalCollector {
     this.registry = registryWith(options.schemaDirs);
     this.store = new EventStore(options.onEvent);
     const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    this.traffic = new TrackerTraffic(this.store, maxBodyBytes);
+    this.traffic = new TrackerTraffic(this.store, maxBodyBytes, checkMaxRequests(options.maxRequests));
     if (options.faults !== undefined) this.traffic.faults.set(options.faults);
     this.traffic.behaviour = options.behaviour;
     this.traffic.onRequest = options.onRequest;
@@ -153,6 +162,9 @@ class CollectorServer implements LocalCollector {
   }
   get requests(): readonly CollectorRequest[] {
     return this.traffic.log.requests;
+  }
+  get droppedRequests(): number {
+    return this.traffic.log.dropped;
   }
   get inFlight(): number {
     return this.traffic.log.inFlight;
@@ -251,6 +263,14 @@ class CollectorServer implements LocalCollector {
       this.traffic.wakeAll();
     });
   }
+}
+
+function checkMaxRequests(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_REQUESTS;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError('maxRequests', `must be a positive integer, got ${String(value)}`);
+  }
+  return value;
 }
 
 /** The host a client should dial: wildcard addresses become loopback, IPv6 gets brackets. */

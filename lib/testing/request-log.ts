@@ -91,6 +91,8 @@ function tally(events: RawEvent[]): EventTally {
 /** Every tracker request in arrival order, with its fate; views over it for delivery checks. */
 export class RequestLog {
   private entries: CollectorRequest[] = [];
+  /** Requests dropped (oldest first) to keep at most `maxRequests`. */
+  dropped = 0;
   private readonly listeners = new Set<() => void>();
   /** Requests whose headers arrived and that have not been answered, hung up or reset yet. */
   inFlight = 0;
@@ -101,9 +103,16 @@ export class RequestLog {
     return this.entries;
   }
 
-  /** Adds a request; returns its index. */
+  constructor(private readonly maxRequests: number) {}
+
+  /** Adds a request, dropping the oldest past `maxRequests`; returns its index among all requests since the last reset. */
   add(request: CollectorRequest): number {
-    const index = this.entries.push(request) - 1;
+    const index = this.dropped + this.entries.push(request) - 1;
+    if (this.entries.length > this.maxRequests) {
+      const excess = this.entries.length - this.maxRequests;
+      this.entries.splice(0, excess);
+      this.dropped += excess;
+    }
     this.changed();
     return index;
   }
@@ -121,6 +130,7 @@ export class RequestLog {
 
   reset(): void {
     this.entries = [];
+    this.dropped = 0;
     this.maxInFlight = this.inFlight;
     this.changed();
   }

@@ -47,7 +47,7 @@ interface Sleeper {
 
 /** The tracker requests of one collector: their log, the fault plan and the hooks that shape answers. */
 export class TrackerTraffic {
-  readonly log = new RequestLog();
+  readonly log: RequestLog;
   readonly faults = new FaultRunner();
   behaviour?: CollectorBehaviour;
   resetMidBody?: (startedAt: number) => boolean;
@@ -58,7 +58,10 @@ export class TrackerTraffic {
   constructor(
     private readonly store: EventStore,
     private readonly maxBodyBytes: number,
-  ) {}
+    maxRequests: number,
+  ) {
+    this.log = new RequestLog(maxRequests);
+  }
 
   /** Ends every pending delay at once (the collector is closing; their sockets are gone). */
   wakeAll(): void {

@@ -405,3 +405,35 @@ describe('the fault plan from LocalCollector options and setFaults', () => {
     expect(collector.requests.map((r) => r.status)).toEqual([500, 400]);
   });
 });
+
+describe('the request log is bounded', () => {
+  it('keeps the newest maxRequests requests, counts the dropped ones, and the hook index runs on', async () => {
+    const collector = await startLocalCollector({ maxRequests: 3 });
+    try {
+      const indexes: number[] = [];
+      collector.behaviour = (_request, index) => void indexes.push(index);
+      for (let i = 0; i < 5; i++) {
+        const query = new URLSearchParams({ e: 'se', p: 'srv', tv: 't', se_ca: 'c', se_ac: `a${i}` });
+        expect((await fetch(`${collector.url}/i?${query}`)).status).toBe(200);
+      }
+      expect(indexes).toEqual([0, 1, 2, 3, 4]);
+      expect(collector.requests.map((r) => new URL(r.url, 'http://x').searchParams.get('se_ac'))).toEqual([
+        'a2',
+        'a3',
+        'a4',
+      ]);
+      expect(collector.droppedRequests).toBe(2);
+      expect(collector.good()).toHaveLength(5);
+      collector.reset();
+      expect([collector.requests.length, collector.droppedRequests]).toEqual([0, 0]);
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it.each([0, 1.5, -1])('refuses maxRequests %p with InvalidOptionError', async (maxRequests) => {
+    await expect(startLocalCollector({ maxRequests })).rejects.toThrow(
+      `Invalid Snowplow option "maxRequests": must be a positive integer, got ${maxRequests}`,
+    );
+  });
+});
