@@ -105,7 +105,7 @@ export class RequestLog {
 
   constructor(private readonly maxRequests: number) {}
 
-  /** Adds a request, dropping the oldest past `maxRequests`; returns its index among all requests since the last reset. */
+  /** Adds a request, dropping the oldest past `maxRequests`; returns its index since the last reset. */
   add(request: CollectorRequest): number {
     const index = this.dropped + this.entries.push(request) - 1;
     if (this.entries.length > this.maxRequests) {
