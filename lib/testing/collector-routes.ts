@@ -97,6 +97,7 @@ function handlePixel(req: IncomingMessage, res: ServerResponse, ctx: CollectorCo
 
 function handleReset(_req: IncomingMessage, res: ServerResponse, ctx: CollectorContext): void {
   ctx.store.reset();
+  ctx.traffic.log.reset();
   sendJson(res, 200, ctx.store.counts());
 }
 

@@ -426,6 +426,10 @@ describe('the request log is bounded', () => {
       expect(collector.good()).toHaveLength(5);
       collector.reset();
       expect([collector.requests.length, collector.droppedRequests]).toEqual([0, 0]);
+      await fetch(`${collector.url}/i?e=pv&p=srv&tv=t`);
+      expect(collector.requests).toHaveLength(1);
+      expect((await fetch(`${collector.url}/micro/reset`, { method: 'POST' })).status).toBe(200);
+      expect(collector.requests).toHaveLength(0);
     } finally {
       await collector.close();
     }
