@@ -1,6 +1,6 @@
 import * as http from 'node:http';
-import { InvalidOptionError } from '../errors';
 import type { AddressInfo } from 'node:net';
+import { InvalidOptionError } from '../errors';
 import { registryWith } from './builtin-registry';
 import { CollectorContext, handleRequest, TP2_PATH } from './collector-routes';
 import { CollectorCounts, CollectorRecord, CollectorSnapshot, EventStore, WaitCondition } from './event-store';
