@@ -25,7 +25,8 @@ import {
   TrackEvent,
   Tracker,
 } from '../lib';
-import { TestCollector } from './support/test-collector';
+import { InvalidFaultPlanError, validateFaultPlan } from '../lib/testing/fault-plan';
+import { startLocalCollector } from '../lib/testing/local-collector';
 import { waitFor } from './support/wait-for';
 
 type ErrorClass = new (...args: never[]) => SnowplowError;
@@ -402,6 +403,18 @@ const rows: Row[] = [
     error: EmitterStoppedError,
     message: 'The Snowplow emitter is stopped and accepts no more events',
   },
+  {
+    input: 'a fault plan step `{ status: 700 }` (`setFaults`, the `faults` option; `POST /micro/faults` answers 400)',
+    run: () => validateFaultPlan({ steps: [{ status: 700 }] }),
+    error: InvalidFaultPlanError,
+    message: 'Invalid fault plan "steps[0].status": must be an integer 200-599',
+  },
+  {
+    input: 'a fault plan step `{ status: 503, probability: 2 }`',
+    run: () => validateFaultPlan({ steps: [{ status: 503, probability: 2 }] }),
+    error: InvalidFaultPlanError,
+    message: 'Invalid fault plan "steps[0].probability": must be a number above 0 and at most 1',
+  },
 ];
 
 const moduleRows: Array<{ input: string; options: Record<string, unknown>; error: ErrorClass; message: string }> = [
@@ -569,7 +582,7 @@ describe('bad input: every row of the README table', () => {
 
 describe('credentials never reach logs or errors', () => {
   it('a password in collectorUrl and a bearer token are never logged, even while the collector fails', async () => {
-    const collector = await TestCollector.start();
+    const collector = await startLocalCollector();
     collector.behaviour = (_r, index) => (index % 2 === 0 ? { status: 500 } : { reset: true });
     const logs: string[] = [];
     const record = (message: string) => void logs.push(message);

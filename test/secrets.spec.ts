@@ -19,7 +19,7 @@ import {
 import { redactText, redactUrl, redactUrlsIn } from '../lib/utils/redact-url';
 import { createApp } from './support/nest';
 import { quietLogger } from './support/emitter-harness';
-import { TestCollector } from './support/test-collector';
+import { LocalCollector, startLocalCollector } from '../lib/testing/local-collector';
 import { waitFor } from './support/wait-for';
 
 const PASSWORD = 'pw-7c1e9a2b44';
@@ -50,9 +50,9 @@ function expectNoSecret(name: string, value: unknown): void {
 }
 
 describe('objects holding credentials never print them', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterEach(() => collector.close());
 
@@ -136,10 +136,10 @@ describe('a user name alone, a query key and a redirect Location print nowhere',
     "the Location's user name": LOCATION_USER,
     "the Location's query value": LOCATION_SECRET,
   };
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let dir: string;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     dir = mkdtempSync(join(tmpdir(), 'secrets-'));
   });
   afterEach(async () => {

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeCollectorPost } from './collector-post';
 import type { EventStore } from './event-store';
+import { FAULT_ROUTES } from './fault-routes';
 import type { IgluRegistry } from './iglu-registry';
 import { applyOriginPolicy } from './origin-policy';
 import { decodePixelQuery, TRANSPARENT_GIF } from './pixel';
-import { readBody } from './request-body';
+import type { BodyRead } from './request-body';
+import type { TrackerRoute, TrackerTraffic } from './tracker-traffic';
 import type { DecodeResult } from './types';
 import { VIEWER_ROUTES } from './viewer-routes';
 
@@ -13,10 +15,18 @@ export interface CollectorContext {
   registry: IgluRegistry;
   store: EventStore;
   maxBodyBytes: number;
+  /** The tracker requests: their log, the fault plan and the test hooks. */
+  traffic: TrackerTraffic;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, ctx: CollectorContext, url: URL) => Promise<void> | void;
-type MethodHandlers = Partial<Record<string, Handler>>;
+/** A route handler. */
+export type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: CollectorContext,
+  url: URL,
+) => Promise<void> | void;
+export type MethodHandlers = Partial<Record<string, Handler>>;
 
 export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
 
@@ -31,6 +41,7 @@ const ROUTES: Record<string, MethodHandlers> = {
   '/micro/bad': { GET: (_req, res, ctx) => sendJson(res, 200, ctx.store.snapshot().bad) },
   '/micro/reset': { POST: handleReset, GET: handleReset },
   ...VIEWER_ROUTES,
+  ...FAULT_ROUTES,
 };
 
 /** Answers one request. Never rejects: a failure becomes a 500 and, for tp2, a bad record. */
@@ -51,36 +62,51 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   }
 }
 
-async function handlePost(req: IncomingMessage, res: ServerResponse, ctx: CollectorContext): Promise<void> {
-  const receivedAt = new Date();
-  const read = await readBody(req, ctx.maxBodyBytes);
-  if (read.tooLarge) {
-    const message = `body is ${read.received} bytes, over the ${ctx.maxBodyBytes}-byte limit`;
-    return record(res, ctx, 413, rejected(`(${read.received} bytes, not kept)`, message, receivedAt));
-  }
-  const outcome = decodeCollectorPost(req.headers['content-type'], read.body, { registry: ctx.registry, receivedAt });
-  record(res, ctx, outcome.status, outcome.result);
+function handlePost(req: IncomingMessage, res: ServerResponse, ctx: CollectorContext): Promise<void> {
+  const route: TrackerRoute = {
+    outcome: (read, receivedAt) => postOutcome(req, read, ctx, receivedAt),
+    respond: (response, outcome) => answerPost(response, outcome.status, outcome.result),
+  };
+  return ctx.traffic.serve(req, res, route);
 }
 
-function handlePixel(_req: IncomingMessage, res: ServerResponse, ctx: CollectorContext, url: URL): void {
-  const decoded = decodePixelQuery(url.searchParams, { registry: ctx.registry });
-  ctx.store.add(decoded.ok ? { good: [decoded.event], bad: [] } : { good: [], bad: [decoded.event] });
-  res.writeHead(200, {
-    'Content-Type': 'image/gif',
-    'Content-Length': TRANSPARENT_GIF.length,
-    'Cache-Control': 'no-store',
-  });
-  res.end(TRANSPARENT_GIF);
+function postOutcome(req: IncomingMessage, read: BodyRead, ctx: CollectorContext, receivedAt: Date) {
+  if (read.tooLarge) {
+    const message = `body is ${read.received} bytes, over the ${ctx.maxBodyBytes}-byte limit`;
+    return { status: 413, result: rejected(`(${read.received} bytes, not kept)`, message, receivedAt) };
+  }
+  return decodeCollectorPost(req.headers['content-type'], read.body, { registry: ctx.registry, receivedAt });
+}
+
+function handlePixel(req: IncomingMessage, res: ServerResponse, ctx: CollectorContext, url: URL): Promise<void> {
+  const route: TrackerRoute = {
+    outcome: (_read, receivedAt) => {
+      const decoded = decodePixelQuery(url.searchParams, { registry: ctx.registry, receivedAt });
+      return {
+        status: 200,
+        result: decoded.ok ? { good: [decoded.event], bad: [] } : { good: [], bad: [decoded.event] },
+      };
+    },
+    respond: (response) => {
+      response.writeHead(200, {
+        'Content-Type': 'image/gif',
+        'Content-Length': TRANSPARENT_GIF.length,
+        'Cache-Control': 'no-store',
+      });
+      response.end(TRANSPARENT_GIF);
+    },
+  };
+  return ctx.traffic.serve(req, res, route);
 }
 
 function handleReset(_req: IncomingMessage, res: ServerResponse, ctx: CollectorContext): void {
   ctx.store.reset();
+  ctx.traffic.log.reset();
   sendJson(res, 200, ctx.store.counts());
 }
 
-/** Stores the result, then answers: `ok` for 200, the reasons as JSON otherwise. */
-function record(res: ServerResponse, ctx: CollectorContext, status: number, result: DecodeResult): void {
-  ctx.store.add(result);
+/** Answers a decoded POST: `ok` for 200, the reasons as JSON otherwise. */
+function answerPost(res: ServerResponse, status: number, result: DecodeResult): void {
   if (status === 200) return sendText(res, 200, 'ok');
   sendJson(res, status, { errors: result.bad.flatMap((event) => event.errors) });
 }

@@ -16,6 +16,13 @@ export { startLocalCollector } from './local-collector';
 export type { LocalCollector, LocalCollectorOptions, WaitForOptions } from './local-collector';
 export type { CollectorCounts, CollectorRecord, CollectorSnapshot, WaitCondition } from './event-store';
 export { formatEventLine } from './event-line';
+export type { CollectorRequest, EventTally, RequestFate, RequestFault } from './request-log';
+export type { CollectorBehaviour, CollectorReply } from './tracker-traffic';
+
+// Faults on purpose: the local collector as a test double
+export { InvalidFaultPlanError, validateFaultPlan } from './fault-plan';
+export type { FaultMatch, FaultPlan, FaultStep } from './fault-plan';
+export type { FaultPlanState } from './fault-runner';
 
 // Decoding and validating what was sent
 export { decodeEvent } from './event-decoder';

@@ -16,7 +16,7 @@ import {
   TokenSourceError,
   Tracker,
 } from '../../lib/core';
-import { TestCollector } from '../support/test-collector';
+import { startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 import { EchoingTokenEndpoint } from './support/echoing-token-endpoint';
 import { OidcTestProvider } from './support/oidc-test-provider';
@@ -231,7 +231,7 @@ describe('an OpenID provider that echoes the client credentials in error_descrip
   });
 
   it('masked in the log, stats(), the callback errors and the dead-letter error field of an emitter using it', async () => {
-    const collector = await TestCollector.start();
+    const collector = await startLocalCollector();
     const dir = await mkdtemp(join(tmpdir(), 'secrets-'));
     try {
       const lines: string[] = [];

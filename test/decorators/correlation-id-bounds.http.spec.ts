@@ -11,7 +11,7 @@ import { SnowplowModuleOptions, TrackBillingEvent } from '../../lib';
 import { EmitterService } from '../../lib/module/emitter.service';
 import { TrackerService } from '../../lib/module/tracker.service';
 import { BillingEventRequiredInput } from '../../lib/tracker';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { billingNamed, snowplowModule, trackErrors } from './support/snowplow-app';
 
 const HUGE = 100 * 1024;
@@ -98,10 +98,10 @@ const adapters: Array<[string, () => FastifyAdapter | undefined]> = [
 ];
 
 describe.each(adapters)('correlation ids are bounded and single (%s)', (_platform, createAdapter) => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
 
   beforeAll(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterAll(() => collector.close());
 

@@ -22,7 +22,7 @@ import { TrackBillingEvent, TrackEvent } from '../../lib';
 import { EmitterService } from '../../lib/module/emitter.service';
 import { TrackerService } from '../../lib/module/tracker.service';
 import { BillingEventRequiredInput } from '../../lib/tracker';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { billingNamed, eventsNamed, snowplowModule } from './support/snowplow-app';
 
 @ObjectType()
@@ -108,12 +108,12 @@ class CompletionResolver {
 }
 
 describe('@TrackEvent and @TrackBillingEvent on GraphQL resolvers (Apollo, Express)', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let app: INestApplication;
   let emitter: EmitterService;
 
   beforeAll(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     @Module({
       imports: [
         snowplowModule(collector, new Registry(), {

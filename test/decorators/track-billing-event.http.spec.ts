@@ -20,7 +20,7 @@ import { SnowplowRequestContext, TrackBillingEvent, TrackEvent } from '../../lib
 import { EmitterService } from '../../lib/module/emitter.service';
 import { TrackerService } from '../../lib/module/tracker.service';
 import { BillingEventRequiredInput } from '../../lib/tracker';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { billingNamed, drainedEvents, eventsNamed, snowplowModule, trackErrors } from './support/snowplow-app';
 
 /** The parts of Express's and Fastify's request these fixtures use. */
@@ -198,14 +198,14 @@ function getOnNewConnection(url: string, headers: Record<string, string>): Promi
 }
 
 describe.each(adapters)('@TrackBillingEvent and request correlation over HTTP (%s)', (_platform, createAdapter) => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let registry: Registry;
   let app: INestApplication;
   let emitter: EmitterService;
   let logger: CapturingLogger;
 
   beforeAll(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     registry = new Registry();
     logger = new CapturingLogger();
     @Module({

@@ -20,7 +20,7 @@ import { DEFAULT_CORRELATION_ID_HEADERS, readCorrelationId } from '../../lib/mod
 import { EmitterService } from '../../lib/module/emitter.service';
 import { TrackerService } from '../../lib/module/tracker.service';
 import { BillingEventRequiredInput } from '../../lib/tracker';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 import { billingNamed, eventsNamed, snowplowModule } from './support/snowplow-app';
 import { startTcpApp } from './support/tcp-app';
@@ -83,14 +83,14 @@ class RunnerController {
 }
 
 describe('@TrackBillingEvent and correlation on a microservice (TCP)', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let app: INestMicroservice;
   let client: ClientProxy;
   let emitter: EmitterService;
   const enriched: SnowplowRequestContext[] = [];
 
   beforeAll(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     const enrich = (context: SnowplowRequestContext) => {
       enriched.push(context);
       return { request_id: context.correlationId ?? null, transport: context.type };

@@ -23,7 +23,7 @@ import request from 'supertest';
 import { TrackEvent } from '../../lib/decorators';
 import { TrackEventContext } from '../../lib/interceptors/track-event.metadata';
 import { EmitterService } from '../../lib/module/emitter.service';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { drainedEvents, eventsNamed, snowplowModule, trackErrors } from './support/snowplow-app';
 
 /** The parts of Express's request and response these fixtures use. */
@@ -189,13 +189,13 @@ const adapters: Array<[string, () => FastifyAdapter | undefined]> = [
 ];
 
 describe.each(adapters)('@TrackEvent over HTTP (%s)', (_platform, createAdapter) => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let registry: Registry;
   let app: INestApplication;
   let emitter: EmitterService;
 
   beforeAll(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     registry = new Registry();
     @Module({
       imports: [snowplowModule(collector, registry)],

@@ -17,7 +17,7 @@ import { EmitterStoppedError } from '../../lib/errors';
 import { TrackEventInterceptor } from '../../lib/interceptors';
 import { EmitterService } from '../../lib/module/emitter.service';
 import { TrackerService } from '../../lib/module/tracker.service';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { drainedEvents, eventsNamed, snowplowModule, trackErrors } from './support/snowplow-app';
 
 @Controller()
@@ -82,13 +82,13 @@ class StreamController {
 }
 
 describe('TrackEventInterceptor', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let registry: Registry;
   let app: INestApplication;
   let emitter: EmitterService;
 
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     registry = new Registry();
     @Module({ imports: [snowplowModule(collector, registry)], controllers: [FixtureController] })
     class AppModule {}
@@ -151,13 +151,13 @@ describe('TrackEventInterceptor', () => {
 });
 
 describe('TrackEventInterceptor on microservice streams', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let app: INestMicroservice;
   let client: ClientProxy;
   let emitter: EmitterService;
 
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     @Module({ imports: [snowplowModule(collector, new Registry())], controllers: [StreamController] })
     class StreamModule {}
     const moduleRef = await Test.createTestingModule({ imports: [StreamModule] }).compile();

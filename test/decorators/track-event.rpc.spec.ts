@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
 import { TrackEvent } from '../../lib/decorators';
 import { EmitterService } from '../../lib/module/emitter.service';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { eventsNamed, snowplowModule } from './support/snowplow-app';
 import { startTcpApp } from './support/tcp-app';
 
@@ -33,13 +33,13 @@ class MathController {
 }
 
 describe('@TrackEvent on a microservice (TCP) handler', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let app: INestMicroservice;
   let client: ClientProxy;
   let emitter: EmitterService;
 
   beforeAll(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     ({ app, client } = await startTcpApp({
       imports: [snowplowModule(collector, new Registry())],
       controllers: [MathController],

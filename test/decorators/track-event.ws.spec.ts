@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import { TrackEvent } from '../../lib/decorators';
 import { EmitterService } from '../../lib/module/emitter.service';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 import { eventsNamed, snowplowModule } from './support/snowplow-app';
 
@@ -33,14 +33,14 @@ class EchoGateway {
 }
 
 describe('@TrackEvent on a WebSocket gateway (ws)', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let app: INestApplication;
   let emitter: EmitterService;
   let socket: WebSocket;
   const received: Array<{ event: string; data: unknown }> = [];
 
   beforeAll(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     @Module({ imports: [snowplowModule(collector, new Registry())], providers: [EchoGateway] })
     class WsModule {}
     const moduleRef = await Test.createTestingModule({ imports: [WsModule] }).compile();

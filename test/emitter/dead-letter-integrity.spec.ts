@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { DeadLetterRecord, Emitter, EmitterOptions, Tracker } from '../../lib/core';
 import { EmitterMetrics } from '../../lib/metrics';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 const BILL = { category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 2 } as const;
@@ -45,13 +45,13 @@ function metricValue(text: string, name: string): number {
 }
 
 describe('dead-letter integrity', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let dir: string;
   const emitters: Emitter[] = [];
   const restores: Array<() => void> = [];
 
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     dir = mkdtempSync(join(tmpdir(), 'dead-letter-integrity-'));
   });
   afterEach(async () => {

@@ -8,14 +8,14 @@ import {
   TRACKER_VERSION,
 } from '../../lib/core';
 import { decodeAccepted } from '../support/decode';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 import { quietLogger, useEmitterHarness } from '../support/emitter-harness';
 
 describe('Emitter delivery to a loopback collector', () => {
   const harness = useEmitterHarness({ namespace: 'ns', userAgent: 'jest-agent' });
   const start = harness.start;
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeEach(() => {
     collector = harness.collector;
   });

@@ -18,7 +18,7 @@ import {
   Tracker,
 } from '../../lib/core';
 import { bodyBytes } from '../../lib/tracker/payload';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 const BILL = { category: 'c', eventType: 'seats', realm: 'SM' as const, unitOfMeasure: 'seat', quantity: 1 };
@@ -38,7 +38,7 @@ const raw = (json: string, extra: Partial<TrackedPayload> = {}): TrackedPayload 
 });
 
 describe('Emitter lifecycle', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let dir: string;
   const emitters: Emitter[] = [];
   const make = (options: Partial<EmitterOptions> = {}) => {
@@ -51,7 +51,7 @@ describe('Emitter lifecycle', () => {
     return { emitter, tracker: new Tracker({ appId: 'life', emitter }) };
   };
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     dir = mkdtempSync(join(tmpdir(), 'snowplow-life-'));
   });
   afterEach(async () => {

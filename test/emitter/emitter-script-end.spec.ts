@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DeadLetterRecord, EmitterStats } from '../../lib/core';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 
 const ROOT = resolve(__dirname, '../..');
 const CHILD = join(__dirname, '../fixtures/apps/script-end.ts');
@@ -21,10 +21,10 @@ interface ScriptRun {
   stderr: string;
 }
 
-let collector: TestCollector;
+let collector: LocalCollector;
 let dir: string;
 beforeEach(async () => {
-  collector = await TestCollector.start();
+  collector = await startLocalCollector();
   dir = mkdtempSync(join(tmpdir(), 'script-end-'));
 });
 afterEach(async () => {

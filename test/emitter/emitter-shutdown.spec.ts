@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Emitter, EmitterOptions, RingBufferStorage, Tracker } from '../../lib/core';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 
 const BILL = { category: 'c', eventType: 'seats', realm: 'SM' as const, unitOfMeasure: 'seat', quantity: 1 };
 
@@ -40,7 +40,7 @@ class CallerStorage extends RingBufferStorage {
 }
 
 describe('Emitter shutdown', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let dir: string;
   const emitters: Emitter[] = [];
   // The collector is closed: nothing is ever delivered, so what stop() finds is known.
@@ -50,7 +50,7 @@ describe('Emitter shutdown', () => {
     return { emitter, tracker: new Tracker({ appId: 'shutdown', emitter }) };
   };
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     await collector.close();
     dir = mkdtempSync(join(tmpdir(), 'snowplow-stop-'));
   });

@@ -16,7 +16,7 @@ import {
   TrackedPayload,
   Tracker,
 } from '../../lib/core';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 type Line = [level: 'log' | 'warn' | 'error', message: string];
@@ -33,7 +33,7 @@ function deferred() {
 }
 
 describe('a send pass', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let dir: string;
   let lines: Line[];
   const emitters: Emitter[] = [];
@@ -48,7 +48,7 @@ describe('a send pass', () => {
   let random: jest.SpyInstance;
   beforeEach(async () => {
     random = jest.spyOn(Math, 'random').mockReturnValue(0.9999);
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     dir = mkdtempSync(join(tmpdir(), 'send-pass-'));
     lines = [];
   });

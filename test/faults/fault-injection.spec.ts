@@ -9,7 +9,8 @@ import {
   TrackerService,
 } from '../../lib';
 import { decodeAccepted } from '../support/decode';
-import { TestCollector, Reply } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
+import { CollectorReply } from '../../lib/testing/tracker-traffic';
 import { createApp } from '../support/nest';
 import { waitFor } from '../support/wait-for';
 import { useEmitterHarness } from '../support/emitter-harness';
@@ -19,13 +20,13 @@ const OUTAGE_MS = 3_000;
 describe('delivery under faults', () => {
   const harness = useEmitterHarness({ appId: 'faults' });
   const start = harness.start;
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeEach(() => {
     collector = harness.collector;
   });
 
   /** Misbehaves with `fault` until OUTAGE_MS after the first request, then answers 200. */
-  function outage(fault: Reply) {
+  function outage(fault: CollectorReply) {
     let firstAt: number | undefined;
     collector.behaviour = (request) => {
       firstAt ??= request.receivedAt;
@@ -322,7 +323,7 @@ describe('delivery under faults', () => {
 
 describe('app.close() during an outage', () => {
   it('returns at shutdownTimeoutMs, not when the outage ends, and reports what remains', async () => {
-    const collector = await TestCollector.start();
+    const collector = await startLocalCollector();
     await collector.close();
     const messages: string[] = [];
     const record = (message: string) => void messages.push(message);

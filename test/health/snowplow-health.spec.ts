@@ -4,11 +4,11 @@ import request from 'supertest';
 import { InvalidOptionError, SnowplowModule, SnowplowModuleOptions, TrackerService } from '../../lib';
 import { SnowplowHealthIndicator, SnowplowHealthOptions } from '../../lib/health';
 import { createApp } from '../support/nest';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 function healthApp(
-  collector: TestCollector,
+  collector: LocalCollector,
   options: Partial<SnowplowModuleOptions>,
   health: SnowplowHealthOptions = {},
 ) {
@@ -43,10 +43,10 @@ function healthApp(
 }
 
 describe('SnowplowHealthIndicator', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let app: INestApplication | undefined;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterEach(async () => {
     await app?.close();

@@ -4,7 +4,7 @@ import { register, Registry } from 'prom-client';
 import request from 'supertest';
 import { EmitterService, SnowplowModule, TrackerService } from '../../lib';
 import { createApp } from '../support/nest';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 /** The value of one sample line in Prometheus text format, e.g. `snowplow_events_sent_total{result="success"}`. */
@@ -14,11 +14,11 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe('Prometheus metrics', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let app: INestApplication | undefined;
   beforeEach(async () => {
     register.clear();
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterEach(async () => {
     await app?.close();

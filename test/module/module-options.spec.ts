@@ -19,11 +19,11 @@ import { Emitter } from '../../lib/core';
 import { SNOWPLOW_EMITTER } from '../../lib/module/snowplow.tokens';
 import { decodeAccepted } from '../support/decode';
 import { createApp } from '../support/nest';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 interface Probe {
-  collector: TestCollector;
+  collector: LocalCollector;
   dir: string;
   app: () => Promise<INestApplication>;
   tracker: () => TrackerService;
@@ -31,15 +31,15 @@ interface Probe {
 }
 
 const billing = { category: 'c', eventType: 'seats', realm: 'SM' as const, unitOfMeasure: 'seat', quantity: 1 };
-const bodies = (collector: TestCollector) => collector.requests.map((r) => JSON.parse(r.body).data as unknown[]);
+const bodies = (collector: LocalCollector) => collector.requests.map((r) => JSON.parse(r.body).data as unknown[]);
 
 describe('each SnowplowModule option takes effect', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let dir: string;
   let app: INestApplication | undefined;
   beforeEach(async () => {
     register.clear();
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     dir = mkdtempSync(join(tmpdir(), 'snowplow-options-'));
   });
   afterEach(async () => {

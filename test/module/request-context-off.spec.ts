@@ -3,7 +3,7 @@ import request from 'supertest';
 import { SnowplowModule, TrackerService } from '../../lib';
 import { decodeAccepted } from '../support/decode';
 import { createApp } from '../support/nest';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 
 @Controller()
 class BillingController {
@@ -23,10 +23,10 @@ class BillingController {
 }
 
 describe('request contexts turned off (correlationIdHeaders: [] and no enrich)', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let app: INestApplication;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     app = await createApp({
       imports: [
         SnowplowModule.forRoot({

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { EmitterStoppedError, SnowplowModule, TrackerService } from '../../lib';
 import { decodeAccepted } from '../support/decode';
 import { createApp } from '../support/nest';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 describe('shutdown', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterEach(() => collector.close());
 

@@ -18,7 +18,7 @@ import {
 } from '../../lib';
 import { decodeAccepted } from '../support/decode';
 import { createApp } from '../support/nest';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 
 @Injectable()
 class AppConfig {
@@ -26,9 +26,9 @@ class AppConfig {
 }
 
 describe('SnowplowModule', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterEach(() => collector.close());
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseReplayArgs, ReplayCliUsageError, runReplayCli } from '../../lib/replay/replay.cli';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { jsonl, records, useTempDir } from '../dead-letter/support/records';
 
 const ROOT = resolve(__dirname, '../..');
@@ -53,11 +53,11 @@ describe('parseReplayArgs', () => {
 
 describe('the replay CLI', () => {
   const dir = useTempDir();
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let file: string;
   let url: string;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     file = join(dir.path, 'dead-letters.jsonl');
     url = collector.endpoint.replace('http://', `http://replay:${PASSWORD}@`);
   });

@@ -2,17 +2,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeadLetterRecord, replayDeadLetters } from '../../lib/core';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 import { jsonl, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 
 describe('replayDeadLetters, when lines fail', () => {
   const dir = useTempDir();
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let path: string;
   const logger = recordingLogger();
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     path = join(dir.path, 'dead-letters.jsonl');
     logger.lines.length = 0;
   });

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { replayDeadLetters } from '../../lib/core';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 import { jsonl, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 
@@ -18,7 +18,7 @@ describe('replayDeadLetters on a 60,000-line file of billing events', () => {
   let template: string;
   let templateDir: string;
   let eids: string[];
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let path: string;
   const logger = recordingLogger();
 
@@ -31,7 +31,7 @@ describe('replayDeadLetters on a 60,000-line file of billing events', () => {
   });
   afterAll(() => rmSync(templateDir, { recursive: true, force: true }));
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     path = join(dir.path, 'dead-letters.jsonl');
     copyFileSync(template, path);
     logger.lines.length = 0;
@@ -39,7 +39,7 @@ describe('replayDeadLetters on a 60,000-line file of billing events', () => {
   afterEach(() => collector.close());
 
   /** The eids of every request in `requests` (answered or not). */
-  const eidsOf = (requests: TestCollector['requests']) =>
+  const eidsOf = (requests: LocalCollector['requests']) =>
     requests.flatMap((request) => (JSON.parse(request.body) as { data: { eid: string }[] }).data.map((e) => e.eid));
 
   it('delivers every line in one run, with no billing capacity, and empties the file', async () => {

@@ -9,7 +9,7 @@ import {
 } from '../../lib/core';
 import { DeadLetterFile } from '../../lib/dead-letter/dead-letter-file';
 import { decodeValidBody } from '../support/decode';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { jsonl, nextTick, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 
 /** A whole result: the counts not given are 0. */
@@ -20,11 +20,11 @@ function counts(given: Partial<ReplayDeadLettersResult>): ReplayDeadLettersResul
 
 describe('replayDeadLetters', () => {
   const dir = useTempDir();
-  let collector: TestCollector;
+  let collector: LocalCollector;
   let path: string;
   const logger = recordingLogger();
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
     path = join(dir.path, 'dead-letters.jsonl');
     logger.lines.length = 0;
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Emitter, SqliteStorage } from '../../lib/core';
 import { decodeAccepted } from '../support/decode';
 import { quietLogger } from '../support/emitter-harness';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 const ROOT = join(__dirname, '../..');
@@ -14,12 +14,12 @@ const CHILD = join(__dirname, '../fixtures/apps/outbox-crash.ts');
 let dir: string;
 let db: string;
 let out: string;
-let collector: TestCollector;
+let collector: LocalCollector;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'snowplow-durable-'));
   db = join(dir, 'outbox.db');
   out = join(dir, 'eids.txt');
-  collector = await TestCollector.start();
+  collector = await startLocalCollector();
 });
 afterEach(async () => {
   await collector.close();

@@ -7,7 +7,7 @@ import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Emitter, SqliteStorage } from '../../lib/core';
-import { TestCollector } from '../support/test-collector';
+import { startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 const ROOT = join(__dirname, '../..');
@@ -122,7 +122,7 @@ describe('a shared file used from another PID namespace', () => {
   });
 
   it('two emitters, one in another PID namespace, deliver every event once while requests take longer than a poll', async () => {
-    const collector = await TestCollector.start();
+    const collector = await startLocalCollector();
     // Each answer takes 2.5 s: the other's batches stay in flight across this emitter's polls (1 s).
     collector.behaviour = () => ({ status: 200, after: new Promise((resolve) => setTimeout(resolve, 2_500)) });
     try {

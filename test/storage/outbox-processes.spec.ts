@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Emitter, SqliteStorage, StorageLockedError } from '../../lib/core';
 import { decodeAccepted } from '../support/decode';
 import { quietLogger } from '../support/emitter-harness';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 
 const ROOT = join(__dirname, '../..');
@@ -51,9 +51,9 @@ describe('a shared file whose leasing process was killed', () => {
 });
 
 describe('durable delivery across crashes', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterEach(() => collector.close());
 
@@ -156,9 +156,9 @@ describe('durable delivery across crashes', () => {
 });
 
 describe('a file shared by two real processes', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeEach(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterEach(() => collector.close());
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Emitter, Tracker } from '../../lib/core';
 import { quietLogger } from '../support/emitter-harness';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { outboxEmitter } from './support/outbox-emitter';
 import { walFrames } from './support/wal';
 
@@ -13,11 +13,11 @@ const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 
 let dir: string;
 let path: string;
-let collector: TestCollector;
+let collector: LocalCollector;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'snowplow-volume-'));
   path = join(dir, 'outbox.db');
-  collector = await TestCollector.start();
+  collector = await startLocalCollector();
 });
 afterEach(async () => {
   await collector.close();

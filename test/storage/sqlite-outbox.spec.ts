@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedEvent, SqliteStorage, StorageError } from '../../lib/core';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
 import { outboxEmitter } from './support/outbox-emitter';
 import { walFrames } from './support/wal';
@@ -37,11 +37,11 @@ function pragma(storage: SqliteStorage, name: string): unknown {
 
 let dir: string;
 let path: string;
-let collector: TestCollector;
+let collector: LocalCollector;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'snowplow-outbox-'));
   path = join(dir, 'outbox.db');
-  collector = await TestCollector.start();
+  collector = await startLocalCollector();
 });
 afterEach(async () => {
   await collector.close();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { IgluRegistry, loadIgluRegistry } from '../../lib/testing/iglu-registry';
 import { decodePayloadBody } from '../../lib/testing/payload-body';
 import { GoodEvent } from '../../lib/testing/types';
-import { TestCollector } from './test-collector';
+import { LocalCollector } from '../../lib/testing/local-collector';
 
 /** The project's own copy of the Iglu schemas: tests never read ../shared. */
 export const FIXTURE_IGLU_DIR = join(__dirname, '..', 'fixtures', 'iglu');
@@ -24,6 +24,6 @@ export function decodeValidBody(body: string): GoodEvent[] {
 }
 
 /** Every event the collector accepted (2xx), schema-validated and decoded, in arrival order. */
-export function decodeAccepted(collector: TestCollector): GoodEvent[] {
+export function decodeAccepted(collector: LocalCollector): GoodEvent[] {
   return collector.accepted().flatMap((request) => decodeValidBody(request.body));
 }

@@ -1,15 +1,15 @@
 import { Emitter, EmitterOptions, Tracker, TrackerOptions } from '../../lib/core';
-import { TestCollector } from './test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 
 export const quietLogger = { warn: () => undefined, error: () => undefined };
 
 /**
- * Per test: a fresh loopback TestCollector, and `start()` for a started Emitter + Tracker aimed at
+ * Per test: a fresh loopback LocalCollector, and `start()` for a started Emitter + Tracker aimed at
  * it. Both are stopped and closed after each test. Call inside a `describe`.
  */
 export function useEmitterHarness(trackerOptions: Partial<Omit<TrackerOptions, 'emitter'>> = {}) {
   const harness = {
-    collector: undefined as unknown as TestCollector,
+    collector: undefined as unknown as LocalCollector,
     emitter: undefined as Emitter | undefined,
     start(options: Partial<EmitterOptions> = {}) {
       const emitter = new Emitter({ collectorUrl: harness.collector.endpoint, logger: quietLogger, ...options });
@@ -19,7 +19,7 @@ export function useEmitterHarness(trackerOptions: Partial<Omit<TrackerOptions, '
     },
   };
   beforeEach(async () => {
-    harness.collector = await TestCollector.start();
+    harness.collector = await startLocalCollector();
   });
   afterEach(async () => {
     await harness.emitter?.stop();

@@ -1,4 +1,6 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CliUsageError, parseCliArgs, runCollectorCli } from '../../lib/testing/collector.cli';
 import {
@@ -45,6 +47,53 @@ describe('parseCliArgs', () => {
   });
 });
 
+describe('parseCliArgs: the fault plan', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'collector-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads --fault in the compact and the JSON form, after the steps of --faults FILE', () => {
+    const file = path.join(dir, 'plan.json');
+    writeFileSync(file, JSON.stringify({ steps: [{ delayMs: 250 }] }));
+    const options = parseCliArgs([
+      '--faults',
+      file,
+      '--fault',
+      'status=503,retry-after=5,count=2',
+      '-f',
+      'status=302,location=http://127.0.0.1:9/a=b',
+      '--fault',
+      'reset,probability=0.25,seed=7',
+      '--fault',
+      'hang,match=se_ac:poison:pill',
+      '--fault',
+      '{"status":400,"match":{"path":"/data/quantity","equals":3}}',
+    ]);
+    expect(options.faults).toEqual({
+      steps: [
+        { delayMs: 250 },
+        { status: 503, retryAfter: 5, count: 2 },
+        { status: 302, location: 'http://127.0.0.1:9/a=b' },
+        { reset: true, probability: 0.25, seed: 7 },
+        { hang: true, match: { field: 'se_ac', equals: 'poison:pill' } },
+        { status: 400, match: { path: '/data/quantity', equals: 3 } },
+      ],
+    });
+  });
+
+  it.each([
+    [['--fault', 'status=abc'], 'Invalid fault plan "steps[0].status": must be an integer 200-599'],
+    [['--fault', 'staus=500'], 'Invalid fault plan "--fault #1 staus": is not a fault key'],
+    [['--fault', 'status=500,match=poison'], 'Invalid fault plan "--fault #1 match": must be FIELD:VALUE'],
+    [['--fault', '{"status":'], 'Invalid fault plan "--fault #1": is not JSON'],
+    [['--fault', 'hang=yes'], 'Invalid fault plan "steps[0].hang": must be true when given'],
+    [['--fault', 'probability=2,status=500'], 'Invalid fault plan "steps[0].probability": must be a number above 0'],
+    [['--faults', '/no/such/plan.json'], 'Invalid fault plan "--faults": cannot read /no/such/plan.json: ENOENT'],
+  ])('refuses %j naming the field', (argv, message) => {
+    expect(() => parseCliArgs(argv)).toThrow(CliUsageError);
+    expect(() => parseCliArgs(argv)).toThrow(message);
+  });
+});
+
 describe('runCollectorCli', () => {
   it('prints a banner, then one line per good or bad event', async () => {
     const lines: string[] = [];
@@ -71,6 +120,35 @@ describe('runCollectorCli', () => {
           `Z BAD eid=${bad.eid} cx: cx context 0 iglu:com.gitlab/billable_usage/jsonschema/1-0-2: /realm must be`,
         ),
       );
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it('runs with the fault plan of its flags: a poison event is refused, the others accepted', async () => {
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(`ERR ${line}`) };
+    const argv = ['--port', '0', '--fault', 'status=400,match=se_ac:poison', '--fault', 'status=503,count=1'];
+    const collector = await runCollectorCli(argv, output);
+    if (!collector) throw new Error('expected a running collector');
+    try {
+      expect(lines).toContain(`  fault plan: 2 step(s); GET|POST|DELETE ${collector.url}/micro/faults`);
+      const poison = { ...billingItem(), se_ac: 'poison' };
+      expect((await postPayload(collector.endpoint, payloadBody(poison))).status).toBe(400);
+      const fine = customEventItem('fine', null);
+      expect((await postPayload(collector.endpoint, payloadBody(fine))).status).toBe(503);
+      expect((await postPayload(collector.endpoint, payloadBody(fine))).status).toBe(200);
+      expect(collector.good().map((e) => e.eid)).toEqual([fine.eid]);
+      expect(collector.requests.map((r) => r.fault?.step)).toEqual([0, 1, undefined]);
+      const faults = lines.filter((line) => line.includes(' FAULT '));
+      expect(faults).toEqual([
+        expect.stringMatching(
+          /^\d\d:\d\d:\d\d\.\d{3}Z FAULT plan step 0: status 400 POST \/com\.snowplowanalytics\.snowplow\/tp2 \(1 event\)$/,
+        ),
+        expect.stringMatching(
+          /Z FAULT plan step 1: status 503 POST \/com\.snowplowanalytics\.snowplow\/tp2 \(1 event\)$/,
+        ),
+      ]);
     } finally {
       await collector.close();
     }

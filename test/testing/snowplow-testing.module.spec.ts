@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { EmitterService, SnowplowModule, TrackEvent, TrackerService } from '../../lib';
 import { SnowplowTestingCapture, SnowplowTestingModule } from '../../lib/testing';
-import { TestCollector } from '../support/test-collector';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 
 @Injectable()
 class CheckoutService {
@@ -76,9 +76,9 @@ describe('SnowplowTestingModule.forRoot() in place of SnowplowModule', () => {
 });
 
 describe('SnowplowTestingModule.override() on an app that imports the real SnowplowModule', () => {
-  let collector: TestCollector;
+  let collector: LocalCollector;
   beforeAll(async () => {
-    collector = await TestCollector.start();
+    collector = await startLocalCollector();
   });
   afterAll(() => collector.close());
 

@@ -4,13 +4,13 @@ import { SnowplowModule } from '../../../lib/module/snowplow.module';
 import { SnowplowModuleOptions } from '../../../lib/module/snowplow-module-options';
 import { SCHEMAS } from '../../../lib/tracker/schemas';
 import { decodeAccepted } from '../../support/decode';
-import { TestCollector } from '../../support/test-collector';
+import { LocalCollector } from '../../../lib/testing/local-collector';
 
 export const APP_ID = 'track-event-spec';
 
 /** SnowplowModule.forRoot pointed at `collector`, with metrics on a private registry. */
 export function snowplowModule(
-  collector: TestCollector,
+  collector: LocalCollector,
   registry: Registry,
   more: Partial<SnowplowModuleOptions> = {},
 ) {
@@ -28,13 +28,13 @@ export function snowplowModule(
  * events, schema-validated. After a response the handler's event is already queued, so counting
  * after a drain needs no sleep.
  */
-export async function drainedEvents(emitter: EmitterService, collector: TestCollector) {
+export async function drainedEvents(emitter: EmitterService, collector: LocalCollector) {
   const result = await emitter.drain(20_000);
   if (!result.drained) throw new Error(`emitter did not drain: ${result.remaining} events left`);
   return decodeAccepted(collector);
 }
 
-export async function eventsNamed(emitter: EmitterService, collector: TestCollector, name: string) {
+export async function eventsNamed(emitter: EmitterService, collector: LocalCollector, name: string) {
   return (await drainedEvents(emitter, collector)).filter((event) => event.name === name);
 }
 
@@ -49,7 +49,7 @@ export async function trackErrors(registry: Registry, source = 'interceptor', ki
 }
 
 /** The billable_usage entities of the accepted billing events named `eventType`, schema-validated. */
-export async function billingNamed(emitter: EmitterService, collector: TestCollector, eventType: string) {
+export async function billingNamed(emitter: EmitterService, collector: LocalCollector, eventType: string) {
   return (await drainedEvents(emitter, collector))
     .filter((event) => event.eventType === 'se' && event.name === eventType)
     .map((event) => {
