@@ -18,6 +18,8 @@ const esmOnlyPackages = [
   'openid-client',
   'oauth4webapi',
   'jose',
+  // An OpenID provider for tests of OIDC token sources (nestjs-snowplow's own suite uses it).
+  'oidc-provider',
 ];
 
 module.exports = {

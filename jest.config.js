@@ -1,28 +1,13 @@
-// Jest runs in CommonJS mode. Nest 12 and some of its helpers ship ESM only, so swc
-// down-levels them to CommonJS too: transformIgnorePatterns leaves only the packages
-// listed here to be transformed inside node_modules.
-const esmOnly = [
-  '@nestjs',
-  'axios',
-  'file-type',
-  'strtok3',
-  'token-types',
-  'uint8array-extras',
-  '@borewit',
-  'proxy-from-env',
-  'load-esm',
-  'openid-client',
-  'oauth4webapi',
-  'jose',
-  'oidc-provider',
-];
+// Jest runs in CommonJS mode. Nest 12 and some of its helpers ship ESM only: the package's own
+// Jest preset (jest-preset.js, what users get with `preset: 'nestjs-snowplow'`) has swc down-level
+// them to CommonJS, so this suite runs on the very preset users are told to use.
+const preset = require('./jest-preset');
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  ...preset,
   roots: ['<rootDir>/test'],
   testRegex: '.*\\.spec\\.ts$',
-  moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   // The sample app imports the library by its package name, as a user would; tests run it
   // against the TypeScript sources (tsconfig.json has the same mapping in "paths").
   moduleNameMapper: {
@@ -31,20 +16,6 @@ module.exports = {
     '^nestjs-snowplow/health$': '<rootDir>/lib/health/index.ts',
     '^nestjs-snowplow/core$': '<rootDir>/lib/core/index.ts',
   },
-  transform: {
-    '^.+\\.(t|j|mj|cj)s$': [
-      '@swc/jest',
-      {
-        jsc: {
-          parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true },
-          target: 'es2022',
-        },
-        module: { type: 'commonjs' },
-      },
-    ],
-  },
-  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   setupFilesAfterEnv: ['<rootDir>/test/support/no-unhandled-errors.ts'],
   testTimeout: 60000,
   // Jest's default on a 2-core machine is one worker, which runs the suites one after another.

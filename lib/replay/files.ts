@@ -15,6 +15,7 @@ import { types } from 'node:util';
 import type { EmitterLogger } from '../emitter/send-result';
 import { StorageError } from '../errors';
 import { CHUNK_BYTES, lineKey, readLines } from './lines';
+import { processExists } from '../utils/process-alive';
 
 const FILE_MODE = 0o600;
 /** Rewrites retried when lines keep arriving while the new file is written. */
@@ -52,16 +53,6 @@ export function openFile(path: string): number {
   }
 }
 
-/** Whether a process with this pid runs (EPERM: it does, as another user). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes the `<file>.<pid>.tmp` files a replay killed during its rewrite left next to the file:
  * only names of that exact pattern, and only when that pid is not this process and runs no more.
@@ -80,7 +71,7 @@ export function removeLeftoverTemps(path: string, logger: EmitterLogger): void {
     const pidText = name.slice(prefix.length, -'.tmp'.length);
     if (!/^[1-9][0-9]{0,9}$/.test(pidText)) continue;
     const pid = Number(pidText);
-    if (pid === process.pid || isAlive(pid)) continue;
+    if (pid === process.pid || processExists(pid)) continue;
     try {
       rmSync(join(dir, name));
       safeLog(() =>

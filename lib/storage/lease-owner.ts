@@ -1,5 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
+import { processExists } from '../utils/process-alive';
 
 /**
  * Who holds a lease in a shared outbox file. A pid alone names a process only within one PID
@@ -34,16 +35,6 @@ export function leaseOwner(): LeaseOwner {
     boot: readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
   };
   return { pid: process.pid, ...self };
-}
-
-/** Whether a process with this id exists here (EPERM: it exists, owned by another user). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

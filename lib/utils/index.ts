@@ -3,3 +3,4 @@ export * from './redact-url';
 export * from './timers';
 export * from './exit-hooks';
 export * from './optional-dependency';
+export * from './process-alive';
