@@ -1,22 +1,26 @@
 /**
  * `npm run bench:instructions`: the regression figures of record. Instructions counted by
- * `valgrind --tool=callgrind` (user space, one process, independent of the machine's load) for
- * nestjs-snowplow and @snowplow/node-tracker side by side:
+ * `valgrind --tool=callgrind` (callgrind's total `Ir`: user-space instructions of one process,
+ * whatever the machine's load) for nestjs-snowplow and @snowplow/node-tracker side by side:
  *
  *   - per `trackEvent` (into the library's own queue, nothing sent);
  *   - per delivered event at a fixed batch size of 100 and of 1,000 (track a batch, wait until the
  *     bench collector, another process, has it, repeat; every event checked at the collector);
- *   - per `@TrackEvent` request through a real Nest app (ours only; the load from this process).
+ *   - per `@TrackEvent` request through a real Nest app (ours; only the app's process is counted,
+ *     the load comes from this one).
  *
- * Every figure is marginal: the same child with N and 2N units of work (after the same warm-up),
- * (Ir(2N) − Ir(N)) / N, so start-up, warm-up and exit cancel out. Medians of INSTR_PAIRS pairs.
- * Exits non-zero when a measurement failed or a run did not deliver every event.
+ * Every figure is marginal. One measured process per figure and subject, under callgrind with
+ * `--trace-children=no`, node `--single-threaded`: after its warm-up it does N and 2N units of work
+ * in turn (N, 2N, 2N, N, N, 2N for 3 pairs), each interval after a full GC, and callgrind dumps the
+ * count of each interval (`callgrind_control -d`) while the process waits idle. (Ir(2N) − Ir(N)) / N
+ * per pair cancels what every interval has in common (the GC, the marks); the figure is the median
+ * of the pairs. Exits non-zero when a measurement failed or a run did not deliver every event.
  *
  *   INSTR_PAIRS=n           pairs per figure (default 3)
  *   INSTR_FIGURES=a,b       only these figures (track, batch100, batch1000, request)
  *   INSTR_SUBJECTS=a,b      only these subjects (ours, node-tracker)
- *   INSTR_JOBS=n            measured processes at once (default 1; counts do not depend on it)
- *   INSTR_SCALE=x           multiply every N and warm-up (e.g. 0.1 for a smoke run; not a result)
+ *   INSTR_JOBS=n            measured processes at once (default: the CPU count; counts do not depend on it)
+ *   INSTR_SCALE=x           multiply every N and warm-up (e.g. 0.1 for a smoke run: not a result)
  *   INSTR_DIST=path         measure this build of the library instead of ./dist (e.g. an old commit's)
  *   INSTR_OUT=file          also write the report to this file
  */
@@ -115,7 +119,7 @@ function workIntervals(intervals: Interval[], expected: number): number[] {
 
 function trackPlan(subject: SubjectName, scale: number): Plan {
   // node-tracker's track call costs ~20× ours: fewer calls keep its process short (it serves the ratio).
-  const [warmup, calls] = subject === 'ours' ? [20_000, 20_000] : [2_000, 2_000];
+  const [warmup, calls] = subject === 'ours' ? [20_000, 10_000] : [1_000, 500];
   const w = scaled(warmup, scale);
   const n = scaled(calls, scale);
   return {
@@ -138,8 +142,8 @@ function trackPlan(subject: SubjectName, scale: number): Plan {
 function deliveryPlan(subject: SubjectName, batch: 100 | 1_000, scale: number): Plan {
   // The send path needs ~20,000 events of warm-up to stop moving (issue 22: 200 batches of 100).
   const sizes: Record<SubjectName, Record<number, [number, number]>> = {
-    ours: { 100: [200, 100], 1_000: [20, 10] },
-    'node-tracker': { 100: [20, 10], 1_000: [2, 1] },
+    ours: { 100: [200, 30], 1_000: [20, 3] },
+    'node-tracker': { 100: [10, 5], 1_000: [1, 1] },
   };
   const [warmup, batches] = sizes[subject][batch];
   const w = scaled(warmup, scale);
@@ -183,8 +187,8 @@ function get(agent: Agent, port: number, path: string): Promise<number> {
 
 function requestPlan(scale: number): Plan {
   const batch = 100;
-  const w = scaled(15, scale);
-  const n = scaled(5, scale);
+  const w = scaled(10, scale);
+  const n = scaled(2, scale);
   return {
     figure: 'request',
     subject: 'ours',
@@ -386,7 +390,8 @@ async function main(): Promise<number> {
         [
           'how',
           `${valgrind} \`--tool=callgrind\`, node ${process.version} \`${NODE_FLAGS.join(' ')}\`; ` +
-            `${pairs} pairs (N, 2N) per figure, marginal (Ir(2N) − Ir(N)) / N, medians` +
+            `${pairs} pairs (N, 2N) per figure: intervals of one process per figure and subject, each after a full GC, ` +
+            'counted with `callgrind_control -d`; marginal (Ir(2N) − Ir(N)) / N, medians' +
             (scale !== 1 ? ` · **INSTR_SCALE=${scale}: not a result**` : '') +
             (pairs < 3 ? ' · **fewer than 3 pairs: not a result**' : ''),
         ],
