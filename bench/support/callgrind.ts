@@ -19,10 +19,19 @@ export const VALGRIND = process.env.VALGRIND ?? 'valgrind';
 const CALLGRIND_CONTROL = process.env.CALLGRIND_CONTROL ?? 'callgrind_control';
 
 /**
- * Node flags of every measured process: no GC helper or compiler threads; `gc()` so that a child
- * starts every measured interval from a collected heap.
+ * Node flags of every measured process: no GC helper or compiler threads; V8's predictable GC
+ * schedule and no memory reducer (both otherwise time GCs by the wall clock and by measured
+ * throughput, so a slow or loaded run would count other GCs: with them, an interval of 10,000 track
+ * calls counted ~134 million instructions one run and ~104 million the next); `gc()` so that a
+ * child starts every measured interval from a collected heap. INSTR_NODE_FLAGS adds more.
  */
-export const NODE_FLAGS = ['--single-threaded', '--expose-gc'];
+export const NODE_FLAGS = [
+  '--single-threaded',
+  '--predictable-gc-schedule',
+  '--no-memory-reducer',
+  '--expose-gc',
+  ...(process.env.INSTR_NODE_FLAGS?.trim().split(/\s+/) ?? []),
+];
 
 /** The valgrind version, e.g. `valgrind-3.19.0`; undefined when it is not installed. */
 export function valgrindVersion(): string | undefined {
