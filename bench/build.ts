@@ -1,9 +1,13 @@
 import { transformFileSync } from '@swc/core';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
-/** Where the measured processes' JavaScript goes (git-ignored). */
-export const BUILD_DIR = join(__dirname, '.build');
+/**
+ * Where the measured processes' JavaScript goes (git-ignored). BENCH_BUILD_DIR moves it, e.g. to
+ * `bench/.build/2` for a second bench at the same time; it must stay inside the checkout, so that
+ * the children find its node_modules.
+ */
+export const BUILD_DIR = process.env.BENCH_BUILD_DIR ? resolve(process.env.BENCH_BUILD_DIR) : join(__dirname, '.build');
 
 const DIST_DIR = join(__dirname, '..', 'dist');
 /** The library as built when the bench started; see buildChildren. */
@@ -23,6 +27,13 @@ function tsFiles(dir: string): string[] {
   });
 }
 
+export interface BuildOptions {
+  /** The library build to snapshot and measure; default this checkout's dist/. */
+  distDir?: string;
+  /** Only the sources (paths relative to bench/) it accepts; default all. */
+  include?: (file: string) => boolean;
+}
+
 /**
  * Compiles the collector and the child scripts to plain CommonJS once, before anything is
  * measured, so that the measured processes run under plain `node` without a TypeScript hook
@@ -36,19 +47,20 @@ function tsFiles(dir: string): string[] {
  * imports it as `nestjs-snowplow/internal/<path under lib/>` (bench/tsconfig.json maps that to
  * lib/ for the type checker); the build points it at the same file in the snapshot.
  */
-export function buildChildren(): void {
-  if (!existsSync(join(DIST_DIR, 'index.js'))) {
-    throw new Error('dist/ is not built: run `npm run bench` (it builds first) or `npm run build`');
+export function buildChildren(options: BuildOptions = {}): void {
+  const distDir = options.distDir ?? DIST_DIR;
+  if (!existsSync(join(distDir, 'index.js'))) {
+    throw new Error(`${distDir} is not built: run \`npm run bench\` (it builds first) or \`npm run build\``);
   }
   rmSync(BUILD_DIR, { recursive: true, force: true });
-  cpSync(DIST_DIR, LIB_SNAPSHOT, {
+  cpSync(distDir, LIB_SNAPSHOT, {
     recursive: true,
     filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts'),
   });
   const files = [
     ...SOURCE_DIRS.flatMap((d) => tsFiles(join(__dirname, d))),
     ...EXTRA_FILES.map((f) => join(__dirname, f)),
-  ];
+  ].filter((file) => !options.include || options.include(relative(__dirname, file)));
   for (const file of files) {
     const { code } = transformFileSync(file, {
       swcrc: false,

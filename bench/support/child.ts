@@ -46,3 +46,18 @@ export function main(fn: () => Promise<void>): void {
     },
   );
 }
+
+/**
+ * Ends a measured interval (bench/support/callgrind.ts): tells the parent, which has callgrind
+ * dump the count since the previous mark, and waits (idle) until it says go on.
+ */
+export async function mark(label: string): Promise<void> {
+  const go = receive('go');
+  await report({ type: 'mark', label });
+  await go;
+}
+
+/** A full GC when the process runs with --expose-gc (every measured one does); a no-op otherwise. */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}

@@ -11,6 +11,13 @@ export interface Message {
 export interface ChildOptions {
   /** Adds --expose-gc. */
   exposeGc?: boolean;
+  /**
+   * Runs the script with this program instead of node (e.g. valgrind); `execArgv` then comes
+   * before the script and must name node itself (bench/support/callgrind.ts).
+   */
+  execPath?: string;
+  /** Replaces the node flags (--expose-gc, BENCH_NODE_FLAGS). */
+  execArgv?: string[];
 }
 
 const CHILDREN = join(BUILD_DIR, 'children');
@@ -34,9 +41,10 @@ export class Child {
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
 
   constructor(script: string, params: unknown, options: ChildOptions = {}) {
-    const execArgv = [...(options.exposeGc ? ['--expose-gc'] : []), ...flagsFromEnv()];
+    const execArgv = options.execArgv ?? [...(options.exposeGc ? ['--expose-gc'] : []), ...flagsFromEnv()];
     this.proc = fork(join(CHILDREN, script.replace(/\.ts$/, '.js')), [JSON.stringify(params ?? {})], {
       execArgv,
+      ...(options.execPath ? { execPath: options.execPath } : {}),
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     this.proc.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
@@ -70,6 +78,10 @@ export class Child {
         },
       });
     });
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
   }
 
   send(message: Message): void {

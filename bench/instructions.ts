@@ -1,0 +1,441 @@
+/**
+ * `npm run bench:instructions`: the regression figures of record. Instructions counted by
+ * `valgrind --tool=callgrind` (callgrind's total `Ir`: user-space instructions of one process,
+ * whatever the machine's load) for nestjs-snowplow and @snowplow/node-tracker side by side:
+ *
+ *   - per `trackEvent` (into the library's own queue, nothing sent);
+ *   - per delivered event at a fixed batch size of 100 and of 1,000 (track a batch, wait until the
+ *     bench collector, another process, has it, repeat; every event checked at the collector);
+ *   - per `@TrackEvent` request through a real Nest app (ours; only the app's process is counted,
+ *     the load comes from this one).
+ *
+ * Every figure is marginal. One measured process per figure and subject, under callgrind with
+ * `--trace-children=no`, node `--single-threaded`: after its warm-up it does N and 2N units of work
+ * in turn (N, 2N, 2N, N, N, 2N for 3 pairs), each interval after a full GC, and callgrind dumps the
+ * count of each interval (`callgrind_control -d`) while the process waits idle. (Ir(2N) − Ir(N)) / N
+ * per pair cancels what every interval has in common (the GC, the marks); the figure is the median
+ * of the pairs. Exits non-zero when a measurement failed or a run did not deliver every event.
+ *
+ *   INSTR_PAIRS=n           pairs per figure (default 3)
+ *   INSTR_FIGURES=a,b       only these figures (track, batch100, batch1000, request)
+ *   INSTR_SUBJECTS=a,b      only these subjects (ours, node-tracker)
+ *   INSTR_JOBS=n            measured processes at once (default: the CPU count; counts do not depend on it)
+ *   INSTR_SCALE=x           multiply every N and warm-up (e.g. 0.1 for a smoke run: not a result)
+ *   INSTR_DIST=path         measure this build of the library instead of ./dist (e.g. an old commit's)
+ *   INSTR_OUT=file          also write the report to this file
+ */
+import { execFileSync } from 'node:child_process';
+import { fork } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { BUILD_DIR, buildChildren } from './build';
+import { CallgrindChild, ensureValgrind, Interval, NODE_FLAGS, runUnderCallgrind } from './support/callgrind';
+import { CollectorClient, CollectorStats } from './support/collector-client';
+import { fmt, max, median, min, table } from './support/stats';
+import { nodeTrackerVersion } from './support/subjects';
+import { NODE_TRACKER_MAX_POST_BYTES } from './support/instruction-subjects';
+
+type SubjectName = 'ours' | 'node-tracker';
+type FigureId = 'track' | 'batch100' | 'batch1000' | 'request';
+
+/**
+ * One measured process: after its warm-up, one measured interval per entry of `sizes` (units of
+ * work: calls, events, requests), each counted on its own; returns their instruction counts.
+ */
+type Measure = (sizes: number[]) => Promise<number[]>;
+
+interface Plan {
+  figure: FigureId;
+  subject: SubjectName;
+  /** N: units of work (calls, events, requests) in the smaller interval of a pair; the larger does 2N. */
+  units: number;
+  /** What the warm-up and N are, for the report. */
+  sizes: string;
+  measure: Measure;
+}
+
+const FIGURES: Record<FigureId, string> = {
+  track: 'per `trackEvent` (nothing sent)',
+  batch100: 'per delivered event, batches of 100',
+  batch1000: 'per delivered event, batches of 1,000',
+  request: 'per `@TrackEvent` request (Nest + Express, pass-through handler, batches of 100)',
+};
+
+const started = Date.now();
+
+function log(message: string): void {
+  const seconds = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`[instructions ${seconds}s] ${message}\n`);
+}
+
+function envList<T extends string>(name: string, all: readonly T[]): T[] {
+  const raw = process.env[name]?.trim();
+  if (!raw) return [...all];
+  const wanted = raw.split(',').map((s) => s.trim());
+  const unknown = wanted.filter((w) => !all.includes(w as T));
+  if (unknown.length) throw new Error(`${name}: unknown ${unknown.join(', ')} (known: ${all.join(', ')})`);
+  return all.filter((a) => wanted.includes(a));
+}
+
+function envNumber(name: string, fallback: number, integer = true): number {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!(value > 0) || (integer && !Number.isInteger(value))) throw new Error(`${name} must be a positive number`);
+  return value;
+}
+
+/** The bench collector in a process of its own, for one measured process (its counts are that process's). */
+async function startSink(): Promise<{ client: CollectorClient; stop: () => void }> {
+  const proc = fork(join(BUILD_DIR, 'collector.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    proc.once('message', (m: { port: number }) => resolvePort(m.port));
+    proc.once('exit', (code) => reject(new Error(`collector exited with code ${code}`)));
+  });
+  return { client: new CollectorClient(port), stop: () => proc.kill('SIGTERM') };
+}
+
+/** Every event at the collector, once: otherwise the run is not a result (and the script fails). */
+function checkDelivery(what: string, stats: CollectorStats, expected: number, requests?: number): void {
+  const problems: string[] = [];
+  if (stats.unique !== expected) problems.push(`${fmt(stats.unique)} of ${fmt(expected)} events arrived`);
+  if (stats.duplicates !== 0) problems.push(`${fmt(stats.duplicates)} duplicates`);
+  if (problems.length) throw new Error(`${what}: ${problems.join(', ')}`);
+  if (requests !== undefined && stats.requests !== requests) {
+    log(`note: ${what}: ${fmt(stats.requests)} requests for ${fmt(requests)} batches`);
+  }
+}
+
+const scaled = (value: number, scale: number) => Math.max(1, Math.round(value * scale));
+
+/** The child's measured intervals (each after a `setup` interval, which is not used). */
+function workIntervals(intervals: Interval[], expected: number): number[] {
+  const work = intervals.filter((i) => i.label !== 'setup').map((i) => i.ir);
+  if (work.length !== expected) throw new Error(`${work.length} measured intervals, expected ${expected}`);
+  return work;
+}
+
+function trackPlan(subject: SubjectName, scale: number): Plan {
+  // node-tracker's track call costs ~20× ours: fewer calls keep its process short (it serves the ratio).
+  const [warmup, calls] = subject === 'ours' ? [20_000, 10_000] : [1_000, 500];
+  const w = scaled(warmup, scale);
+  const n = scaled(calls, scale);
+  return {
+    figure: 'track',
+    subject,
+    units: n,
+    sizes: `${fmt(w)} warm-up calls; N = ${fmt(n)} calls`,
+    measure: async (sizes) => {
+      const { intervals } = await runUnderCallgrind('instructions-track.ts', {
+        subject,
+        warmup: w,
+        sizes,
+        chunk: 1_000,
+      });
+      return workIntervals(intervals, sizes.length);
+    },
+  };
+}
+
+function deliveryPlan(subject: SubjectName, batch: 100 | 1_000, scale: number): Plan {
+  // The send path needs ~20,000 events of warm-up to stop moving (issue 22: 200 batches of 100).
+  const sizes: Record<SubjectName, Record<number, [number, number]>> = {
+    ours: { 100: [200, 30], 1_000: [20, 3] },
+    'node-tracker': { 100: [10, 5], 1_000: [1, 1] },
+  };
+  const [warmup, batches] = sizes[subject][batch];
+  const w = scaled(warmup, scale);
+  const n = scaled(batches, scale);
+  return {
+    figure: batch === 100 ? 'batch100' : 'batch1000',
+    subject,
+    units: n * batch,
+    sizes: `${fmt(w)} warm-up batches; N = ${fmt(n)} batches (${fmt(n * batch)} events)`,
+    measure: async (events) => {
+      const sink = await startSink();
+      try {
+        const perInterval = events.map((e) => e / batch);
+        const { result, intervals } = await runUnderCallgrind<{ type: 'result'; tracked: number }>(
+          'instructions-delivery.ts',
+          { subject, collectorPort: sink.client.port, batch, warmupBatches: w, sizes: perInterval },
+        );
+        const total = (w + perInterval.reduce((a, b) => a + b, 0)) * batch;
+        if (result.tracked !== total) throw new Error(`${subject}: tracked ${result.tracked}, expected ${total}`);
+        const stats = await sink.client.waitFor(total, { quietMs: 2_000, timeoutMs: 30_000 });
+        checkDelivery(`${subject}, batches of ${batch}`, stats, total, total / batch);
+        return workIntervals(intervals, events.length);
+      } finally {
+        sink.stop();
+      }
+    },
+  };
+}
+
+/** One GET on a keep-alive agent; resolves with the status once the body is read. */
+function get(agent: Agent, port: number, path: string): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolveStatus(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function requestPlan(scale: number): Plan {
+  const batch = 100;
+  const w = scaled(10, scale);
+  const n = scaled(2, scale);
+  return {
+    figure: 'request',
+    subject: 'ours',
+    units: n * batch,
+    sizes: `${fmt(w * batch)} warm-up requests; N = ${fmt(n * batch)} requests, in groups of ${batch}`,
+    measure: async (sizes) => {
+      const sink = await startSink();
+      const app = new CallgrindChild('instructions-app.ts', { collectorPort: sink.client.port, batch });
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      let sent = 0;
+      /** `groups` groups of `batch` requests, each group's batch at the collector before the next group. */
+      const load = async (groups: number, port: number) => {
+        for (let g = 0; g < groups; g++) {
+          for (let i = 0; i < batch; i++) {
+            const status = await get(agent, port, '/tracked');
+            if (status !== 200) throw new Error(`GET /tracked answered ${status}`);
+          }
+          sent += batch;
+          const stats = await sink.client.waitFor(sent, { quietMs: 300_000, timeoutMs: 600_000 });
+          if (stats.unique !== sent)
+            throw new Error(`request: ${fmt(stats.unique)} of ${fmt(sent)} events at the collector`);
+        }
+      };
+      const ask = async (type: string, answer: string) => {
+        app.child.send({ type });
+        await app.child.next(answer, 600_000);
+      };
+      try {
+        const { port } = await app.child.next<{ type: 'listening'; port: number }>('listening', 1_800_000);
+        await load(w, port);
+        const work: number[] = [];
+        for (const requests of sizes) {
+          await ask('settle', 'settled');
+          await ask('gc', 'collected');
+          await app.dump(); // start-up, warm-up or the previous interval's end: not used
+          await load(requests / batch, port);
+          await ask('settle', 'settled');
+          work.push(await app.dump());
+        }
+        agent.destroy();
+        app.child.send({ type: 'stop' });
+        const result = await app.child.next<{ type: 'result'; enqueued: number; sent: number }>('result', 600_000);
+        await app.finish();
+        checkDelivery('request', await sink.client.stats(), sent, sent / batch);
+        if (result.sent !== sent) throw new Error(`request: the app sent ${result.sent} of ${sent}`);
+        return work;
+      } catch (err) {
+        app.kill();
+        throw err;
+      } finally {
+        agent.destroy();
+        sink.stop();
+      }
+    },
+  };
+}
+
+/** Runs tasks with at most `jobs` at once, in order. */
+async function pool<T>(tasks: Array<() => Promise<T>>, jobs: number): Promise<PromiseSettledResult<T>[]> {
+  const results: PromiseSettledResult<T>[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      try {
+        results[i] = { status: 'fulfilled', value: await tasks[i]() };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, worker));
+  return results;
+}
+
+function gitState(): string {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: join(__dirname, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const commit = git('rev-parse', '--short', 'HEAD').trim();
+    const dirty = git('status', '--porcelain', '--untracked-files=no').trim();
+    return `commit \`${commit}\`${dirty ? ' + **uncommitted changes**' : ' (clean tree)'}`;
+  } catch {
+    return 'not a git checkout';
+  }
+}
+
+interface FigureResult {
+  plan: Plan;
+  /** Marginal instructions per unit, one per pair. */
+  perUnit: number[];
+  /** Instructions of each pair's intervals: [N, 2N]. */
+  totals: Array<[number, number]>;
+  error?: string;
+}
+
+/** `median (min–max, ±spread %)`; spread = (max − min) / median. */
+function spreadText(values: number[]): string {
+  if (values.length === 0) return 'n/a';
+  const m = median(values);
+  if (values.length === 1) return fmt(m);
+  return `**${fmt(m)}** (${fmt(min(values))}–${fmt(max(values))}, ${fmt(spreadPercent(values), 1)} %)`;
+}
+
+function spreadPercent(values: number[]): number {
+  return ((max(values) - min(values)) / median(values)) * 100;
+}
+
+async function main(): Promise<number> {
+  const pairs = envNumber('INSTR_PAIRS', 3);
+  const jobs = envNumber('INSTR_JOBS', availableParallelism());
+  const scale = envNumber('INSTR_SCALE', 1, false);
+  const figures = envList<FigureId>('INSTR_FIGURES', ['track', 'batch100', 'batch1000', 'request']);
+  const subjects = envList<SubjectName>('INSTR_SUBJECTS', ['ours', 'node-tracker']);
+  const distDir = process.env.INSTR_DIST ? resolve(process.env.INSTR_DIST) : undefined;
+  const startedAt = new Date();
+  const loadAtStart = loadavg().map((l) => l.toFixed(2));
+  const valgrind = ensureValgrind(log);
+  buildChildren({
+    distDir,
+    include: (file) => file === 'collector.ts' || file.startsWith('support') || /children\/instructions-/.test(file),
+  });
+
+  const plans: Plan[] = [];
+  for (const figure of figures) {
+    for (const subject of subjects) {
+      if (figure === 'track') plans.push(trackPlan(subject, scale));
+      if (figure === 'batch100') plans.push(deliveryPlan(subject, 100, scale));
+      if (figure === 'batch1000') plans.push(deliveryPlan(subject, 1_000, scale));
+      if (figure === 'request' && subject === 'ours') plans.push(requestPlan(scale));
+    }
+  }
+  log(
+    `${valgrind}; ${plans.length} measured processes, ${pairs} pairs (N, 2N) each, ${jobs} at a time; scale ${scale}`,
+  );
+
+  // One measured process per figure and subject; its intervals alternate N, 2N / 2N, N per pair.
+  const order = (n: number) => Array.from({ length: pairs }, (_, p) => (p % 2 ? [2 * n, n] : [n, 2 * n])).flat();
+  const tasks = plans.map((plan) => async () => {
+    const t0 = Date.now();
+    const sizes = order(plan.units);
+    const irs = await plan.measure(sizes);
+    log(
+      `${plan.figure} ${plan.subject}: ${((Date.now() - t0) / 1000).toFixed(1)} s; intervals (Ir): ` +
+        irs.map((ir, i) => `${sizes[i] === plan.units ? 'N' : '2N'} ${fmt(ir)}`).join(', '),
+    );
+    return { sizes, irs };
+  });
+  const settled = await pool(tasks, jobs);
+
+  const results: FigureResult[] = plans.map((plan, i) => {
+    const outcome = settled[i];
+    if (outcome.status === 'rejected') {
+      const message = outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason);
+      log(`FAILED: ${plan.figure} ${plan.subject}: ${message}`);
+      return { plan, perUnit: [], totals: [], error: message };
+    }
+    const { sizes, irs } = outcome.value;
+    const totals: Array<[number, number]> = [];
+    for (let p = 0; p < pairs; p++) {
+      const [a, b] = [2 * p, 2 * p + 1];
+      totals.push(sizes[a] < sizes[b] ? [irs[a], irs[b]] : [irs[b], irs[a]]);
+    }
+    return { plan, totals, perUnit: totals.map(([n, n2]) => (n2 - n) / plan.units) };
+  });
+
+  const find = (figure: FigureId, subject: SubjectName) =>
+    results.find((r) => r.plan.figure === figure && r.plan.subject === subject);
+  const cell = (r: FigureResult | undefined) => (!r ? '—' : r.error ? `**failed**: ${r.error}` : spreadText(r.perUnit));
+  const rows = figures.map((figure) => {
+    const ours = find(figure, 'ours');
+    const theirs = find(figure, 'node-tracker');
+    const ratio =
+      ours && theirs && ours.perUnit.length && theirs.perUnit.length
+        ? `${fmt(median(theirs.perUnit) / median(ours.perUnit), 1)}×`
+        : '—';
+    const steady = ours && ours.perUnit.length > 1 ? (spreadPercent(ours.perUnit) <= 3 ? 'yes' : '**no**') : '—';
+    return [FIGURES[figure], cell(ours), cell(theirs), ratio, steady];
+  });
+  const details = results.map((r) => [
+    FIGURES[r.plan.figure],
+    r.plan.subject,
+    r.plan.sizes,
+    r.totals.map(([n, n2]) => `${fmt(n / 1e6, 1)} / ${fmt(n2 / 1e6, 1)}`).join('; ') || '—',
+    r.perUnit.map((v) => fmt(v)).join(', ') || '—',
+  ]);
+  const seconds = Math.round((Date.now() - started) / 1000);
+  const markdown = [
+    `## Instructions (callgrind Ir), nestjs-snowplow vs @snowplow/node-tracker ${nodeTrackerVersion()}`,
+    '',
+    table(
+      ['run', ''],
+      [
+        ['date', `${startedAt.toISOString()} to ${new Date().toISOString()} (${seconds} s)`],
+        [
+          'library',
+          distDir ? `\`${distDir}\` (INSTR_DIST); bench from ${gitState()}` : `${gitState()}; \`dist/\` as built`,
+        ],
+        [
+          'how',
+          `${valgrind} \`--tool=callgrind\`, node ${process.version} \`${NODE_FLAGS.join(' ')}\`; ` +
+            `${pairs} pairs (N, 2N) per figure: intervals of one process per figure and subject, each after a full GC, ` +
+            'counted with `callgrind_control -d`; marginal (Ir(2N) − Ir(N)) / N, medians' +
+            (scale !== 1 ? ` · **INSTR_SCALE=${scale}: not a result**` : '') +
+            (pairs < 3 ? ' · **fewer than 3 pairs: not a result**' : ''),
+        ],
+        [
+          'machine',
+          `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}); load ${loadAtStart.join(' / ')} at the start (counts do not depend on it)`,
+        ],
+      ],
+    ),
+    '',
+    table(
+      [
+        'instructions',
+        'nestjs-snowplow: median (min–max, spread)',
+        '@snowplow/node-tracker: median (min–max, spread)',
+        'node-tracker / ours',
+        'ours within 3 %',
+      ],
+      rows,
+    ),
+    '',
+    `Per trackEvent: ours into a real \`Emitter\` (send loop not started, capacity for every call); node-tracker into its ` +
+      `own emitter and unbounded in-memory store, \`bufferSize\` above the calls. Per delivered event: track a batch, wait ` +
+      `until the collector (another process) has accepted it, repeat; ours \`batchSize\` = \`maxBatchSize\` = the batch, ` +
+      `waited on with \`drain()\`; node-tracker \`bufferSize\` = the batch, \`maxPostBytes\` ${fmt(NODE_TRACKER_MAX_POST_BYTES)} ` +
+      `(one request per batch). Per request: only the app's process is counted; the load comes from another process, one ` +
+      `request at a time on one keep-alive connection; the app's emitter sends one batch of 100 per 100 requests.`,
+    '',
+    table(
+      ['figure', 'subject', 'sizes', 'intervals of each pair: Ir(N) / Ir(2N), millions', 'per unit, each pair'],
+      details,
+    ),
+    '',
+  ].join('\n');
+  process.stdout.write(markdown);
+  if (process.env.INSTR_OUT) writeFileSync(process.env.INSTR_OUT, markdown);
+  log(`done in ${seconds} s`);
+  return results.some((r) => r.error) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  },
+);
