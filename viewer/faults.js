@@ -55,7 +55,7 @@
     $('faults-summary-plan').textContent = summary;
   }
 
-  /** A number from an input, or undefined when empty; text that is not a number is sent as typed, for the collector to name. */
+  /** A number from an input, or undefined when empty; other text is sent as typed, for the collector to name. */
   function numberOf(input) {
     const text = input.value.trim();
     if (text === '') return undefined;

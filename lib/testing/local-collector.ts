@@ -69,7 +69,10 @@ export interface LocalCollector {
   bad(): BadEvent[];
   /** Counts, as Snowplow Micro's `GET /micro/all` gives them, with the events dropped past `maxEvents`. */
   all(): CollectorCounts;
-  /** Forgets every event (and the dropped count) and request received; the viewer's list empties (the fault plan stays). */
+  /**
+   * Forgets every event (and the dropped count) and request received; the viewer's lists empty
+   * (the fault plan stays).
+   */
   reset(): void;
   /**
    * Every tracker request (tp2 POST, pixel GET) in arrival order, with its fate and any fault: a

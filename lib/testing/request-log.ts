@@ -44,7 +44,10 @@ export interface CollectorRequest {
   fault?: RequestFault;
 }
 
-/** A request as `GET /micro/requests` and the viewer's stream list it: no headers (they may hold credentials), no body. */
+/**
+ * A request as `GET /micro/requests` and the viewer's stream list it: no headers (they may hold
+ * credentials), no query, no body.
+ */
 export interface RequestSummary {
   method: string;
   path: string;
@@ -62,7 +65,10 @@ export function summarizeRequest(request: CollectorRequest): RequestSummary {
   return { method, path, receivedAt: new Date(request.receivedAt).toISOString(), complete, status, fate, fault };
 }
 
-/** What a log listener hears: a request added or settled (with its index since the last reset), a reset, or nothing in particular. */
+/**
+ * What a log listener hears: a request added or settled (with its index since the last reset), or a
+ * reset; nothing when only the in-flight count changed.
+ */
 export type RequestLogChange = { type: 'request'; id: number; request: CollectorRequest } | { type: 'reset' };
 
 /** Events counted by eid: `total` events and `distinct` eids. */

@@ -21,6 +21,7 @@ const FILES: Record<string, { file: string; type: string }> = {
   [`${VIEWER_PATH}/requests.js`]: { file: 'requests.js', type: 'text/javascript; charset=utf-8' },
   [`${VIEWER_PATH}/viewer.js`]: { file: 'viewer.js', type: 'text/javascript; charset=utf-8' },
   [`${VIEWER_PATH}/viewer.css`]: { file: 'viewer.css', type: 'text/css; charset=utf-8' },
+  [`${VIEWER_PATH}/faults.css`]: { file: 'faults.css', type: 'text/css; charset=utf-8' },
 };
 
 /** The page may load only its own files and talk only to this collector: no CDN, no font, no beacon. */

@@ -85,10 +85,15 @@ describe('the event viewer, served by the local collector', () => {
       expect([answer.status, answer.headers['content-type']]).toEqual([200, 'text/javascript; charset=utf-8']);
       scripts.push(answer.body);
     }
-    const style = await request(`${collector.viewerUrl}/viewer.css`);
-    expect([style.status, style.headers['content-type']]).toEqual([200, 'text/css; charset=utf-8']);
+    const styles: string[] = [];
+    for (const file of ['viewer.css', 'faults.css']) {
+      expect(page.body).toContain(`<link rel="stylesheet" href="/micro/ui/${file}" />`);
+      const style = await request(`${collector.viewerUrl}/${file}`);
+      expect([style.status, style.headers['content-type']]).toEqual([200, 'text/css; charset=utf-8']);
+      styles.push(style.body);
+    }
     // Nothing off the machine: no absolute URL, no font file, no @import.
-    for (const text of [page.body, ...scripts, style.body]) {
+    for (const text of [page.body, ...scripts, ...styles]) {
       expect(text).not.toMatch(/https?:\/\/|@import|@font-face|url\(/);
     }
   });
