@@ -145,6 +145,10 @@
   function rowFor(record, index) {
     const v = record.view;
     const event = [];
+    if (record.fault) {
+      const title = `stored from a faulted request (${faultText(record.fault)})`;
+      event.push(h('span', { class: 'badge faulted', title }, 'faulted'));
+    }
     if (v.billing) {
       const b = v.billing;
       event.push(h('span', { class: 'badge billing' }, 'billing'));
@@ -166,18 +170,7 @@
       h('span', { class: 'time mono' }, v.time),
       h('span', { class: 'app', title: v.app }, v.app || '–'),
       h('span', { class: 'event', title: `${v.label} ${v.schema}` }, event),
-      h(
-        'span',
-        {},
-        h('span', { class: `badge ${record.kind}` }, record.kind),
-        record.fault
-          ? h(
-              'span',
-              { class: 'badge faulted', title: `stored from a faulted request (${faultText(record.fault)})` },
-              'faulted',
-            )
-          : null,
-      ),
+      h('span', {}, h('span', { class: `badge ${record.kind}` }, record.kind)),
     );
   }
 
