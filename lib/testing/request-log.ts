@@ -121,7 +121,9 @@ export class RequestLog {
   /** Requests dropped (oldest first) to keep at most `maxRequests`. */
   dropped = 0;
   private readonly listeners = new Set<(change?: RequestLogChange) => void>();
-  private readonly ids = new WeakMap<CollectorRequest, number>();
+  /** Each request's index, in the generation (counted in resets) it arrived in. */
+  private readonly ids = new WeakMap<CollectorRequest, { index: number; generation: number }>();
+  private generation = 0;
   /** Requests whose headers arrived and that have not been answered, hung up or reset yet. */
   inFlight = 0;
   /** The most requests in flight at once so far. */
@@ -136,7 +138,7 @@ export class RequestLog {
   /** Adds a request, dropping the oldest past `maxRequests`; returns its index since the last reset. */
   add(request: CollectorRequest): number {
     const index = this.dropped + this.entries.push(request) - 1;
-    this.ids.set(request, index);
+    this.ids.set(request, { index, generation: this.generation });
     if (this.entries.length > this.maxRequests) {
       const excess = this.entries.length - this.maxRequests;
       this.entries.splice(0, excess);
@@ -151,10 +153,11 @@ export class RequestLog {
     for (const listener of [...this.listeners]) listener(change);
   }
 
-  /** Tells the listeners that this request's fate is known now. */
+  /** Tells the listeners that this request's fate is known now (without its id if a reset forgot it). */
   settled(request: CollectorRequest): void {
     const id = this.ids.get(request);
-    this.changed(id === undefined ? undefined : { type: 'request', id, request });
+    const current = id !== undefined && id.generation === this.generation;
+    this.changed(current ? { type: 'request', id: id.index, request } : undefined);
   }
 
   /** Calls `listener` after every change until the returned function is called. */
@@ -167,6 +170,7 @@ export class RequestLog {
     this.entries = [];
     this.dropped = 0;
     this.maxInFlight = this.inFlight;
+    this.generation++;
     this.changed({ type: 'reset' });
   }
 

@@ -227,6 +227,33 @@ describe('the viewer stream: tracker requests and the fault plan', () => {
       stream.close();
     }
   });
+
+  it('forgets a request a reset came during: its late answer is not listed after the reset', async () => {
+    collector.setFaults({ steps: [{ delayMs: 300, count: 1 }] });
+    const stream = openStream(collector);
+    try {
+      await waitFor(() => stream.messages.length >= 3, { what: 'the opening messages' });
+      const slow = postPayload(collector.endpoint, payloadBody(customEventItem('slow', null)));
+      await waitFor(() => collector.requests.length === 1, { what: 'the slow request' });
+      collector.reset();
+      await slow;
+      await postPayload(collector.endpoint, payloadBody(customEventItem('next', null)));
+      const sinceReset = () => {
+        const last = stream.messages.map((m) => m.event).lastIndexOf('requests');
+        return stream.messages.slice(last);
+      };
+      const listed = () =>
+        sinceReset()
+          .filter((m) => m.event === 'request')
+          .flatMap((m) => m.data.requests);
+      await waitFor(() => listed().some((r: { fate?: string }) => r.fate === 'answered'), { what: 'the next request' });
+      expect(sinceReset()[0].data).toEqual({ requests: [], total: 0 });
+      expect(new Set(listed().map((r: { id: number }) => r.id))).toEqual(new Set([0]));
+      expect(listed().every((r: { fault?: unknown }) => r.fault === undefined)).toBe(true);
+    } finally {
+      stream.close();
+    }
+  });
 });
 
 describe('the collector keeps at most maxEvents events', () => {
