@@ -4,6 +4,8 @@
 
   const { BILLING_SCHEMA, FIELD_NAMES, EVENT_TYPES, TIMESTAMP_FIELDS, ENCODED_FIELDS } = window.SnowplowViewer;
   const { h, rawFields, entitiesOf, unstructOf } = window.SnowplowViewer;
+  // Defined by requests.js, loaded after this file.
+  const faultText = (fault) => window.SnowplowViewer.faultText(fault);
   const $ = (id) => document.getElementById(id);
 
   function fieldTable(rows) {
@@ -54,6 +56,7 @@
         { class: 'detail-head' },
         h('span', { class: `badge ${record.kind}` }, record.kind),
         v.billing ? h('span', { class: 'badge billing' }, 'billing') : null,
+        record.fault ? h('span', { class: 'badge faulted' }, 'faulted') : null,
         h('span', { class: 'title' }, v.label || ''),
         copy,
         copied,
@@ -63,6 +66,7 @@
         ['Event id', raw.eid || '–'],
         ['App id', v.app || '–'],
         ['Event type', raw.e ? `${raw.e} (${EVENT_TYPES[raw.e] || 'other'})` : '–'],
+        ...(record.fault ? [['Request fault', `${faultText(record.fault)} (answered, events stored)`]] : []),
       ]),
     ];
     if (record.kind === 'bad') {

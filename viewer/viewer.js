@@ -6,7 +6,7 @@
 
   const ROW_HEIGHT = 32;
   const OVERSCAN = 8;
-  const { h, shortSchema, summarize, renderDetail } = window.SnowplowViewer;
+  const { h, shortSchema, summarize, renderDetail, faultText } = window.SnowplowViewer;
   const $ = (id) => document.getElementById(id);
   const list = $('list');
   const spacer = $('list-spacer');
@@ -101,6 +101,10 @@
     source.addEventListener('snapshot', handle(onSnapshot));
     source.addEventListener('events', handle(onEvents));
     source.addEventListener('reset', handle(onReset));
+    const { onRequests, onRequest, onFaults } = window.SnowplowViewer;
+    source.addEventListener('requests', handle(onRequests));
+    source.addEventListener('request', handle(onRequest));
+    source.addEventListener('faults', handle(onFaults));
     source.addEventListener('open', () => (status.textContent = 'live'));
     source.addEventListener('error', () => (status.textContent = 'reconnecting…'));
   }
@@ -141,6 +145,10 @@
   function rowFor(record, index) {
     const v = record.view;
     const event = [];
+    if (record.fault) {
+      const title = `stored from a faulted request (${faultText(record.fault)})`;
+      event.push(h('span', { class: 'badge faulted', title }, 'faulted'));
+    }
     if (v.billing) {
       const b = v.billing;
       event.push(h('span', { class: 'badge billing' }, 'billing'));
@@ -162,12 +170,7 @@
       h('span', { class: 'time mono' }, v.time),
       h('span', { class: 'app', title: v.app }, v.app || '–'),
       h('span', { class: 'event', title: `${v.label} ${v.schema}` }, event),
-      h(
-        'span',
-        {},
-        h('span', { class: `badge ${record.kind}` }, record.kind),
-        record.event.faulted ? h('span', { class: 'badge faulted' }, 'faulted') : null,
-      ),
+      h('span', {}, h('span', { class: `badge ${record.kind}` }, record.kind)),
     );
   }
 
@@ -302,18 +305,7 @@
     if (!response || !response.ok) status.textContent = 'reset failed';
   });
 
-  /** The fault plan, shown when this collector has one (GET /micro/faults). */
-  async function showFaults() {
-    const response = await fetch('/micro/faults').catch(() => null);
-    if (!response || !response.ok) return;
-    const plan = await response.json().catch(() => null);
-    if (plan === null) return;
-    $('faults-plan').textContent = JSON.stringify(plan, null, 2);
-    $('faults').hidden = false;
-  }
-
   showFilters();
   render();
   connect();
-  void showFaults();
 })();

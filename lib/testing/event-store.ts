@@ -1,3 +1,4 @@
+import type { RequestFault } from './request-log';
 import type { BadEvent, DecodeResult, GoodEvent } from './types';
 
 /** Counts in the shape of Snowplow Micro's `/micro/all`. */
@@ -24,7 +25,8 @@ export interface CollectorSnapshot {
 export type CollectorRecord = { kind: 'good'; event: GoodEvent } | { kind: 'bad'; event: BadEvent };
 
 /** What a store listener hears: a recorded event (with its id, rising from 1), or a reset. */
-export type CollectorChange = { type: 'event'; id: number; record: CollectorRecord } | { type: 'reset' };
+export type CollectorChange =
+  { type: 'event'; id: number; record: CollectorRecord; fault?: RequestFault } | { type: 'reset' };
 
 /** Called on every change of the store. Exceptions it throws are ignored. */
 export type CollectorListener = (change: CollectorChange) => void;
@@ -33,6 +35,8 @@ export type CollectorListener = (change: CollectorChange) => void;
 export interface StoredRecord {
   id: number;
   record: CollectorRecord;
+  /** The fault of the request that brought the event, when it was faulted yet stored (a 2xx or a delay). */
+  fault?: RequestFault;
 }
 
 /** `waitFor` condition: a total event count (good + bad) to reach, or a test on the events. */
@@ -71,16 +75,17 @@ export class EventStore {
     this.listeners.delete(listener);
   }
 
-  add(result: DecodeResult): void {
+  /** Records the events of one request; `fault` marks them as arrived in a faulted (yet stored) request. */
+  add(result: DecodeResult, fault?: RequestFault): void {
     const records: CollectorRecord[] = [
       ...result.good.map((event) => ({ kind: 'good' as const, event })),
       ...result.bad.map((event) => ({ kind: 'bad' as const, event })),
     ];
     for (const record of records) {
       const id = this.nextId++;
-      this.kept.push({ id, record });
+      this.kept.push(fault ? { id, record, fault } : { id, record });
       if (record.kind === 'good') this.good++;
-      this.notify({ type: 'event', id, record });
+      this.notify(fault ? { type: 'event', id, record, fault } : { type: 'event', id, record });
     }
     this.trim();
     for (const waiter of [...this.waiters]) waiter.check();

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CollectorContext, MethodHandlers } from './collector-routes';
 import { InvalidFaultPlanError } from './fault-plan';
 import { readBody } from './request-body';
-import type { CollectorRequest } from './request-log';
+import { summarizeRequest } from './request-log';
 
 const MAX_PLAN_BYTES = 64 * 1024;
 
@@ -18,7 +18,7 @@ export const FAULT_ROUTES: Record<string, MethodHandlers> = {
     DELETE: (_req, res, ctx) => sendJson(res, 200, ctx.traffic.faults.set(null)),
   },
   '/micro/requests': {
-    GET: (_req, res, ctx) => sendJson(res, 200, ctx.traffic.log.requests.map(summary)),
+    GET: (_req, res, ctx) => sendJson(res, 200, ctx.traffic.log.requests.map(summarizeRequest)),
   },
 };
 
@@ -39,13 +39,6 @@ async function setPlan(req: IncomingMessage, res: ServerResponse, ctx: Collector
     if (!(error instanceof InvalidFaultPlanError)) throw error;
     sendJson(res, 400, { error: error.message, field: error.field, code: error.code });
   }
-}
-
-/** A request as `GET /micro/requests` lists it: no headers (they may hold credentials), no body. */
-function summary(request: CollectorRequest) {
-  const { method, url, complete, status, fate, fault } = request;
-  const path = new URL(url, 'http://collector.invalid').pathname;
-  return { method, path, receivedAt: new Date(request.receivedAt).toISOString(), complete, status, fate, fault };
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

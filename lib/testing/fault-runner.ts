@@ -63,6 +63,13 @@ interface StepState {
 export class FaultRunner {
   private plan: FaultPlan | null = null;
   private steps: StepState[] = [];
+  private readonly listeners = new Set<() => void>();
+
+  /** Calls `listener` when the plan is set or cleared and when a step takes a request; returns the unsubscribe. */
+  listen(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /** Replaces the plan (validated; throws `InvalidFaultPlanError`) and starts its counts afresh; null clears it. */
   set(plan: unknown): FaultPlanState {
@@ -70,6 +77,7 @@ export class FaultRunner {
     this.steps = (this.plan?.steps ?? []).map((step) =>
       step.probability === undefined ? { used: 0 } : { used: 0, random: mulberry32(step.seed ?? 1) },
     );
+    this.changed();
     return this.state();
   }
 
@@ -87,8 +95,19 @@ export class FaultRunner {
       if (fault.match && !matches(fault.match, subject)) continue;
       if (state.random && state.random() >= (fault.probability as number)) continue;
       state.used++;
+      this.changed();
       return { step: index, fault };
     }
     return undefined;
+  }
+
+  private changed(): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener();
+      } catch {
+        // A failing listener must not change the answer.
+      }
+    }
   }
 }

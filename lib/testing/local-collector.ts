@@ -70,8 +70,8 @@ export interface LocalCollector {
   /** Counts, as Snowplow Micro's `GET /micro/all` gives them, with the events dropped past `maxEvents`. */
   all(): CollectorCounts;
   /**
-   * Forgets every event (and the dropped count) and every request received; the viewer's list
-   * empties. The fault plan stays.
+   * Forgets every event (and the dropped count) and every request received; the viewer's lists
+   * empty. The fault plan stays.
    */
   reset(): void;
   /**

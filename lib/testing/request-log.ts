@@ -44,6 +44,33 @@ export interface CollectorRequest {
   fault?: RequestFault;
 }
 
+/**
+ * A request as `GET /micro/requests` and the viewer's stream list it: no headers (they may hold
+ * credentials), no query, no body.
+ */
+export interface RequestSummary {
+  method: string;
+  path: string;
+  receivedAt: string;
+  complete: boolean;
+  status?: number;
+  fate?: RequestFate;
+  fault?: RequestFault;
+}
+
+/** Summarizes a request without its headers, query or body. */
+export function summarizeRequest(request: CollectorRequest): RequestSummary {
+  const { method, url, complete, status, fate, fault } = request;
+  const path = new URL(url, 'http://collector.invalid').pathname;
+  return { method, path, receivedAt: new Date(request.receivedAt).toISOString(), complete, status, fate, fault };
+}
+
+/**
+ * What a log listener hears: a request added or settled (with its index since the last reset), or a
+ * reset; nothing when only the in-flight count changed.
+ */
+export type RequestLogChange = { type: 'request'; id: number; request: CollectorRequest } | { type: 'reset' };
+
 /** Events counted by eid: `total` events and `distinct` eids. */
 export interface EventTally {
   /** Events, duplicates included. */
@@ -93,7 +120,10 @@ export class RequestLog {
   private entries: CollectorRequest[] = [];
   /** Requests dropped (oldest first) to keep at most `maxRequests`. */
   dropped = 0;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(change?: RequestLogChange) => void>();
+  /** Each request's index, in the generation (counted in resets) it arrived in. */
+  private readonly ids = new WeakMap<CollectorRequest, { index: number; generation: number }>();
+  private generation = 0;
   /** Requests whose headers arrived and that have not been answered, hung up or reset yet. */
   inFlight = 0;
   /** The most requests in flight at once so far. */
@@ -108,22 +138,30 @@ export class RequestLog {
   /** Adds a request, dropping the oldest past `maxRequests`; returns its index since the last reset. */
   add(request: CollectorRequest): number {
     const index = this.dropped + this.entries.push(request) - 1;
+    this.ids.set(request, { index, generation: this.generation });
     if (this.entries.length > this.maxRequests) {
       const excess = this.entries.length - this.maxRequests;
       this.entries.splice(0, excess);
       this.dropped += excess;
     }
-    this.changed();
+    this.changed({ type: 'request', id: index, request });
     return index;
   }
 
-  /** Tells the waiters that a request's fate changed. */
-  changed(): void {
-    for (const listener of [...this.listeners]) listener();
+  /** Tells the waiters that something changed: a request's fate (`change`), or the in-flight count. */
+  changed(change?: RequestLogChange): void {
+    for (const listener of [...this.listeners]) listener(change);
+  }
+
+  /** Tells the listeners that this request's fate is known now (without its id if a reset forgot it). */
+  settled(request: CollectorRequest): void {
+    const id = this.ids.get(request);
+    const current = id !== undefined && id.generation === this.generation;
+    this.changed(current ? { type: 'request', id: id.index, request } : undefined);
   }
 
   /** Calls `listener` after every change until the returned function is called. */
-  listen(listener: () => void): () => void {
+  listen(listener: (change?: RequestLogChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -132,7 +170,8 @@ export class RequestLog {
     this.entries = [];
     this.dropped = 0;
     this.maxInFlight = this.inFlight;
-    this.changed();
+    this.generation++;
+    this.changed({ type: 'reset' });
   }
 
   accepted(): CollectorRequest[] {

@@ -105,11 +105,11 @@ export class TrackerTraffic {
       return this.settle(request, 'reset');
     }
     if (!reply) {
-      this.store.add(decode().result);
+      this.store.add(decode().result, request.fault);
       route.respond(res, decode());
       return this.settle(request, 'answered', decode().status);
     }
-    if (reply.status >= 200 && reply.status < 300) this.store.add(decode().result);
+    if (reply.status >= 200 && reply.status < 300) this.store.add(decode().result, request.fault);
     answer(res, reply);
     this.settle(request, 'answered', reply.status);
   }
@@ -129,7 +129,7 @@ export class TrackerTraffic {
   private settle(request: CollectorRequest, fate: CollectorRequest['fate'], status?: number): void {
     request.fate = fate;
     if (status !== undefined) request.status = status;
-    this.log.changed();
+    this.log.settled(request);
     this.tell(request);
   }
 

@@ -17,8 +17,11 @@ const FILES: Record<string, { file: string; type: string }> = {
   [VIEWER_PATH]: { file: 'index.html', type: 'text/html; charset=utf-8' },
   [`${VIEWER_PATH}/events.js`]: { file: 'events.js', type: 'text/javascript; charset=utf-8' },
   [`${VIEWER_PATH}/detail.js`]: { file: 'detail.js', type: 'text/javascript; charset=utf-8' },
+  [`${VIEWER_PATH}/faults.js`]: { file: 'faults.js', type: 'text/javascript; charset=utf-8' },
+  [`${VIEWER_PATH}/requests.js`]: { file: 'requests.js', type: 'text/javascript; charset=utf-8' },
   [`${VIEWER_PATH}/viewer.js`]: { file: 'viewer.js', type: 'text/javascript; charset=utf-8' },
   [`${VIEWER_PATH}/viewer.css`]: { file: 'viewer.css', type: 'text/css; charset=utf-8' },
+  [`${VIEWER_PATH}/faults.css`]: { file: 'faults.css', type: 'text/css; charset=utf-8' },
 };
 
 /** The page may load only its own files and talk only to this collector: no CDN, no font, no beacon. */
@@ -63,5 +66,5 @@ function serveFile(path: string): ViewerHandler {
 /** The viewer's routes, by path then method, merged into the collector's. */
 export const VIEWER_ROUTES: Record<string, Partial<Record<string, ViewerHandler>>> = {
   ...Object.fromEntries(Object.keys(FILES).map((path) => [path, { GET: serveFile(path) }])),
-  '/micro/stream': { GET: (req, res, ctx) => streamEvents(req, res, ctx.store) },
+  '/micro/stream': { GET: (req, res, ctx) => streamEvents(req, res, ctx) },
 };

@@ -160,8 +160,11 @@ describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (n
       for (const [file, type] of [
         ['events.js', 'text/javascript; charset=utf-8'],
         ['detail.js', 'text/javascript; charset=utf-8'],
+        ['requests.js', 'text/javascript; charset=utf-8'],
+        ['faults.js', 'text/javascript; charset=utf-8'],
         ['viewer.js', 'text/javascript; charset=utf-8'],
         ['viewer.css', 'text/css; charset=utf-8'],
+        ['faults.css', 'text/css; charset=utf-8'],
       ]) {
         const asset = await fetch(`${viewerUrl}/${file}`);
         expect([asset.status, asset.headers.get('content-type')]).toEqual([200, type]);

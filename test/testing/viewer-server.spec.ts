@@ -79,16 +79,21 @@ describe('the event viewer, served by the local collector', () => {
     expect([script.status, script.headers['content-type']]).toEqual([200, 'text/javascript; charset=utf-8']);
     expect(script.body).toContain("new EventSource('/micro/stream')");
     const scripts = [script.body];
-    for (const file of ['events.js', 'detail.js']) {
+    for (const file of ['events.js', 'detail.js', 'requests.js', 'faults.js']) {
       expect(page.body).toContain(`<script src="/micro/ui/${file}" defer></script>`);
       const answer = await request(`${collector.viewerUrl}/${file}`);
       expect([answer.status, answer.headers['content-type']]).toEqual([200, 'text/javascript; charset=utf-8']);
       scripts.push(answer.body);
     }
-    const style = await request(`${collector.viewerUrl}/viewer.css`);
-    expect([style.status, style.headers['content-type']]).toEqual([200, 'text/css; charset=utf-8']);
+    const styles: string[] = [];
+    for (const file of ['viewer.css', 'faults.css']) {
+      expect(page.body).toContain(`<link rel="stylesheet" href="/micro/ui/${file}" />`);
+      const style = await request(`${collector.viewerUrl}/${file}`);
+      expect([style.status, style.headers['content-type']]).toEqual([200, 'text/css; charset=utf-8']);
+      styles.push(style.body);
+    }
     // Nothing off the machine: no absolute URL, no font file, no @import.
-    for (const text of [page.body, ...scripts, style.body]) {
+    for (const text of [page.body, ...scripts, ...styles]) {
       expect(text).not.toMatch(/https?:\/\/|@import|@font-face|url\(/);
     }
   });
@@ -126,13 +131,127 @@ describe('the event viewer, served by the local collector', () => {
       }
       expect((await request(`${collector.url}/micro/reset`, { method: 'POST' })).status).toBe(200);
       await waitFor(() => first.messages.some((m) => m.event === 'reset'), { what: 'the reset message' });
-      expect(first.messages.at(-1)).toEqual({
-        event: 'reset',
-        data: { counts: { total: 0, good: 0, bad: 0, dropped: 0 } },
-      });
+      await waitFor(() => first.messages.at(-1)?.event === 'requests', { what: 'the emptied request list' });
+      expect(first.messages.slice(-2)).toEqual([
+        { event: 'reset', data: { counts: { total: 0, good: 0, bad: 0, dropped: 0 } } },
+        { event: 'requests', data: { requests: [], total: 0 } },
+      ]);
     } finally {
       first.close();
       second.close();
+    }
+  });
+});
+
+describe('the viewer stream: tracker requests and the fault plan', () => {
+  let collector: LocalCollector;
+  beforeEach(async () => {
+    collector = await startLocalCollector({ port: 0 });
+  });
+  afterEach(() => collector.close());
+
+  it('sends the requests with their fault, the plan with what each step took, and marks events a faulted request stored', async () => {
+    await postPayload(collector.endpoint, payloadBody(customEventItem('plain', null)));
+    const stream = openStream(collector);
+    try {
+      await waitFor(() => stream.messages.length >= 3, { what: 'the three opening messages' });
+      expect(stream.messages.map((m) => m.event)).toEqual(['snapshot', 'requests', 'faults']);
+      expect(stream.messages[1].data).toEqual({
+        requests: [
+          {
+            id: 0,
+            method: 'POST',
+            path: '/com.snowplowanalytics.snowplow/tp2',
+            receivedAt: expect.any(String),
+            complete: true,
+            status: 200,
+            fate: 'answered',
+          },
+        ],
+        total: 1,
+      });
+      expect(stream.messages[2].data).toEqual({ plan: null, applied: [] });
+
+      const plan = {
+        steps: [
+          { status: 503, count: 1 },
+          { status: 202, count: 1 },
+        ],
+      };
+      collector.setFaults(plan);
+      await waitFor(() => stream.messages.some((m) => m.event === 'faults' && m.data.plan), { what: 'the plan' });
+      const refused = await fetch(collector.endpoint, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(payloadBody(customEventItem('refused', null))),
+      });
+      expect(refused.status).toBe(503);
+      await postPayload(collector.endpoint, payloadBody(customEventItem('accepted_in_fault', null)));
+      const settled = () =>
+        stream.messages
+          .filter((m) => m.event === 'request')
+          .flatMap((m) => m.data.requests)
+          .filter((r: { fate?: string }) => r.fate);
+      await waitFor(() => settled().length >= 2, { what: 'the two faulted requests settled' });
+      expect(settled().map((r: Record<string, unknown>) => [r.id, r.status, r.fault])).toEqual([
+        [1, 503, { source: 'plan', step: 0, kind: 'status' }],
+        [2, 202, { source: 'plan', step: 1, kind: 'status' }],
+      ]);
+      await waitFor(() => stream.messages.some((m) => m.event === 'faults' && m.data.applied[1] === 1), {
+        what: 'the counts of the plan',
+      });
+      // Only the 202 stored its event; it carries the fault of its request.
+      const events = stream.messages.filter((m) => m.event === 'events').flatMap((m) => m.data.records);
+      expect(events).toEqual([
+        {
+          id: 2,
+          kind: 'good',
+          event: expect.objectContaining({ name: 'accepted_in_fault' }),
+          fault: { source: 'plan', step: 1, kind: 'status' },
+        },
+      ]);
+      // A page opened now gets the mark in its snapshot too.
+      const later = openStream(collector);
+      try {
+        await waitFor(() => later.messages.length >= 3, { what: 'the later snapshot' });
+        expect(later.messages[0].data.records.map((r: { fault?: unknown }) => r.fault)).toEqual([
+          undefined,
+          { source: 'plan', step: 1, kind: 'status' },
+        ]);
+        expect(later.messages[1].data.total).toBe(3);
+        expect(later.messages[2].data).toEqual({ plan, applied: [1, 1] });
+      } finally {
+        later.close();
+      }
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('forgets a request a reset came during: its late answer is not listed after the reset', async () => {
+    collector.setFaults({ steps: [{ delayMs: 300, count: 1 }] });
+    const stream = openStream(collector);
+    try {
+      await waitFor(() => stream.messages.length >= 3, { what: 'the opening messages' });
+      const slow = postPayload(collector.endpoint, payloadBody(customEventItem('slow', null)));
+      await waitFor(() => collector.requests.length === 1, { what: 'the slow request' });
+      collector.reset();
+      await slow;
+      await postPayload(collector.endpoint, payloadBody(customEventItem('next', null)));
+      const sinceReset = () => {
+        const last = stream.messages.map((m) => m.event).lastIndexOf('requests');
+        return stream.messages.slice(last);
+      };
+      const listed = () =>
+        sinceReset()
+          .filter((m) => m.event === 'request')
+          .flatMap((m) => m.data.requests);
+      await waitFor(() => listed().some((r: { fate?: string }) => r.fate === 'answered'), { what: 'the next request' });
+      expect(sinceReset()[0].data).toEqual({ requests: [], total: 0 });
+      expect(new Set(listed().map((r: { id: number }) => r.id))).toEqual(new Set([0]));
+      expect(listed().every((r: { fault?: unknown }) => r.fault === undefined)).toBe(true);
+    } finally {
+      stream.close();
     }
   });
 });
@@ -251,6 +370,21 @@ describe('cross-origin rules', () => {
     expect((await request(`${collector.url}/micro/good`, { headers: named })).status).toBe(200);
     expect((await request(`${collector.url}/micro/reset`, { method: 'POST', headers: own })).status).toBe(200);
     expect(collector.all().total).toBe(0);
+    // The viewer's fault control: a JSON POST from the page itself sets the plan, another site's does not.
+    const plan = JSON.stringify({ steps: [{ status: 503, count: 1 }] });
+    const json = { 'Content-Type': 'application/json' };
+    const foreign = { ...json, Origin: 'http://127.0.0.1:1', 'Sec-Fetch-Site': 'same-site' };
+    const refused = await request(`${collector.url}/micro/faults`, { method: 'POST', headers: foreign, body: plan });
+    expect([refused.status, collector.faults().plan]).toEqual([403, null]);
+    const set = await request(`${collector.url}/micro/faults`, {
+      method: 'POST',
+      headers: { ...own, ...json },
+      body: plan,
+    });
+    expect(set.status).toBe(200);
+    expect(collector.faults().plan).toEqual({ steps: [{ status: 503, count: 1 }] });
+    const cleared = await request(`${collector.url}/micro/faults`, { method: 'DELETE', headers: own });
+    expect([cleared.status, collector.faults().plan]).toEqual([200, null]);
   });
 
   it('serves the page itself to a link opened from another site', async () => {
