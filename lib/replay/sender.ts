@@ -85,6 +85,8 @@ export class ReplaySender {
     // One signal for every request of the replay.
     setMaxListeners(0, this.abort.signal);
     this.deadlineTimer = setTimeout(() => this.stop(), Math.max(0, options.deadline - Date.now()));
+    // A sync failing in the journal's own timer stops the replay, as a failed record does.
+    options.journal.watch((err) => this.journalFailed(err));
   }
 
   /** Queues a line; resolves when there is room for the next one. */
@@ -190,10 +192,14 @@ export class ReplaySender {
     try {
       this.options.journal.record(entries);
     } catch (err) {
-      // Progress can no longer be saved: stop, and let the final rewrite remove what was delivered.
-      this.journalError ??= err;
-      this.stop();
+      this.journalFailed(err);
     }
+  }
+
+  /** Progress can no longer be saved: nothing more is sent, and the replay rejects with this error. */
+  private journalFailed(err: unknown): void {
+    this.journalError ??= err;
+    this.stop();
   }
 
   private bisect(batch: ReplayItem[]): void {
