@@ -213,7 +213,7 @@ export class ReplaySender {
     this.options.report.refused(item.lineNo, item.eid, cause);
   }
 
-  /** Waits with the batch's own backoff (or Retry-After), without its payload texts in memory. */
+  /** Waits with the batch's own backoff (or a longer Retry-After), without its payload texts in memory. */
   private hold(batch: ReplayItem[], retryAfterMs?: number): void {
     let failures = 0;
     for (const item of batch) {
@@ -224,7 +224,9 @@ export class ReplaySender {
     this.loaded -= batch.length;
     this.heldLines += batch.length;
     const { baseMs, factor, capMs } = DEFAULT_BACKOFF;
-    const delay = retryAfterMs ?? Math.floor(Math.random() * Math.min(capMs, baseMs * Math.pow(factor, failures - 1)));
+    const backoff = Math.floor(Math.random() * Math.min(capMs, baseMs * Math.pow(factor, failures - 1)));
+    // A Retry-After of 0 or a date past is no reason to retry at once: the backoff still applies.
+    const delay = Math.max(retryAfterMs ?? 0, backoff);
     const timer = setTimeout(() => {
       this.held.delete(timer);
       this.heldLines -= batch.length;
