@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { replayDeadLetters, StorageError } from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../storage/support/tmpfs';
 import { jsonl, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 
 describe('replayDeadLetters, when its journal fails or is not a file of its own', () => {
@@ -82,6 +83,40 @@ describe('replayDeadLetters, when its journal fails or is not a file of its own'
       resumed: 10,
       remaining: 0,
     });
+  });
+
+  it('on a real full disk, stops at the journal write that fails and rejects naming the journal; the file stays whole', async () => {
+    const disk = mountTmpfs('1m');
+    try {
+      const file = join(disk, 'dead-letters.jsonl');
+      const written = records(300, { billing: 300 });
+      const text = jsonl(written);
+      writeFileSync(file, text);
+      // The disk fills up while the first batch is on its way; later batches hang, so only the
+      // journal's failure can end the replay before its timeout.
+      collector.behaviour = (_request, index) => {
+        if (index > 0) return { hang: true };
+        fillDisk(disk);
+        return { status: 200 };
+      };
+      const error = await replayDeadLetters(file, {
+        collectorUrl: collector.endpoint,
+        timeoutMs: 30_000,
+        concurrency: 1,
+        // 200 journal entries (~6 KB) need more than the journal's first page: that write meets the full disk.
+        batchSize: 200,
+        logger,
+      }).catch((err: unknown) => err);
+
+      expect(error).toBeInstanceOf(StorageError);
+      expect(error).toMatchObject({ path: `${file}.replay-journal` });
+      expect((error as Error).message).toMatch(/cannot write the replay journal: ENOSPC/);
+      expect(readFileSync(file, 'utf8')).toBe(text);
+      expect(collector.requests.length).toBeLessThanOrEqual(2);
+      await waitFor(() => collector.inFlight === 0, { timeoutMs: 10_000, what: 'the hung request to be aborted' });
+    } finally {
+      unmountTmpfs(disk);
+    }
   });
 
   it('refuses a journal path that is a symbolic link, and leaves its target untouched', async () => {
