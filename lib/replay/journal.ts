@@ -1,10 +1,22 @@
-import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { StorageError } from '../errors';
 import { errorMessage } from './files';
 
 /** The journal's first line: names the format and the file (device and inode) its offsets are in. */
 const HEADER = 'nestjs-snowplow replay journal v1';
 const FILE_MODE = 0o600;
+/** Never through a symbolic link: a link at the journal's path would have its target truncated and written. */
+const { O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY } = constants;
 /** Synced to disk after this many entries, or this long after the first unsynced one, whichever comes first. */
 export const JOURNAL_SYNC_EVERY = 1_000;
 export const JOURNAL_SYNC_MS = 200;
@@ -36,6 +48,12 @@ export class ReplayJournal {
   private fd: number;
   private unsynced = 0;
   private timer?: NodeJS.Timeout;
+  /**
+   * The first failure to write or sync: every later `record` and `sync` throws it (an fsync that
+   * failed once proves nothing when a later one succeeds).
+   */
+  private failure?: StorageError;
+  private onFailure?: (err: StorageError) => void;
 
   private constructor(
     readonly path: string,
@@ -55,21 +73,15 @@ export class ReplayJournal {
   static open(file: string, identity: FileIdentity, onStale: (reason: string) => void): ReplayJournal {
     const path = `${file}.replay-journal`;
     const header = `${HEADER} dev=${identity.dev} ino=${identity.ino}`;
-    let existing: string | undefined;
-    try {
-      existing = readFileSync(path, 'latin1');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new StorageError(path, `cannot read the replay journal: ${errorMessage(err)}`);
-      }
-    }
+    const existing = readJournal(path);
     const lines = existing?.split('\n') ?? [];
     const current = lines[0] === header;
     if (existing !== undefined && !current) {
       onStale(`${path} is about another version of the file (it was replaced since); started a new journal`);
     }
     try {
-      const fd = openSync(path, current ? 'a' : 'w', FILE_MODE);
+      const flags = O_WRONLY | O_CREAT | O_NOFOLLOW | (current ? O_APPEND : O_TRUNC);
+      const fd = openSync(path, flags, FILE_MODE);
       fchmodSync(fd, FILE_MODE);
       const journal = new ReplayJournal(path, fd, current ? parseEntries(lines.slice(1)) : []);
       // A line cut short by a kill is ignored above; what follows it starts on a line of its own.
@@ -79,12 +91,21 @@ export class ReplayJournal {
       return journal;
     } catch (err) {
       if (err instanceof StorageError) throw err;
-      throw new StorageError(path, `cannot write the replay journal: ${errorMessage(err)}`);
+      throw journalOpenError(path, 'write', err);
     }
+  }
+
+  /**
+   * `listener` hears the failure of a sync run by the timer (it has no caller to throw to): the
+   * sender stops on it, and the replay then rejects with it.
+   */
+  watch(listener: (err: StorageError) => void): void {
+    this.onFailure = listener;
   }
 
   /** Records delivered lines: written at once, synced every N entries or T ms. */
   record(entries: readonly JournalEntry[]): void {
+    if (this.failure) throw this.failure;
     if (entries.length === 0) return;
     let text = '';
     for (const { offset, key } of entries) {
@@ -94,7 +115,7 @@ export class ReplayJournal {
     this.write(text);
     this.unsynced += entries.length;
     if (this.unsynced >= JOURNAL_SYNC_EVERY) this.sync();
-    else this.timer ??= setTimeout(() => this.sync(), JOURNAL_SYNC_MS);
+    else this.timer ??= setTimeout(() => this.syncInBackground(), JOURNAL_SYNC_MS);
   }
 
   /** Whether the line at `offset` with this key was delivered. */
@@ -102,14 +123,16 @@ export class ReplayJournal {
     return this.delivered.get(offset) === key;
   }
 
+  /** Syncs the entries written; throws the journal's failure, this one's or an earlier one's. */
   sync(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.failure) throw this.failure;
     this.unsynced = 0;
     try {
       fsyncSync(this.fd);
     } catch (err) {
-      throw new StorageError(this.path, `cannot sync the replay journal: ${errorMessage(err)}`);
+      throw this.fail(new StorageError(this.path, `cannot sync the replay journal: ${errorMessage(err)}`));
     }
   }
 
@@ -129,15 +152,70 @@ export class ReplayJournal {
     }
   }
 
+  /** The timer's sync: no caller to throw to, so the failure is kept and the listener told (never uncaught). */
+  private syncInBackground(): void {
+    try {
+      this.sync();
+    } catch (err) {
+      const listener = this.onFailure;
+      if (listener && err instanceof StorageError) {
+        try {
+          listener(err);
+        } catch {
+          // The failure is kept: the next record or sync throws it to a caller.
+        }
+      }
+    }
+  }
+
+  private fail(err: StorageError): StorageError {
+    this.failure ??= err;
+    return err;
+  }
+
   private write(text: string): void {
     const bytes = Buffer.from(text, 'latin1');
     let done = 0;
     try {
       while (done < bytes.length) done += writeSync(this.fd, bytes, done);
     } catch (err) {
-      throw new StorageError(this.path, `cannot write the replay journal: ${errorMessage(err)}`);
+      throw this.fail(new StorageError(this.path, `cannot write the replay journal: ${errorMessage(err)}`));
     }
   }
+}
+
+/** The journal's text, or undefined when there is none; never read through a symbolic link, nor from a non-file. */
+function readJournal(path: string): string | undefined {
+  let fd: number;
+  try {
+    // O_NONBLOCK: a FIFO at the path must not hang the replay before fstat refuses it.
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw journalOpenError(path, 'read', err);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      throw new StorageError(path, 'the replay journal is not a regular file; move it aside, then replay again');
+    }
+    return readFileSync(fd, 'latin1');
+  } catch (err) {
+    if (err instanceof StorageError) throw err;
+    throw journalOpenError(path, 'read', err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function journalOpenError(path: string, what: 'read' | 'write', err: unknown): StorageError {
+  if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+    return new StorageError(
+      path,
+      'the replay journal is a symbolic link, which is never followed (its target would be overwritten); ' +
+        'remove the link, then replay again',
+    );
+  }
+  return new StorageError(path, `cannot ${what} the replay journal: ${errorMessage(err)}`);
 }
 
 function parseEntries(lines: readonly string[]): JournalEntry[] {

@@ -93,9 +93,11 @@ const consoleLogger: EmitterLogger = {
  * are not records are kept untouched; lines appended while the replay runs are kept. Run it on a
  * file no running process is writing to, and one replay per file at a time.
  *
- * Throws `InvalidOptionError` for bad options and `StorageError` when the file or its journal
- * cannot be read or written, or the file changed during the replay other than by appending (it is
- * then left as it is, with its journal, so the next replay skips what was delivered).
+ * Throws `InvalidOptionError` for bad options and `StorageError` (naming the file at fault) when the
+ * file or its journal cannot be read, written or synced, the journal's path is a symbolic link, or
+ * the file changed during the replay other than by appending. The file is then left as it is, every
+ * line still in it, with its journal, so the next replay skips what the journal names; a journal
+ * failing mid-replay stops the sending at once.
  */
 export async function replayDeadLetters(
   file: string,
@@ -195,17 +197,21 @@ export async function replayDeadLetters(
       closeSync(fd);
       client.close();
     }
+    if (sender.journalError !== undefined) {
+      // Progress can no longer be saved: the file is left as it is (with its journal) rather than rewritten.
+      safeLog(() =>
+        logger.error(
+          `the replay stopped: ${errorMessage(sender.journalError)}; ${file} is left as it is, every line still ` +
+            'in it: run the replay again once the journal can be written (the lines its journal could not keep ' +
+            'are sent again, with the same eids)',
+        ),
+      );
+      throw sender.journalError;
+    }
     journal.sync();
     const deliverable = survey.total - invalid - survey.conflicts - survey.resumed;
     const unsent = deliverable - sender.delivered - sender.refused - sender.changed - tooLarge;
     report.unsent(unsent, reachedAll);
-    if (sender.journalError !== undefined) {
-      safeLog(() =>
-        logger.error(
-          `the replay stopped: ${errorMessage(sender.journalError)}; the lines delivered so far are removed now`,
-        ),
-      );
-    }
     const counts = {
       total: survey.total,
       invalid,

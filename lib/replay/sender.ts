@@ -85,6 +85,8 @@ export class ReplaySender {
     // One signal for every request of the replay.
     setMaxListeners(0, this.abort.signal);
     this.deadlineTimer = setTimeout(() => this.stop(), Math.max(0, options.deadline - Date.now()));
+    // A sync failing in the journal's own timer stops the replay, as a failed record does.
+    options.journal.watch((err) => this.journalFailed(err));
   }
 
   /** Queues a line; resolves when there is room for the next one. */
@@ -190,10 +192,14 @@ export class ReplaySender {
     try {
       this.options.journal.record(entries);
     } catch (err) {
-      // Progress can no longer be saved: stop, and let the final rewrite remove what was delivered.
-      this.journalError ??= err;
-      this.stop();
+      this.journalFailed(err);
     }
+  }
+
+  /** Progress can no longer be saved: nothing more is sent, and the replay rejects with this error. */
+  private journalFailed(err: unknown): void {
+    this.journalError ??= err;
+    this.stop();
   }
 
   private bisect(batch: ReplayItem[]): void {
@@ -207,7 +213,7 @@ export class ReplaySender {
     this.options.report.refused(item.lineNo, item.eid, cause);
   }
 
-  /** Waits with the batch's own backoff (or Retry-After), without its payload texts in memory. */
+  /** Waits with the batch's own backoff (or a longer Retry-After), without its payload texts in memory. */
   private hold(batch: ReplayItem[], retryAfterMs?: number): void {
     let failures = 0;
     for (const item of batch) {
@@ -218,7 +224,9 @@ export class ReplaySender {
     this.loaded -= batch.length;
     this.heldLines += batch.length;
     const { baseMs, factor, capMs } = DEFAULT_BACKOFF;
-    const delay = retryAfterMs ?? Math.floor(Math.random() * Math.min(capMs, baseMs * Math.pow(factor, failures - 1)));
+    const backoff = Math.floor(Math.random() * Math.min(capMs, baseMs * Math.pow(factor, failures - 1)));
+    // A Retry-After of 0 or a date past is no reason to retry at once: the backoff still applies.
+    const delay = Math.max(retryAfterMs ?? 0, backoff);
     const timer = setTimeout(() => {
       this.held.delete(timer);
       this.heldLines -= batch.length;

@@ -76,6 +76,38 @@ describe('replayDeadLetters, when lines fail', () => {
     ]);
   });
 
+  it('backs off on a Retry-After of 0 or of a date past as without one, and the other lines go on', async () => {
+    const written = records(22, { billing: 22 });
+    const [zero, past] = [written[3], written[12]];
+    writeFileSync(path, jsonl(written));
+    const pastDate = new Date(Date.now() - 60_000).toUTCString();
+    collector.behaviour = (request) => {
+      if (request.body.includes(zero.eid)) return { status: 503, headers: { 'Retry-After': '0' } };
+      if (request.body.includes(past.eid)) return { status: 503, headers: { 'Retry-After': pastDate } };
+      return { status: 200 };
+    };
+
+    // One event per request, so each of the two stands alone.
+    const result = await replayDeadLetters(path, {
+      collectorUrl: collector.endpoint,
+      timeoutMs: 10_000,
+      concurrency: 2,
+      batchSize: 1,
+      logger,
+    });
+    expect(result).toMatchObject({ total: 22, delivered: 20, remaining: 2, unsent: 2, refused: 0 });
+    expect(readFileSync(path, 'utf8')).toBe(jsonl([zero, past]));
+    const others = written.filter((record) => record !== zero && record !== past).map((record) => record.eid);
+    expect(acceptedEids().sort()).toEqual(others.sort());
+    for (const record of [zero, past]) {
+      const tries = requestsWith(record.eid);
+      // Retried, with the exponential backoff: a handful in its first second (a retry at once made hundreds).
+      expect(tries.length).toBeGreaterThanOrEqual(2);
+      const firstSecond = tries.filter((request) => request.receivedAt - tries[0].receivedAt < 1_000);
+      expect(firstSecond.length).toBeLessThanOrEqual(20);
+    }
+  });
+
   it('retries a batch that got no answer (an outage) until the collector is back', async () => {
     const written = records(300, { billing: 300 });
     writeFileSync(path, jsonl(written));
