@@ -31,7 +31,8 @@ const SHARED_POLL_INTERVAL_MS = 1_000;
  * and are written in one transaction per event-loop tick, and at the latest when the process exits
  * (`process.exit()`, an uncaught exception or unhandled rejection, or the end of the event loop);
  * anything that reads the queue writes them first. A failed write keeps them in memory (bounded by
- * the capacity), tells the `onFailure` handler and is retried with a backoff; at exit or close,
+ * the capacity), tells the `onFailure` handler and is retried with a backoff, while the rows already
+ * in the file are still leased, sent and deleted (freeing a full disk); at exit or close,
  * what still cannot be written goes to the handler (the emitter dead-letters it). Leased events
  * stay in the file until `ack`, so after a crash the next process sends them again with their
  * original eid, dtm and payload, oldest first. Deleted rows are reclaimed (incremental vacuum) and
@@ -150,7 +151,7 @@ export class SqliteStorage implements EventStorage {
     this.assertOpen();
     if (!Number.isSafeInteger(maxCount) || maxCount < 0)
       throw new InvalidOptionError('maxCount', 'must be a non-negative integer');
-    this.flushPending();
+    this.writePendingFirst();
     if (maxCount === 0 || this.size === 0) return [];
     const now = Date.now();
     // Leases of this process's own file last until ack, release or the next open; in a shared
@@ -188,7 +189,7 @@ export class SqliteStorage implements EventStorage {
     if (events.length === 0) return 0;
     // Back of the lane, after everything added before: each row is re-inserted with a new
     // sequence number and its new attempt count, in the same transaction that deletes it.
-    this.flushPending();
+    this.writePendingFirst();
     this.run('requeue failed events', () =>
       this.db.transaction(() => {
         for (const e of events) {
@@ -296,6 +297,16 @@ export class SqliteStorage implements EventStorage {
     return count;
   }
 
+  /**
+   * Before reading the queue: writes the pending custom events, as a background write. A refused
+   * write (a full disk) is told to the handler and retried by the background writes, once per
+   * failure: it never stops the rows already in the file from being leased, sent and deleted,
+   * which is what frees the disk.
+   */
+  private writePendingFirst(): void {
+    if (!this.background.retrying) this.background.run();
+  }
+
   private flushPending(): void {
     this.flushScheduled = false;
     if (this.closed || (this.pending.length === 0 && this.toEvict === 0)) return;
@@ -333,11 +344,14 @@ export class SqliteStorage implements EventStorage {
     if (this.closed) throw new StorageError(this.path, 'is closed');
   }
 
-  /** Runs a statement, translating SQLite's errors; a write's outcome sets or clears `writeError`. */
+  /**
+   * Runs a statement, translating SQLite's errors; a write's outcome sets or clears `writeError`
+   * (kept while pending events wait for a retry: the store still refuses them).
+   */
   private run<T>(what: string, fn: () => T, write = true): T {
     try {
       const result = fn();
-      if (write) this.lastWriteError = undefined;
+      if (write && !this.background.retrying) this.lastWriteError = undefined;
       return result;
     } catch (err) {
       const error = translateSqliteError(err, this.file, `cannot ${what}`);

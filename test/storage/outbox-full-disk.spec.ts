@@ -4,7 +4,16 @@
 // retried, and dead-lettered when the process exits with the disk still full. Stats, the metric
 // and the health indicator show a store that refuses writes.
 import { ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller, Get, Module } from '@nestjs/common';
@@ -13,6 +22,7 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import { Emitter, EmitterMetrics, SnowplowModule, StorageFullError, Tracker, TrackerService } from '../../lib';
 import { SnowplowHealthIndicator } from '../../lib/health';
+import { startLocalCollector } from '../../lib/testing/local-collector';
 import { createApp } from '../support/nest';
 import { waitFor } from '../support/wait-for';
 import { fillDisk, mountTmpfs, unmountTmpfs } from './support/tmpfs';
@@ -248,6 +258,68 @@ describe('custom events on a full disk', () => {
         `20 events \\(0 billing\\) could not be written to the event store at shutdown .*; dead-lettered to ${deadLetters}`,
       ),
     );
+  });
+});
+
+describe('events already in the file while custom events cannot be written', () => {
+  it('are sent and deleted with the disk still full; the custom events follow once it has room', async () => {
+    disk = mountTmpfs('1m');
+    const collector = await startLocalCollector();
+    const registry = new Registry();
+    const metrics = new EmitterMetrics({ registry });
+    const errors: string[] = [];
+    const emitter = new Emitter({
+      collectorUrl: collector.endpoint,
+      storage: { type: 'sqlite', path: join(disk, 'outbox.db') },
+      backoff: { baseMs: 5, capMs: 20 },
+      lingerMs: 0,
+      observer: metrics,
+      logger: { warn: () => undefined, error: (m) => errors.push(m) },
+    });
+    try {
+      const tracker = new Tracker({ appId: 'full', emitter });
+      const billing = Array.from({ length: 30 }, () => tracker.trackBillingEvent(billingInput).eid);
+      // Nearly full: room for a lease's and a delete's few pages, not for 150 KB of custom events.
+      const filler = fillDisk(disk);
+      truncateSync(filler, statSync(filler).size - 64 * 1024);
+      const big = 'x'.repeat(3_000);
+      const custom = Array.from({ length: 50 }, (_, i) => tracker.trackEvent('pending', { i, big }).eid);
+      await waitFor(() => emitter.stats().storageErrors >= 1, { timeoutMs: 10_000, what: 'the failed write' });
+      expect(emitter.stats().storageError).toMatch(/cannot write events: the disk is full/);
+
+      // The disk is still full: the billing rows already in the file reach the collector.
+      emitter.start();
+      await collector.waitForEvents(30, 15_000);
+      const sent = () => new Set(collector.events().map((e) => e.eid));
+      expect(sent()).toEqual(new Set(billing));
+      await waitFor(() => emitter.stats().billing.queued === 0, { timeoutMs: 10_000, what: 'the acks' });
+      expect(emitter.stats().custom.queued).toBe(50);
+      // The leases and deletes succeeded, but the store still refuses the pending events.
+      expect(emitter.stats().storageError).toMatch(/cannot write events: the disk is full/);
+      const byOp = async () =>
+        Object.fromEntries(
+          (
+            (await registry.getSingleMetric('snowplow_storage_errors_total')!.get()).values as Array<{
+              labels: Record<string, string>;
+              value: number;
+            }>
+          ).map((v) => [v.labels.op, v.value]),
+        );
+      // The refused write is the background write's, retried with its backoff: never the lease's.
+      expect(await byOp()).toEqual(expect.objectContaining({ lease: 0, release: 0, ack: 0, commit: 0 }));
+      expect((await byOp()).flush).toBe(emitter.stats().storageErrors);
+
+      // Room again: the retry writes the custom events, and they are sent too.
+      unlinkSync(filler);
+      await collector.waitForEvents(80, 15_000);
+      expect(sent()).toEqual(new Set([...billing, ...custom]));
+      expect(emitter.stats().storageError).toBeUndefined();
+      expect(errors.filter((m) => !m.startsWith('could not write tracked events to the event store'))).toEqual([]);
+    } finally {
+      await emitter.stop();
+      metrics.detach();
+      await collector.close();
+    }
   });
 });
 
