@@ -151,7 +151,7 @@ export class SqliteStorage implements EventStorage {
     this.assertOpen();
     if (!Number.isSafeInteger(maxCount) || maxCount < 0)
       throw new InvalidOptionError('maxCount', 'must be a non-negative integer');
-    this.writePendingFirst();
+    this.background.runUnlessRetrying();
     if (maxCount === 0 || this.size === 0) return [];
     const now = Date.now();
     // Leases of this process's own file last until ack, release or the next open; in a shared
@@ -173,13 +173,15 @@ export class SqliteStorage implements EventStorage {
   ack(events: readonly QueuedEvent[]): void {
     this.assertOpen();
     if (events.length === 0) return;
-    this.run('delete delivered events', () =>
-      this.db.transaction(() => {
-        for (const event of events) if (event.id !== undefined) this.statements.delete.run(event.id);
-      })(),
+    // Only the rows this call deleted leave the counts: an ack tried again deletes nothing.
+    const deleted = this.run('delete delivered events', () =>
+      this.db.transaction(() =>
+        events.filter((e) => e.id !== undefined && this.statements.delete.run(e.id).changes > 0),
+      )(),
     );
-    for (const event of events) if (event.id !== undefined) this.unlease(event);
-    this.acksSinceVacuum += events.length;
+    for (const event of deleted) this.unlease(event);
+    this.acksSinceVacuum += deleted.length;
+    // The delete has committed: whatever reclaiming space does, the ack succeeded.
     if (this.acksSinceVacuum >= this.capacity) this.reclaim();
   }
 
@@ -189,7 +191,7 @@ export class SqliteStorage implements EventStorage {
     if (events.length === 0) return 0;
     // Back of the lane, after everything added before: each row is re-inserted with a new
     // sequence number and its new attempt count, in the same transaction that deletes it.
-    this.writePendingFirst();
+    this.background.runUnlessRetrying();
     this.run('requeue failed events', () =>
       this.db.transaction(() => {
         for (const e of events) {
@@ -297,16 +299,6 @@ export class SqliteStorage implements EventStorage {
     return count;
   }
 
-  /**
-   * Before reading the queue: writes the pending custom events, as a background write. A refused
-   * write (a full disk) is told to the handler and retried by the background writes, once per
-   * failure: it never stops the rows already in the file from being leased, sent and deleted,
-   * which is what frees the disk.
-   */
-  private writePendingFirst(): void {
-    if (!this.background.retrying) this.background.run();
-  }
-
   private flushPending(): void {
     this.flushScheduled = false;
     if (this.closed || (this.pending.length === 0 && this.toEvict === 0)) return;
@@ -334,10 +326,11 @@ export class SqliteStorage implements EventStorage {
     }
   }
 
-  /** Returns freed pages to the file system and keeps the WAL small. */
+  /** Reclaims freed pages (see `reclaimSpace`); a failure is told to the handler, never to the ack. */
   private reclaim(): void {
     this.acksSinceVacuum = 0;
-    this.run('reclaim space', () => reclaimSpace(this.db));
+    const failure = reclaimSpace(this.db, this.file);
+    if (failure) this.background.handler?.failed('ack', failure);
   }
 
   private assertOpen(): void {

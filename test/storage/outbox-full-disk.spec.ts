@@ -20,11 +20,20 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { Emitter, EmitterMetrics, SnowplowModule, StorageFullError, Tracker, TrackerService } from '../../lib';
+import {
+  Emitter,
+  EmitterMetrics,
+  SnowplowModule,
+  SqliteStorage,
+  StorageFullError,
+  Tracker,
+  TrackerService,
+} from '../../lib';
 import { SnowplowHealthIndicator } from '../../lib/health';
 import { startLocalCollector } from '../../lib/testing/local-collector';
 import { createApp } from '../support/nest';
 import { waitFor } from '../support/wait-for';
+import { nextTick, queued } from './support/events';
 import { fillDisk, mountTmpfs, unmountTmpfs } from './support/tmpfs';
 
 const ROOT = join(__dirname, '../..');
@@ -320,6 +329,45 @@ describe('events already in the file while custom events cannot be written', () 
       metrics.detach();
       await collector.close();
     }
+  });
+});
+
+describe('reclaiming space after an ack', () => {
+  it('a full disk refusing the vacuum after the delete committed: the ack succeeds, the failure is told once', async () => {
+    disk = mountTmpfs('32m');
+    const path = join(disk, 'outbox.db');
+    // 20 KB rows (overflow pages): billing rows first in the file, custom rows behind them, so that
+    // the vacuum after deleting the billing rows has to move the custom rows' 2 MB of pages.
+    const json = JSON.stringify({ x: 'x'.repeat(20_000) });
+    const row = (kind: 'billing' | 'custom', n: number) => queued(kind, n, { json, bytes: json.length });
+    const setup = new SqliteStorage({ path, capacity: 100 });
+    setup.addBatch(Array.from({ length: 100 }, (_, i) => row('billing', i)));
+    setup.addBatch(Array.from({ length: 100 }, (_, i) => row('custom', i)));
+    await nextTick();
+    setup.close(); // checkpoints and truncates the WAL: its next frames need new room on the disk
+    const storage = new SqliteStorage({ path, capacity: 100 });
+    const failures: string[] = [];
+    storage.onFailure({ failed: (op, e) => failures.push(`${op}: ${e.message}`), unwritten: () => undefined });
+    const leased = storage.lease(100);
+    expect(leased.every((e) => e.kind === 'billing')).toBe(true);
+    // Room for the delete's few pages, not for the vacuum's.
+    const filler = fillDisk(disk);
+    truncateSync(filler, statSync(filler).size - 256 * 1024);
+
+    expect(() => storage.ack(leased)).not.toThrow();
+    expect(failures).toEqual([
+      `ack: Snowplow event store ${path}: cannot reclaim the space of delivered events (they were deleted; tried again later): the disk is full (database or disk is full)`,
+    ]);
+    expect(storage.writeError).toBeUndefined();
+    expect(storage.sizeOf('billing')).toBe(0);
+    // The ack told again (as after a failure) deletes nothing more and leaves the counts alone.
+    storage.ack(leased);
+    expect(failures).toHaveLength(1);
+    expect(storage.size).toBe(100);
+    unlinkSync(filler);
+    expect(storage.lease(200).map((e) => e.eid)).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`));
+    storage.close();
+    expect([...eidsInFile(path)].sort()).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`).sort());
   });
 });
 
