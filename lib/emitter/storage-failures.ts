@@ -36,6 +36,7 @@ export class StorageFailures implements StorageFailureHandler {
 
   /** {@inheritDoc StorageFailureHandler.failed} */
   failed(op: StorageOp, err: Error): void {
+    if (op !== 'flush') return this.record(op, 'tidy up', err);
     this.record(op, 'write tracked events to', `${errorMessage(err)}; they are kept in memory and written again`);
   }
 

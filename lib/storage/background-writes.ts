@@ -42,6 +42,15 @@ export class BackgroundWrites {
     }
   }
 
+  /**
+   * Before reading the queue: the write, unless a retry is scheduled. A refused write (a full disk)
+   * is told to the handler and retried as any, once per failure: it never stops the rows already in
+   * the file from being leased, sent and deleted, which is what frees the disk.
+   */
+  runUnlessRetrying(): void {
+    if (!this.retrying) this.run();
+  }
+
   /** The process is ending (or the store closing): write what is pending, or hand it to the handler for a record. */
   atExit(): void {
     try {

@@ -79,7 +79,10 @@ export const STORAGE_OPS: readonly StorageOp[] = ['commit', 'flush', 'lease', 'a
 
 /** Told by a store about writes it does on its own (see `EventStorage.onFailure`). */
 export interface StorageFailureHandler {
-  /** A background write failed (`op` is `flush`); the events stay in memory and it is retried. */
+  /**
+   * A background write failed: `flush`, the events stay in memory and it is retried; `ack`,
+   * reclaiming the space of delivered events (already deleted) failed and is tried again later.
+   */
   failed(op: StorageOp, err: Error): void;
   /** The process is exiting and these events could not be written: the last chance to keep a record. */
   unwritten(events: readonly QueuedEvent[], err: Error): void;

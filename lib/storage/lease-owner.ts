@@ -41,15 +41,18 @@ export function leaseOwner(): LeaseOwner {
  * Shared mode: a process killed with events in flight leaves them leased until its lease times
  * out. A lease of a process of this namespace and boot that no longer exists goes back to the
  * queue at once; leases of other namespaces or boots (another container, a file from before a
- * reboot or from a version that did not record them) wait for their deadline.
+ * reboot or from a version that did not record them) wait for their deadline. Where this
+ * process's own namespace or boot id cannot be read, no pid can be trusted to name the same
+ * process: every lease waits for its deadline.
  */
 export function releaseLeasesOfDeadProcesses(db: BetterSqlite3.Database): void {
   const now = Date.now();
   const me = leaseOwner();
+  if (me.ns === '' || me.boot === '') return;
   const owners = db
     .prepare(
       'SELECT DISTINCT leased_by FROM snowplow_events WHERE leased_until > ? AND leased_by NOT IN (0, ?) ' +
-        'AND leased_ns = ? AND leased_boot = ?',
+        "AND leased_ns = ? AND leased_boot = ? AND leased_ns <> '' AND leased_boot <> ''",
     )
     .pluck()
     .all(now, me.pid, me.ns, me.boot) as number[];

@@ -222,11 +222,21 @@ export function prepareStatements(db: Database): OutboxStatements {
   };
 }
 
-/** Returns freed pages to the file system and keeps the WAL small. */
-export function reclaimSpace(db: Database): void {
-  const free = db.pragma('freelist_count', { simple: true }) as number;
-  if (free >= FREE_PAGES_BEFORE_VACUUM) db.pragma('incremental_vacuum');
-  db.pragma('wal_checkpoint(PASSIVE)');
+/**
+ * Returns freed pages to the file system and keeps the WAL small, after delivered events were
+ * deleted. Returns the error when SQLite refuses (a full disk, a shared file's lock): the deletes
+ * have committed, so it fails no ack; the next reclaim tries again.
+ */
+export function reclaimSpace(db: Database, file: OutboxFile): Error | undefined {
+  try {
+    const free = db.pragma('freelist_count', { simple: true }) as number;
+    if (free >= FREE_PAGES_BEFORE_VACUUM) db.pragma('incremental_vacuum');
+    db.pragma('wal_checkpoint(PASSIVE)');
+    return undefined;
+  } catch (err) {
+    const what = 'cannot reclaim the space of delivered events (they were deleted; tried again later)';
+    return translateSqliteError(err, file, what);
+  }
 }
 
 /**

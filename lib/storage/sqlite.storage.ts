@@ -31,7 +31,8 @@ const SHARED_POLL_INTERVAL_MS = 1_000;
  * and are written in one transaction per event-loop tick, and at the latest when the process exits
  * (`process.exit()`, an uncaught exception or unhandled rejection, or the end of the event loop);
  * anything that reads the queue writes them first. A failed write keeps them in memory (bounded by
- * the capacity), tells the `onFailure` handler and is retried with a backoff; at exit or close,
+ * the capacity), tells the `onFailure` handler and is retried with a backoff, while the rows already
+ * in the file are still leased, sent and deleted (freeing a full disk); at exit or close,
  * what still cannot be written goes to the handler (the emitter dead-letters it). Leased events
  * stay in the file until `ack`, so after a crash the next process sends them again with their
  * original eid, dtm and payload, oldest first. Deleted rows are reclaimed (incremental vacuum) and
@@ -150,7 +151,7 @@ export class SqliteStorage implements EventStorage {
     this.assertOpen();
     if (!Number.isSafeInteger(maxCount) || maxCount < 0)
       throw new InvalidOptionError('maxCount', 'must be a non-negative integer');
-    this.flushPending();
+    this.background.runUnlessRetrying();
     if (maxCount === 0 || this.size === 0) return [];
     const now = Date.now();
     // Leases of this process's own file last until ack, release or the next open; in a shared
@@ -172,13 +173,15 @@ export class SqliteStorage implements EventStorage {
   ack(events: readonly QueuedEvent[]): void {
     this.assertOpen();
     if (events.length === 0) return;
-    this.run('delete delivered events', () =>
-      this.db.transaction(() => {
-        for (const event of events) if (event.id !== undefined) this.statements.delete.run(event.id);
-      })(),
+    // Only the rows this call deleted leave the counts: an ack tried again deletes nothing.
+    const deleted = this.run('delete delivered events', () =>
+      this.db.transaction(() =>
+        events.filter((e) => e.id !== undefined && this.statements.delete.run(e.id).changes > 0),
+      )(),
     );
-    for (const event of events) if (event.id !== undefined) this.unlease(event);
-    this.acksSinceVacuum += events.length;
+    for (const event of deleted) this.unlease(event);
+    this.acksSinceVacuum += deleted.length;
+    // The delete has committed: whatever reclaiming space does, the ack succeeded.
     if (this.acksSinceVacuum >= this.capacity) this.reclaim();
   }
 
@@ -188,7 +191,7 @@ export class SqliteStorage implements EventStorage {
     if (events.length === 0) return 0;
     // Back of the lane, after everything added before: each row is re-inserted with a new
     // sequence number and its new attempt count, in the same transaction that deletes it.
-    this.flushPending();
+    this.background.runUnlessRetrying();
     this.run('requeue failed events', () =>
       this.db.transaction(() => {
         for (const e of events) {
@@ -323,21 +326,25 @@ export class SqliteStorage implements EventStorage {
     }
   }
 
-  /** Returns freed pages to the file system and keeps the WAL small. */
+  /** Reclaims freed pages (see `reclaimSpace`); a failure is told to the handler, never to the ack. */
   private reclaim(): void {
     this.acksSinceVacuum = 0;
-    this.run('reclaim space', () => reclaimSpace(this.db));
+    const failure = reclaimSpace(this.db, this.file);
+    if (failure) this.background.handler?.failed('ack', failure);
   }
 
   private assertOpen(): void {
     if (this.closed) throw new StorageError(this.path, 'is closed');
   }
 
-  /** Runs a statement, translating SQLite's errors; a write's outcome sets or clears `writeError`. */
+  /**
+   * Runs a statement, translating SQLite's errors; a write's outcome sets or clears `writeError`
+   * (kept while pending events wait for a retry: the store still refuses them).
+   */
   private run<T>(what: string, fn: () => T, write = true): T {
     try {
       const result = fn();
-      if (write) this.lastWriteError = undefined;
+      if (write && !this.background.retrying) this.lastWriteError = undefined;
       return result;
     } catch (err) {
       const error = translateSqliteError(err, this.file, `cannot ${what}`);

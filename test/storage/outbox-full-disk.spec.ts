@@ -4,17 +4,36 @@
 // retried, and dead-lettered when the process exits with the disk still full. Stats, the metric
 // and the health indicator show a store that refuses writes.
 import { ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller, Get, Module } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { Emitter, EmitterMetrics, SnowplowModule, StorageFullError, Tracker, TrackerService } from '../../lib';
+import {
+  Emitter,
+  EmitterMetrics,
+  SnowplowModule,
+  SqliteStorage,
+  StorageFullError,
+  Tracker,
+  TrackerService,
+} from '../../lib';
 import { SnowplowHealthIndicator } from '../../lib/health';
+import { startLocalCollector } from '../../lib/testing/local-collector';
 import { createApp } from '../support/nest';
 import { waitFor } from '../support/wait-for';
+import { nextTick, queued } from './support/events';
 import { fillDisk, mountTmpfs, unmountTmpfs } from './support/tmpfs';
 
 const ROOT = join(__dirname, '../..');
@@ -248,6 +267,107 @@ describe('custom events on a full disk', () => {
         `20 events \\(0 billing\\) could not be written to the event store at shutdown .*; dead-lettered to ${deadLetters}`,
       ),
     );
+  });
+});
+
+describe('events already in the file while custom events cannot be written', () => {
+  it('are sent and deleted with the disk still full; the custom events follow once it has room', async () => {
+    disk = mountTmpfs('1m');
+    const collector = await startLocalCollector();
+    const registry = new Registry();
+    const metrics = new EmitterMetrics({ registry });
+    const errors: string[] = [];
+    const emitter = new Emitter({
+      collectorUrl: collector.endpoint,
+      storage: { type: 'sqlite', path: join(disk, 'outbox.db') },
+      backoff: { baseMs: 5, capMs: 20 },
+      lingerMs: 0,
+      observer: metrics,
+      logger: { warn: () => undefined, error: (m) => errors.push(m) },
+    });
+    try {
+      const tracker = new Tracker({ appId: 'full', emitter });
+      const billing = Array.from({ length: 30 }, () => tracker.trackBillingEvent(billingInput).eid);
+      // Nearly full: room for a lease's and a delete's few pages, not for 150 KB of custom events.
+      const filler = fillDisk(disk);
+      truncateSync(filler, statSync(filler).size - 64 * 1024);
+      const big = 'x'.repeat(3_000);
+      const custom = Array.from({ length: 50 }, (_, i) => tracker.trackEvent('pending', { i, big }).eid);
+      await waitFor(() => emitter.stats().storageErrors >= 1, { timeoutMs: 10_000, what: 'the failed write' });
+      expect(emitter.stats().storageError).toMatch(/cannot write events: the disk is full/);
+
+      // The disk is still full: the billing rows already in the file reach the collector.
+      emitter.start();
+      await collector.waitForEvents(30, 15_000);
+      const sent = () => new Set(collector.events().map((e) => e.eid));
+      expect(sent()).toEqual(new Set(billing));
+      await waitFor(() => emitter.stats().billing.queued === 0, { timeoutMs: 10_000, what: 'the acks' });
+      expect(emitter.stats().custom.queued).toBe(50);
+      // The leases and deletes succeeded, but the store still refuses the pending events.
+      expect(emitter.stats().storageError).toMatch(/cannot write events: the disk is full/);
+      const byOp = async () =>
+        Object.fromEntries(
+          (
+            (await registry.getSingleMetric('snowplow_storage_errors_total')!.get()).values as Array<{
+              labels: Record<string, string>;
+              value: number;
+            }>
+          ).map((v) => [v.labels.op, v.value]),
+        );
+      // The refused write is the background write's, retried with its backoff: never the lease's.
+      expect(await byOp()).toEqual(expect.objectContaining({ lease: 0, release: 0, ack: 0, commit: 0 }));
+      expect((await byOp()).flush).toBe(emitter.stats().storageErrors);
+
+      // Room again: the retry writes the custom events, and they are sent too.
+      unlinkSync(filler);
+      await collector.waitForEvents(80, 15_000);
+      expect(sent()).toEqual(new Set([...billing, ...custom]));
+      expect(emitter.stats().storageError).toBeUndefined();
+      expect(errors.filter((m) => !m.startsWith('could not write tracked events to the event store'))).toEqual([]);
+    } finally {
+      await emitter.stop();
+      metrics.detach();
+      await collector.close();
+    }
+  });
+});
+
+describe('reclaiming space after an ack', () => {
+  it('a full disk refusing the vacuum after the delete committed: the ack succeeds, the failure is told once', async () => {
+    disk = mountTmpfs('32m');
+    const path = join(disk, 'outbox.db');
+    // 20 KB rows (overflow pages): billing rows first in the file, custom rows behind them, so that
+    // the vacuum after deleting the billing rows has to move the custom rows' 2 MB of pages.
+    const json = JSON.stringify({ x: 'x'.repeat(20_000) });
+    const row = (kind: 'billing' | 'custom', n: number) => queued(kind, n, { json, bytes: json.length });
+    const setup = new SqliteStorage({ path, capacity: 100 });
+    setup.addBatch(Array.from({ length: 100 }, (_, i) => row('billing', i)));
+    setup.addBatch(Array.from({ length: 100 }, (_, i) => row('custom', i)));
+    await nextTick();
+    setup.close(); // checkpoints and truncates the WAL: its next frames need new room on the disk
+    const storage = new SqliteStorage({ path, capacity: 100 });
+    const failures: string[] = [];
+    storage.onFailure({ failed: (op, e) => failures.push(`${op}: ${e.message}`), unwritten: () => undefined });
+    const leased = storage.lease(100);
+    expect(leased.every((e) => e.kind === 'billing')).toBe(true);
+    // Room for the delete's few pages, not for the vacuum's.
+    const filler = fillDisk(disk);
+    truncateSync(filler, statSync(filler).size - 256 * 1024);
+
+    expect(() => storage.ack(leased)).not.toThrow();
+    expect(failures).toEqual([
+      `ack: Snowplow event store ${path}: cannot reclaim the space of delivered events (they were deleted; tried again later): the disk is full (database or disk is full)`,
+    ]);
+    expect(storage.writeError).toBeUndefined();
+    expect(storage.sizeOf('billing')).toBe(0);
+    // The ack told again (as after a failure) deletes nothing more and leaves the counts alone.
+    storage.ack(leased);
+    expect(failures).toHaveLength(1);
+    expect(storage.size).toBe(100);
+    unlinkSync(filler);
+    expect(storage.lease(200).map((e) => e.eid)).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`));
+    storage.close();
+    expect([...eidsInFile(path)].sort()).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`).sort());
   });
 });
 

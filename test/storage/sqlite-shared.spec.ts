@@ -1,6 +1,7 @@
 // A SQLite outbox file shared by several connections (storage.shared: true), each one a process
 // as far as the file can tell: counts read from the file, leases of processes that are gone,
 // evictions when the others filled the file, and a writer that holds the lock.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,58 @@ describe('a shared SQLite file', () => {
     storage.close();
   });
 
+  it('a lease that names no namespace or boot (written by version 2) waits for its deadline', () => {
+    const setup = new SqliteStorage({ path, shared: true });
+    setup.addBatch([1, 2].map(custom));
+    setup.close();
+    leaseAs(DEAD_PID, ['c1'], { ns: '', boot: '' });
+    const storage = new SqliteStorage({ path, shared: true });
+    expect(leasesInFile()).toEqual([{ eid: 'c1', leased_by: DEAD_PID }]);
+    expect(eids(storage.lease(10))).toEqual(['c2']);
+    storage.close();
+  });
+
+  it('a process that cannot read its own namespace and boot id releases no lease before its deadline', () => {
+    const setup = new SqliteStorage({ path, shared: true });
+    setup.addBatch([1, 2, 3].map(custom));
+    setup.close();
+    leaseAs(DEAD_PID, ['c1'], { ns: '', boot: '' }); // names no namespace: version 2, or a process without /proc
+    leaseAs(DEAD_PID, ['c2']); // this namespace and boot, gone: but the child cannot know it is in the same one
+    // A real process that cannot read them: in a private mount namespace, an empty tmpfs over its
+    // /proc/<pid>/ns and /dev/null over the boot id (needs root, as CI runs).
+    const fixture = join(__dirname, '../fixtures/apps/lease-without-proc.ts');
+    const result = spawnSync(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount -t tmpfs none /proc/$$/ns && mount --bind /dev/null /proc/sys/kernel/random/boot_id && ' +
+          `exec "${process.execPath}" -r @swc-node/register "${fixture}"`,
+      ],
+      { cwd: join(__dirname, '../..'), env: { ...process.env, DB: path }, encoding: 'utf8', timeout: 60_000 },
+    );
+    if (result.status !== 0) {
+      throw new Error(
+        `This test needs a process that cannot read its namespace and boot id: \`unshare --mount\` with ` +
+          `mounts over /proc/<pid>/ns and the boot id failed ` +
+          `(${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}). Run the tests as root (CI does).`,
+      );
+    }
+    const report = JSON.parse(result.stdout.split('\n')[0]) as {
+      owner: { ns: string; boot: string };
+      leased: string[];
+    };
+    expect(report.owner).toEqual(expect.objectContaining({ ns: '', boot: '' }));
+    expect(report.leased).toEqual(['c3']);
+    expect(leasesInFile().filter((l) => l.leased_by === DEAD_PID)).toEqual([
+      { eid: 'c1', leased_by: DEAD_PID },
+      { eid: 'c2', leased_by: DEAD_PID },
+    ]);
+  });
+
   it("another namespace's lease comes back once its deadline passes", () => {
     const setup = new SqliteStorage({ path, shared: true });
     setup.addBatch([custom(1)]);
@@ -196,7 +249,7 @@ describe('a shared SQLite file', () => {
     large.close();
   });
 
-  it('an eviction SQLite refuses is reported by the lease that wrote, naming what failed', () => {
+  it('an eviction SQLite refuses at a lease is told to the failure handler, naming what failed', () => {
     new SqliteStorage({ path, shared: true }).close();
     const raw = openRaw(path);
     raw.exec(
@@ -207,15 +260,16 @@ describe('a shared SQLite file', () => {
     const b = new SqliteStorage({ path, shared: true, capacity: 3 });
     a.addBatch([1, 2, 3].map(custom));
     b.addBatch([4, 5].map(custom));
+    const failures: string[] = [];
+    b.onFailure({ failed: (op, e) => failures.push(`${op}: ${e.message}`), unwritten: () => undefined });
     expect(a.lease(0)).toEqual([]); // writes c1..c3
-    let err: unknown;
-    try {
-      b.lease(0); // writes c4, c5: two over, which the trigger will not let go
-    } catch (caught) {
-      err = caught;
-    }
-    expect(err).toBeInstanceOf(StorageError);
-    expect((err as Error).message).toBe(`Snowplow event store ${path}: cannot evict events: database or disk is full`);
+    // Writes c4, c5: two over, which the trigger will not let go. As any refused write before a
+    // lease, it is left to the background retry and told to the handler, not thrown.
+    expect(b.lease(0)).toEqual([]);
+    const message = `Snowplow event store ${path}: cannot evict events: database or disk is full`;
+    expect(failures).toEqual([`flush: ${message}`]);
+    expect(b.writeError).toBeInstanceOf(StorageError);
+    expect(b.writeError?.message).toBe(message);
     expect(b.takeEvictions()).toBe(0);
     a.close();
     b.close();
