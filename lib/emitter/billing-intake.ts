@@ -28,7 +28,11 @@ export interface BillingIntakeParts {
  * In memory (a store that promises no more), a full lane dead-letters the event as before and a
  * refused write holds it.
  */
-export function takeBilling(parts: BillingIntakeParts, event: QueuedEvent, options: EnqueueOptions | undefined): number {
+export function takeBilling(
+  parts: BillingIntakeParts,
+  event: QueuedEvent,
+  options: EnqueueOptions | undefined,
+): number {
   const { storage, losses, settlement, storageFailures } = parts;
   const hold = options?.whenNotCommitted === 'hold';
   let full: boolean;

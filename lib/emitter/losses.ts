@@ -85,7 +85,8 @@ export class Losses {
     const failure = this.deadLetters.appendNow([
       deadLetterRecord(event, 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` }),
     ]);
-    if (failure !== undefined) return `its dead-letter line could not be written to ${this.deadLetters.path}: ${failure}`;
+    if (failure !== undefined)
+      return `its dead-letter line could not be written to ${this.deadLetters.path}: ${failure}`;
     this.logOverflow(capacity);
     this.countGivenUp([event], 'overflow');
     return undefined;

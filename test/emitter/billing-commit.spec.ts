@@ -6,7 +6,14 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BillingQueueFullError, DeadLetterRecord, Emitter, EmitterOptions, StorageError, Tracker } from '../../lib/core';
+import {
+  BillingQueueFullError,
+  DeadLetterRecord,
+  Emitter,
+  EmitterOptions,
+  StorageError,
+  Tracker,
+} from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { decodeAccepted } from '../support/decode';
 import { waitFor } from '../support/wait-for';
@@ -117,7 +124,9 @@ describe('a full billing lane on a durable outbox', () => {
     tracker.trackBillingEvent(BILL);
     const { eid } = tracker.trackBillingEvent(BILL);
     // Read at once, in the same tick: the line was written and fsynced before the call returned.
-    expect(readDeadLetters(deadLetter)).toEqual([expect.objectContaining({ eid, reason: 'overflow', kind: 'billing' })]);
+    expect(readDeadLetters(deadLetter)).toEqual([
+      expect.objectContaining({ eid, reason: 'overflow', kind: 'billing' }),
+    ]);
     expect(emitter.stats().dropped.overflow).toBe(1);
   });
 });
