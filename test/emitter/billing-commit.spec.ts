@@ -131,6 +131,43 @@ describe('a full billing lane on a durable outbox', () => {
   });
 });
 
+describe('a full billing lane on a durable outbox, for a caller nobody can tell (whenNotCommitted: hold)', () => {
+  let collector: LocalCollector;
+  beforeEach(async () => {
+    collector = await startLocalCollector();
+  });
+  afterEach(() => collector.close());
+
+  it('holds the bill in memory with its payload logged, and sends it later', async () => {
+    const { lines, logger } = recordingLogger();
+    const { emitter, tracker } = emitterOf({
+      collectorUrl: collector.endpoint,
+      storage: { type: 'sqlite', path: join(dir, 'outbox.db') },
+      billing: { capacity: 2 },
+      deadLetter: { path: '/dev/full' },
+      logger,
+    });
+    const eids = [tracker.trackBillingEvent(BILL).eid, tracker.trackBillingEvent(BILL).eid];
+    const held = tracker.trackBillingEventWithOptionalInput({ ...BILL, quantity: 4321 }, undefined, {
+      whenNotCommitted: 'hold',
+    });
+    expect(held.notCommitted).toBeInstanceOf(BillingQueueFullError);
+    expect(emitter.queueDepth).toBe(3);
+    expect(lines).toContainEqual({
+      level: 'error',
+      message: expect.stringMatching(new RegExp(`billing event ${held.eid} could not be committed.*"se_va":"4321"`)),
+    });
+    emitter.start();
+    expect((await emitter.drain(20_000)).drained).toBe(true);
+    expect(
+      decodeAccepted(collector)
+        .map((event) => event.eid)
+        .sort(),
+    ).toEqual([...eids, held.eid].sort());
+    expect(emitter.stats().dropped.overflow).toBe(0);
+  });
+});
+
 describe('stop() with leased rows the durable outbox refuses to take back', () => {
   let collector: LocalCollector;
   beforeEach(async () => {
