@@ -10,7 +10,7 @@
 export { Tracker } from '../tracker/tracker';
 export type { BillingTrackResult, TrackerOptions, TrackResult } from '../tracker/tracker';
 export type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
-export type { EventKind, EventSink, TrackedPayload } from '../tracker/payload';
+export type { EnqueueOptions, EventKind, EventSink, TrackedPayload } from '../tracker/payload';
 export { BILLING_REALMS, MAX_EVENT_NAME_LENGTH } from '../validation';
 export type { BillingRealm } from '../validation';
 
@@ -61,6 +61,7 @@ export type { TokenSourceErrorCode, TokenSourceErrorDetails } from '../auth/toke
 
 // Errors
 export {
+  BillingQueueFullError,
   DeadLetterModeError,
   DeadLetterSymlinkError,
   EmitterStoppedError,

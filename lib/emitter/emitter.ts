@@ -4,7 +4,7 @@ import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { CustomEventPayload } from '../tracker/custom-event';
-import { bodyBytes, TrackedPayload } from '../tracker/payload';
+import { bodyBytes, EnqueueOptions, TrackedPayload } from '../tracker/payload';
 import { onBeforeExit } from '../utils/exit-hooks';
 import { Backoff } from './backoff';
 import { ENVELOPE_BYTES } from './batch-body';
@@ -19,7 +19,8 @@ import { PassHost, SendPass } from './send-pass';
 import { DrainResult, EmitterObserver, EmitterStats } from './send-result';
 import { Settlement } from './settlement';
 import { accountForLeftovers, closeOwned, LEFTOVER_AT_STOP, ShutdownParts } from './shutdown';
-import { asStorageError, StorageFailures } from './storage-failures';
+import { StorageFailures } from './storage-failures';
+import { BillingIntakeParts, takeBilling } from './billing-intake';
 import { SnowplowEmitter } from './snowplow-emitter';
 import { CorrelationIdDrops } from './correlation-id-drops';
 import { drainAtExit } from './exit-drain';
@@ -36,7 +37,8 @@ const enqueuedOne = (observer: EmitterObserver): void => observer.eventsEnqueued
  * exponential backoff and full jitter; Retry-After is honoured; 413, 400 and 422 halve the batch
  * until the events the collector refuses stand alone; events that will never be delivered are
  * counted, and dead-lettered when `deadLetter` is set. Nothing here throws into the caller except
- * `enqueue` (stopped emitter, oversized event).
+ * `enqueue`: a stopped emitter, an oversized event, and, with a durable store, a billing event
+ * that cannot be committed (a `StorageError` subclass; see `enqueue`).
  *
  * @example
  * ```ts
@@ -174,12 +176,15 @@ export class Emitter implements SnowplowEmitter {
 
   /**
    * Stores the event and wakes the send loop. Throws `EmitterStoppedError` after stop and
-   * `EventTooLargeError` if oversized. A billing event past the billing lane's capacity is
-   * dead-lettered (and counted as `overflow`), never dropped silently. With a durable store, a
-   * billing event is committed when this returns; when it cannot be, this throws the store's
-   * `StorageError` (`StorageFullError`, `StorageIoError`, `StorageBusyError`) and nothing is queued.
+   * `EventTooLargeError` if oversized. With a durable store, a billing event is committed when
+   * this returns (its row, or its `overflow` dead-letter line when the billing lane is full); when
+   * it cannot be, this throws a `StorageError` naming the cause (`StorageFullError`,
+   * `StorageIoError`, `StorageBusyError`, `BillingQueueFullError`) and nothing is queued, unless
+   * `options.whenNotCommitted` is `'hold'`: then the event is held in memory, its payload logged,
+   * and `options.onHeld` told the error. In memory, a billing event past the lane's capacity is dead-lettered
+   * (counted as `overflow`), never dropped silently.
    */
-  enqueue(payload: TrackedPayload): void {
+  enqueue(payload: TrackedPayload, options?: EnqueueOptions): void {
     if (this.state.stopped) throw new EmitterStoppedError();
     const bytes = payload.bytes ?? bodyBytes(payload.json);
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
@@ -188,26 +193,19 @@ export class Emitter implements SnowplowEmitter {
       payload instanceof CustomEventPayload
         ? payload
         : { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 };
-    if (event.kind === 'billing' && this.storage.sizeOf('billing') >= this.storage.billingCapacity) {
-      this.countEnqueued();
-      this.losses.billingOverflow(event, this.storage.billingCapacity);
-      return;
-    }
-    try {
-      const overwritten = this.storage.add(event);
-      this.countEnqueued();
-      if (overwritten > 0) this.losses.overwritten(overwritten);
-    } catch (err) {
-      if (event.kind === 'billing' && this.storage.durable) {
-        // Durable means on disk: the caller hears that it is not (nothing is queued) and can fail or retry.
-        const error = asStorageError(err, this.storage);
-        this.storageFailures.record('commit', 'write a billing event to', error);
-        throw error;
+    let overwritten = 0;
+    if (event.kind === 'billing') {
+      overwritten = takeBilling(this.billingParts(), event, options);
+    } else {
+      try {
+        overwritten = this.storage.add(event);
+      } catch (err) {
+        // Custom events promise no more than memory: held here and written again before the next lease.
+        this.settlement.hold([event], 'write a tracked event to', err);
       }
-      this.countEnqueued();
-      // Not in a store that only promises memory: held here and written again before the next lease.
-      this.settlement.hold([event], 'write a tracked event to', err);
     }
+    this.countEnqueued();
+    if (overwritten > 0) this.losses.overwritten(overwritten);
     if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
     this.signal.notifyData();
   }
@@ -289,6 +287,11 @@ export class Emitter implements SnowplowEmitter {
         return this.stop();
       },
     });
+  }
+
+  private billingParts(): BillingIntakeParts {
+    const { storage, losses, settlement, storageFailures, log } = this;
+    return { storage, losses, settlement, storageFailures, log };
   }
 
   private shutdownParts(): ShutdownParts {

@@ -59,6 +59,11 @@ export class Losses {
 
   /** A billing event that found its lane full: given up as `overflow`, and the log says so. */
   billingOverflow(event: QueuedEvent, capacity: number): void {
+    this.logOverflow(capacity);
+    this.giveUp([event], 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` });
+  }
+
+  private logOverflow(capacity: number): void {
     this.log.every(
       'billing-overflow',
       BILLING_OVERFLOW_LOG_INTERVAL_MS,
@@ -67,7 +72,24 @@ export class Losses {
         `the billing queue is full (${capacity} events waiting, billing.capacity): new billing events are ` +
         (this.deadLetters ? `dead-lettered to ${this.deadLetters.path}` : 'logged with their payload and dropped'),
     );
-    this.giveUp([event], 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` });
+  }
+
+  /**
+   * A billing event that found its lane full on a durable store: its `overflow` line is written
+   * and fsynced now, then it is counted. Returns `undefined` once the line is on disk, or why it
+   * is not (no dead-letter file, or the write failed): then nothing is counted and the caller
+   * still holds the event.
+   */
+  billingOverflowNow(event: QueuedEvent, capacity: number): string | undefined {
+    if (!this.deadLetters) return 'no deadLetter file is set to record it';
+    const failure = this.deadLetters.appendNow([
+      deadLetterRecord(event, 'overflow', { error: `the billing queue was full (billing.capacity ${capacity})` }),
+    ]);
+    if (failure !== undefined)
+      return `its dead-letter line could not be written to ${this.deadLetters.path}: ${failure}`;
+    this.logOverflow(capacity);
+    this.countGivenUp([event], 'overflow');
+    return undefined;
   }
 
   /**

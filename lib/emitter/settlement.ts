@@ -21,7 +21,10 @@ export class Settlement {
     },
   ) {}
 
-  /** Events held for a release the storage refused: still queued, in memory. */
+  /**
+   * Events held for a release the storage refused (a durable store's leased rows, with their `id`,
+   * are still in its file) or never stored at all: still queued, in memory.
+   */
   get held(): readonly QueuedEvent[] {
     return this.releases;
   }
@@ -53,6 +56,11 @@ export class Settlement {
   hold(events: readonly QueuedEvent[], what: string, err: unknown): void {
     this.releases.push(...events);
     this.hooks.storageFailed('commit', what, err);
+  }
+
+  /** Events not in the storage, kept in memory (counted elsewhere) and offered again by `retry`. */
+  keep(events: readonly QueuedEvent[]): void {
+    this.releases.push(...events);
   }
 
   /** The storage refused an operation that holds nothing (a lease): reported only. */

@@ -20,14 +20,18 @@ export interface ShutdownParts {
 
 /**
  * At stop, events that can no longer be sent are accounted for, never dropped without a word:
- * what only memory holds (the emitter's own store, releases the storage refused) is given up as
+ * what only memory holds (the emitter's own store, events the storage never took) is given up as
  * `shutdown` (counted, dead-lettered, logged); what a durable store holds is kept for the next
- * start, and the log says so.
+ * start, and the log says so. A durable store's leased rows whose release it refused are among
+ * those kept: they are still in its file, and its next open puts them back in the queue.
  */
 export function accountForLeftovers(parts: ShutdownParts, error = LEFTOVER_AT_STOP): void {
   const { storage, ownsStorage, settlement, losses, log, deadLetters } = parts;
   losses.countEvictions(storage);
-  const lost = settlement.takeHeld();
+  const held = settlement.takeHeld();
+  // A durable store's own rows (they carry its `id`) stay in its file: not lost, not dead-lettered.
+  const inFile = storage.durable ? held.filter((event) => event.id !== undefined) : [];
+  const lost = inFile.length > 0 ? held.filter((event) => event.id === undefined) : held;
   if (!storage.durable && ownsStorage) {
     try {
       lost.push(...storage.lease(storage.size));
@@ -41,6 +45,13 @@ export function accountForLeftovers(parts: ShutdownParts, error = LEFTOVER_AT_ST
     const message = `${lost.length} events not delivered at shutdown (${billing} billing) were dropped${where}`;
     if (billing > 0) log.error(message);
     else log.warn(message);
+  }
+  if (inFile.length > 0) {
+    const billing = inFile.filter((event) => event.kind === 'billing').length;
+    log.warn(
+      `${inFile.length} leased events (${billing} billing) could not be put back into the outbox at shutdown; ` +
+        'their rows are kept in it and are sent after the next start',
+    );
   }
   const kept = sizeOrZero(storage);
   if (kept > 0) {

@@ -178,6 +178,23 @@ export class StorageIoError extends StorageError {
   }
 }
 
+/**
+ * A billing event found the billing lane full (`billing.capacity` events waiting) on a durable
+ * store, and its `overflow` dead-letter line could not be put on disk (the write failed, or no
+ * `deadLetter` file is set): it is stored nowhere, so the call throws. Retry the business
+ * operation once the collector catches up, or fail it. Code `BILLING_QUEUE_FULL`.
+ */
+export class BillingQueueFullError extends StorageError {
+  constructor(
+    path: string,
+    /** The billing lane's capacity (`billing.capacity`). */
+    readonly capacity: number,
+    reason: string,
+  ) {
+    super(path, `the billing queue is full (billing.capacity ${capacity}) and ${reason}`, 'BILLING_QUEUE_FULL');
+  }
+}
+
 /** The event store file is not a readable SQLite database. It is left untouched. Code `STORAGE_CORRUPT`. */
 export class StorageCorruptError extends StorageError {
   constructor(path: string, reason: string) {

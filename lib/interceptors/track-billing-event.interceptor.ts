@@ -16,7 +16,9 @@ type TrackBillingEventPlan = TrackBillingEventMetadata & { dynamic: boolean };
  * carries the request's correlation id unless it sets its own). Bound by `@TrackBillingEvent`
  * itself. It never changes what the handler returns or throws: an input that cannot be built or
  * fails validation is counted in `snowplow_track_errors_total{source="interceptor",kind="billing"}`
- * and logged at error level with the handler and the field, every time.
+ * and logged at error level with the handler and the field, every time. A bill the durable outbox
+ * cannot commit (no caller to tell) is never lost: it is held in memory and sent later, its
+ * payload logged at error level, and counted the same way (see `TrackerService.trackBillingEventFromHandler`).
  */
 @Injectable()
 export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<TrackBillingEventPlan> {
@@ -42,7 +44,7 @@ export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<Tra
       if (optional !== null && optional !== undefined) {
         checkReturned('optional', optional, 'a BillingEventOptionalInput, null or undefined');
       }
-      this.tracker.trackBillingEventWithOptionalInput(required, optional ?? undefined);
+      this.tracker.trackBillingEventFromHandler(required, optional ?? undefined, plan.where);
     } catch (err) {
       const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       // recordTrackError never throws.

@@ -87,6 +87,32 @@ export class TrackerService {
   }
 
   /**
+   * A billing event tracked on the side of a handler call that has already answered (the
+   * `@TrackBillingEvent` interceptor): there is nobody to tell when the durable outbox cannot
+   * commit it, so it is never refused for that. It is held in memory and written again before the
+   * next send (dead-lettered at shutdown if it never is), its whole payload is logged at error
+   * level, and the failure is counted in `snowplow_track_errors_total{source="interceptor",kind="billing"}`
+   * as well as `snowplow_storage_errors_total{op="commit"}`. Invalid input still throws. `where`
+   * names the handler for the log.
+   */
+  trackBillingEventFromHandler(
+    required: BillingEventRequiredInput,
+    optional: BillingEventOptionalInput | undefined,
+    where: string,
+  ): BillingTrackResult {
+    const result = this.tracker.trackBillingEventWithOptionalInput(required, optional, { whenNotCommitted: 'hold' });
+    if (result.notCommitted) {
+      const { name, message } = result.notCommitted;
+      this.recordTrackError(
+        `@TrackBillingEvent on ${where}: ${name}: ${message}; event ${result.eid} is held in memory and sent later`,
+        'interceptor',
+        'billing',
+      );
+    }
+    return result;
+  }
+
+  /**
    * The correlation id of the request this code runs for (from `correlationIdHeaders`), or
    * `undefined` outside a request or when the request carries none.
    */
@@ -102,7 +128,8 @@ export class TrackerService {
   /**
    * For tracking done on the side (the decorators' interceptors, `enrich`): counts the failure in
    * `snowplow_track_errors_total{source,kind}` and logs it. A billing event that was not sent is
-   * logged at error level every time; other failures are warned about at most once per 10 s.
+   * logged at error level every time ("billing event not sent" now; one held in memory is sent
+   * later); other failures are warned about at most once per 10 s.
    * Never throws.
    */
   recordTrackError(error: unknown, source: string, kind: EventKind = 'custom'): void {

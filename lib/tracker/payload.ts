@@ -1,3 +1,5 @@
+import type { SnowplowError } from '../errors';
+
 /**
  * What an event is for. Billing events wait in a lane of their own that custom events never
  * evict, and are leased first.
@@ -33,10 +35,27 @@ export function bodyBytes(json: string): number {
   return Buffer.byteLength(json, 'utf8') + PER_EVENT_OVERHEAD;
 }
 
+/** How `EventSink.enqueue` treats a billing event that a durable store cannot commit. */
+export interface EnqueueOptions {
+  /**
+   * `'throw'` (the default): `enqueue` throws the typed `StorageError` and queues nothing, so the
+   * caller can fail or retry its business operation. `'hold'`, for a caller that has nobody to
+   * tell (the `@TrackBillingEvent` interceptor, after the handler answered): the event is held in
+   * memory and written again before the next send (dead-lettered at shutdown if it never is), its
+   * whole payload is logged at error level, `onHeld` is told, and `enqueue` returns normally.
+   */
+  whenNotCommitted?: 'throw' | 'hold';
+  /** With `'hold'`: told why the event could not be committed, before `enqueue` returns. */
+  onHeld?(error: SnowplowError): void;
+}
+
 /** Where the tracker puts built events: the emitter, or the testing module's in-memory sink. */
 export interface EventSink {
-  /** Queues the event for sending; throws `EmitterStoppedError` once stopped. */
-  enqueue(payload: TrackedPayload): void;
+  /**
+   * Queues the event for sending; throws `EmitterStoppedError` once stopped. `options` says what to
+   * do with a billing event a durable store cannot commit (a sink without a store ignores it).
+   */
+  enqueue(payload: TrackedPayload, options?: EnqueueOptions): void;
   /**
    * Optional: send what is queued now instead of waiting (the `Emitter` wakes its send loop,
    * skipping `lingerMs` and cutting a backoff sleep short). Returns at once. `Tracker.flush()`

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidOptionError } from '../errors';
+import { InvalidOptionError, SnowplowError } from '../errors';
 import { TRACKER_VERSION } from '../version';
 import {
   BillingEventFields,
@@ -9,7 +9,7 @@ import {
   CorrelationIdSource,
 } from './billing-event';
 import { customEvent } from './custom-event';
-import { bodyBytes, EventSink, flat, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
+import { bodyBytes, EnqueueOptions, EventSink, flat, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
 export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nestjs-snowplow-'.length)}`;
@@ -42,6 +42,11 @@ export interface TrackResult {
 export interface BillingTrackResult extends TrackResult {
   /** The billable_usage `event_id` (also sent as `se_la`). */
   eventId: string;
+  /**
+   * Only with `whenNotCommitted: 'hold'`: why a durable store could not commit the event, which
+   * is held in memory and written again before the next send (see `EnqueueOptions`).
+   */
+  notCommitted?: SnowplowError;
 }
 
 function optionalText(name: string, value: unknown, fallback: string): string {
@@ -107,17 +112,21 @@ export class Tracker {
 
   /**
    * A structured event carrying one `com.gitlab/billable_usage` context entity. Without a
-   * `correlationId` of its own, it gets the one `defaultCorrelationId` gives, if any.
+   * `correlationId` of its own, it gets the one `defaultCorrelationId` gives, if any. With a
+   * durable store the event is committed when this returns, or it throws a `StorageError`;
+   * `options.whenNotCommitted: 'hold'` holds it in memory instead (see `EnqueueOptions`).
    */
   trackBillingEventWithOptionalInput(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
+    options?: Pick<EnqueueOptions, 'whenNotCommitted'>,
   ): BillingTrackResult {
     const dtm = Date.now();
     const eventId = randomUUID();
     const eid = randomUUID();
     const billing = buildBillingEvent(required, optional, eventId, dtm, this.defaultCorrelationId);
     let payload = this.billingPayload(billing, eventId, eid, dtm);
+    let droppedCorrelationId: number | undefined;
     const maxEventBytes = this.sink.maxEventBytes;
     if (billing.correlationIdLength !== undefined && maxEventBytes !== undefined) {
       // A correlation id never makes a bill fail: past the sink's limit, the event goes without it.
@@ -128,12 +137,19 @@ export class Tracker {
         const bytes = bodyBytes(smaller.json);
         if (bytes <= maxEventBytes) {
           payload = { ...smaller, bytes };
-          this.sink.correlationIdDropped?.(payload.eid, billing.correlationIdLength);
+          droppedCorrelationId = billing.correlationIdLength;
         }
       }
     }
-    this.emit(payload);
-    return { eid: payload.eid, eventId };
+    let notCommitted: SnowplowError | undefined;
+    if (options?.whenNotCommitted === 'hold') {
+      this.sink.enqueue(payload, { whenNotCommitted: 'hold', onHeld: (error) => (notCommitted = error) });
+    } else {
+      this.sink.enqueue(payload);
+    }
+    // Counted only once the event was accepted (queued, or held in memory).
+    if (droppedCorrelationId !== undefined) this.sink.correlationIdDropped?.(payload.eid, droppedCorrelationId);
+    return notCommitted ? { eid: payload.eid, eventId, notCommitted } : { eid: payload.eid, eventId };
   }
 
   /** The structured event carrying `billing`'s context. */

@@ -4,6 +4,7 @@
 import {
   CorrelationIdRejectReason,
   EmitterObserver,
+  EmitterStoppedError,
   EventTooLargeError,
   TrackedPayload,
   Tracker,
@@ -90,6 +91,16 @@ describe('a correlation id that would make a billing event too large', () => {
     }
     expect(thrown).toBeInstanceOf(EventTooLargeError);
     expect(rejected).toEqual([]);
+  });
+
+  it('a bill the emitter refuses (stopped) is not counted as sent without its correlation id', async () => {
+    const { emitter, tracker, rejected, warnings } = start();
+    await emitter.stop();
+    expect(() => tracker.trackBillingEventWithOptionalInput(REQUIRED, { correlationId: BIG_ID })).toThrow(
+      EmitterStoppedError,
+    );
+    expect(rejected).toEqual([]);
+    expect(warnings.filter((w) => w.includes('without its correlation id'))).toEqual([]);
   });
 
   it('a sink that states no maxEventBytes gets the event as it is', () => {
