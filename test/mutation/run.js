@@ -63,7 +63,12 @@ const TARGETS = {
     // instrument) is excluded, with a Stryker directive in the file.
     mutate: 'lib/replay/**/*.ts',
     // replay-scale.spec.ts (60,000-line files, kill -9 of a child) is left out: too slow per mutant.
-    tests: ['replay/replay.spec.ts', 'replay/replay-faults.spec.ts', 'replay/replay-cli.spec.ts'],
+    tests: [
+      'replay/replay.spec.ts',
+      'replay/replay-faults.spec.ts',
+      'replay/replay-cli.spec.ts',
+      'replay/replay-answers.spec.ts',
+    ],
   },
   auth: {
     mutate: 'lib/auth/**/*.ts',

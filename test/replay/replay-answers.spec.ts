@@ -2,7 +2,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeadLetterRecord, replayDeadLetters, ReplayDeadLettersOptions, TokenSource } from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
-import { waitFor } from '../support/wait-for';
 import { jsonl, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 
 /** The eids of one request's events. */
@@ -122,31 +121,46 @@ describe('replayDeadLetters, by the collector answer', () => {
     ]);
   });
 
-  it('sends at most batchSize events per request and concurrency requests at once', async () => {
+  it('sends at most batchSize events per request', async () => {
     const written = records(7);
     writeFileSync(path, jsonl(written));
     expect(await replay({ batchSize: 3, concurrency: 1 })).toMatchObject({ total: 7, delivered: 7, remaining: 0 });
-    expect(bodies().map((body) => eidsOf(body))).toEqual([
+    expect(bodies().map(eidsOf)).toEqual([
       written.slice(0, 3).map((r) => r.eid),
       written.slice(3, 6).map((r) => r.eid),
       written.slice(6).map((r) => r.eid),
     ]);
-    expect(collector.maxInFlight).toBe(1);
+  });
 
-    const more = records(40);
-    writeFileSync(path, jsonl(more));
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const before = collector.requests.length;
-    collector.behaviour = () => ({ status: 200, after: held });
-    const running = replay({ batchSize: 5, concurrency: 3 });
-    await waitFor(() => collector.inFlight === 3, { what: 'three requests in flight' });
-    release();
-    expect(await running).toMatchObject({ total: 40, delivered: 40, remaining: 0 });
-    expect(collector.maxInFlight).toBe(3);
-    expect(collector.requests.slice(before).every((request) => eidsOf(request.body).length <= 5)).toBe(true);
+  it('sends at most batchSize events per request also when retries pile up while a request is in flight', async () => {
+    const written = records(6);
+    const eids = written.map((r) => r.eid);
+    writeFileSync(path, jsonl(written));
+    // The first two batches wait 1 s as told; the third is answered after 2.5 s, when both are due.
+    const slowAnswer = () => new Promise((resolve) => setTimeout(resolve, 2_500));
+    collector.behaviour = (_request, index) =>
+      index < 2
+        ? { status: 503, headers: { 'Retry-After': '1' } }
+        : index === 2
+          ? { status: 200, after: slowAnswer() }
+          : { status: 200 };
+    expect(await replay({ batchSize: 2, concurrency: 1 })).toMatchObject({ total: 6, delivered: 6, remaining: 0 });
+    expect(bodies().map(eidsOf)).toEqual([
+      eids.slice(0, 2),
+      eids.slice(2, 4),
+      eids.slice(4, 6),
+      eids.slice(0, 2),
+      eids.slice(2, 4),
+    ]);
+  });
+
+  it('has at most concurrency requests in flight', async () => {
+    writeFileSync(path, jsonl(records(10)));
+    collector.behaviour = () => ({ hang: true });
+    const result = await replay({ batchSize: 1, concurrency: 2, timeoutMs: 2_000 });
+    expect(result).toMatchObject({ total: 10, delivered: 0, remaining: 10, unsent: 10 });
+    expect(collector.requests).toHaveLength(2);
+    expect(collector.maxInFlight).toBe(2);
   });
 
   it('keeps a line too large for any request as refused, and sends the others', async () => {
