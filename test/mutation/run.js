@@ -68,6 +68,7 @@ const TARGETS = {
       'replay/replay-faults.spec.ts',
       'replay/replay-cli.spec.ts',
       'replay/replay-answers.spec.ts',
+      'replay/replay-report.spec.ts',
     ],
   },
   auth: {
