@@ -69,6 +69,7 @@ const TARGETS = {
       'replay/replay-cli.spec.ts',
       'replay/replay-answers.spec.ts',
       'replay/replay-report.spec.ts',
+      'replay/replay-journal.spec.ts',
     ],
   },
   auth: {
