@@ -66,4 +66,53 @@ describe('replayDeadLetters, its journal', () => {
     expect(await replay()).toMatchObject({ total: 3, delivered: 3, resumed: 0, remaining: 0 });
     expect(eidsSent().sort()).toEqual(written.map((record) => record.eid).sort());
   });
+  it('counts every line of an eid as delivered when a killed run noted only one of them', async () => {
+    const [record] = records(1);
+    const again = { ...record, reason: 'shutdown', at: new Date(0).toISOString() };
+    const [other] = records(1);
+    const lines = [record, again, other].map((r) => JSON.stringify(r));
+    writeFileSync(path, jsonl([record, again, other]));
+    writeFileSync(journal, `${header()}\n0 ${keyOf(lines[0])}\n`);
+    expect(await replay()).toMatchObject({ total: 3, delivered: 3, resumed: 2, remaining: 0 });
+    expect(eidsSent()).toEqual([other.eid]);
+    expect(readFileSync(path, 'utf8')).toBe('');
+  });
+});
+
+describe('replayDeadLetters, lines sharing an eid', () => {
+  const dir = useTempDir();
+  let collector: LocalCollector;
+  let path: string;
+  const logger = recordingLogger();
+  beforeEach(async () => {
+    collector = await startLocalCollector();
+    path = join(dir.path, 'dead-letters.jsonl');
+    logger.lines.length = 0;
+  });
+  afterEach(() => collector.close());
+
+  const replay = () => replayDeadLetters(path, { collectorUrl: collector.endpoint, timeoutMs: 10_000, logger });
+  const eidsSent = () =>
+    collector.requests.flatMap((request) => JSON.parse(request.body).data.map((event: { eid: string }) => event.eid));
+
+  it('groups the records of an eid even when its first line is not a record', async () => {
+    const [record] = records(1);
+    const again = { ...record, reason: 'shutdown' };
+    writeFileSync(path, `{"eid":"${record.eid}","payload":7}\n${jsonl([record, again])}`);
+    expect(await replay()).toMatchObject({ total: 3, delivered: 2, invalid: 1, remaining: 1 });
+    expect(eidsSent()).toEqual([record.eid]);
+    expect(readFileSync(path, 'utf8')).toBe(`{"eid":"${record.eid}","payload":7}\n`);
+  });
+
+  it('reads a long first line of an eid again whole to compare it with the next', async () => {
+    const [record] = records(1);
+    const long = { ...record, payload: { ...record.payload, xx: 'x'.repeat(150_000) } };
+    const changed = { ...long, payload: { ...long.payload, xx: `${'x'.repeat(149_999)}y` } };
+    writeFileSync(path, jsonl([long, { ...long, reason: 'shutdown' }]));
+    expect(await replay()).toMatchObject({ total: 2, delivered: 2, conflicts: 0, remaining: 0 });
+    expect(eidsSent()).toEqual([record.eid]);
+
+    writeFileSync(path, jsonl([long, changed]));
+    expect(await replay()).toMatchObject({ total: 2, delivered: 0, conflicts: 2, remaining: 2 });
+  });
 });
