@@ -54,19 +54,21 @@ describe('replayDeadLetters, by the collector answer', () => {
     },
   );
 
-  it('names where a redirect pointed and keeps the lines, never following it', async () => {
+  it.each([300, 302])('names where a %d pointed and keeps the lines, never following it', async (status) => {
     const written = records(2);
     writeFileSync(path, jsonl(written));
-    collector.behaviour = () => ({ status: 302, headers: { Location: '/elsewhere' } });
+    collector.behaviour = () => ({ status, headers: { Location: '/elsewhere' } });
     expect(await replay({ timeoutMs: 500 })).toMatchObject({ total: 2, delivered: 0, remaining: 2, unsent: 2 });
     // Never halved: every request holds both lines.
     expect(bodies().every((body) => eidsOf(body).length === 2)).toBe(true);
     expect(logger.lines[0]).toBe(
-      `the collector answered HTTP 302 for a request of 2 lines of ${path} to /elsewhere (redirects are not ` +
+      `the collector answered HTTP ${status} for a request of 2 lines of ${path} to /elsewhere (redirects are not ` +
         `followed: check the URL); ${stayAndRetry} (further failures of this kind are counted, not listed)`,
     );
     expect(logger.lines[1]).toMatch(
-      /^2 lines were not delivered before the timeout \(last failures: the collector answered HTTP 302 ×\d+\)/,
+      new RegExp(
+        `^2 lines were not delivered before the timeout \\(last failures: the collector answered HTTP ${status} ×\\d+\\)`,
+      ),
     );
     expect(readFileSync(path, 'utf8')).toBe(jsonl(written));
   });
@@ -91,10 +93,12 @@ describe('replayDeadLetters, by the collector answer', () => {
     async (status) => {
       const written = records(6, { billing: 6 });
       const bad = written[4];
-      writeFileSync(path, jsonl(written));
+      // A second line of the refused event is kept with it.
+      const again = { ...bad, reason: 'shutdown' as const };
+      writeFileSync(path, jsonl([...written, again]));
       collector.behaviour = (request) => ({ status: request.body.includes(bad.eid) ? status : 200 });
-      expect(await replay()).toMatchObject({ total: 6, delivered: 5, remaining: 1, refused: 1, unsent: 0 });
-      expect(readFileSync(path, 'utf8')).toBe(jsonl([bad]));
+      expect(await replay()).toMatchObject({ total: 7, delivered: 5, remaining: 2, refused: 2, unsent: 0 });
+      expect(readFileSync(path, 'utf8')).toBe(jsonl([bad, again]));
       expect(bodies().filter((body) => body.includes(bad.eid) && eidsOf(body).length === 1)).toHaveLength(1);
       expect(logger.lines).toEqual([
         expect.stringMatching(
@@ -105,6 +109,14 @@ describe('replayDeadLetters, by the collector answer', () => {
       ]);
     },
   );
+
+  it('frees the place of a refused line: with room for two lines, the lines after it go on', async () => {
+    const written = records(4);
+    writeFileSync(path, jsonl(written));
+    collector.behaviour = (request) => ({ status: request.body.includes(written[0].eid) ? 410 : 200 });
+    const result = await replay({ batchSize: 1, concurrency: 1, timeoutMs: 5_000 });
+    expect(result).toMatchObject({ total: 4, delivered: 3, refused: 1, remaining: 1, unsent: 0 });
+  });
 
   it('retries a line answered 429 alone (not refused for good) until it is taken', async () => {
     const written = records(4);
@@ -117,8 +129,23 @@ describe('replayDeadLetters, by the collector answer', () => {
     // Halved until it stood alone, then retried alone.
     expect(bodies().filter((body) => eidsOf(body).join() === busy.eid).length).toBeGreaterThanOrEqual(2);
     expect(logger.lines).toEqual([
-      expect.stringContaining('the collector answered HTTP 429 for a request of 1 line of'),
+      `the collector answered HTTP 429 for a request of 1 line of ${path}; ${stayAndRetry} ` +
+        '(further failures of this kind are counted, not listed)',
     ]);
+  });
+
+  it('puts no more than 1 MB of events in a request', async () => {
+    const written = records(6).map((record, i) => ({
+      ...record,
+      payload: { ...record.payload, xx: String(i).repeat(300_000) },
+    }));
+    writeFileSync(path, jsonl(written));
+    // A slow first answer: the other lines are all waiting when the second request is made.
+    const slowAnswer = () => new Promise((resolve) => setTimeout(resolve, 500));
+    collector.behaviour = (_request, index) => ({ status: 200, after: index === 0 ? slowAnswer() : undefined });
+    expect(await replay({ concurrency: 1 })).toMatchObject({ total: 6, delivered: 6, remaining: 0 });
+    expect(bodies().flatMap(eidsOf).sort()).toEqual(written.map((r) => r.eid).sort());
+    expect(bodies().every((body) => Buffer.byteLength(body) <= 1_000_000)).toBe(true);
   });
 
   it('sends at most batchSize events per request', async () => {
