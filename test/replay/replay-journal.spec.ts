@@ -68,7 +68,7 @@ describe('replayDeadLetters, its journal', () => {
   });
   it('counts every line of an eid as delivered when a killed run noted only one of them', async () => {
     const [record] = records(1);
-    const again = { ...record, reason: 'shutdown', at: new Date(0).toISOString() };
+    const again = { ...record, reason: 'shutdown' as const, at: new Date(0).toISOString() };
     const [other] = records(1);
     const lines = [record, again, other].map((r) => JSON.stringify(r));
     writeFileSync(path, jsonl([record, again, other]));
@@ -97,7 +97,7 @@ describe('replayDeadLetters, lines sharing an eid', () => {
 
   it('groups the records of an eid even when its first line is not a record', async () => {
     const [record] = records(1);
-    const again = { ...record, reason: 'shutdown' };
+    const again = { ...record, reason: 'shutdown' as const };
     writeFileSync(path, `{"eid":"${record.eid}","payload":7}\n${jsonl([record, again])}`);
     expect(await replay()).toMatchObject({ total: 3, delivered: 2, invalid: 1, remaining: 1 });
     expect(eidsSent()).toEqual([record.eid]);
