@@ -73,6 +73,25 @@ describe('replayDeadLetters, by the collector answer', () => {
     expect(readFileSync(path, 'utf8')).toBe(jsonl(written));
   });
 
+  it('says to check the URL for a redirect without Location, and retries a 401 with a token source that cannot invalidate', async () => {
+    const written = records(1);
+    writeFileSync(path, jsonl(written));
+    collector.behaviour = (_request, index) =>
+      index === 0 ? { status: 307 } : index === 1 ? { status: 401 } : { status: 200 };
+    const tokenSource: TokenSource = {
+      enhanceHeader: async (headers) => {
+        headers.Authorization = 'Bearer t';
+      },
+    };
+    expect(await replay({ tokenSource })).toMatchObject({ total: 1, delivered: 1, remaining: 0 });
+    expect(logger.lines).toEqual([
+      `the collector answered HTTP 307 for a request of 1 line of ${path} (redirects are not followed: check the ` +
+        `URL); ${stayAndRetry} (further failures of this kind are counted, not listed)`,
+      `the collector answered HTTP 401 for a request of 1 line of ${path} (authentication failed: check the ` +
+        `credentials); ${stayAndRetry} (further failures of this kind are counted, not listed)`,
+    ]);
+  });
+
   it('waits a Retry-After as a whole batch, then delivers', async () => {
     const written = records(4, { billing: 4 });
     writeFileSync(path, jsonl(written));
