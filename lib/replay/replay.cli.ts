@@ -205,6 +205,8 @@ export function advice(file: string, result: ReplayDeadLettersResult): string[] 
   return said;
 }
 
+// Stryker disable all: main() runs only in the child process of replay-cli.spec.ts, which the
+// mutation run cannot instrument; runReplayCli above holds everything it does but the exit code.
 async function main(): Promise<void> {
   const output: ReplayCliOutput = { out: (line) => console.log(line), err: (line) => console.error(line) };
   try {

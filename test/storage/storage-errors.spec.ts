@@ -17,6 +17,7 @@ import {
 } from '../../lib/core';
 import { translateSqliteError } from '../../lib/storage/sqlite-file';
 import { billingEvent as billing, customEvent as custom } from './support/events';
+import { waitFor } from '../support/wait-for';
 
 type Driver = typeof import('better-sqlite3');
 
@@ -251,5 +252,38 @@ describe('SqliteStorage when SQLite refuses a statement', () => {
     expectFailure(() => storage.ack(leased), 'delete delivered events');
     expectFailure(() => storage.release(leased), 'requeue failed events');
     storage.close();
+  });
+});
+
+describe('SqliteStorage when SQLite refuses the writes it does on its own', () => {
+  it('tells the handler of each failed end-of-tick write, retries with a doubling delay, and hands what is left over at close', async () => {
+    const setup = new SqliteStorage({ path });
+    setup.close();
+    const Driver = require('better-sqlite3') as Driver;
+    const raw = new Driver(path);
+    raw.exec(
+      `CREATE TRIGGER refuse BEFORE INSERT ON snowplow_events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`,
+    );
+    raw.close();
+    const storage = new SqliteStorage({ path });
+    const failures: { op: string; message: string; at: number }[] = [];
+    const unwritten: { eids: string[]; message: string }[] = [];
+    storage.onFailure({
+      failed: (op, err) => failures.push({ op, message: err.message, at: Date.now() }),
+      unwritten: (events, err) => unwritten.push({ eids: events.map((e) => e.eid), message: err.message }),
+    });
+    storage.add(custom(1));
+    await waitFor(() => failures.length >= 3, { what: 'three failed writes' });
+    const message = `Snowplow event store ${path}: cannot write events: database or disk is full`;
+    expect(failures.slice(0, 3).map(({ op, message: m }) => [op, m])).toEqual([
+      ['flush', message],
+      ['flush', message],
+      ['flush', message],
+    ]);
+    expect(failures[1].at - failures[0].at).toBeGreaterThanOrEqual(90);
+    expect(failures[2].at - failures[1].at).toBeGreaterThanOrEqual(190);
+    // The handler keeps a record of what could not be written: close() does not throw.
+    storage.close();
+    expect(unwritten).toEqual([{ eids: ['c1'], message }]);
   });
 });

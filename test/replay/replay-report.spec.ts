@@ -1,0 +1,136 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeadLetterRecord, replayDeadLetters, ReplayDeadLettersResult, StorageError } from '../../lib/core';
+import { advice, summaryLine } from '../../lib/replay/replay.cli';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
+import { jsonl, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
+
+/** A whole result: the counts not given are 0. */
+function counts(given: Partial<ReplayDeadLettersResult>): ReplayDeadLettersResult {
+  const zero = { total: 0, delivered: 0, remaining: 0, invalid: 0, refused: 0, conflicts: 0, unsent: 0 };
+  return { ...zero, appended: 0, resumed: 0, ...given };
+}
+
+describe('what a replay says', () => {
+  const dir = useTempDir();
+  let collector: LocalCollector;
+  let path: string;
+  const logger = recordingLogger();
+  beforeEach(async () => {
+    collector = await startLocalCollector();
+    path = join(dir.path, 'dead-letters.jsonl');
+    logger.lines.length = 0;
+  });
+  afterEach(() => collector.close());
+
+  const replay = (timeoutMs = 10_000) =>
+    replayDeadLetters(path, { collectorUrl: collector.endpoint, timeoutMs, logger });
+
+  it('lists 20 lines of a kind one by one, then says once that more are counted', async () => {
+    const [record] = records(1);
+    const bad = Array.from({ length: 23 }, (_, i) => `not a record ${i}`);
+    writeFileSync(path, `${JSON.stringify(record)}\n${bad.join('\n')}\n`);
+    expect(await replay()).toEqual(counts({ total: 24, delivered: 1, remaining: 23, invalid: 23 }));
+    const advice =
+      'it is not sent and stays in the file as it is: inspect it, then fix or remove it (a replay never sends it as it is)';
+    expect(logger.lines).toEqual([
+      ...bad.slice(0, 20).map((_, i) => `line ${i + 2} of ${path} is not JSON; ${advice}`),
+      `more lines of ${path} like the ones above; they are counted in the summary`,
+    ]);
+  });
+
+  it('names the first five lines of a conflict and counts them all', async () => {
+    const [record] = records(1);
+    const versions: DeadLetterRecord[] = Array.from({ length: 6 }, (_, i) => ({
+      ...record,
+      payload: { ...record.payload, se_va: String(i) },
+    }));
+    writeFileSync(path, jsonl(versions));
+    expect(await replay()).toEqual(counts({ total: 6, remaining: 6, conflicts: 6 }));
+    expect(logger.lines).toEqual([
+      `lines 1, 2, 3, 4, 5, ... of ${path} share eid ${record.eid} but hold different events; all 6 stay in the ` +
+        'file and none was sent (the collector would see two events under one eid): keep the right line, remove ' +
+        'the others, and run the replay again',
+    ]);
+  });
+
+  it('says the requests were still in flight when every line was read but none answered', async () => {
+    const written = records(2);
+    writeFileSync(path, jsonl(written));
+    collector.behaviour = () => ({ hang: true });
+    expect(await replay(500)).toEqual(counts({ total: 2, remaining: 2, unsent: 2 }));
+    expect(logger.lines).toEqual([
+      `2 lines were not delivered before the timeout (their requests were still in flight); they stay in ${path}: ` +
+        'run the replay again later, once the collector accepts them (or with a longer timeout)',
+    ]);
+  });
+
+  it('keeps a line whose first eid is not its last, whatever characters the first one uses', async () => {
+    const written = records(4);
+    const twoEids = written.slice(1).map((record, i) => {
+      const first = ['09AZaz-_', 'x'.repeat(128), 'Mz'][i];
+      return JSON.stringify(record).replace('{"eid":', `{"eid":"${first}","eid":`);
+    });
+    writeFileSync(path, `${JSON.stringify(written[0])}\n${twoEids.join('\n')}\n`);
+    expect(await replay()).toEqual(counts({ total: 4, delivered: 1, remaining: 3, invalid: 3 }));
+    expect(readFileSync(path, 'utf8')).toBe(`${twoEids.join('\n')}\n`);
+    expect(logger.lines).toEqual(
+      [2, 3, 4].map((n) => expect.stringMatching(`^line ${n} of .* is a record with two eids;`)),
+    );
+  });
+
+  it('skips blank lines of any white space, counting none of them, and leaves them out of the rewrite', async () => {
+    const [a, b] = records(2);
+    writeFileSync(path, `\t\n${JSON.stringify(a)}\n\r\n \u000b\u000c \n${JSON.stringify(b)}\nnot a record\n\n`);
+    expect(await replay()).toEqual(counts({ total: 3, delivered: 2, remaining: 1, invalid: 1 }));
+    expect(readFileSync(path, 'utf8')).toBe('not a record\n');
+    expect(logger.lines).toEqual([expect.stringMatching(/^line 6 of .* is not JSON;/)]);
+  });
+
+  it('fails with a StorageError naming the journal when it cannot be read, sending nothing', async () => {
+    writeFileSync(path, jsonl(records(1)));
+    mkdirSync(`${path}.replay-journal`);
+    const failure = replay();
+    await expect(failure).rejects.toThrow(StorageError);
+    await expect(failure).rejects.toThrow(
+      expect.objectContaining({
+        path: `${path}.replay-journal`,
+        message: expect.stringContaining('cannot read the replay journal'),
+      }),
+    );
+    expect(collector.requests).toHaveLength(0);
+  });
+});
+
+describe('the replay command summary and advice', () => {
+  const file = 'dl.jsonl';
+  const collector = 'https://c.example/tp2';
+
+  it('says how many lines an interrupted replay delivered and which were appended', () => {
+    const result = counts({ total: 9, delivered: 5, resumed: 2, remaining: 4, appended: 4 });
+    expect(summaryLine(file, collector, result)).toBe(
+      `${file}: 5 of 9 lines delivered to ${collector} (2 by an interrupted replay) and removed; 4 kept in the ` +
+        'file (4 appended meanwhile)',
+    );
+    expect(advice(file, result)).toEqual([
+      `4 lines appended while the replay ran stay in ${file}; run again to send them`,
+    ]);
+  });
+
+  it('words each advice for more than one line', () => {
+    const result = counts({ total: 10, remaining: 10, unsent: 2, refused: 2, invalid: 2, conflicts: 2, appended: 2 });
+    expect(advice(file, result)).toEqual([
+      `2 lines not delivered before the timeout stay in ${file}; run again later to retry them`,
+      `2 lines refused by the collector stay in ${file}; running again will not help: inspect them (see the ` +
+        'errors above), then fix or remove them',
+      `2 lines that are not dead-letter records stay in ${file} as they are; inspect, then fix or remove them`,
+      `2 lines sharing an eid with a different event stay in ${file}, none sent; keep the right line of each eid, ` +
+        'remove the others, and run again',
+      `2 lines appended while the replay ran stay in ${file}; run again to send them`,
+    ]);
+    expect(advice(file, counts({ total: 1, appended: 1, remaining: 1 }))).toEqual([
+      `1 line appended while the replay ran stays in ${file}; run again to send them`,
+    ]);
+    expect(advice(file, counts({ total: 3, delivered: 3 }))).toEqual([]);
+  });
+});
