@@ -87,7 +87,7 @@ describe('what a replay says', () => {
     expect(logger.lines).toEqual([expect.stringMatching(/^line 6 of .* is not JSON;/)]);
   });
 
-  it('fails with a StorageError naming the journal when it cannot be read, sending nothing', async () => {
+  it('fails with a StorageError naming the journal when it is not a file it can read, sending nothing', async () => {
     writeFileSync(path, jsonl(records(1)));
     mkdirSync(`${path}.replay-journal`);
     const failure = replay();
@@ -95,7 +95,7 @@ describe('what a replay says', () => {
     await expect(failure).rejects.toThrow(
       expect.objectContaining({
         path: `${path}.replay-journal`,
-        message: expect.stringContaining('cannot read the replay journal'),
+        message: expect.stringContaining('the replay journal is not a regular file; move it aside, then replay again'),
       }),
     );
     expect(collector.requests).toHaveLength(0);
