@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeadLetterRecord, replayDeadLetters, ReplayDeadLettersOptions, TokenSource } from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
@@ -159,10 +160,27 @@ describe('replayDeadLetters, by the collector answer', () => {
       payload: { ...record.payload, xx: String(i).repeat(300_000) },
     }));
     writeFileSync(path, jsonl(written));
-    // A slow first answer: the other lines are all waiting when the second request is made.
-    const slowAnswer = () => new Promise((resolve) => setTimeout(resolve, 500));
-    collector.behaviour = (_request, index) => ({ status: 200, after: index === 0 ? slowAnswer() : undefined });
-    expect(await replay({ concurrency: 1 })).toMatchObject({ total: 6, delivered: 6, remaining: 0 });
+    // The first answer waits until the replay has read the whole file a second time (the first
+    // read only surveys it; the second sends): the other lines are all waiting when the second
+    // request is made. Node's own FileHandle.read tells when a read reached the end of the file.
+    const probe = await open(path, 'r');
+    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<{ bytesRead: number }> };
+    await probe.close();
+    const original = proto.read;
+    let endsOfFile = 0;
+    let fileRead!: () => void;
+    const sendingPassRead = new Promise<void>((resolve) => (fileRead = resolve));
+    const read = jest.spyOn(proto, 'read').mockImplementation(async function (this: unknown, ...args: unknown[]) {
+      const result = await original.apply(this, args);
+      if (result.bytesRead === 0 && ++endsOfFile === 2) fileRead();
+      return result;
+    });
+    collector.behaviour = (_request, index) => ({ status: 200, after: index === 0 ? sendingPassRead : undefined });
+    try {
+      expect(await replay({ concurrency: 1 })).toMatchObject({ total: 6, delivered: 6, remaining: 0 });
+    } finally {
+      read.mockRestore();
+    }
     expect(bodies().flatMap(eidsOf).sort()).toEqual(written.map((r) => r.eid).sort());
     expect(bodies().every((body) => Buffer.byteLength(body) <= 1_000_000)).toBe(true);
   });

@@ -179,7 +179,8 @@ describe('replayDeadLetters, when lines fail', () => {
   it('removes the temporary file of a killed replay at the next start, and only that one', async () => {
     writeFileSync(path, jsonl(records(2)));
     const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
-    const alive = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    // Alive until killed below: it waits on its standard input, which stays open.
+    const alive = spawn(process.execPath, ['-e', 'process.stdin.resume()'], { stdio: ['pipe', 'ignore', 'ignore'] });
     try {
       const leftovers = [`dead-letters.jsonl.${dead}.tmp`, `dead-letters.jsonl.${alive.pid}.tmp`];
       const others = [`other.jsonl.${dead}.tmp`, 'dead-letters.jsonl.x1.tmp', `dead-letters.jsonl.${dead}.tmp.bak`];
