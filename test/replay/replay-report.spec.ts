@@ -1,15 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeadLetterRecord, replayDeadLetters, ReplayDeadLettersResult, StorageError } from '../../lib/core';
+import { DeadLetterRecord, replayDeadLetters, StorageError } from '../../lib/core';
 import { advice, summaryLine } from '../../lib/replay/replay.cli';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { jsonl, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
-
-/** A whole result: the counts not given are 0. */
-function counts(given: Partial<ReplayDeadLettersResult>): ReplayDeadLettersResult {
-  const zero = { total: 0, delivered: 0, remaining: 0, invalid: 0, refused: 0, conflicts: 0, unsent: 0 };
-  return { ...zero, appended: 0, resumed: 0, ...given };
-}
+import { counts } from './support/results';
 
 describe('what a replay says', () => {
   const dir = useTempDir();

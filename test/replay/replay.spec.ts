@@ -1,22 +1,11 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  DeadLetterRecord,
-  InvalidOptionError,
-  replayDeadLetters,
-  ReplayDeadLettersResult,
-  StorageError,
-} from '../../lib/core';
+import { DeadLetterRecord, InvalidOptionError, replayDeadLetters, StorageError } from '../../lib/core';
 import { DeadLetterFile } from '../../lib/dead-letter/dead-letter-file';
 import { decodeValidBody } from '../support/decode';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { jsonl, nextTick, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
-
-/** A whole result: the counts not given are 0. */
-function counts(given: Partial<ReplayDeadLettersResult>): ReplayDeadLettersResult {
-  const zero = { total: 0, delivered: 0, remaining: 0, invalid: 0, refused: 0, conflicts: 0, unsent: 0 };
-  return { ...zero, appended: 0, resumed: 0, ...given };
-}
+import { counts } from './support/results';
 
 describe('replayDeadLetters', () => {
   const dir = useTempDir();
