@@ -43,8 +43,6 @@ export interface JournalEntry {
 export class ReplayJournal {
   /** Offsets of the lines delivered, by this run or by an interrupted one, with their keys. */
   readonly delivered = new Map<number, string>();
-  /** Entries found from an interrupted replay. */
-  readonly resumed: number;
   private fd: number;
   private unsynced = 0;
   private timer?: NodeJS.Timeout;
@@ -62,7 +60,6 @@ export class ReplayJournal {
   ) {
     this.fd = fd;
     for (const { offset, key } of entries) this.delivered.set(offset, key);
-    this.resumed = this.delivered.size;
   }
 
   /**
