@@ -18,7 +18,15 @@ export type { BillingRealm } from '../validation';
 export { RingBufferStorage } from '../storage/ring-buffer.storage';
 export { SqliteStorage } from '../storage/sqlite.storage';
 export type { SqliteStorageOptions } from '../storage/sqlite.storage';
-export type { EventStorage, StorageFailureHandler, StorageOp } from '../storage/event-storage.interface';
+export type {
+  CommitOutcome,
+  EventStorage,
+  MaybePromise,
+  StorageFailureHandler,
+  StorageOp,
+  StoreDeadLetterRecord,
+  SyncEventStorage,
+} from '../storage/event-storage.interface';
 export type { QueuedEvent } from '../storage/queued-event';
 export type { StorageConfig } from '../storage/create-storage';
 
@@ -71,12 +79,15 @@ export {
   InvalidOptionError,
   MissingDependencyError,
   SnowplowError,
+  StorageBufferFullError,
   StorageBusyError,
+  StorageCommitUnknownError,
   StorageCorruptError,
   StorageError,
   StorageFullError,
   StorageIoError,
   StorageLockedError,
+  StorageUnavailableError,
 } from '../errors';
 
 export { LIBRARY_VERSION, TRACKER_VERSION } from '../version';

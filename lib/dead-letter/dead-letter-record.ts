@@ -1,7 +1,7 @@
 import type { EventKind } from '../tracker/payload';
 
 /** Why an event was written to the dead-letter file instead of being delivered. */
-export type DeadLetterReason = 'rejected' | 'too_large' | 'expired' | 'overflow' | 'shutdown';
+export type DeadLetterReason = 'rejected' | 'too_large' | 'expired' | 'overflow' | 'shutdown' | 'not_stored';
 
 /** One line of the dead-letter file (JSONL): an event that will never be delivered by the emitter. */
 export interface DeadLetterRecord {

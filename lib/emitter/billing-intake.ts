@@ -1,7 +1,8 @@
 import { BillingQueueFullError, StorageError } from '../errors';
 import { EventStorage } from '../storage/event-storage.interface';
 import { QueuedEvent } from '../storage/queued-event';
-import { EnqueueOptions } from '../tracker/payload';
+import { CommitOutcome, EnqueueOptions, NOT_DURABLE } from '../tracker/payload';
+import { DURABLE } from '../storage/commit-group';
 import { EmitterLog, errorMessage } from './emitter-log';
 import { Losses } from './losses';
 import { Settlement } from './settlement';
@@ -32,38 +33,49 @@ export function takeBilling(
   parts: BillingIntakeParts,
   event: QueuedEvent,
   options: EnqueueOptions | undefined,
-): number {
+): BillingTaken {
   const { storage, losses, settlement, storageFailures } = parts;
   const hold = options?.whenNotCommitted === 'hold';
   let full: boolean;
-  let overwritten = 0;
   try {
     full = storage.sizeOf('billing') >= storage.billingCapacity;
-    if (!full) overwritten = storage.add(event);
+    if (!full) {
+      const overwritten = storage.add(event);
+      return { overwritten, committed: storage.lastCommit?.() ?? (storage.durable ? DURABLE : NOT_DURABLE) };
+    }
   } catch (err) {
     if (!storage.durable) {
       // Not in a store that only promises memory: held here and written again before the next lease.
       settlement.hold([event], 'write a tracked event to', err);
-      return 0;
+      return NOTHING_STORED;
     }
     const error = asStorageError(err, storage);
     storageFailures.record('commit', 'write a billing event to', error);
     if (!hold) throw error;
     holdUncommitted(parts, event, error, options);
-    return 0;
+    return NOTHING_STORED;
   }
-  if (!full) return overwritten;
   if (!storage.durable) {
     losses.billingOverflow(event, storage.billingCapacity);
-    return 0;
+    return NOTHING_STORED;
   }
   const failure = losses.billingOverflowNow(event, storage.billingCapacity);
-  if (failure === undefined) return 0;
+  // Its `overflow` line is on disk: the record is durable, the event will not be sent.
+  if (failure === undefined) return NOTHING_STORED;
   const error = new BillingQueueFullError(storePath(storage), storage.billingCapacity, failure);
   if (!hold) throw error;
   holdUncommitted(parts, event, error, options);
-  return 0;
+  return NOTHING_STORED;
 }
+
+/** What `takeBilling` did: custom events overwritten to make room, and the event's commit promise. */
+export interface BillingTaken {
+  overwritten: number;
+  committed: Promise<CommitOutcome>;
+}
+
+/** Held in memory, dead-lettered, or logged: not in the store, so no more durable than memory. */
+const NOTHING_STORED: BillingTaken = { overwritten: 0, committed: NOT_DURABLE };
 
 /** Held in memory (written again before the next lease), its payload logged in full. */
 function holdUncommitted(
@@ -86,6 +98,5 @@ function holdUncommitted(
 }
 
 function storePath(storage: EventStorage): string {
-  const path = (storage as { path?: unknown }).path;
-  return typeof path === 'string' ? path : '(an EventStorage instance)';
+  return storage.location ?? '(an EventStorage instance)';
 }

@@ -4,7 +4,7 @@ import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { CustomEventPayload } from '../tracker/custom-event';
-import { bodyBytes, EnqueueOptions, TrackedPayload } from '../tracker/payload';
+import { bodyBytes, CommitOutcome, EnqueueOptions, NOT_DURABLE, TrackedPayload } from '../tracker/payload';
 import { onBeforeExit } from '../utils/exit-hooks';
 import { Backoff } from './backoff';
 import { ENVELOPE_BYTES } from './batch-body';
@@ -77,6 +77,7 @@ export class Emitter implements SnowplowEmitter {
   private draining = 0;
   private readonly idleWaiters = new IdleWaiters();
   private unregisterBeforeExit?: () => void;
+  private unsubscribeCommitted?: () => void;
   /** Set once the process's end started a drain (it runs once). */
   private exitDrain?: Promise<void>;
   /** Why events left at stop were not delivered (the dead-letter `error`). */
@@ -171,6 +172,8 @@ export class Emitter implements SnowplowEmitter {
   start(): void {
     if (this.loop || this.state.stopped) return;
     this.unregisterBeforeExit = onBeforeExit(() => this.drainAtExit());
+    // A store other instances write too (PostgreSQL's LISTEN/NOTIFY) wakes the loop on their commits.
+    this.unsubscribeCommitted = this.storage.onCommitted?.(() => this.signal.notifyData());
     this.loop = this.run();
   }
 
@@ -184,7 +187,7 @@ export class Emitter implements SnowplowEmitter {
    * and `options.onHeld` told the error. In memory, a billing event past the lane's capacity is dead-lettered
    * (counted as `overflow`), never dropped silently.
    */
-  enqueue(payload: TrackedPayload, options?: EnqueueOptions): void {
+  enqueue(payload: TrackedPayload, options?: EnqueueOptions): Promise<CommitOutcome> {
     if (this.state.stopped) throw new EmitterStoppedError();
     const bytes = payload.bytes ?? bodyBytes(payload.json);
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
@@ -194,11 +197,15 @@ export class Emitter implements SnowplowEmitter {
         ? payload
         : { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 };
     let overwritten = 0;
+    let committed: Promise<CommitOutcome> | undefined;
     if (event.kind === 'billing') {
-      overwritten = takeBilling(this.billingParts(), event, options);
+      const taken = takeBilling(this.billingParts(), event, options);
+      overwritten = taken.overwritten;
+      committed = taken.committed;
     } else {
       try {
         overwritten = this.storage.add(event);
+        committed = this.storage.lastCommit?.();
       } catch (err) {
         // Custom events promise no more than memory: held here and written again before the next lease.
         this.settlement.hold([event], 'write a tracked event to', err);
@@ -208,6 +215,7 @@ export class Emitter implements SnowplowEmitter {
     if (overwritten > 0) this.losses.overwritten(overwritten);
     if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
     this.signal.notifyData();
+    return committed ?? NOT_DURABLE;
   }
 
   /** The largest event `enqueue` accepts, body bytes: the tracker fits a billing event's correlation id to it. */
@@ -261,13 +269,18 @@ export class Emitter implements SnowplowEmitter {
     if (!this.stopping) {
       this.state.stopped = true;
       this.unregisterBeforeExit?.();
+      this.unsubscribeCommitted?.();
       this.abort.abort();
       this.signal.notifyFlush();
-      this.stopping = (this.loop ?? Promise.resolve()).then(() => {
-        this.settlement.retry();
-        accountForLeftovers(this.shutdownParts(), this.leftoverError);
+      this.stopping = (this.loop ?? Promise.resolve()).then(async () => {
+        try {
+          await this.settlement.retry();
+          await accountForLeftovers(this.shutdownParts(), this.leftoverError);
+        } catch (err) {
+          this.log.error(`accounting for the events left at stop failed: ${errorMessage(err)}`);
+        }
         this.host.client.close();
-        closeOwned(this.shutdownParts());
+        await closeOwned(this.shutdownParts());
         this.idleWaiters.wakeAll();
       });
     }

@@ -106,6 +106,23 @@ export class Losses {
     return { billing: this.countGivenUp(events, reason) };
   }
 
+  /**
+   * Events a store already moved to its own dead-letter record (a PostgreSQL dead-letter table):
+   * counted, and copied to the dead-letter file when one is set (an extra; a failed copy is only
+   * logged, since the store holds the record). Returns how many were billing events.
+   */
+  givenUpToStore(events: readonly QueuedEvent[], reason: DropReason, detail: LossDetail): number {
+    if (this.deadLetters) {
+      const failure = this.deadLetters.appendNow(events.map((event) => deadLetterRecord(event, reason, detail)));
+      if (failure !== undefined)
+        this.log.warn(
+          `${events.length} dead-lettered events are in the store's dead-letter table, but their copy to ` +
+            `${this.deadLetters.path} failed: ${failure}`,
+        );
+    }
+    return this.countGivenUp(events, reason);
+  }
+
   /** Gives `events` up for `reason`. Returns how many were billing events. */
   giveUp(events: readonly QueuedEvent[], reason: DropReason, detail: LossDetail): number {
     if (events.length === 0) return 0;

@@ -50,7 +50,7 @@ export class SendPass {
   }
 
   async run(): Promise<this> {
-    if (!this.host.settlement.retry()) {
+    if (!(await this.host.settlement.retry())) {
       this.failed = true;
       return this;
     }
@@ -74,7 +74,11 @@ export class SendPass {
     const reasons = Object.entries(this.deadLettered);
     if (reasons.length > 0) {
       const total = reasons.reduce((sum, [, n]) => sum + (n ?? 0), 0);
-      const where = options.deadLetter ? ` to ${options.deadLetter.path}` : '';
+      const where = this.host.storage.deadLetter
+        ? ` to the dead-letter table of ${this.host.storage.location}`
+        : options.deadLetter
+          ? ` to ${options.deadLetter.path}`
+          : '';
       const message =
         `${total} events will never be delivered (${reasons.map(([r, n]) => `${r}: ${n}`).join(', ')}` +
         `${this.billingDeadLettered ? `; ${this.billingDeadLettered} billing` : ''}); dead-lettered${where}`;
@@ -82,8 +86,9 @@ export class SendPass {
       else log.warn(message);
     }
     if (this.unrecorded) {
+      const where = this.host.storage.deadLetter ? this.host.storage.location : options.deadLetter?.path;
       log.error(
-        `${this.unrecorded.count} events could not be dead-lettered to ${options.deadLetter?.path} ` +
+        `${this.unrecorded.count} events could not be dead-lettered to ${where} ` +
           `(${this.unrecorded.error}); they stay in the outbox and are tried again after a backoff`,
       );
     }
@@ -112,7 +117,8 @@ export class SendPass {
     while (!this.failed && !state.stopped && this.budget > 0) {
       let batch: QueuedEvent[];
       try {
-        batch = storage.lease(Math.min(this.batchSizeNow(), this.budget), maxBytes);
+        const leased = storage.lease(Math.min(this.batchSizeNow(), this.budget), maxBytes);
+        batch = leased instanceof Promise ? await leased : leased;
       } catch (err) {
         settlement.failed('lease', 'take events from', err);
         this.failed = true;
@@ -127,7 +133,7 @@ export class SendPass {
         // Whatever failed (a custom token source, observer or logger), the events are kept.
         log.error(`sending a batch failed unexpectedly: ${errorMessage(err)}; its events are kept for retry`);
         this.failed = true;
-        settlement.release(batch);
+        await settlement.release(batch);
       } finally {
         state.inFlight -= batch.length;
       }
@@ -163,7 +169,7 @@ export class SendPass {
     (delivered ? this.successes : this.failures).push(result);
     this.host.observe((o) => o.eventsSent(delivered ? 'success' : 'failure', batch.length));
     if (delivered) {
-      settlement.ack(batch);
+      await settlement.ack(batch);
       state.sent += batch.length;
       state.consecutiveFailures = 0;
       state.lastSuccessAt = Date.now();
@@ -172,7 +178,7 @@ export class SendPass {
     }
     state.lastError = outcome.error ? outcome.error.message : `HTTP ${status}`;
     if (verdict.action === 'dead-letter') {
-      this.giveUp(batch, verdict.reason, { statusCode: status, error: `the collector answered HTTP ${status}` });
+      await this.giveUp(batch, verdict.reason, { statusCode: status, error: `the collector answered HTTP ${status}` });
       return;
     }
     state.consecutiveFailures++;
@@ -181,7 +187,7 @@ export class SendPass {
     if (outcome.retryAfterMs !== undefined) {
       this.retryAfterMs = Math.max(this.retryAfterMs, Math.min(outcome.retryAfterMs, options.maxRetryAfterMs));
     }
-    this.kept += this.requeue(batch, outcome);
+    this.kept += await this.requeue(batch, outcome);
   }
 
   /** Every request that carries an event is one of its attempts (a split batch's re-sends too). */
@@ -198,11 +204,11 @@ export class SendPass {
    * events past maxAttempts or maxEventAgeMs; returns how many it kept. A request aborted by
    * `stop()` is not an attempt.
    */
-  private requeue(batch: QueuedEvent[], outcome: PostOutcome): number {
+  private async requeue(batch: QueuedEvent[], outcome: PostOutcome): Promise<number> {
     const { options, state, settlement } = this.host;
     if (outcome.error?.code === 'ABORTED' && state.stopped) {
       for (const event of batch) event.attempts = Math.max(0, event.attempts - 1);
-      settlement.release(batch);
+      await settlement.release(batch);
       return batch.length;
     }
     const { maxAttempts, maxEventAgeMs } = options;
@@ -218,27 +224,44 @@ export class SendPass {
     const error = outcome.error ? outcome.error.message : `the collector answered HTTP ${outcome.statusCode}`;
     const detail: LossDetail = { error: `expired after ${expired[0]?.attempts ?? 0} attempts; last: ${error}` };
     if (outcome.statusCode !== -1) detail.statusCode = outcome.statusCode;
-    this.giveUp(expired, 'expired', detail);
-    settlement.release(keep);
+    await this.giveUp(expired, 'expired', detail);
+    await settlement.release(keep);
     return keep.length;
   }
 
   /**
    * Dead-letters (or logs) the events, then removes them from the store: never the other way round.
-   * When their lines cannot be written, they stay: released, and the loop backs off.
+   * A store with a dead-letter record of its own (PostgreSQL's dead-letter table) moves them there
+   * and removes them in one transaction; the dead-letter file, when set, is then an extra copy.
+   * When their record cannot be written, they stay: released, and the loop backs off.
    */
-  private giveUp(events: QueuedEvent[], reason: DropReason, detail: LossDetail): void {
+  private async giveUp(events: QueuedEvent[], reason: DropReason, detail: LossDetail): Promise<void> {
     if (events.length === 0) return;
-    const { billing, writeFailure } = this.host.losses.giveUpLeased(events, reason, detail);
+    const { storage, losses, settlement } = this.host;
+    if (storage.deadLetter) {
+      try {
+        await storage.deadLetter(events, { reason, ...detail });
+      } catch (err) {
+        settlement.failed('dead_letter', 'move given-up events to the dead-letter table of', err);
+        this.unrecorded = { count: (this.unrecorded?.count ?? 0) + events.length, error: errorMessage(err) };
+        this.failed = true;
+        await settlement.release(events);
+        return;
+      }
+      this.billingDeadLettered += losses.givenUpToStore(events, reason, detail);
+      this.deadLettered[reason] = (this.deadLettered[reason] ?? 0) + events.length;
+      return;
+    }
+    const { billing, writeFailure } = losses.giveUpLeased(events, reason, detail);
     if (writeFailure !== undefined) {
       this.unrecorded = { count: (this.unrecorded?.count ?? 0) + events.length, error: writeFailure };
       this.failed = true;
-      this.host.settlement.release(events);
+      await settlement.release(events);
       return;
     }
     this.billingDeadLettered += billing;
     this.deadLettered[reason] = (this.deadLettered[reason] ?? 0) + events.length;
-    this.host.settlement.ack(events);
+    await settlement.ack(events);
   }
 
   private hint(hint: RetryHint, outcome: PostOutcome): void {

@@ -21,9 +21,16 @@ export interface SendResult {
 export type EmitterCallback = (successes: SendResult[], failures: SendResult[]) => void | Promise<void>;
 
 /** Why an event left the queue without being delivered. */
-export type DropReason = 'overflow' | 'rejected' | 'too_large' | 'expired' | 'shutdown';
+export type DropReason = 'overflow' | 'rejected' | 'too_large' | 'expired' | 'shutdown' | 'not_stored';
 
-export const DROP_REASONS: readonly DropReason[] = ['overflow', 'rejected', 'too_large', 'expired', 'shutdown'];
+export const DROP_REASONS: readonly DropReason[] = [
+  'overflow',
+  'rejected',
+  'too_large',
+  'expired',
+  'shutdown',
+  'not_stored',
+];
 
 /** Every drop reason at zero. */
 export function zeroDrops(): Record<DropReason, number> {

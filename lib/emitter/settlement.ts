@@ -1,11 +1,17 @@
 import { EventStorage, StorageOp } from '../storage/event-storage.interface';
 import { QueuedEvent } from '../storage/queued-event';
 
+const isPromise = (value: unknown): value is Promise<unknown> => value instanceof Promise;
+
 /**
- * Acks and releases of leased events. When the storage refuses one (disk full, a lock timeout),
- * the events are held here and the call is retried before the next lease, so an event is never
- * lost to a storage error: an ack held is an event not sent twice, a release held is an event
- * still queued (in memory).
+ * Acks and releases of leased events. When the storage refuses one (disk full, a lock timeout, a
+ * database that does not answer), by throwing or by rejecting, the events are held here and the
+ * call is retried before the next lease, so an event is never lost to a storage error: an ack
+ * held is an event not sent twice, a release held is an event still queued (in memory).
+ *
+ * A store that answers synchronously (memory, SQLite) is settled synchronously: `ack` and
+ * `release` then return `undefined`, and no promise is made. A store that answers with a promise
+ * (PostgreSQL) is settled when the promise settles, and a rejection is handled exactly like a throw.
  */
 export class Settlement {
   private readonly acks: QueuedEvent[] = [];
@@ -29,27 +35,40 @@ export class Settlement {
     return this.releases;
   }
 
-  /** Done with leased events (delivered or dropped for good). */
-  ack(events: readonly QueuedEvent[]): void {
-    if (events.length === 0) return;
-    try {
-      this.storage.ack(events);
-    } catch (err) {
+  /** Done with leased events (delivered or dropped for good). A promise only for a store that answers with one. */
+  ack(events: readonly QueuedEvent[]): Promise<void> | undefined {
+    if (events.length === 0) return undefined;
+    const failed = (err: unknown) => {
       this.acks.push(...events);
       this.hooks.storageFailed('ack', 'delete delivered events from', err);
+    };
+    try {
+      const pending = this.storage.ack(events);
+      return isPromise(pending) ? pending.then(undefined, failed) : undefined;
+    } catch (err) {
+      failed(err);
+      return undefined;
     }
   }
 
-  /** Leased (or never stored) events go back to the queue. */
-  release(events: readonly QueuedEvent[]): void {
-    if (events.length === 0) return;
-    try {
-      const overwritten = this.storage.release(events);
+  /** Leased (or never stored) events go back to the queue. A promise only for a store that answers with one. */
+  release(events: readonly QueuedEvent[]): Promise<void> | undefined {
+    if (events.length === 0) return undefined;
+    const done = (overwritten: number) => {
       if (overwritten > 0) this.hooks.overwritten(overwritten);
-    } catch (err) {
+    };
+    const failed = (err: unknown) => {
       this.releases.push(...events);
       this.hooks.storageFailed('release', 'put events back into', err);
+    };
+    try {
+      const pending = this.storage.release(events);
+      if (isPromise(pending)) return pending.then(done, failed);
+      done(pending);
+    } catch (err) {
+      failed(err);
     }
+    return undefined;
   }
 
   /** Events the storage refused to take at all: held in memory and offered again by `retry`. */
@@ -69,9 +88,9 @@ export class Settlement {
   }
 
   /** Retries what the storage refused earlier; true when nothing is held any more. */
-  retry(): boolean {
-    if (this.acks.length > 0) this.ack(this.acks.splice(0));
-    if (this.releases.length > 0) this.release(this.releases.splice(0));
+  async retry(): Promise<boolean> {
+    if (this.acks.length > 0) await this.ack(this.acks.splice(0));
+    if (this.releases.length > 0) await this.release(this.releases.splice(0));
     return this.acks.length === 0 && this.releases.length === 0;
   }
 

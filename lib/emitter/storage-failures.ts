@@ -41,14 +41,15 @@ export class StorageFailures implements StorageFailureHandler {
   }
 
   /** {@inheritDoc StorageFailureHandler.unwritten} */
-  unwritten(events: readonly QueuedEvent[], err: Error): void {
+  unwritten(events: readonly QueuedEvent[], err: Error, when: 'shutdown' | 'not_stored' = 'shutdown'): void {
     this.count++;
-    this.observe((o) => o.storageFailed?.('flush'));
-    const billing = this.losses.giveUp(events, 'shutdown', {
-      error: `the event store refused the write at shutdown: ${errorMessage(err)}`,
+    this.observe((o) => o.storageFailed?.(when === 'shutdown' ? 'flush' : 'commit'));
+    const at = when === 'shutdown' ? 'at shutdown' : 'in time';
+    const billing = this.losses.giveUp(events, when, {
+      error: `the event store refused the write ${at}: ${errorMessage(err)}`,
     });
     this.log.error(
-      `${events.length} events (${billing} billing) could not be written to the event store at shutdown ` +
+      `${events.length} events (${billing} billing) could not be written to the event store ${at} ` +
         `(${errorMessage(err)}); ${this.losses.deadLetterPath ? `dead-lettered to ${this.losses.deadLetterPath}` : 'dropped'}`,
     );
   }

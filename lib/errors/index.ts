@@ -195,6 +195,48 @@ export class BillingQueueFullError extends StorageError {
   }
 }
 
+/**
+ * The database of the event store could not be reached, or refused the write, for longer than
+ * `commitTimeoutMs`: the events of that write were not stored (each is logged with its payload
+ * and counted). Retry the business operation, or fail it. Code `STORAGE_UNAVAILABLE`.
+ */
+export class StorageUnavailableError extends StorageError {
+  constructor(location: string, reason: string) {
+    super(location, reason, 'STORAGE_UNAVAILABLE');
+  }
+}
+
+/**
+ * The write-behind buffer of a database event store is full (`maxBufferedEvents` events not yet
+ * committed, for example during a database outage): the event was not taken. Code
+ * `STORAGE_BUFFER_FULL`.
+ */
+export class StorageBufferFullError extends StorageError {
+  constructor(
+    location: string,
+    /** The buffer's bound (`maxBufferedEvents`). */
+    readonly limit: number,
+  ) {
+    super(
+      location,
+      `the write-behind buffer is full (${limit} events not yet committed; is the database reachable?)`,
+      'STORAGE_BUFFER_FULL',
+    );
+  }
+}
+
+/**
+ * The connection to the database dropped after COMMIT was sent and before its answer came: the
+ * events of that write may or may not be stored. Do not retry blindly; a retry that reuses the
+ * same event id is refused by the table if the first write did commit. Code
+ * `STORAGE_COMMIT_UNKNOWN`.
+ */
+export class StorageCommitUnknownError extends StorageError {
+  constructor(location: string, reason: string) {
+    super(location, reason, 'STORAGE_COMMIT_UNKNOWN');
+  }
+}
+
 /** The event store file is not a readable SQLite database. It is left untouched. Code `STORAGE_CORRUPT`. */
 export class StorageCorruptError extends StorageError {
   constructor(path: string, reason: string) {

@@ -1,5 +1,19 @@
-import type { EventKind } from '../tracker/payload';
+import type { CommitOutcome, EventKind } from '../tracker/payload';
 import { QueuedEvent } from './queued-event';
+
+/** A value, or a promise of it: the relay half of the contract may answer either way. */
+export type MaybePromise<T> = T | Promise<T>;
+
+export type { CommitOutcome };
+
+/** Why a store moves given-up events to its own dead-letter record (see `EventStorage.deadLetter`). */
+export interface StoreDeadLetterRecord {
+  /** The drop reason (`refused`, `expired`, ...). */
+  readonly reason: string;
+  readonly statusCode?: number;
+  /** Why, redacted like every other error text. */
+  readonly error: string;
+}
 
 /**
  * Holds events between track time and send time, in two lanes: billing events and custom
@@ -20,9 +34,13 @@ export interface EventStorage {
   readonly billingCapacity: number;
   /** True when waiting events survive a restart of the process (a file). */
   readonly durable: boolean;
-  /** Events waiting (not leased), both lanes. */
+  /**
+   * Events waiting (not leased), both lanes. Synchronous, never awaits I/O: a store shared through
+   * a database answers from what this instance knows (its write-behind buffer plus the table's
+   * waiting rows as of its last look).
+   */
   readonly size: number;
-  /** Events of one kind waiting (not leased). */
+  /** Events of one kind waiting (not leased); synchronous, as `size`. */
   sizeOf(kind: EventKind): number;
   /**
    * Stores one event (an unset `kind` is `custom`); returns how many of the oldest waiting custom
@@ -37,16 +55,51 @@ export interface EventStorage {
    * returns at least one event when any waits). A durable store keeps them until `ack` or
    * `release`; in memory they are handed over outright.
    */
-  lease(maxCount: number, maxBytes?: number): QueuedEvent[];
+  lease(maxCount: number, maxBytes?: number): MaybePromise<QueuedEvent[]>;
   /** Leased events are done with (delivered or dropped): forget them. */
-  ack(events: readonly QueuedEvent[]): void;
+  ack(events: readonly QueuedEvent[]): MaybePromise<void>;
   /**
    * Leased events failed: put them back at the end of their lane, with their `attempts`. Billing
    * events always go back; returns how many waiting custom events were overwritten, as `add`.
    */
-  release(events: readonly QueuedEvent[]): number;
+  release(events: readonly QueuedEvent[]): MaybePromise<number>;
   /** Releases files or handles. The emitter calls it on stop for storages it created. */
-  close?(): void;
+  close?(): MaybePromise<void>;
+  /**
+   * The commit promise of the event `add` took last, read right after `add` returned: settles
+   * when that event is as durable as the store makes it (see `CommitOutcome`), rejects with a
+   * `StorageError` when it could not be stored. Stores share one promise between the events of
+   * one write, and attach a no-op rejection handler to it, so a promise nobody awaits never
+   * becomes an unhandled rejection. Unset: the store commits in `add` (or keeps events in
+   * memory), and the emitter answers for it.
+   */
+  lastCommit?(): Promise<CommitOutcome>;
+  /**
+   * Stores with a dead-letter record of their own (a PostgreSQL dead-letter table): moves
+   * given-up leased events there and removes them from the queue, in one transaction. Rejects
+   * (nothing moved) when it cannot; the emitter then keeps them and retries.
+   */
+  deadLetter?(events: readonly QueuedEvent[], record: StoreDeadLetterRecord): Promise<void>;
+  /**
+   * Stores that buffer writes (PostgreSQL's write-behind buffer): writes what is buffered now,
+   * within `timeoutMs`. Resolves with how many events are still unwritten after it.
+   */
+  persist?(timeoutMs: number): Promise<number>;
+  /**
+   * Stores shared by every instance (PostgreSQL): events left at stop stay for another instance
+   * or the next start. Resolves with how many wait in the whole store (all instances); the
+   * emitter calls it once at stop to name what it leaves behind.
+   */
+  countAll?(): Promise<number>;
+  /** Where the events wait, for log lines: a file path, or `schema.table`. */
+  readonly location?: string;
+  /**
+   * Stores other instances relay too: wakes the send loop when another writer committed
+   * (PostgreSQL's LISTEN/NOTIFY). Returns the unsubscribe.
+   */
+  onCommitted?(wake: () => void): () => void;
+  /** False while the store cannot be reached (a database outage); unset means always reachable. */
+  readonly reachable?: boolean;
   /**
    * Set by stores that other processes also fill (a shared SQLite file): how often an idle
    * emitter looks for their events. Unset: new events are signalled by `add` alone.
@@ -71,11 +124,22 @@ export interface EventStorage {
   readonly writeError?: Error;
 }
 
+/**
+ * A store whose every operation answers synchronously, as the in-memory ring buffer and the
+ * SQLite outbox do: their relay half costs no promise per call.
+ */
+export interface SyncEventStorage extends EventStorage {
+  lease(maxCount: number, maxBytes?: number): QueuedEvent[];
+  ack(events: readonly QueuedEvent[]): void;
+  release(events: readonly QueuedEvent[]): number;
+  close?(): void;
+}
+
 /** What a storage operation was doing when the store refused it: the `op` of `snowplow_storage_errors_total`. */
-export type StorageOp = 'commit' | 'flush' | 'lease' | 'ack' | 'release';
+export type StorageOp = 'commit' | 'flush' | 'lease' | 'ack' | 'release' | 'dead_letter';
 
 /** The storage operations, as `StorageOp` names them. */
-export const STORAGE_OPS: readonly StorageOp[] = ['commit', 'flush', 'lease', 'ack', 'release'];
+export const STORAGE_OPS: readonly StorageOp[] = ['commit', 'flush', 'lease', 'ack', 'release', 'dead_letter'];
 
 /** Told by a store about writes it does on its own (see `EventStorage.onFailure`). */
 export interface StorageFailureHandler {
@@ -84,8 +148,13 @@ export interface StorageFailureHandler {
    * reclaiming the space of delivered events (already deleted) failed and is tried again later.
    */
   failed(op: StorageOp, err: Error): void;
-  /** The process is exiting and these events could not be written: the last chance to keep a record. */
-  unwritten(events: readonly QueuedEvent[], err: Error): void;
+  /**
+   * These events could not be written and the store gives them up: the last chance to keep a
+   * record. `when`: `shutdown` (the process exits or the store closes, the default), or
+   * `not_stored` (a database store could not commit them within its `commitTimeoutMs`; their
+   * `committed` promises reject).
+   */
+  unwritten(events: readonly QueuedEvent[], err: Error, when?: 'shutdown' | 'not_stored'): void;
 }
 
 /** The lane an event waits in. */

@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors';
 import type { EventKind } from '../tracker/payload';
-import { EventStorage, kindOf } from './event-storage.interface';
+import { kindOf, SyncEventStorage } from './event-storage.interface';
 import { Fifo } from './fifo';
 import { QueuedEvent } from './queued-event';
 
@@ -24,7 +24,7 @@ function assertCapacity(name: string, value: unknown): asserts value is number {
  * is overwritten when full (counted in `overwritten`), and a FIFO for billing events that is
  * never overwritten.
  */
-export class RingBufferStorage implements EventStorage {
+export class RingBufferStorage implements SyncEventStorage {
   /** {@inheritDoc EventStorage.capacity} */
   readonly capacity: number;
   /** {@inheritDoc EventStorage.billingCapacity} */

@@ -2,7 +2,8 @@ import { InvalidOptionError, StorageError } from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { onProcessExit } from '../utils/exit-hooks';
 import { BackgroundWrites } from './background-writes';
-import { EventStorage, kindOf, StorageFailureHandler } from './event-storage.interface';
+import { CommitGroup, DURABLE } from './commit-group';
+import { CommitOutcome, kindOf, StorageFailureHandler, SyncEventStorage } from './event-storage.interface';
 import { releaseLeasesOfDeadProcesses } from './lease-owner';
 import { QueuedEvent } from './queued-event';
 import {
@@ -39,13 +40,17 @@ const SHARED_POLL_INTERVAL_MS = 1_000;
  * the WAL is checkpointed and size-limited, so the file stays bounded by the capacities. The file
  * is created with mode 0600: it holds user and instance ids.
  */
-export class SqliteStorage implements EventStorage {
+export class SqliteStorage implements SyncEventStorage {
   /** {@inheritDoc EventStorage.capacity} */
   readonly capacity: number;
   /** {@inheritDoc EventStorage.billingCapacity} */
   readonly billingCapacity: number;
   /** The database file. */
   readonly path: string;
+  /** {@inheritDoc EventStorage.location} */
+  get location(): string {
+    return this.path;
+  }
   /** A file: events survive a restart. */
   readonly durable = true;
   private readonly db: Database;
@@ -58,6 +63,9 @@ export class SqliteStorage implements EventStorage {
   private lastWriteError?: Error;
   /** Custom events not yet in the file. */
   private pending: QueuedEvent[] = [];
+  /** The commit promise of the pending custom events (the end-of-tick write). */
+  private readonly pendingCommit = new CommitGroup();
+  private lastAddedBilling = false;
   private flushScheduled = false;
   /** Rows in the file per lane, waiting and leased (exclusive mode: exact; shared: as of the last count). */
   private readonly waitingInFile: Record<EventKind, number> = { billing: 0, custom: 0 };
@@ -84,7 +92,11 @@ export class SqliteStorage implements EventStorage {
     this.countRows();
     this.background = new BackgroundWrites(
       () => this.flushPending(),
-      () => ((this.toEvict = 0), this.pending.splice(0)),
+      () => {
+        this.toEvict = 0;
+        this.pendingCommit.failed(new StorageError(this.path, 'the events could not be written at exit'));
+        return this.pending.splice(0);
+      },
     );
     this.writePending = () => this.background.run();
     this.unregisterExitHook = onProcessExit(() => this.background.atExit());
@@ -125,11 +137,18 @@ export class SqliteStorage implements EventStorage {
     if (kindOf(event) === 'billing') {
       this.run('write a billing event', () => this.insert(event));
       this.waitingInFile.billing++;
+      this.lastAddedBilling = true;
       return 0;
     }
+    this.lastAddedBilling = false;
     this.pending.push(event);
     this.schedule();
     return this.evictOverCapacity();
+  }
+
+  /** {@inheritDoc EventStorage.lastCommit} */
+  lastCommit(): Promise<CommitOutcome> {
+    return this.lastAddedBilling ? DURABLE : this.pendingCommit.current();
   }
 
   /** {@inheritDoc EventStorage.addBatch} */
@@ -312,6 +331,7 @@ export class SqliteStorage implements EventStorage {
     );
     this.pending = [];
     this.toEvict = 0;
+    this.pendingCommit.committed();
     if (!this.file.shared) {
       this.waitingInFile.custom += batch.length - evict;
       return;

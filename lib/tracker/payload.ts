@@ -35,6 +35,22 @@ export function bodyBytes(json: string): number {
   return Buffer.byteLength(json, 'utf8') + PER_EVENT_OVERHEAD;
 }
 
+/**
+ * How durable a tracked event became: `durable: false` for a store that keeps events in memory
+ * only, `durable: true` once the event is committed (a SQLite file, a PostgreSQL table).
+ */
+export interface CommitOutcome {
+  readonly durable: boolean;
+}
+
+/** The commit promise of an event a sink keeps in memory only (shared, already settled). */
+export const NOT_DURABLE: Promise<CommitOutcome> = Promise.resolve({ durable: false });
+
+/** The event's commit promise, from what `EventSink.enqueue` returned. */
+export function commitOf(returned: unknown): Promise<CommitOutcome> {
+  return returned instanceof Promise ? (returned as Promise<CommitOutcome>) : NOT_DURABLE;
+}
+
 /** How `EventSink.enqueue` treats a billing event that a durable store cannot commit. */
 export interface EnqueueOptions {
   /**
@@ -54,8 +70,10 @@ export interface EventSink {
   /**
    * Queues the event for sending; throws `EmitterStoppedError` once stopped. `options` says what to
    * do with a billing event a durable store cannot commit (a sink without a store ignores it).
+   * A returned `Promise` is the event's commit promise (see `TrackResult.committed`); anything
+   * else (nothing, say) means the sink keeps events in memory only.
    */
-  enqueue(payload: TrackedPayload, options?: EnqueueOptions): void;
+  enqueue(payload: TrackedPayload, options?: EnqueueOptions): unknown;
   /**
    * Optional: send what is queued now instead of waiting (the `Emitter` wakes its send loop,
    * skipping `lingerMs` and cutting a backoff sleep short). Returns at once. `Tracker.flush()`

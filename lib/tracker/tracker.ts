@@ -9,7 +9,17 @@ import {
   CorrelationIdSource,
 } from './billing-event';
 import { customEvent } from './custom-event';
-import { bodyBytes, EnqueueOptions, EventSink, flat, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
+import {
+  bodyBytes,
+  CommitOutcome,
+  EnqueueOptions,
+  EventSink,
+  flat,
+  commitOf,
+  PayloadWriter,
+  serialiseFields,
+  TrackedPayload,
+} from './payload';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
 export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nestjs-snowplow-'.length)}`;
@@ -36,6 +46,15 @@ export interface TrackerOptions {
 export interface TrackResult {
   /** The Snowplow event id (`eid`), fixed for the event's life, retries included. */
   eid: string;
+  /**
+   * Settles when the event is as durable as the store makes it: `{ durable: false }` in memory
+   * (already settled), `{ durable: true }` once committed (a SQLite billing event is committed
+   * before the call returns; a custom event at the end of the tick; a PostgreSQL event at its
+   * write-behind flush). Rejects with a `StorageError` when the event could not be stored (it is
+   * then also counted and logged, never dropped silently). A caller who needs the guarantee awaits
+   * it; one who does not pays nothing, and an unawaited rejection never crashes the process.
+   */
+  committed: Promise<CommitOutcome>;
 }
 
 /** What tracking a billing event returns. */
@@ -142,14 +161,16 @@ export class Tracker {
       }
     }
     let notCommitted: SnowplowError | undefined;
-    if (options?.whenNotCommitted === 'hold') {
-      this.sink.enqueue(payload, { whenNotCommitted: 'hold', onHeld: (error) => (notCommitted = error) });
-    } else {
-      this.sink.enqueue(payload);
-    }
+    const committed = commitOf(
+      options?.whenNotCommitted === 'hold'
+        ? this.sink.enqueue(payload, { whenNotCommitted: 'hold', onHeld: (error) => (notCommitted = error) })
+        : this.sink.enqueue(payload),
+    );
     // Counted only once the event was accepted (queued, or held in memory).
     if (droppedCorrelationId !== undefined) this.sink.correlationIdDropped?.(payload.eid, droppedCorrelationId);
-    return notCommitted ? { eid: payload.eid, eventId, notCommitted } : { eid: payload.eid, eventId };
+    return notCommitted
+      ? { eid: payload.eid, eventId, committed, notCommitted }
+      : { eid: payload.eid, eventId, committed };
   }
 
   /** The structured event carrying `billing`'s context. */
@@ -186,7 +207,6 @@ export class Tracker {
   }
 
   private emit(payload: TrackedPayload): TrackResult {
-    this.sink.enqueue(payload);
-    return { eid: payload.eid };
+    return { eid: payload.eid, committed: commitOf(this.sink.enqueue(payload)) };
   }
 }

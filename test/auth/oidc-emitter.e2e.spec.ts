@@ -93,7 +93,14 @@ describe('Emitter + OidcTokenSource against a real OpenID provider and a collect
     expect(collector.refused()).toEqual([]);
     expect(collector.requests.length).toBeGreaterThanOrEqual(20);
     expect(provider.tokenRequests).toEqual([expect.objectContaining({ status: 200, audience: collector.url })]);
-    expect(emitter!.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
+    expect(emitter!.stats().dropped).toEqual({
+      overflow: 0,
+      rejected: 0,
+      too_large: 0,
+      expired: 0,
+      shutdown: 0,
+      not_stored: 0,
+    });
   });
 
   it('while the provider is down the callback reports -1 and keeps the events; they are delivered once it is back', async () => {
@@ -119,7 +126,14 @@ describe('Emitter + OidcTokenSource against a real OpenID provider and a collect
       );
       expect(failure.error?.message).not.toContain(provider.clientSecret);
     }
-    expect(emitter!.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
+    expect(emitter!.stats().dropped).toEqual({
+      overflow: 0,
+      rejected: 0,
+      too_large: 0,
+      expired: 0,
+      shutdown: 0,
+      not_stored: 0,
+    });
     expect(emitter!.queueDepth + emitter!.stats().inFlight).toBe(200);
 
     await provider.restart();

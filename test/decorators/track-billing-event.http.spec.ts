@@ -408,6 +408,13 @@ describe.each(adapters)('@TrackBillingEvent and request correlation over HTTP (%
   it('every billing event is schema-valid and none was dropped', async () => {
     const events = await drainedEvents(emitter, collector);
     expect(events.filter((e) => e.eventType === 'se').length).toBeGreaterThan(2000);
-    expect(emitter.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
+    expect(emitter.stats().dropped).toEqual({
+      overflow: 0,
+      rejected: 0,
+      too_large: 0,
+      expired: 0,
+      shutdown: 0,
+      not_stored: 0,
+    });
   });
 });

@@ -351,6 +351,13 @@ describe.each(adapters)('@TrackEvent over HTTP (%s)', (_platform, createAdapter)
     const events = await drainedEvents(emitter, collector);
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e) => e.schema === 'iglu:com.gitlab/custom_event/jsonschema/1-0-0')).toBe(true);
-    expect(emitter.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
+    expect(emitter.stats().dropped).toEqual({
+      overflow: 0,
+      rejected: 0,
+      too_large: 0,
+      expired: 0,
+      shutdown: 0,
+      not_stored: 0,
+    });
   });
 });

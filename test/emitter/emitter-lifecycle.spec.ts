@@ -90,7 +90,7 @@ describe('Emitter lifecycle', () => {
       tracker.trackEvent('b');
       tracker.trackBillingEvent(BILL);
       expect(emitter.queueDepth).toBe(3);
-      const zero = { overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 };
+      const zero = { overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0, not_stored: 0 };
       expect(emitter.stats()).toEqual({
         queued: 3,
         inFlight: 0,

@@ -58,7 +58,14 @@ describe('retries', () => {
         Array.from({ length: 2 * attempts }, (_, i) => `Bearer t${i}`),
       );
       expect(emitter.stats()).toMatchObject({ sent: 0, authFailures: attempts });
-      expect(emitter.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 1 });
+      expect(emitter.stats().dropped).toEqual({
+        overflow: 0,
+        rejected: 0,
+        too_large: 0,
+        expired: 0,
+        shutdown: 1,
+        not_stored: 0,
+      });
       expect(await registry.metrics()).toContain(`snowplow_auth_failures_total ${attempts}`);
     });
   });

@@ -69,7 +69,14 @@ describe('failure paths keep every event', () => {
     });
     await harness.collector.waitForEvents(1);
     expect(decodeAccepted(harness.collector).map((e) => e.eid)).toEqual([eid]);
-    expect(emitter.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
+    expect(emitter.stats().dropped).toEqual({
+      overflow: 0,
+      rejected: 0,
+      too_large: 0,
+      expired: 0,
+      shutdown: 0,
+      not_stored: 0,
+    });
   });
 
   it('a collector password with a stray % does not turn local errors into lost batches', async () => {

@@ -125,7 +125,9 @@ describe("a script's end is a shutdown", () => {
     conn.close();
     expect(rows.map((r) => r.eid).sort()).toEqual([...run.eids].sort());
     expect(run.stats.dropped.shutdown).toBe(0);
-    expect(run.stderr).toMatch(/^log 5 events kept in the outbox for the next start/m);
+    expect(run.stderr).toMatch(
+      /^warn 5 events \(5 billing\) are kept in the outbox \S+outbox.db for the next start; they are lost if this disk does not outlive the process/m,
+    );
   }, 60_000);
 
   it('exitDrainTimeoutMs 0: nothing is sent, the events are accounted for at once', async () => {

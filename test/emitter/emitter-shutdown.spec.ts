@@ -229,7 +229,14 @@ describe('Emitter shutdown', () => {
     const { emitter, tracker } = make({ logger, storage: { type: 'sqlite', path } });
     tracker.trackEvent('kept');
     await emitter.stop();
-    expect(lines).toEqual([{ level: 'log', message: '1 events kept in the outbox for the next start' }]);
+    expect(lines).toEqual([
+      {
+        level: 'log',
+        message:
+          `1 events (0 billing) are kept in the outbox ${path} for the next start; they are lost if this disk ` +
+          'does not outlive the process (a pod with an ephemeral disk: use a persistent volume or the PostgreSQL store)',
+      },
+    ]);
     const next = make({ logger, storage: { type: 'sqlite', path } }).emitter;
     expect(next.queueDepth).toBe(1);
   });

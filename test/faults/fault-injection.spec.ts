@@ -70,7 +70,14 @@ describe('delivery under faults', () => {
     const eids = trackMany(tracker, 10_000);
     await expectAllDeliveredOnce(eids);
     expect(collector.requests.some((r) => r.status === 500)).toBe(true);
-    expect(e.stats().dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0 });
+    expect(e.stats().dropped).toEqual({
+      overflow: 0,
+      rejected: 0,
+      too_large: 0,
+      expired: 0,
+      shutdown: 0,
+      not_stored: 0,
+    });
   });
 
   it('10,000 events, connection refused for 3 s (server closed, reopened on the same port): 0 lost', async () => {

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib/core';
+import { SyncEventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib/core';
 import { Fifo } from '../../lib/storage/fifo';
 import { queued } from './support/events';
 import { walFrames } from './support/wal';
@@ -23,13 +23,13 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const implementations: Array<[string, () => EventStorage]> = [
+const implementations: Array<[string, () => SyncEventStorage]> = [
   ['ring buffer', () => new RingBufferStorage(10, 10)],
   ['SQLite', () => new SqliteStorage({ path, capacity: 10, billingCapacity: 10 })],
 ];
 
 describe.each(implementations)('%s: the byte budget of a lease', (_name, make) => {
-  let storage: EventStorage;
+  let storage: SyncEventStorage;
   beforeEach(() => (storage = make()));
   afterEach(() => storage.close?.());
 

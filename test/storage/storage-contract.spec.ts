@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib/core';
+import { SyncEventStorage, QueuedEvent, RingBufferStorage, SqliteStorage } from '../../lib/core';
 import { take } from './support/take';
 
 const event = (n: number, bytes = 10): QueuedEvent => ({
@@ -19,7 +19,7 @@ const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-const implementations: Array<[string, (capacity: number, billingCapacity?: number) => EventStorage]> = [
+const implementations: Array<[string, (capacity: number, billingCapacity?: number) => SyncEventStorage]> = [
   ['RingBufferStorage', (capacity, billingCapacity) => new RingBufferStorage(capacity, billingCapacity)],
   [
     'SqliteStorage',
@@ -32,7 +32,7 @@ const implementations: Array<[string, (capacity: number, billingCapacity?: numbe
 ];
 
 describe.each(implementations)('%s passes the storage contract', (_name, create) => {
-  let storage: EventStorage;
+  let storage: SyncEventStorage;
   const make = (capacity: number, billingCapacity?: number) => (storage = create(capacity, billingCapacity));
   afterEach(() => storage.close?.());
 
@@ -111,7 +111,7 @@ describe.each(implementations)('%s passes the storage contract', (_name, create)
   });
 
   it('behaves exactly like the reference ring buffer through many adds, leases, acks and releases', async () => {
-    async function scenario(target: EventStorage) {
+    async function scenario(target: SyncEventStorage) {
       const delivered: string[] = [];
       let n = 0;
       let overwritten = 0;

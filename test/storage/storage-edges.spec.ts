@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStorage, InvalidOptionError, RingBufferStorage, SqliteStorage } from '../../lib/core';
+import { SyncEventStorage, InvalidOptionError, RingBufferStorage, SqliteStorage } from '../../lib/core';
 import { createStorage, isEventStorage } from '../../lib/storage/create-storage';
 import { billingEvent as billing, customEvent as custom, nextTick } from './support/events';
 import { leaseOwner } from '../../lib/storage/lease-owner';
@@ -67,7 +67,7 @@ describe('createStorage', () => {
 });
 
 describe('the lanes keep FIFO order as they grow', () => {
-  it.each<[string, () => EventStorage]>([
+  it.each<[string, () => SyncEventStorage]>([
     ['ring buffer', () => new RingBufferStorage(10, 1_000)],
     ['SQLite', () => new SqliteStorage({ path, capacity: 10, billingCapacity: 1_000 })],
   ])('%s: a billing lane taking and giving back hundreds of events stays oldest first', (_name, make) => {

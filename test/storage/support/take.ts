@@ -1,7 +1,7 @@
-import { EventStorage, QueuedEvent } from '../../../lib/core';
+import { SyncEventStorage, QueuedEvent } from '../../../lib/core';
 
 /** Leases and acks at once: what the emitter does with a batch the collector accepted. */
-export function take(storage: EventStorage, maxCount: number, maxBytes?: number): QueuedEvent[] {
+export function take(storage: SyncEventStorage, maxCount: number, maxBytes?: number): QueuedEvent[] {
   const events = storage.lease(maxCount, maxBytes);
   storage.ack(events);
   return events;
