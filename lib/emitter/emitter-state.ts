@@ -52,5 +52,6 @@ export function snapshotStats(
     stopped: state.stopped,
     storageErrors,
     storageError: storage.writeError?.message,
+    storeReachable: storage.reachable !== false,
   };
 }

@@ -149,6 +149,11 @@ export class Emitter implements SnowplowEmitter {
     return this.storage.size + this.settlement.held.length;
   }
 
+  /** False while the event store cannot be reached (a PostgreSQL outage); memory and SQLite always are. */
+  get storeReachable(): boolean {
+    return this.storage.reachable !== false;
+  }
+
   /** Capacity of the custom lane. */
   get capacity(): number {
     return this.storage.capacity;
@@ -313,13 +318,14 @@ export class Emitter implements SnowplowEmitter {
   }
 
   private isIdle(): boolean {
-    return this.queueDepth === 0 && this.state.inFlight === 0;
+    return this.queueDepth === 0 && this.state.inFlight === 0 && !this.settlement.acksHeld;
   }
 
   /** The send loop. It never rejects: anything unexpected is logged and the loop backs off. */
   private async run(): Promise<void> {
     while (!this.state.stopped) {
-      if (this.queueDepth === 0) {
+      // Held acks are retried even with nothing queued: a database store still lists those events.
+      if (this.queueDepth === 0 && !this.settlement.acksHeld) {
         this.wakeDrainersIfIdle();
         // A store other processes also fill is looked at again now and then; otherwise new
         // events wake the loop.

@@ -127,6 +127,8 @@ export interface EmitterStats {
    * time): the last write's error. Undefined once a write succeeds again.
    */
   storageError?: string;
+  /** False while the event store cannot be reached (a PostgreSQL outage); the relay backs off meanwhile. */
+  storeReachable: boolean;
 }
 
 /** Where the emitter logs; Nest's `Logger` fits. Only `warn` and `error` are required. */

@@ -35,6 +35,11 @@ export class Settlement {
     return this.releases;
   }
 
+  /** True while acks the storage refused are held (delivered events the store still lists). */
+  get acksHeld(): boolean {
+    return this.acks.length > 0;
+  }
+
   /** Done with leased events (delivered or dropped for good). A promise only for a store that answers with one. */
   ack(events: readonly QueuedEvent[]): Promise<void> | undefined {
     if (events.length === 0) return undefined;

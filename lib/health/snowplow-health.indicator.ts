@@ -60,6 +60,10 @@ export class SnowplowHealthIndicator {
     };
     const indicator = this.healthIndicatorService.check(key);
     if (stats.stopped) return indicator.down({ ...details, reason: 'emitter stopped' });
+    if (!stats.storeReachable) {
+      const why = stats.storageError ?? 'no answer';
+      return indicator.down({ ...details, reason: `the event store cannot be reached: ${why}` });
+    }
     if (stats.storageError !== undefined) {
       return indicator.down({ ...details, reason: `the event store refuses writes: ${stats.storageError}` });
     }

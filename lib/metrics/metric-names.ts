@@ -14,5 +14,6 @@ export function metricNames(prefix: string) {
     deadLetterWriteFailures: `${prefix}dead_letter_write_failures_total`,
     correlationIdsRejected: `${prefix}correlation_ids_rejected_total`,
     storageErrors: `${prefix}storage_errors_total`,
+    storeUp: `${prefix}store_up`,
   };
 }

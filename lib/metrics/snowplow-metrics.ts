@@ -30,6 +30,8 @@ export interface QueueSource {
   readonly queueDepth: number;
   /** Capacity of the custom lane. */
   readonly capacity: number;
+  /** False while the event store cannot be reached (a database outage); unset means reachable. */
+  readonly storeReachable?: boolean;
 }
 
 type Labels = Record<string, string>;
@@ -135,6 +137,9 @@ class MetricSet {
     ) as Histogram;
     queueGauge(names.queueDepth, 'Events waiting in the Snowplow emitter queue', (s) => s.queue?.queueDepth ?? 0);
     queueGauge(names.queueCapacity, 'Capacity of the Snowplow emitter queue', (s) => s.queue?.capacity ?? 0);
+    queueGauge(names.storeUp, 'Whether the event store can be reached (0 during a database outage)', (s) =>
+      s.queue?.storeReachable === false ? 0 : 1,
+    );
   }
 
   private getOrCreate<T extends object>(registry: Registry, name: string, labelNames: string[], create: () => T): T {

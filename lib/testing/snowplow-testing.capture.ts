@@ -140,6 +140,7 @@ export class SnowplowTestingCapture implements SnowplowEmitter, TrackErrorSink {
     const enqueued = this.goodEvents.length + this.badEvents.length;
     return {
       queued: 0,
+      storeReachable: true,
       inFlight: 0,
       capacity: 0,
       enqueued,

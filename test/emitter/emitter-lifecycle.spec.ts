@@ -106,6 +106,7 @@ describe('Emitter lifecycle', () => {
         authFailures: 0,
         stopped: false,
         storageErrors: 0,
+        storeReachable: true,
         storageError: undefined,
       });
       expect(emitter.isStopped).toBe(false);
