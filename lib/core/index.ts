@@ -8,9 +8,10 @@
 
 // Building events (tracker/)
 export { Tracker } from '../tracker/tracker';
-export type { BillingTrackResult, TrackerOptions, TrackResult } from '../tracker/tracker';
+export type { BillingTrackResult, TrackerOptions, TrackResult, TransactionTracker } from '../tracker/tracker';
+export type { SqlExecutor, TransactionLike } from '../tracker/transaction';
 export type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
-export type { EnqueueOptions, EventKind, EventSink, TrackedPayload } from '../tracker/payload';
+export type { CommitOutcome, EnqueueOptions, EventKind, EventSink, TrackedPayload } from '../tracker/payload';
 export { BILLING_REALMS, MAX_EVENT_NAME_LENGTH } from '../validation';
 export type { BillingRealm } from '../validation';
 
@@ -28,7 +29,6 @@ export type {
 export { migratePostgresOutbox, postgresOutboxDdl } from '../storage/postgres-sql';
 export type { PostgresOutboxNames, PostgresQueryable } from '../storage/postgres-sql';
 export type {
-  CommitOutcome,
   EventStorage,
   MaybePromise,
   StorageFailureHandler,

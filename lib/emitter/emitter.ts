@@ -4,7 +4,9 @@ import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError, StorageBufferFullError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { CustomEventPayload } from '../tracker/custom-event';
-import { bodyBytes, CommitOutcome, EnqueueOptions, NOT_DURABLE, TrackedPayload } from '../tracker/payload';
+import { bodyBytes, CommitOutcome, EnqueueOptions, EventSink, NOT_DURABLE, TrackedPayload } from '../tracker/payload';
+import type { TransactionLike } from '../tracker/transaction';
+import { transactionSink } from './transaction-sink';
 import { onBeforeExit } from '../utils/exit-hooks';
 import { Backoff } from './backoff';
 import { ENVELOPE_BYTES } from './batch-body';
@@ -228,6 +230,26 @@ export class Emitter implements SnowplowEmitter {
     if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
     this.signal.notifyData();
     return committed ?? NOT_DURABLE;
+  }
+
+  /**
+   * A sink that writes each event through the caller's open transaction `tx` (the PostgreSQL
+   * store only; see `Tracker.inTransaction`). Throws a `StorageError` for other stores.
+   */
+  inTransaction(tx: TransactionLike): EventSink {
+    const state = this.state;
+    return transactionSink(
+      {
+        storage: this.storage,
+        maxEventBytes: this.options.maxEventBytes,
+        get stopped() {
+          return state.stopped;
+        },
+        written: () => this.countEnqueued(),
+        correlationIdDropped: (eid, length) => this.correlationIdDropped(eid, length),
+      },
+      tx,
+    );
   }
 
   /** The largest event `enqueue` accepts, body bytes: the tracker fits a billing event's correlation id to it. */

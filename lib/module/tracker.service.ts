@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InvalidOptionError } from '../errors';
 import type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 import type { EventKind } from '../tracker/payload';
-import { BillingTrackResult, Tracker, TrackResult } from '../tracker/tracker';
+import { BillingTrackResult, Tracker, TrackResult, TransactionTracker } from '../tracker/tracker';
+import type { TransactionLike } from '../tracker/transaction';
 import { isPlainObject } from '../utils';
 import { serialiseJsonObject } from '../validation';
 import { currentRequestContext, SnowplowRequestContext } from './request-context';
@@ -84,6 +85,34 @@ export class TrackerService {
     optional: BillingEventOptionalInput | undefined,
   ): BillingTrackResult {
     return this.tracker.trackBillingEventWithOptionalInput(required, optional);
+  }
+
+  /**
+   * The track methods, writing each event through `tx`, your open transaction (the PostgreSQL
+   * store only): the event exists if and only if `tx` commits. See `Tracker.inTransaction`.
+   * Inside a request, billing events carry the request's correlation id and custom events get the
+   * module's `enrich` props, as with the other methods.
+   *
+   * @example
+   * ```ts
+   * await this.dataSource.transaction(async (manager) => {
+   *   await manager.insert(Charge, { customer, cents });
+   *   await this.tracker.inTransaction(manager).trackBillingEvent(usage);
+   * });
+   * ```
+   */
+  inTransaction(tx: TransactionLike): TransactionTracker {
+    const inTx = this.tracker.inTransaction(tx);
+    return {
+      ...inTx,
+      trackEvent: (name, props) => {
+        if (this.enrich !== undefined) {
+          const context = currentRequestContext();
+          if (context !== undefined) props = this.enriched(context, props);
+        }
+        return inTx.trackEvent(name, props);
+      },
+    };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { CommitOutcome, EventKind } from '../tracker/payload';
+import type { SqlExecutor } from '../tracker/transaction';
 import { QueuedEvent } from './queued-event';
 
 /** A value, or a promise of it: the relay half of the contract may answer either way. */
@@ -98,6 +99,12 @@ export interface EventStorage {
    * (PostgreSQL's LISTEN/NOTIFY). Returns the unsubscribe.
    */
   onCommitted?(wake: () => void): () => void;
+  /**
+   * Stores that can write through a caller's open transaction (PostgreSQL): inserts the events
+   * with `exec`, which runs one statement in that transaction. They become visible to the relays
+   * at the caller's COMMIT; a rollback leaves none. Rejects with what the statement threw.
+   */
+  insertInTransaction?(events: readonly QueuedEvent[], exec: SqlExecutor): Promise<void>;
   /** False while the store cannot be reached (a database outage); unset means always reachable. */
   readonly reachable?: boolean;
   /**

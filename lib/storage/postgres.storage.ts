@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { InvalidEventError, InvalidOptionError, StorageBufferFullError, StorageCommitUnknownError } from '../errors';
 import { StorageError, StorageUnavailableError } from '../errors';
 import { bodyBytes, EventKind } from '../tracker/payload';
+import type { SqlExecutor } from '../tracker/transaction';
 import { checkBoolean, checkInteger, checkPositiveInteger, checkText } from '../validation';
 import { CommitGroup } from './commit-group';
 import { CommitOutcome, EventStorage, kindOf, StorageFailureHandler } from './event-storage.interface';
@@ -47,7 +48,10 @@ export interface PostgresStorageOptions extends PostgresOutboxNames {
   commitTimeoutMs?: number;
   /** The longest one statement (and getting a connection) may take, ms. Default 10,000. */
   queryTimeoutMs?: number;
-  /** Most events tracked and not yet committed; past it a track call throws `StorageBufferFullError`. Default 10,000. */
+  /**
+   * Most events tracked and not yet committed; past it a track call throws
+   * `StorageBufferFullError`. Default 10,000.
+   */
   maxBufferedEvents?: number;
   /** Who holds a lease. Default: host name, pid and a random part. */
   instanceId?: string;
@@ -249,10 +253,7 @@ export class PostgresStorage implements EventStorage {
    * the INSERT the write-behind flush uses: the rows become visible to relays at the caller's
    * COMMIT, and a rollback leaves none.
    */
-  async insertInTransaction(
-    events: readonly QueuedEvent[],
-    exec: (sql: string, params: unknown[]) => Promise<unknown>,
-  ): Promise<void> {
+  async insertInTransaction(events: readonly QueuedEvent[], exec: SqlExecutor): Promise<void> {
     this.assertOpen();
     for (const event of events) checkEvent(event);
     const result = await exec(this.sql.insert, this.insertParams(events));
@@ -403,7 +404,10 @@ export class PostgresStorage implements EventStorage {
     return this.giveUp(left, reason, 'shutdown');
   }
 
-  /** Writes the buffer (see `persist`), releases this instance's leases, and ends the LISTEN connection and the pool the store made (never yours). */
+  /**
+   * Writes the buffer (see `persist`), releases this instance's leases, and ends the LISTEN
+   * connection and the pool the store made (never yours).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.chunks.length > 0 || this.flushing) await this.persist(this.queryTimeoutMs);

@@ -1,4 +1,5 @@
 import type { SnowplowError } from '../errors';
+import type { TransactionLike } from './transaction';
 
 /**
  * What an event is for. Billing events wait in a lane of their own that custom events never
@@ -96,6 +97,12 @@ export interface EventSink {
    * event `eid` so that it fits `maxEventBytes`. Must not throw.
    */
   correlationIdDropped?(eid: string, length: number): void;
+  /**
+   * Optional: a sink that writes each event through the caller's open transaction `tx` (see
+   * `Tracker.inTransaction`); its `enqueue` returns the insert's promise. Throws when the store
+   * cannot write in a transaction.
+   */
+  inTransaction?(tx: TransactionLike): EventSink;
 }
 
 export interface PayloadContext {

@@ -20,6 +20,7 @@ import {
   serialiseFields,
   TrackedPayload,
 } from './payload';
+import type { TransactionLike } from './transaction';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
 export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nestjs-snowplow-'.length)}`;
@@ -56,6 +57,13 @@ export interface TrackResult {
    */
   committed: Promise<CommitOutcome>;
 }
+
+/** The track methods of `Tracker.inTransaction(tx)`: each resolves once the event's row is written in `tx`. */
+export type TransactionTracker = {
+  [K in 'trackEvent' | 'trackBillingEvent' | 'trackBillingEventWithOptionalInput']: (
+    ...args: Parameters<Tracker[K]>
+  ) => Promise<ReturnType<Tracker[K]>>;
+};
 
 /** What tracking a billing event returns. */
 export interface BillingTrackResult extends TrackResult {
@@ -183,6 +191,42 @@ export class Tracker {
       ['cx', billing.cx],
     ]);
     return this.writer.write('billing', 'se', eid, dtm, fields);
+  }
+
+  /**
+   * The track methods, writing each event through `tx`, the caller's open transaction (the
+   * PostgreSQL store only): the event becomes visible to the relays when `tx` commits, and a
+   * rollback leaves no event. Each method resolves with the usual result once the row is written
+   * in `tx`, and rejects with the typed error a track call throws (invalid input, a stopped
+   * emitter) or a `StorageError` whose `cause` is what the statement threw. `tx` is a `pg` client
+   * inside `BEGIN`, a TypeORM `EntityManager` or `QueryRunner`, a Knex transaction, or a function
+   * `(sql, params) => Promise` for any other client (see `TransactionLike`).
+   *
+   * @example
+   * ```ts
+   * await dataSource.transaction(async (manager) => {
+   *   await manager.insert(Charge, { customer, cents });
+   *   await tracker.inTransaction(manager).trackBillingEvent(usage);
+   * });
+   * ```
+   */
+  inTransaction(tx: TransactionLike): TransactionTracker {
+    if (typeof this.sink.inTransaction !== 'function') {
+      throw new InvalidOptionError('emitter', 'cannot write in a transaction: inTransaction needs the Emitter');
+    }
+    // The same tracker (options, subject, correlation), writing into the transaction's sink.
+    const inTx = Object.create(this) as Tracker;
+    (inTx as unknown as { sink: EventSink }).sink = this.sink.inTransaction(tx);
+    const written = async <R extends TrackResult>(track: () => R): Promise<R> => {
+      const result = track();
+      await result.committed;
+      return result;
+    };
+    return {
+      trackEvent: (...args) => written(() => inTx.trackEvent(...args)),
+      trackBillingEvent: (...args) => written(() => inTx.trackBillingEvent(...args)),
+      trackBillingEventWithOptionalInput: (...args) => written(() => inTx.trackBillingEventWithOptionalInput(...args)),
+    };
   }
 
   /**

@@ -1,0 +1,29 @@
+import { InvalidOptionError } from '../errors';
+import type { SqlExecutor, TransactionLike } from '../tracker/transaction';
+import { toQuestionMarks } from './postgres-sql';
+
+/**
+ * The statement runner of a caller's transaction: a Knex transaction (`raw`, with `?`
+ * placeholders; checked first, since a Knex transaction is also a function), a `pg` client or a
+ * TypeORM `EntityManager` / `QueryRunner` (`query`, with `$n` placeholders), or a function.
+ */
+export function sqlExecutorOf(tx: TransactionLike): SqlExecutor {
+  const candidate = tx as { raw?: unknown; query?: unknown } | null | undefined;
+  if (candidate && typeof candidate.raw === 'function') {
+    const knex = tx as { raw(sql: string, bindings?: unknown[]): PromiseLike<unknown> };
+    return (sql, params) => {
+      const { sql: text, bindings } = toQuestionMarks(sql, params);
+      return knex.raw(text, bindings);
+    };
+  }
+  if (candidate && typeof candidate.query === 'function') {
+    const client = tx as { query(sql: string, params?: unknown[]): PromiseLike<unknown> };
+    return (sql, params) => client.query(sql, params);
+  }
+  if (typeof tx === 'function') return tx as SqlExecutor;
+  throw new InvalidOptionError(
+    'tx',
+    'must be an open transaction: a pg client, a TypeORM EntityManager or QueryRunner, a Knex transaction, ' +
+      'or a function (sql, params) => Promise',
+  );
+}
