@@ -66,6 +66,12 @@ export type {
 export type { DeadLetterReason, DeadLetterRecord } from '../dead-letter/dead-letter-record';
 export { replayDeadLetters } from '../replay/replay';
 export type { ReplayDeadLettersOptions, ReplayDeadLettersResult } from '../replay/replay';
+export { requeueDeadLetterTable } from '../replay/dead-table';
+export type {
+  DeadTableQueryable,
+  RequeueDeadLettersOptions,
+  RequeueDeadLettersResult,
+} from '../replay/dead-table';
 
 // Credentials for the collector (auth/)
 export { StaticTokenSource } from '../auth/static-token-source';

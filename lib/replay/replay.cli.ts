@@ -5,6 +5,7 @@ import { parseCollectorUrl } from '../emitter/emitter-options';
 import { InvalidOptionError, SnowplowError } from '../errors';
 import { MAX_TIMER_MS } from '../utils/timers';
 import { redactUrl } from '../utils/redact-url';
+import { isTableReplay, runTableReplayCli, TABLE_USAGE } from './dead-table.cli';
 import {
   DEFAULT_REPLAY_BATCH_SIZE,
   DEFAULT_REPLAY_CONCURRENCY,
@@ -111,9 +112,10 @@ function readFlags(argv: readonly string[]) {
  * the replay's own errors (`StorageError`, ...) otherwise.
  */
 export async function runReplayCli(argv: readonly string[], output: ReplayCliOutput): Promise<number> {
+  if (isTableReplay(argv)) return runTableReplayCli(argv, output, (message) => new ReplayCliUsageError(message));
   const options = parseReplayArgs(argv);
   if (options.help) {
-    output.out(USAGE);
+    output.out(`${USAGE}\n\n${TABLE_USAGE}`);
     return 0;
   }
   let tokenSource: FileTokenSource | undefined;
