@@ -4,6 +4,7 @@ import { InvalidEventError, InvalidOptionError, StorageBufferFullError, StorageC
 import { StorageError, StorageUnavailableError } from '../errors';
 import { bodyBytes, EventKind } from '../tracker/payload';
 import type { SqlExecutor } from '../tracker/transaction';
+import { onExit } from '../utils/exit-hooks';
 import { checkBoolean, checkInteger, checkPositiveInteger, checkText } from '../validation';
 import { CommitGroup } from './commit-group';
 import { CommitOutcome, EventStorage, kindOf, StorageFailureHandler } from './event-storage.interface';
@@ -129,6 +130,7 @@ export class PostgresStorage implements EventStorage {
   /** Lease statements on their way. */
   private leasing = 0;
   private closed = false;
+  private unregisterExit?: () => void;
 
   constructor(options: PostgresStorageOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('storage', 'must be an object');
@@ -219,6 +221,26 @@ export class PostgresStorage implements EventStorage {
 
   onFailure(handler: StorageFailureHandler): void {
     this.handler = handler;
+    // A process that exits with events not yet committed (process.exit(), a crash) cannot write
+    // them any more: the handler keeps their record (the dead-letter file, or their payload logged).
+    this.unregisterExit ??= onExit(() => this.atExit());
+  }
+
+  /** The process is exiting: every event not known to be committed is handed to the handler, synchronously. */
+  private atExit(): void {
+    const chunks = new Set([...this.inFlight, ...this.chunks]);
+    if (this.open) chunks.add(this.open);
+    const events = [...chunks].flatMap((chunk) => chunk.events);
+    if (events.length === 0 || !this.handler) return;
+    this.chunks = [];
+    this.inFlight = [];
+    this.open = undefined;
+    const writing = this.flushing ? ' (those of the INSERT on its way may be in the table too)' : '';
+    this.handler.unwritten(
+      events,
+      new StorageError(this.location, `the process exited before these events were committed${writing}`),
+      'shutdown',
+    );
   }
 
   add(event: QueuedEvent): number {
@@ -412,6 +434,7 @@ export class PostgresStorage implements EventStorage {
     if (this.closed) return;
     if (this.chunks.length > 0 || this.flushing) await this.persist(this.queryTimeoutMs);
     this.closed = true;
+    this.unregisterExit?.();
     clearTimeout(this.retryTimer);
     await this.listener?.stop();
     try {

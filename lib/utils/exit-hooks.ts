@@ -46,3 +46,11 @@ export const onProcessExit = hookRegistry(['exit', 'uncaughtExceptionMonitor']);
  * holds the process until that work is done, after which `beforeExit` fires again.
  */
 export const onBeforeExit = hookRegistry(['beforeExit']);
+
+/**
+ * Registers `hook` to run synchronously on `exit` only: the process is certainly ending
+ * (`process.exit()`, the end of the event loop, or an uncaught exception that was not handled),
+ * unlike `uncaughtExceptionMonitor`, after which an `uncaughtException` handler may keep it alive.
+ * For records of what is lost, which must not be written for a process that goes on.
+ */
+export const onExit = hookRegistry(['exit']);
