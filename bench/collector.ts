@@ -6,6 +6,10 @@
  *   POST /com.snowplowanalytics.snowplow/tp2   count the body's events, answer 200
  *   GET  /stats                                counters as JSON (see CollectorStats)
  *   POST /reset                                zero the counters
+ *   POST /reset?times=1                        zero them, and from now on keep when each eid first arrived
+ *   GET  /wait?eid=<uuid>&timeoutMs=<ms>       answers once that eid has arrived (long poll), with
+ *                                              `{ "at": <ms> }`: when its request was answered, as
+ *                                              kept since `/reset?times=1` (404 after timeoutMs)
  *
  * Started by bench/run.ts through `fork`; it sends `{ port }` over IPC once it listens.
  */
@@ -22,14 +26,19 @@ let events = 0;
 let bodyBytes = 0;
 let firstAt = 0;
 let lastAt = 0;
+/** When each eid first arrived (wall-clock ms), kept only after `POST /reset?times=1`. */
+let arrivals: Map<string, number> | undefined;
+/** Long polls of `GET /wait`, by eid. */
+const waiters = new Map<string, Array<(at: number) => void>>();
 
 /** Wall-clock ms with sub-ms resolution, comparable across processes on this machine. */
 function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-function reset(): void {
+function reset(keepTimes: boolean): void {
   counts = new Map();
+  arrivals = keepTimes ? new Map() : undefined;
   requests = 0;
   events = 0;
   bodyBytes = 0;
@@ -41,13 +50,14 @@ function reset(): void {
  * Finds every `"eid":"<uuid>"` in the body (event ids are the only such keys in payload_data)
  * without decoding the body; each eid becomes its own small string, not a slice of the body.
  */
-function countEvents(body: Buffer): number {
+function countEvents(body: Buffer, receivedAt: number): number {
   let found = 0;
   let at = body.indexOf(EID_KEY);
   while (at !== -1) {
     const start = at + EID_KEY.length;
     const eid = body.toString('latin1', start, start + EID_LENGTH);
     counts.set(eid, (counts.get(eid) ?? 0) + 1);
+    if (arrivals && !arrivals.has(eid)) arrivals.set(eid, receivedAt);
     found++;
     at = body.indexOf(EID_KEY, start + EID_LENGTH);
   }
@@ -82,27 +92,67 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '';
     if (req.method === 'POST' && url.startsWith('/com.snowplowanalytics.snowplow/tp2')) {
       const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      const found = countEvents(body);
+      const at = now();
+      const found = countEvents(body, at);
       requests++;
       events += found;
       bodyBytes += body.length;
-      const at = now();
       if (firstAt === 0) firstAt = at;
       lastAt = at;
       reply(res, 200, 'ok');
+      if (waiters.size > 0) wakeWaiters();
+      return;
+    }
+    if (req.method === 'GET' && url.startsWith('/wait?')) {
+      waitFor(new URLSearchParams(url.slice('/wait?'.length)), res);
       return;
     }
     if (req.method === 'GET' && url === '/stats') {
       reply(res, 200, JSON.stringify(stats()), 'application/json');
       return;
     }
-    if (req.method === 'POST' && url === '/reset') {
-      reset();
+    if (req.method === 'POST' && (url === '/reset' || url === '/reset?times=1')) {
+      reset(url.endsWith('times=1'));
       reply(res, 200, 'ok');
       return;
     }
     reply(res, 404, 'not found');
   });
+}
+
+/** Answers the long polls whose eid has arrived (the tp2 request's own answer goes first). */
+function wakeWaiters(): void {
+  for (const [eid, list] of waiters) {
+    const at = arrivals?.get(eid);
+    if (at === undefined) continue;
+    waiters.delete(eid);
+    for (const wake of list) wake(at);
+  }
+}
+
+function waitFor(query: URLSearchParams, res: ServerResponse): void {
+  const eid = query.get('eid') ?? '';
+  if (!arrivals) {
+    reply(res, 409, 'arrival times are not kept: POST /reset?times=1 first');
+    return;
+  }
+  const known = arrivals.get(eid);
+  const answer = (at: number) => reply(res, 200, JSON.stringify({ at }), 'application/json');
+  if (known !== undefined) {
+    answer(known);
+    return;
+  }
+  const timer = setTimeout(() => {
+    const list = waiters.get(eid)?.filter((w) => w !== wake);
+    if (list?.length) waiters.set(eid, list);
+    else waiters.delete(eid);
+    reply(res, 404, `eid ${eid} did not arrive`);
+  }, Number(query.get('timeoutMs') ?? 10_000));
+  const wake = (at: number) => {
+    clearTimeout(timer);
+    answer(at);
+  };
+  waiters.set(eid, [...(waiters.get(eid) ?? []), wake]);
 }
 
 const server = createServer(handle);

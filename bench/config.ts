@@ -21,6 +21,17 @@ export interface BenchConfig {
   replay: { lines: number };
   /** Rounds of row 5: one per run (BENCH_RUNS). */
   interceptor: { durationSeconds: number; warmupSeconds: number; connections: number };
+  /** `npm run bench:postgres` (bench/postgres.ts). */
+  postgres: {
+    /** P1: events tracked per store, `chunk` per event-loop tick, after `warmup`. */
+    commit: { events: number; chunk: number; warmup: number };
+    /** P2: transactions per block, blocks per variant (with and without the billing write), alternating. */
+    transaction: { perBlock: number; blocks: number; warmup: number };
+    /** P3: billing events, one transaction at a time, `gapMs` idle between them, after `warmup`. */
+    latency: { events: number; warmup: number; gapMs: number };
+    /** P4: rows in the outbox before the relays start. */
+    delivery: { rows: number };
+  };
 }
 
 const FULL: BenchConfig = {
@@ -37,6 +48,12 @@ const FULL: BenchConfig = {
   memoryBreakdown: { events: 100_000, batchSizes: [100, 1_000] },
   replay: { lines: 60_000 },
   interceptor: { durationSeconds: 5, warmupSeconds: 3, connections: 50 },
+  postgres: {
+    commit: { events: 100_000, chunk: 1_000, warmup: 2_000 },
+    transaction: { perBlock: 1_000, blocks: 4, warmup: 200 },
+    latency: { events: 300, warmup: 20, gapMs: 25 },
+    delivery: { rows: 100_000 },
+  },
 };
 
 const QUICK: BenchConfig = {
@@ -53,6 +70,12 @@ const QUICK: BenchConfig = {
   memoryBreakdown: { events: 20_000, batchSizes: [100, 1_000] },
   replay: { lines: 60_000 },
   interceptor: { durationSeconds: 2, warmupSeconds: 1, connections: 50 },
+  postgres: {
+    commit: { events: 10_000, chunk: 1_000, warmup: 1_000 },
+    transaction: { perBlock: 200, blocks: 2, warmup: 50 },
+    latency: { events: 40, warmup: 5, gapMs: 25 },
+    delivery: { rows: 10_000 },
+  },
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {

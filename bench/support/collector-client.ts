@@ -53,8 +53,19 @@ export class CollectorClient {
     return JSON.parse(await call(this.port, 'GET', '/stats')) as CollectorStats;
   }
 
-  async reset(): Promise<void> {
-    await call(this.port, 'POST', '/reset');
+  /** Zeroes the counters; with `times`, the collector also keeps when each eid first arrived (see `arrival`). */
+  async reset({ times = false } = {}): Promise<void> {
+    await call(this.port, 'POST', times ? '/reset?times=1' : '/reset');
+  }
+
+  /**
+   * Waits (a long poll) until `eid` has arrived, and resolves with when the collector answered its
+   * request: wall-clock ms (timeOrigin + now()), comparable with the same clock in another process.
+   * Needs `reset({ times: true })` first; rejects when it does not arrive within `timeoutMs`.
+   */
+  async arrival(eid: string, timeoutMs = 10_000): Promise<number> {
+    const body = await call(this.port, 'GET', `/wait?eid=${encodeURIComponent(eid)}&timeoutMs=${timeoutMs}`);
+    return (JSON.parse(body) as { at: number }).at;
   }
 
   /**
