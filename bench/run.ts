@@ -10,10 +10,10 @@
  *   BENCH_NODE_FLAGS=...   extra node flags for the measured processes (e.g. --cpu-prof)
  *   BENCH_EMITTER_OPTIONS  JSON of extra options for our Emitter in rows 1-3 and 8 (an experiment)
  */
-import { execFileSync, fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
+import { availableParallelism, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BUILD_DIR, buildChildren } from './build';
 import { loadConfig } from './config';
@@ -30,6 +30,7 @@ import { replayRow } from './rows/replay';
 import { shutdownRow } from './rows/shutdown';
 import { CollectorClient } from './support/collector-client';
 import { BenchContext, RowResult, TargetCheck } from './support/context';
+import { cpuModel, describeGit, gib, gitState, load } from './support/run-info';
 import { table } from './support/stats';
 import { emitterOptionsFromEnv, nodeTrackerVersion } from './support/subjects';
 
@@ -53,51 +54,6 @@ const benchStarted = Date.now();
 function log(message: string): void {
   const seconds = ((Date.now() - benchStarted) / 1000).toFixed(1).padStart(6);
   process.stderr.write(`[bench ${seconds}s] ${message}\n`);
-}
-
-function cpuModel(): string {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('model name'));
-    return line ? line.split(':').slice(1).join(':').trim() : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** The checkout the bench ran from: short commit, and the files that differ from it (dirty tree). */
-function gitState(): { commit: string; dirty: string[] } {
-  const git = (...args: string[]) =>
-    execFileSync('git', args, { cwd: join(__dirname, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  try {
-    const commit = git('rev-parse', '--short', 'HEAD').trim();
-    const dirty = git('status', '--porcelain', '--untracked-files=no')
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => line.slice(3));
-    return { commit, dirty };
-  } catch {
-    return { commit: 'unknown (not a git checkout)', dirty: [] };
-  }
-}
-
-function describeGit({ commit, dirty }: { commit: string; dirty: string[] }): string {
-  if (dirty.length === 0) return `commit \`${commit}\` (clean tree)`;
-  const shown = dirty.slice(0, 5).map((f) => `\`${f}\``);
-  const more = dirty.length > shown.length ? ` and ${dirty.length - shown.length} more` : '';
-  return `commit \`${commit}\` + **uncommitted changes** (${shown.join(', ')}${more})`;
-}
-
-/** The 1, 5 and 15 minute load averages. */
-function load(): string {
-  return loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' / ');
-}
-
-function gib(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
 /** A loopback port that nothing listens on (taken and released). */
