@@ -11,6 +11,7 @@ import type { CollectorStats } from '../support/collector-client';
 import { BenchContext, rotate, RowResult } from '../support/context';
 import { Child, runChild } from '../support/spawn';
 import { fmt, median, table } from '../support/stats';
+import { emitterOptionsFromEnv } from '../support/subjects';
 
 export interface PgBenchContext extends BenchContext {
   pg: PgTarget;
@@ -448,7 +449,7 @@ export async function deliveryRow(ctx: PgBenchContext): Promise<RowResult> {
       }
       await ctx.collector.reset();
       const before = await ctx.collector.stats();
-      const relays = await startRelays(ctx, v === 'pg-3' ? 3 : 1, store, sqlitePath);
+      const relays = await startRelays(ctx, v === 'pg-3' ? 3 : 1, store, sqlitePath, emitterOptionsFromEnv());
       const started = wallNow();
       let stats: CollectorStats;
       try {
@@ -502,7 +503,11 @@ export async function deliveryRow(ctx: PgBenchContext): Promise<RowResult> {
     ];
   });
   const ratio = median(results['pg-3'].map((r, i) => r.perSecond / (results['pg-1'][i]?.perSecond ?? Number.NaN)));
+  const experiment = emitterOptionsFromEnv();
   const markdown = [
+    ...(Object.keys(experiment).length
+      ? [`**Experiment:** the relays' Emitter built with \`${JSON.stringify(experiment)}\` (BENCH_EMITTER_OPTIONS).`, '']
+      : []),
     `### P4. Delivered per second from a pre-filled outbox of ${fmt(rows)} custom events (medians of ${ctx.cfg.runs})`,
     '',
     table(

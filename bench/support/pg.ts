@@ -59,10 +59,12 @@ export async function timedPool(
     (proxy as unknown as { query: unknown }).query = async (sql: string, params?: unknown[]) => {
       const started = performance.now();
       const result = await client.query(sql, params);
-      const times = (stats[kindOf(sql)] ??= { count: 0, ms: 0, rows: 0 });
+      const kind = kindOf(sql);
+      const times = (stats[kind] ??= { count: 0, ms: 0, rows: 0 });
       times.count++;
       times.ms += performance.now() - started;
-      times.rows += result.rowCount ?? result.rows.length;
+      // The INSERT answers one row of counts: its rows are the events it was given.
+      times.rows += kind === 'insert' ? ((params?.[0] as unknown[] | undefined)?.length ?? 0) : (result.rowCount ?? 0);
       return result;
     };
     (proxy as unknown as { release: unknown }).release = (err?: Error | boolean) => client.release(err);
