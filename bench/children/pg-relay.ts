@@ -35,8 +35,9 @@ main(async () => {
   emitter.start();
   await stop;
   const cpuUs = cpuNow() - cpu;
-  const stats = emitter.stats();
+  // After stop: the last batches' acks (the loop ends once they are done) are counted.
   await emitter.stop();
+  const stats = emitter.stats();
   await timed?.pool.end();
   await report({
     type: 'result',
