@@ -463,9 +463,10 @@ export async function deliveryRow(ctx: PgBenchContext): Promise<RowResult> {
       const left =
         store === 'postgres' ? (await admin<{ type: 'result'; outbox: number }>(ctx, 'count')).outbox : Number.NaN;
       for (const suffix of ['', '-wal', '-shm']) rmSync(`${sqlitePath}${suffix}`, { force: true });
-      const ms = stats.lastAt - started;
+      // Nothing arrived: no time to the last event (and the events are counted missing below).
+      const ms = stats.unique > 0 ? stats.lastAt - started : Number.NaN;
       const r: DeliveryRun = {
-        perSecond: (stats.unique / ms) * 1000,
+        perSecond: stats.unique > 0 ? (stats.unique / ms) * 1000 : 0,
         ms,
         unique: stats.unique,
         duplicates: stats.duplicates,
