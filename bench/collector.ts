@@ -142,12 +142,15 @@ function waitFor(query: URLSearchParams, res: ServerResponse): void {
     answer(known);
     return;
   }
-  const timer = setTimeout(() => {
-    const list = waiters.get(eid)?.filter((w) => w !== wake);
-    if (list?.length) waiters.set(eid, list);
-    else waiters.delete(eid);
-    reply(res, 404, `eid ${eid} did not arrive`);
-  }, Number(query.get('timeoutMs') ?? 10_000));
+  const timer = setTimeout(
+    () => {
+      const list = waiters.get(eid)?.filter((w) => w !== wake);
+      if (list?.length) waiters.set(eid, list);
+      else waiters.delete(eid);
+      reply(res, 404, `eid ${eid} did not arrive`);
+    },
+    Number(query.get('timeoutMs') ?? 10_000),
+  );
   const wake = (at: number) => {
     clearTimeout(timer);
     answer(at);

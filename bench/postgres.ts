@@ -84,6 +84,7 @@ async function main(): Promise<number> {
     throw new Error(
       `PostgreSQL at ${url} did not answer or refused the set-up (${err instanceof Error ? err.message : err}); ` +
         'start one (e.g. PostgreSQL 15 on 127.0.0.1:5432 with trust auth and a database `test`) or set BENCH_PG_URL',
+      { cause: err },
     );
   }
   const collector = await startCollector();
@@ -117,7 +118,9 @@ async function main(): Promise<number> {
         crashed++;
         const message = err instanceof Error ? err.message : String(err);
         log(`row ${row.id} crashed: ${err instanceof Error ? err.stack : message}`);
-        sections.push(`### Row ${row.id} (${row.name}): not measured\n\nThe measurement crashed: \`${message.split('\n')[0]}\``);
+        sections.push(
+          `### Row ${row.id} (${row.name}): not measured\n\nThe measurement crashed: \`${message.split('\n')[0]}\``,
+        );
       }
       log(`row ${row.id} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }

@@ -113,7 +113,9 @@ export async function committedRow(ctx: PgBenchContext): Promise<RowResult> {
         chunk,
         warmup,
         relay,
-        endpoint: relay ? ctx.collector.endpoint : `http://127.0.0.1:${ctx.deadPort}/com.snowplowanalytics.snowplow/tp2`,
+        endpoint: relay
+          ? ctx.collector.endpoint
+          : `http://127.0.0.1:${ctx.deadPort}/com.snowplowanalytics.snowplow/tp2`,
       });
       rmSync(sqlitePath, { force: true });
       rmSync(`${sqlitePath}-wal`, { force: true });
@@ -128,7 +130,11 @@ export async function committedRow(ctx: PgBenchContext): Promise<RowResult> {
           `P1 ${v} run ${run + 1}: ${fmt(stats.unique)} of ${fmt(r.expectedHeld)} at the collector (drained: ${r.drained})`,
         );
       } else {
-        miss(ctx, r.expectedHeld - r.held, `P1 ${v} run ${run + 1}: ${fmt(r.held)} of ${fmt(r.expectedHeld)} in the store`);
+        miss(
+          ctx,
+          r.expectedHeld - r.held,
+          `P1 ${v} run ${run + 1}: ${fmt(r.held)} of ${fmt(r.expectedHeld)} in the store`,
+        );
       }
       ctx.log(
         `P1 run ${run + 1}/${ctx.cfg.runs} ${v}: ${fmt(r.committedPerSecond)} committed/s, ${fmt(r.cpuUsPerEvent, 1)} CPU µs/event` +
@@ -152,7 +158,13 @@ export async function committedRow(ctx: PgBenchContext): Promise<RowResult> {
     `### P1. Committed per second, outside a transaction: ${fmt(events)} custom events, ${fmt(chunk)} per event-loop tick (medians of ${ctx.cfg.runs})`,
     '',
     table(
-      ['store', 'events committed/s', 'min–max', 'app CPU µs per event', 'INSERTs (all runs: count × mean wall ms, rows each)'],
+      [
+        'store',
+        'events committed/s',
+        'min–max',
+        'app CPU µs per event',
+        'INSERTs (all runs: count × mean wall ms, rows each)',
+      ],
       rows,
     ),
     '',
@@ -198,7 +210,11 @@ export async function transactionRow(ctx: PgBenchContext): Promise<RowResult> {
         deadEndpoint: `http://127.0.0.1:${ctx.deadPort}/com.snowplowanalytics.snowplow/tp2`,
       },
     );
-    miss(ctx, r.billedRows - r.outboxRows, `P2 run ${run + 1}: ${r.outboxRows} of ${r.billedRows} billing rows in the outbox`);
+    miss(
+      ctx,
+      r.billedRows - r.outboxRows,
+      `P2 run ${run + 1}: ${r.outboxRows} of ${r.billedRows} billing rows in the outbox`,
+    );
     const of = (billed: boolean, key: 'usPerTx' | 'cpuUsPerTx' | 'usPerBillingStatement') =>
       median(r.blocks.filter((b) => b.billed === billed).map((b) => b[key]));
     const m = {
@@ -224,20 +240,42 @@ export async function transactionRow(ctx: PgBenchContext): Promise<RowResult> {
       [
         [
           '`BEGIN; INSERT INTO charges …; COMMIT`',
-          fmt(med((m) => m.plain), 1),
-          fmt(med((m) => m.cpuPlain), 1),
+          fmt(
+            med((m) => m.plain),
+            1,
+          ),
+          fmt(
+            med((m) => m.cpuPlain),
+            1,
+          ),
         ],
         [
           'the same + `await tracker.inTransaction(client).trackBillingEvent(…)`',
-          fmt(med((m) => m.billed), 1),
-          fmt(med((m) => m.cpuBilled), 1),
+          fmt(
+            med((m) => m.billed),
+            1,
+          ),
+          fmt(
+            med((m) => m.cpuBilled),
+            1,
+          ),
         ],
         [
           '**added by the billing event** (median of per-run differences)',
           `**+${fmt(added, 1)}** (runs: ${perRun.map((m) => fmt(m.billed - m.plain, 1)).join(', ')})`,
-          `+${fmt(med((m) => m.cpuBilled - m.cpuPlain), 1)}`,
+          `+${fmt(
+            med((m) => m.cpuBilled - m.cpuPlain),
+            1,
+          )}`,
         ],
-        ['of which the billing statement itself (its round trip, in the transaction)', fmt(med((m) => m.statement), 1), '—'],
+        [
+          'of which the billing statement itself (its round trip, in the transaction)',
+          fmt(
+            med((m) => m.statement),
+            1,
+          ),
+          '—',
+        ],
       ],
     ),
     '',
@@ -250,7 +288,10 @@ export async function transactionRow(ctx: PgBenchContext): Promise<RowResult> {
     targets: [
       {
         target: 'billing event in a user transaction: µs per event, one statement (reported, P2)',
-        measured: `+${fmt(added, 1)} µs per transaction (the statement's round trip ${fmt(med((m) => m.statement), 1)} µs)`,
+        measured: `+${fmt(added, 1)} µs per transaction (the statement's round trip ${fmt(
+          med((m) => m.statement),
+          1,
+        )} µs)`,
         met: true,
       },
     ],
@@ -507,7 +548,10 @@ export async function deliveryRow(ctx: PgBenchContext): Promise<RowResult> {
   const experiment = emitterOptionsFromEnv();
   const markdown = [
     ...(Object.keys(experiment).length
-      ? [`**Experiment:** the relays' Emitter built with \`${JSON.stringify(experiment)}\` (BENCH_EMITTER_OPTIONS).`, '']
+      ? [
+          `**Experiment:** the relays' Emitter built with \`${JSON.stringify(experiment)}\` (BENCH_EMITTER_OPTIONS).`,
+          '',
+        ]
       : []),
     `### P4. Delivered per second from a pre-filled outbox of ${fmt(rows)} custom events (medians of ${ctx.cfg.runs})`,
     '',

@@ -18,7 +18,11 @@ export function cpuModel(): string {
 /** The checkout the bench ran from: short commit, and the files that differ from it (dirty tree). */
 export function gitState(): { commit: string; dirty: string[] } {
   const git = (...args: string[]) =>
-    execFileSync('git', args, { cwd: join(__dirname, '..', '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    execFileSync('git', args, {
+      cwd: join(__dirname, '..', '..'),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   try {
     const commit = git('rev-parse', '--short', 'HEAD').trim();
     const dirty = git('status', '--porcelain', '--untracked-files=no')
