@@ -362,12 +362,14 @@ interface LatencyResult {
 export async function latencyRow(ctx: PgBenchContext): Promise<RowResult> {
   const { events, warmup, gapMs } = ctx.cfg.postgres.latency;
   const results: Record<string, LatencyResult[]> = {};
+  const relayStats: Record<string, StatementStats[]> = {};
   for (let run = 0; run < ctx.cfg.runs; run++) {
     for (const config of rotate(LATENCY_CONFIGS, run)) {
       await truncate(ctx);
       await ctx.collector.reset({ times: true });
       const relays = await startRelays(ctx, 1, 'postgres', '', config.options);
       let r: LatencyResult;
+      let relayResults: RelayResult[];
       try {
         for (const relay of relays) relay.send({ type: 'go' });
         r = await runChild<LatencyResult>('pg-latency.ts', {
@@ -379,9 +381,10 @@ export async function latencyRow(ctx: PgBenchContext): Promise<RowResult> {
           gapMs,
         });
       } finally {
-        await stopRelays(relays);
+        relayResults = await stopRelays(relays);
       }
       (results[config.id] ??= []).push(r);
+      (relayStats[config.id] ??= []).push(relayResults[0]?.statements ?? {});
       miss(ctx, r.missing, `P3 ${config.id} run ${run + 1}: ${r.missing} events never reached the collector`);
       ctx.log(
         `P3 run ${run + 1}/${ctx.cfg.runs} ${config.id}: p50 ${fmt(percentile(r.fromCommitSent, 50), 2)} ms, ` +
@@ -399,6 +402,7 @@ export async function latencyRow(ctx: PgBenchContext): Promise<RowResult> {
     fmt(figure(c.id, 'fromCommitted', 99), 2),
     fmt(Math.max(...results[c.id].map((r) => Math.max(...r.fromCommitSent))), 2),
     fmt(figure(c.id, 'commitMs', 50), 2),
+    describeStatements(sumStats(relayStats[c.id]), ['lease', 'ack']),
   ]);
   const p50 = figure('default', 'fromCommitSent', 50);
   const p50Linger0 = figure('linger0', 'fromCommitSent', 50);
@@ -414,6 +418,7 @@ export async function latencyRow(ctx: PgBenchContext): Promise<RowResult> {
         'p99 ms from COMMIT returned',
         'max ms (all runs)',
         'COMMIT round trip p50 ms',
+        'the relay’s statements (all runs: count × mean wall ms, rows each)',
       ],
       rows,
     ),
