@@ -55,17 +55,21 @@ function sumStats(all: readonly StatementStats[]): StatementStats {
       o.count += t.count;
       o.ms += t.ms;
       o.rows += t.rows;
+      o.peak = Math.max(o.peak ?? 0, t.peak ?? 0);
     }
   return out;
 }
 
-/** `lease 103 × 4.1 ms (971 rows each)`: what the store's statements cost, from the relay's side. */
+/** `lease 103 × 4.1 ms (971 rows each, up to 4 at once)`: what the store's statements cost, from the relay's side. */
 function describeStatements(stats: StatementStats, kinds: ReadonlyArray<keyof StatementStats>): string {
   return kinds
     .filter((k) => stats[k]?.count)
     .map((k) => {
       const t = stats[k] as StatementTimes;
-      return `${k} ${fmt(t.count)} × ${fmt(t.ms / t.count, 2)} ms (${fmt(t.rows / t.count)} rows each)`;
+      return (
+        `${k} ${fmt(t.count)} × ${fmt(t.ms / t.count, 2)} ms (${fmt(t.rows / t.count, t.rows < t.count ? 2 : 0)} rows each` +
+        `${t.peak ? `, up to ${t.peak} at once` : ''})`
+      );
     })
     .join('; ');
 }

@@ -20,6 +20,8 @@ export interface StatementTimes {
   ms: number;
   /** Rows the statements returned or changed, summed. */
   rows: number;
+  /** Most statements of this kind on their way at once. */
+  peak?: number;
 }
 
 export type StatementStats = Partial<Record<StatementKind, StatementTimes>>;
@@ -51,16 +53,24 @@ export async function timedPool(
   const clients = await Promise.all(Array.from({ length: warm }, () => pool.connect()));
   for (const client of clients) client.release();
   const stats: StatementStats = {};
+  const inFlight: Partial<Record<StatementKind, number>> = {};
   const wrapped = new WeakMap<PoolClient, PoolClient>();
   const wrap = (client: PoolClient): PoolClient => {
     let proxy = wrapped.get(client);
     if (proxy) return proxy;
     proxy = Object.create(client) as PoolClient;
     (proxy as unknown as { query: unknown }).query = async (sql: string, params?: unknown[]) => {
-      const started = performance.now();
-      const result = await client.query(sql, params);
       const kind = kindOf(sql);
+      const now = (inFlight[kind] = (inFlight[kind] ?? 0) + 1);
+      const started = performance.now();
+      let result;
+      try {
+        result = await client.query(sql, params);
+      } finally {
+        inFlight[kind] = (inFlight[kind] ?? 1) - 1;
+      }
       const times = (stats[kind] ??= { count: 0, ms: 0, rows: 0 });
+      times.peak = Math.max(times.peak ?? 0, now);
       times.count++;
       times.ms += performance.now() - started;
       // The INSERT answers one row of counts: its rows are the events it was given.
@@ -94,7 +104,7 @@ export function diffStats(now: StatementStats, before: StatementStats): Statemen
   const out: StatementStats = {};
   for (const [kind, t] of Object.entries(now) as Array<[StatementKind, StatementTimes]>) {
     const b = before[kind] ?? { count: 0, ms: 0, rows: 0 };
-    out[kind] = { count: t.count - b.count, ms: t.ms - b.ms, rows: t.rows - b.rows };
+    out[kind] = { count: t.count - b.count, ms: t.ms - b.ms, rows: t.rows - b.rows, peak: t.peak };
   }
   return out;
 }
