@@ -583,7 +583,8 @@ export async function deliveryRow(ctx: PgBenchContext): Promise<RowResult> {
     `Three relays / one relay, within each run: ${fmt(ratio, 2)}×. ` +
       'PostgreSQL: one `INSERT … SELECT` of copies of a tracked payload (a fresh eid each), then `ANALYZE`; SQLite: ' +
       'the store fills its file (send loop not started) and a fresh process opens it. The relays (default emitter ' +
-      'options: 4 requests in flight, batches growing to 1,000 while more wait) are started, connected and warm, ' +
+      'options: `batchSize` 100, growing to `maxBatchSize` 1,000 while the emitter knows more wait; 4 requests in ' +
+      'flight) are started, connected and warm, ' +
       'then told to go together; the time runs from go to the collector’s last request. Every eid is checked at the ' +
       'collector; duplicates would mean two relays sent the same row.',
   ].join('\n');
