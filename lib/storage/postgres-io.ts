@@ -7,13 +7,17 @@ import { QueuedEvent } from './queued-event';
 
 /** Rows of a query, as node-postgres answers. */
 export interface PostgresResult {
+  /** The rows, one object per row. */
   rows: Array<Record<string, unknown>>;
+  /** Rows the statement changed. */
   rowCount?: number | null;
 }
 
 /** A client checked out of a pool (`pg.PoolClient`, structurally). */
 export interface PostgresPoolClient {
+  /** Runs one statement. */
   query(sql: string, params?: unknown[]): Promise<PostgresResult>;
+  /** Gives the client back; with an error, the pool ends it. */
   release(err?: Error | boolean): void;
   /** A `pg` client's events: the store listens to `error`, so a connection lost between statements never crashes. */
   on?(event: 'error', listener: (err: Error) => void): unknown;
@@ -24,6 +28,7 @@ export interface PostgresPoolClient {
  * The store never ends a pool it was given: call `emitter.stop()`, then end your pool.
  */
 export interface PostgresPool {
+  /** Checks a client out. */
   connect(): Promise<PostgresPoolClient>;
   /** A `pg.Pool` keeps its connection options here; the LISTEN connection is opened with them. */
   readonly options?: object;

@@ -114,6 +114,7 @@ CREATE TABLE IF NOT EXISTS ${n.dead} (
 
 /** What `migratePostgresOutbox` needs: a `pg.Pool` or `pg.Client` (anything with `query`). */
 export interface PostgresQueryable {
+  /** Runs SQL text (several statements, no parameters). */
   query(sql: string): Promise<unknown>;
 }
 

@@ -30,14 +30,19 @@ export class PostgresStorage implements EventStorage {
   readonly capacity: number;
   /** Unbounded: billing rows are never evicted, and the table is the app's own database. */
   readonly billingCapacity = Number.MAX_SAFE_INTEGER;
+  /** A table: events survive a restart, and any instance sends them. */
   readonly durable = true;
   /** {@inheritDoc EventStorage.pollIntervalMs} */
   readonly pollIntervalMs: number;
   /** Who holds this instance's leases. */
   readonly instanceId: string;
+  /** How long a relay holds the events it leased, ms (`leaseMs`). */
   readonly leaseMs: number;
+  /** How long tracked events wait for their commit during an outage, ms (`commitTimeoutMs`). */
   readonly commitTimeoutMs: number;
+  /** The longest one statement may take, ms (`queryTimeoutMs`). */
   readonly queryTimeoutMs: number;
+  /** Most events tracked and not yet committed (`maxBufferedEvents`). */
   readonly maxBuffered: number;
   private readonly names: OutboxNames;
   private readonly sql: OutboxSql;
@@ -139,6 +144,7 @@ export class PostgresStorage implements EventStorage {
     return this.lastError;
   }
 
+  /** {@inheritDoc EventStorage.size} */
   get size(): number {
     return this.sizeOf('billing') + this.sizeOf('custom');
   }
@@ -150,14 +156,20 @@ export class PostgresStorage implements EventStorage {
     return this.buffer.buffered[kind] + this.waiting[kind] + unknown;
   }
 
+  /** {@inheritDoc EventStorage.onFailure} */
   onFailure(handler: StorageFailureHandler): void {
     this.failureHandler = handler;
   }
 
+  /**
+   * Buffers the event (no I/O); throws `StorageBufferFullError` when the buffer is full. Evicts
+   * nothing here: the INSERT does, counted by `takeEvictions`.
+   */
   add(event: QueuedEvent): number {
     return this.addBatch([event]);
   }
 
+  /** Buffers the events, all or none (see `add`). */
   addBatch(events: readonly QueuedEvent[]): number {
     this.assertOpen();
     if (!Array.isArray(events)) throw new InvalidOptionError('events', 'must be an array');
@@ -166,6 +178,7 @@ export class PostgresStorage implements EventStorage {
     return 0;
   }
 
+  /** The commit promise of the events `add` took last: settles at their flush's COMMIT (shared by the flush). */
   lastCommit(): Promise<CommitOutcome> {
     return this.buffer.lastCommit();
   }
@@ -186,6 +199,10 @@ export class PostgresStorage implements EventStorage {
     this.evictions += Number(row?.evicted ?? 0) || 0;
   }
 
+  /**
+   * Flushes the buffer, then leases up to `maxCount` waiting rows (billing first, FIFO per lane) for
+   * `leaseMs`, skipping rows other relays hold; rows past `maxBytes` are released at once.
+   */
   async lease(maxCount: number, maxBytes?: number): Promise<QueuedEvent[]> {
     this.assertOpen();
     if (!Number.isSafeInteger(maxCount) || maxCount < 0)
@@ -222,6 +239,7 @@ export class PostgresStorage implements EventStorage {
     return events;
   }
 
+  /** Deletes delivered rows this instance still holds (a lease taken over by another instance is left to it). */
   async ack(events: readonly QueuedEvent[]): Promise<void> {
     const ids = events.filter((e) => e.id !== undefined).map((e) => e.id);
     if (ids.length > 0) await this.run(this.sql.ack, [ids, this.instanceId]);
@@ -266,12 +284,14 @@ export class PostgresStorage implements EventStorage {
     return Number(rows[0]?.total ?? 0);
   }
 
+  /** {@inheritDoc EventStorage.takeEvictions} */
   takeEvictions(): number {
     const count = this.evictions;
     this.evictions = 0;
     return count;
   }
 
+  /** Opens the LISTEN connection (unref'd, reconnected with a backoff): `wake` on every commit to the table. */
   onCommitted(wake: () => void): () => void {
     this.wake = wake;
     this.listener ??= new OutboxListener(this.listenConfig, this.names.channel, () => {
