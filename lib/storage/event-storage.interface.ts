@@ -11,6 +11,7 @@ export type { CommitOutcome };
 export interface StoreDeadLetterRecord {
   /** The drop reason (`refused`, `expired`, ...). */
   readonly reason: string;
+  /** The collector's HTTP status, when it answered. */
   readonly statusCode?: number;
   /** Why, redacted like every other error text. */
   readonly error: string;
@@ -136,9 +137,13 @@ export interface EventStorage {
  * SQLite outbox do: their relay half costs no promise per call.
  */
 export interface SyncEventStorage extends EventStorage {
+  /** {@inheritDoc EventStorage.lease} */
   lease(maxCount: number, maxBytes?: number): QueuedEvent[];
+  /** {@inheritDoc EventStorage.ack} */
   ack(events: readonly QueuedEvent[]): void;
+  /** {@inheritDoc EventStorage.release} */
   release(events: readonly QueuedEvent[]): number;
+  /** {@inheritDoc EventStorage.close} */
   close?(): void;
 }
 

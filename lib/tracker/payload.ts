@@ -41,6 +41,7 @@ export function bodyBytes(json: string): number {
  * only, `durable: true` once the event is committed (a SQLite file, a PostgreSQL table).
  */
 export interface CommitOutcome {
+  /** True once the event is committed to a file or table; false for a store in memory. */
   readonly durable: boolean;
 }
 
