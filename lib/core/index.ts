@@ -18,6 +18,15 @@ export type { BillingRealm } from '../validation';
 export { RingBufferStorage } from '../storage/ring-buffer.storage';
 export { SqliteStorage } from '../storage/sqlite.storage';
 export type { SqliteStorageOptions } from '../storage/sqlite.storage';
+export { PostgresStorage } from '../storage/postgres.storage';
+export type {
+  PostgresPool,
+  PostgresPoolClient,
+  PostgresResult,
+  PostgresStorageOptions,
+} from '../storage/postgres.storage';
+export { migratePostgresOutbox, postgresOutboxDdl } from '../storage/postgres-sql';
+export type { PostgresOutboxNames, PostgresQueryable } from '../storage/postgres-sql';
 export type {
   CommitOutcome,
   EventStorage,

@@ -85,9 +85,11 @@ export class Emitter implements SnowplowEmitter {
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
-    const { storage, capacity, billingCapacity } = this.options;
+    const { storage, capacity, billingCapacity, requestTimeoutMs } = this.options;
     this.ownsStorage = !isEventStorage(storage);
-    this.storage = isEventStorage(storage) ? storage : createStorage(storage, capacity, billingCapacity);
+    this.storage = isEventStorage(storage)
+      ? storage
+      : createStorage(storage, capacity, billingCapacity, requestTimeoutMs);
     this.log = new EmitterLog(this.options.logger);
     this.correlationIdDrops = new CorrelationIdDrops(this.log, this.options.maxEventBytes);
     if (this.options.deadLetter)
