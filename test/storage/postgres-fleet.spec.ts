@@ -1,0 +1,220 @@
+// The PostgreSQL outbox shared by a fleet: three app processes (real children, each the core
+// Emitter and Tracker on one table) track 100,000 events, 1 % billing, while the collector faults
+// at random (500, reset, hang, 429 with Retry-After) and instances are killed with SIGKILL at random
+// and restarted. Each child reports the eids whose `committed` resolved; every one of them must
+// reach the collector, the duplicates must come only from the batches the killed instances had in
+// flight, and the table must end empty.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migratePostgresOutbox } from '../../lib/core';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
+import { rows, usePostgres } from '../support/postgres';
+import { waitFor } from '../support/wait-for';
+import { AppProcess, startApp } from './support/app-process';
+
+const pg = usePostgres('fleet');
+
+const TOTAL = 100_000;
+const SLOTS = 3;
+const KILLS = 6;
+/** Events per request (batchSize and maxBatchSize) and requests in flight per instance. */
+const BATCH = 1_000;
+const CONCURRENCY = 2;
+/** What one killed instance can have had accepted by the collector and not yet deleted. */
+const PER_KILL = BATCH * CONCURRENCY;
+const REQUEST_TIMEOUT_MS = 1_000;
+const LEASE_MS = 3_000;
+
+/** mulberry32, seeded: the kill points and victims of a run can be replayed with FLEET_SEED. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Instance {
+  name: string;
+  slot: number;
+  app: AppProcess;
+  out: string;
+  killed: boolean;
+}
+
+/** The eids an instance's OUT file lists as committed (complete lines only). */
+function committedOf(out: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(out, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter((line) => /^[0-9a-f-]{36}$/.test(line));
+}
+
+describe('three instances share one PostgreSQL outbox through faults and kill -9', () => {
+  let dir: string;
+  let collector: LocalCollector;
+  const instances: Instance[] = [];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'snowplow-fleet-'));
+    await migratePostgresOutbox(pg.pool, { schema: pg.schema });
+  });
+  afterEach(async () => {
+    for (const instance of instances) instance.app.child.kill('SIGKILL');
+    await Promise.all(instances.map((instance) => instance.app.exited));
+    await collector?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('every committed eid arrives, duplicates only from the batches in flight at the kills, the table ends empty', async () => {
+    const seed = Number(process.env.FLEET_SEED ?? Date.now() % 0xffffffff);
+    const draw = random(seed);
+    // Per sender (X-Sender: the instance's name): the eids of every request answered 2xx.
+    const accepted = new Map<string, number>();
+    const firstSender = new Map<string, string>();
+    let acceptedEvents = 0;
+    let requests = 0;
+    collector = await startLocalCollector({
+      // Counted here from every answered request; the collector need not keep them.
+      maxEvents: 1_000,
+      maxRequests: 100,
+      onRequest: (request) => {
+        requests++;
+        if (request.fate !== 'answered' || request.status === undefined || request.status >= 300) return;
+        const sender = String(request.headers['x-sender']);
+        for (const { eid } of JSON.parse(request.body).data as Array<{ eid: string }>) {
+          acceptedEvents++;
+          accepted.set(eid, (accepted.get(eid) ?? 0) + 1);
+          if (!firstSender.has(eid)) firstSender.set(eid, sender);
+        }
+      },
+      faults: {
+        steps: [
+          { status: 500, probability: 0.06, seed },
+          { reset: true, probability: 0.06, seed: (seed + 1) >>> 0 },
+          { hang: true, probability: 0.06, seed: (seed + 2) >>> 0 },
+          { status: 429, retryAfter: 1, probability: 0.06, seed: (seed + 3) >>> 0 },
+        ],
+      },
+    });
+
+    // Each slot tracks its share; a restarted instance tracks what its slot has not committed yet.
+    const quota = Array.from({ length: SLOTS }, (_, i) => Math.floor(TOTAL / SLOTS) + (i < TOTAL % SLOTS ? 1 : 0));
+    const generations = new Array<number>(SLOTS).fill(0);
+    const committedBySlot = Array.from({ length: SLOTS }, () => new Set<string>());
+    const current: Instance[] = [];
+
+    const start = (slot: number): Instance => {
+      const name = `app${slot}.${generations[slot]++}`;
+      const out = join(dir, `${name}.eids`);
+      const remaining = quota[slot] - committedBySlot[slot].size;
+      const app = startApp('pg-fleet-app.ts', {
+        COLLECTOR_URL: collector.endpoint,
+        PG_URL: pg.url,
+        SCHEMA: pg.schema,
+        NAME: name,
+        OUT: out,
+        EVENTS: String(remaining),
+        CHUNK: '1000',
+        BILLING_EVERY: '100',
+        BATCH: String(BATCH),
+        CONCURRENCY: String(CONCURRENCY),
+        REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+        LEASE_MS: String(LEASE_MS),
+      });
+      const instance = { name, slot, app, out, killed: false };
+      instances.push(instance);
+      current[slot] = instance;
+      return instance;
+    };
+    const started = Date.now();
+    for (let slot = 0; slot < SLOTS; slot++) start(slot);
+    await Promise.all(current.map((instance) => instance.app.waitForOutput('ready')));
+
+    // Kill points: when the collector has accepted a random share of the events (3 % to 85 %), a
+    // random live instance is killed, then restarted.
+    const points = Array.from({ length: KILLS }, () => Math.floor(TOTAL * (0.03 + 0.82 * draw()))).sort(
+      (a, b) => a - b,
+    );
+    const kills: Array<{ name: string; at: number; committedBefore: number }> = [];
+    for (const point of points) {
+      await waitFor(() => accepted.size >= point, {
+        timeoutMs: 90_000,
+        intervalMs: 5,
+        what: `${point} events at the collector (have ${accepted.size})`,
+      });
+      const victim = current[Math.floor(draw() * SLOTS)];
+      victim.killed = true;
+      victim.app.child.kill('SIGKILL');
+      await victim.app.exited;
+      for (const eid of committedOf(victim.out)) committedBySlot[victim.slot].add(eid);
+      kills.push({ name: victim.name, at: accepted.size, committedBefore: committedBySlot[victim.slot].size });
+      await start(victim.slot).app.waitForOutput('ready');
+    }
+
+    // Every slot tracks its whole share, then the relays empty the table.
+    await Promise.all(current.map((instance) => instance.app.waitForOutput('tracked', 90_000)));
+    for (const instance of current) for (const eid of committedOf(instance.out)) committedBySlot[instance.slot].add(eid);
+    const committed = new Set(committedBySlot.flatMap((set) => [...set]));
+    const trackedAt = Date.now() - started;
+    await waitFor(
+      async () => [...committed].every((eid) => accepted.has(eid)) && (await outboxRows(pg)) === 0,
+      { timeoutMs: 90_000, intervalMs: 100, what: 'every committed eid at the collector and an empty outbox' },
+    );
+    const deliveredAt = Date.now() - started;
+    for (const instance of current) instance.app.send('stop');
+    expect(await Promise.all(current.map((instance) => instance.app.exited))).toEqual(current.map(() => 0));
+
+    const duplicates = acceptedEvents - accepted.size;
+    // A duplicate's first copy was sent by an instance that was killed before it could delete it.
+    const byFirstSender = new Map<string, number>();
+    for (const [eid, count] of accepted)
+      if (count > 1) byFirstSender.set(firstSender.get(eid)!, (byFirstSender.get(firstSender.get(eid)!) ?? 0) + count - 1);
+    const faults = collector.faults().applied;
+    const report = {
+      seed,
+      committed: committed.size,
+      delivered: accepted.size,
+      acceptedEvents,
+      duplicates,
+      bound: KILLS * PER_KILL,
+      kills,
+      duplicatesByFirstSender: Object.fromEntries(byFirstSender),
+      requests,
+      faults: { status500: faults[0], reset: faults[1], hang: faults[2], status429: faults[3] },
+      trackedMs: trackedAt,
+      deliveredMs: deliveredAt,
+      restartsBySlot: generations.map((g) => g - 1),
+    };
+    process.stdout.write(`fleet: ${JSON.stringify(report)}\n`);
+
+    // Every slot committed its whole share (the eids the children reported), and every one arrived.
+    expect(committedBySlot.map((set) => set.size)).toEqual(quota);
+    expect(committed.size).toBe(TOTAL);
+    expect([...committed].filter((eid) => !accepted.has(eid))).toEqual([]);
+    // The collector faulted in every way, and instances were killed.
+    expect(faults.every((n) => n > 0)).toBe(true);
+    expect(kills).toHaveLength(KILLS);
+    // Duplicates: no more than the batches in flight at the kills, and only from killed instances.
+    expect(duplicates).toBeLessThanOrEqual(KILLS * PER_KILL);
+    const killed = new Set(kills.map((kill) => kill.name));
+    for (const [sender, count] of byFirstSender) {
+      expect({ sender, killed: killed.has(sender) }).toEqual({ sender, killed: true });
+      expect(count).toBeLessThanOrEqual(PER_KILL);
+    }
+    // Nothing stays behind: no row in the outbox, none given up.
+    expect(await outboxRows(pg)).toBe(0);
+    expect(await rows(pg.pool, `SELECT eid FROM "${pg.schema}".snowplow_outbox_dead`)).toEqual([]);
+  }, 240_000);
+});
+
+async function outboxRows(suite: { pool: import('pg').Pool; schema: string }): Promise<number> {
+  const [row] = await rows<{ n: number }>(suite.pool, `SELECT count(*)::int AS n FROM "${suite.schema}".snowplow_outbox`);
+  return row.n;
+}
