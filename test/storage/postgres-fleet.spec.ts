@@ -79,6 +79,7 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     const accepted = new Map<string, number>();
     const firstSender = new Map<string, string>();
     let acceptedEvents = 0;
+    const billing = new Set<string>();
     let requests = 0;
     collector = await startLocalCollector({
       // Counted here from every answered request; the collector need not keep them.
@@ -88,8 +89,9 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
         requests++;
         if (request.fate !== 'answered' || request.status === undefined || request.status >= 300) return;
         const sender = String(request.headers['x-sender']);
-        for (const { eid } of JSON.parse(request.body).data as Array<{ eid: string }>) {
+        for (const { eid, e } of JSON.parse(request.body).data as Array<{ eid: string; e: string }>) {
           acceptedEvents++;
+          if (e === 'se') billing.add(eid);
           accepted.set(eid, (accepted.get(eid) ?? 0) + 1);
           if (!firstSender.has(eid)) firstSender.set(eid, sender);
         }
@@ -110,24 +112,42 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     const committedBySlot = Array.from({ length: SLOTS }, () => new Set<string>());
     const current: Instance[] = [];
 
+    // What each running instance has reported committed so far (its "committed N" lines).
+    const reported = new Map<string, number>();
+    const finished = new Set<string>();
+    const tracking = () => current.filter((instance) => !finished.has(instance.name));
+    const committedNow = () =>
+      committedBySlot.reduce((sum, set, slot) => sum + set.size + (reported.get(current[slot]?.name) ?? 0), 0);
+
     const start = (slot: number): Instance => {
       const name = `app${slot}.${generations[slot]++}`;
       const out = join(dir, `${name}.eids`);
       const remaining = quota[slot] - committedBySlot[slot].size;
-      const app = startApp('pg-fleet-app.ts', {
-        COLLECTOR_URL: collector.endpoint,
-        PG_URL: pg.url,
-        SCHEMA: pg.schema,
-        NAME: name,
-        OUT: out,
-        EVENTS: String(remaining),
-        CHUNK: '1000',
-        BILLING_EVERY: '100',
-        BATCH: String(BATCH),
-        CONCURRENCY: String(CONCURRENCY),
-        REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
-        LEASE_MS: String(LEASE_MS),
-      });
+      const app = startApp(
+        'pg-fleet-app.ts',
+        {
+          COLLECTOR_URL: collector.endpoint,
+          PG_URL: pg.url,
+          SCHEMA: pg.schema,
+          NAME: name,
+          OUT: out,
+          EVENTS: String(remaining),
+          // Each instance tracks its share at a steady rate, over some 10 s, so kills hit tracking too.
+          CHUNK: '500',
+          RATE: '3500',
+          BILLING_EVERY: '100',
+          BATCH: String(BATCH),
+          CONCURRENCY: String(CONCURRENCY),
+          REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+          LEASE_MS: String(LEASE_MS),
+        },
+        undefined,
+        (line) => {
+          const match = /^committed (\d+)$/.exec(line);
+          if (match) reported.set(name, Number(match[1]));
+          if (line.startsWith('tracked ')) finished.add(name);
+        },
+      );
       const instance = { name, slot, app, out, killed: false };
       instances.push(instance);
       current[slot] = instance;
@@ -137,36 +157,46 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     for (let slot = 0; slot < SLOTS; slot++) start(slot);
     await Promise.all(current.map((instance) => instance.app.waitForOutput('ready')));
 
-    // Kill points: when the collector has accepted a random share of the events (3 % to 85 %), a
-    // random live instance is killed, then restarted.
-    const points = Array.from({ length: KILLS }, () => Math.floor(TOTAL * (0.03 + 0.82 * draw()))).sort(
-      (a, b) => a - b,
-    );
-    const kills: Array<{ name: string; at: number; committedBefore: number }> = [];
-    for (const point of points) {
-      await waitFor(() => accepted.size >= point, {
+    // Kill points, drawn at random: half while the fleet tracks (when the events committed reach a
+    // share of 5 % to 60 %; the victim is one still tracking), half while it delivers (when the
+    // collector has accepted 20 % to 90 %; any instance). Each victim is restarted at once.
+    const point = (from: number, to: number) => Math.floor(TOTAL * (from + (to - from) * draw()));
+    const duringTracking = Array.from({ length: KILLS / 2 }, () => point(0.05, 0.6)).sort((a, b) => a - b);
+    const duringDelivery = Array.from({ length: KILLS / 2 }, () => point(0.2, 0.9)).sort((a, b) => a - b);
+    const schedule = duringTracking.flatMap((at, i) => [
+      { phase: 'tracking', at, progress: committedNow },
+      { phase: 'delivery', at: duringDelivery[i], progress: () => accepted.size },
+    ]);
+    const kills: Array<{ name: string; phase: string; at: number; victimTracking: boolean; committedBefore: number }> =
+      [];
+    for (const { phase, at, progress } of schedule) {
+      await waitFor(() => progress() >= at, {
         timeoutMs: 90_000,
         intervalMs: 5,
-        what: `${point} events at the collector (have ${accepted.size})`,
+        what: `${at} events ${phase === 'tracking' ? 'committed' : 'at the collector'} (have ${progress()})`,
       });
-      const victim = current[Math.floor(draw() * SLOTS)];
+      const candidates = phase === 'tracking' && tracking().length > 0 ? tracking() : current;
+      const victim = candidates[Math.floor(draw() * candidates.length)];
+      const victimTracking = !finished.has(victim.name);
       victim.killed = true;
       victim.app.child.kill('SIGKILL');
       await victim.app.exited;
       for (const eid of committedOf(victim.out)) committedBySlot[victim.slot].add(eid);
-      kills.push({ name: victim.name, at: accepted.size, committedBefore: committedBySlot[victim.slot].size });
+      kills.push({ name: victim.name, phase, at, victimTracking, committedBefore: committedBySlot[victim.slot].size });
       await start(victim.slot).app.waitForOutput('ready');
     }
 
     // Every slot tracks its whole share, then the relays empty the table.
-    await Promise.all(current.map((instance) => instance.app.waitForOutput('tracked', 90_000)));
-    for (const instance of current) for (const eid of committedOf(instance.out)) committedBySlot[instance.slot].add(eid);
+    await waitFor(() => tracking().length === 0, { timeoutMs: 90_000, what: 'every instance to track its share' });
+    for (const instance of current)
+      for (const eid of committedOf(instance.out)) committedBySlot[instance.slot].add(eid);
     const committed = new Set(committedBySlot.flatMap((set) => [...set]));
     const trackedAt = Date.now() - started;
-    await waitFor(
-      async () => [...committed].every((eid) => accepted.has(eid)) && (await outboxRows(pg)) === 0,
-      { timeoutMs: 90_000, intervalMs: 100, what: 'every committed eid at the collector and an empty outbox' },
-    );
+    await waitFor(async () => [...committed].every((eid) => accepted.has(eid)) && (await outboxRows(pg)) === 0, {
+      timeoutMs: 90_000,
+      intervalMs: 100,
+      what: 'every committed eid at the collector and an empty outbox',
+    });
     const deliveredAt = Date.now() - started;
     for (const instance of current) instance.app.send('stop');
     expect(await Promise.all(current.map((instance) => instance.app.exited))).toEqual(current.map(() => 0));
@@ -175,12 +205,14 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     // A duplicate's first copy was sent by an instance that was killed before it could delete it.
     const byFirstSender = new Map<string, number>();
     for (const [eid, count] of accepted)
-      if (count > 1) byFirstSender.set(firstSender.get(eid)!, (byFirstSender.get(firstSender.get(eid)!) ?? 0) + count - 1);
+      if (count > 1)
+        byFirstSender.set(firstSender.get(eid)!, (byFirstSender.get(firstSender.get(eid)!) ?? 0) + count - 1);
     const faults = collector.faults().applied;
     const report = {
       seed,
       committed: committed.size,
       delivered: accepted.size,
+      billingDelivered: billing.size,
       acceptedEvents,
       duplicates,
       bound: KILLS * PER_KILL,
@@ -198,6 +230,9 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     expect(committedBySlot.map((set) => set.size)).toEqual(quota);
     expect(committed.size).toBe(TOTAL);
     expect([...committed].filter((eid) => !accepted.has(eid))).toEqual([]);
+    // About 1 % billing: each instance's every 100th event, counted afresh by each of the
+    // SLOTS + KILLS instances, so each may round down one.
+    expect(billing.size).toBeGreaterThanOrEqual(TOTAL / 100 - (SLOTS + KILLS));
     // The collector faulted in every way, and instances were killed.
     expect(faults.every((n) => n > 0)).toBe(true);
     expect(kills).toHaveLength(KILLS);
@@ -215,6 +250,9 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
 });
 
 async function outboxRows(suite: { pool: import('pg').Pool; schema: string }): Promise<number> {
-  const [row] = await rows<{ n: number }>(suite.pool, `SELECT count(*)::int AS n FROM "${suite.schema}".snowplow_outbox`);
+  const [row] = await rows<{ n: number }>(
+    suite.pool,
+    `SELECT count(*)::int AS n FROM "${suite.schema}".snowplow_outbox`,
+  );
   return row.n;
 }

@@ -18,8 +18,16 @@ export interface AppProcess {
   send(command: string): void;
 }
 
-/** Starts `test/fixtures/apps/<script>` in `cwd` (the project root by default) with `env` added. */
-export function startApp(script: string, env: Record<string, string>, cwd = ROOT): AppProcess {
+/**
+ * Starts `test/fixtures/apps/<script>` in `cwd` (the project root by default) with `env` added;
+ * `onLine` hears each complete line of its stdout.
+ */
+export function startApp(
+  script: string,
+  env: Record<string, string>,
+  cwd = ROOT,
+  onLine?: (line: string) => void,
+): AppProcess {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'test/fixtures/apps', script)], {
     cwd,
     // @swc-node/register reads the project's tsconfig from the working directory.
@@ -27,7 +35,14 @@ export function startApp(script: string, env: Record<string, string>, cwd = ROOT
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
+  let partial = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+    if (!onLine) return;
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() as string;
+    for (const line of lines) onLine(line);
+  });
   child.stderr.on('data', (chunk) => (output += chunk));
   // A child killed while we write to it must not fail the test with EPIPE.
   child.stdin.on('error', () => undefined);
