@@ -28,7 +28,9 @@ export function startApp(
   cwd = ROOT,
   onLine?: (line: string) => void,
 ): AppProcess {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'test/fixtures/apps', script)], {
+  // By its resolved path: `-r` resolves from the working directory, which may be outside the project.
+  const register = require.resolve('@swc-node/register', { paths: [ROOT] });
+  const child = spawn(process.execPath, ['-r', register, join(ROOT, 'test/fixtures/apps', script)], {
     cwd,
     // @swc-node/register reads the project's tsconfig from the working directory.
     env: { ...process.env, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json'), ...env },
@@ -46,15 +48,27 @@ export function startApp(
   child.stderr.on('data', (chunk) => (output += chunk));
   // A child killed while we write to it must not fail the test with EPIPE.
   child.stdin.on('error', () => undefined);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let ended = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      ended = true;
+      resolve(code);
+    }),
+  );
   return {
     child,
     output: () => output,
     exited,
-    waitForOutput: (text, timeoutMs = 60_000) =>
-      waitFor(() => output.includes(text), { timeoutMs, what: `"${text}" from ${script} (output: ${output})` }).then(
-        () => undefined,
-      ),
+    waitForOutput: async (text, timeoutMs = 45_000) => {
+      await waitFor(
+        () => {
+          if (output.includes(text)) return true;
+          if (ended) throw new Error(`${script} exited without printing "${text}"; its output:\n${output}`);
+          return false;
+        },
+        { timeoutMs, what: `"${text}" from ${script}` },
+      );
+    },
     send: (command) => {
       child.stdin.write(`${command}\n`);
     },
