@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import axios from 'axios';
 import { DeadLetterFile } from '../dead-letter/dead-letter-file';
-import { EmitterStoppedError, EventTooLargeError } from '../errors';
+import { EmitterStoppedError, EventTooLargeError, StorageBufferFullError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { CustomEventPayload } from '../tracker/custom-event';
 import { bodyBytes, CommitOutcome, EnqueueOptions, NOT_DURABLE, TrackedPayload } from '../tracker/payload';
@@ -214,6 +214,11 @@ export class Emitter implements SnowplowEmitter {
         overwritten = this.storage.add(event);
         committed = this.storage.lastCommit?.();
       } catch (err) {
+        // A full write-behind buffer (a database outage) must be heard at once: memory is bounded too.
+        if (err instanceof StorageBufferFullError) {
+          this.storageFailures.record('commit', 'write a tracked event to', err);
+          throw err;
+        }
         // Custom events promise no more than memory: held here and written again before the next lease.
         this.settlement.hold([event], 'write a tracked event to', err);
       }

@@ -10,6 +10,8 @@ export interface PostgresResult {
 export interface PostgresPoolClient {
   query(sql: string, params?: unknown[]): Promise<PostgresResult>;
   release(err?: Error | boolean): void;
+  /** A `pg` client's events: the store listens to `error`, so a connection lost between statements never crashes. */
+  on?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /**
@@ -52,11 +54,18 @@ export class SentQueryError extends Error {
   }
 }
 
-/** A PostgreSQL error answered by the server (a SQLSTATE): the statement did not commit. */
-function answeredByServer(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
+/**
+ * The statement did not commit: the server answered with an error (a SQLSTATE), or writing it to
+ * the socket failed (it never reached the server whole).
+ */
+function surelyNotCommitted(err: unknown): boolean {
+  const { code, syscall } = (err ?? {}) as { code?: unknown; syscall?: unknown };
+  if (syscall === 'write' || syscall === 'connect') return true;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
 }
+
+/** Clients of the pool that already have the store's `error` listener. */
+const guarded = new WeakSet<object>();
 
 function timeout(what: string, ms: number): Error {
   return new Error(`${what} did not answer within ${ms} ms`);
@@ -81,6 +90,10 @@ export async function runStatement(
     connecting.then((late) => late.release(), ignore);
   });
   if (timedOut) throw timeout('connecting to PostgreSQL', timeoutMs);
+  if (!guarded.has(client)) {
+    guarded.add(client);
+    client.on?.('error', ignore);
+  }
   try {
     const result = await bounded(client.query(sql, params), timeoutMs, 'PostgreSQL', () => undefined);
     client.release();
@@ -88,7 +101,7 @@ export async function runStatement(
   } catch (err) {
     // A broken or hung connection is ended (a query in progress: its socket destroyed).
     client.release(err instanceof Error ? err : true);
-    if (answeredByServer(err)) throw err;
+    if (surelyNotCommitted(err)) throw err;
     throw new SentQueryError(err instanceof Error ? err : new Error(String(err)));
   }
 }

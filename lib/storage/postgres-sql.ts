@@ -141,6 +141,8 @@ export interface OutboxSql {
   release: string;
   /** $1 owner. */
   releaseAll: string;
+  /** $1 owner, $2 the seqs this instance still holds: its other leases (a lease whose answer was lost) go back. */
+  releaseOrphans: string;
   /** $1 seqs, $2 attempts, $3 owner, $4 reason, $5 status code, $6 error. */
   deadLetter: string;
   /** One row: `total` and `waiting`. */
@@ -183,6 +185,8 @@ RETURNING t.seq::text AS seq, t.eid::text AS eid, t.lane, t.payload::text AS pay
     release: `UPDATE ${t} AS t SET attempts = u.attempts, lease_owner = NULL, lease_until = NULL
 FROM unnest($1::bigint[], $2::int[]) AS u(seq, attempts) WHERE t.seq = u.seq AND t.lease_owner = $3`,
     releaseAll: `UPDATE ${t} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`,
+    releaseOrphans: `UPDATE ${t} SET lease_owner = NULL, lease_until = NULL
+WHERE lease_owner = $1 AND NOT (seq = ANY($2::bigint[]))`,
     // Moved in one statement: there is never a moment with no record of a given-up event.
     deadLetter: `WITH moved AS (
   DELETE FROM ${t} WHERE seq = ANY($1::bigint[]) AND lease_owner = $3 RETURNING *

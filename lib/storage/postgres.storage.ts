@@ -117,6 +117,13 @@ export class PostgresStorage implements EventStorage {
   private retryDelayMs = 0;
   private lastError?: Error;
   private evictions = 0;
+  /** Rows leased and not yet settled: the emitter holds them. */
+  private readonly leased = new Set<number>();
+  /** A lease's answer was lost: rows may be leased to this instance that nobody holds. */
+  private orphans = false;
+  private releasingOrphans?: Promise<void>;
+  /** Lease statements on their way. */
+  private leasing = 0;
   private closed = false;
 
   constructor(options: PostgresStorageOptions) {
@@ -259,7 +266,20 @@ export class PostgresStorage implements EventStorage {
       throw new InvalidOptionError('maxCount', 'must be a non-negative integer');
     if (this.chunks.length > 0 && !this.retryTimer) await this.flush();
     if (maxCount === 0) return [];
-    const { rows } = await this.run(this.sql.lease, [this.instanceId, maxCount, this.leaseMs]);
+    // Orphans go back only while no other lease is on its way (its rows are not in `leased` yet).
+    if (this.orphans && this.leasing === 0) this.releasingOrphans ??= this.releaseOrphans();
+    if (this.releasingOrphans) await this.releasingOrphans;
+    this.leasing++;
+    let rows: PostgresResult['rows'];
+    try {
+      ({ rows } = await this.run(this.sql.lease, [this.instanceId, maxCount, this.leaseMs]));
+    } catch (err) {
+      // Sent, but no answer: the rows it leased wait for a later lease to put them back.
+      if (err instanceof SentQueryError) this.orphans = true;
+      throw err;
+    } finally {
+      this.leasing--;
+    }
     this.lastLookAt = Date.now();
     this.maybeMore = rows.length >= maxCount;
     const events = rows.map(toEvent).sort((a, b) => rank(a) - rank(b) || (a.id as number) - (b.id as number));
@@ -278,6 +298,7 @@ export class PostgresStorage implements EventStorage {
       await this.run(this.sql.release, [surplus.map((e) => e.id), surplus.map((e) => e.attempts), this.instanceId]);
       this.maybeMore = true;
     }
+    for (const event of events) this.leased.add(event.id as number);
     for (const kind of ['billing', 'custom'] as const) {
       const n = events.filter((e) => kindOf(e) === kind).length;
       this.waiting[kind] = rows.length < maxCount ? 0 : Math.max(0, this.waiting[kind] - n);
@@ -288,6 +309,20 @@ export class PostgresStorage implements EventStorage {
   async ack(events: readonly QueuedEvent[]): Promise<void> {
     const ids = events.filter((e) => e.id !== undefined).map((e) => e.id);
     if (ids.length > 0) await this.run(this.sql.ack, [ids, this.instanceId]);
+    this.settled(events);
+  }
+
+  private async releaseOrphans(): Promise<void> {
+    try {
+      await this.run(this.sql.releaseOrphans, [this.instanceId, [...this.leased]]);
+      this.orphans = false;
+    } finally {
+      this.releasingOrphans = undefined;
+    }
+  }
+
+  private settled(events: readonly QueuedEvent[]): void {
+    for (const event of events) if (event.id !== undefined) this.leased.delete(event.id);
   }
 
   /** Clears the leases (with the new attempt counts): the rows keep their place in their lane. */
@@ -298,6 +333,7 @@ export class PostgresStorage implements EventStorage {
       const ids = leased.map((e) => e.id);
       const { rowCount } = await this.run(this.sql.release, [ids, leased.map((e) => e.attempts), this.instanceId]);
       if (rowCount) this.maybeMore = true;
+      this.settled(leased);
     }
     // Events the store never took (held by the emitter after a refused add) are written now.
     if (loose.length > 0) this.addBatch(loose);
@@ -315,6 +351,7 @@ export class PostgresStorage implements EventStorage {
       record.statusCode ?? null,
       record.error,
     ]);
+    this.settled(leased);
   }
 
   /** Rows in the whole table, every instance's, leased ones included. */
