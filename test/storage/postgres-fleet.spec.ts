@@ -158,8 +158,9 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     await Promise.all(current.map((instance) => instance.app.waitForOutput('ready')));
 
     // Kill points, drawn at random: half while the fleet tracks (when the events committed reach a
-    // share of 5 % to 60 %; the victim is one still tracking), half while it delivers (when the
-    // collector has accepted 20 % to 90 %; any instance). Each victim is restarted at once.
+    // share of 5 % to 60 %; the victim is one still tracking that has committed since it started),
+    // half while it delivers (when the collector has accepted 20 % to 90 %; any instance). Each
+    // victim is restarted at once.
     const point = (from: number, to: number) => Math.floor(TOTAL * (from + (to - from) * draw()));
     const duringTracking = Array.from({ length: KILLS / 2 }, () => point(0.05, 0.6)).sort((a, b) => a - b);
     const duringDelivery = Array.from({ length: KILLS / 2 }, () => point(0.2, 0.9)).sort((a, b) => a - b);
@@ -169,13 +170,16 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     ]);
     const kills: Array<{ name: string; phase: string; at: number; victimTracking: boolean; committedBefore: number }> =
       [];
+    // A victim while tracking is one that has committed since it started, not one just restarted.
+    const busy = () => tracking().filter((instance) => (reported.get(instance.name) ?? 0) > 0);
     for (const { phase, at, progress } of schedule) {
-      await waitFor(() => progress() >= at, {
+      const due = () => progress() >= at && (phase === 'delivery' || tracking().length === 0 || busy().length > 0);
+      await waitFor(due, {
         timeoutMs: 90_000,
         intervalMs: 5,
         what: `${at} events ${phase === 'tracking' ? 'committed' : 'at the collector'} (have ${progress()})`,
       });
-      const candidates = phase === 'tracking' && tracking().length > 0 ? tracking() : current;
+      const candidates = phase === 'tracking' && busy().length > 0 ? busy() : current;
       const victim = candidates[Math.floor(draw() * candidates.length)];
       const victimTracking = !finished.has(victim.name);
       victim.killed = true;
@@ -188,8 +192,7 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
 
     // Every slot tracks its whole share, then the relays empty the table.
     await waitFor(() => tracking().length === 0, { timeoutMs: 90_000, what: 'every instance to track its share' });
-    for (const instance of current)
-      for (const eid of eidsIn(instance.out)) committedBySlot[instance.slot].add(eid);
+    for (const instance of current) for (const eid of eidsIn(instance.out)) committedBySlot[instance.slot].add(eid);
     const committed = new Set(committedBySlot.flatMap((set) => [...set]));
     const trackedAt = Date.now() - started;
     await waitFor(async () => [...committed].every((eid) => accepted.has(eid)) && (await outboxRows(pg)) === 0, {
