@@ -8,7 +8,8 @@
 
 // Building events (tracker/)
 export { Tracker } from '../tracker/tracker';
-export type { BillingTrackResult, TrackerOptions, TrackResult } from '../tracker/tracker';
+export type { BillingTrackResult, TrackerOptions, TrackResult, TransactionalTracker } from '../tracker/tracker';
+export type { SqlExecutor, TransactionLike } from '../tracker/transaction';
 export type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 export type { EnqueueOptions, EventKind, EventSink, TrackedPayload } from '../tracker/payload';
 export { BILLING_REALMS, MAX_EVENT_NAME_LENGTH } from '../validation';

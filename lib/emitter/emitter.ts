@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import axios from 'axios';
 import { DeadLetterFile } from '../dead-letter/dead-letter-file';
-import { EmitterStoppedError, EventTooLargeError, StorageBufferFullError } from '../errors';
+import { EmitterStoppedError, EventTooLargeError, InvalidOptionError, StorageBufferFullError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { CustomEventPayload } from '../tracker/custom-event';
 import { bodyBytes, CommitOutcome, EnqueueOptions, NOT_DURABLE, TrackedPayload } from '../tracker/payload';
@@ -228,6 +228,28 @@ export class Emitter implements SnowplowEmitter {
     if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
     this.signal.notifyData();
     return committed ?? NOT_DURABLE;
+  }
+
+  /**
+   * Writes the event through the caller's open transaction (see `Tracker.inTransaction`): checked
+   * as `enqueue` checks it, then inserted with `exec` by the PostgreSQL store. Rejects with
+   * `InvalidOptionError` (`storage`) for any other store; the caller's `tx` reports its own errors.
+   */
+  async enqueueInTransaction(
+    payload: TrackedPayload,
+    exec: (sql: string, params: unknown[]) => Promise<unknown>,
+  ): Promise<void> {
+    if (this.state.stopped) throw new EmitterStoppedError();
+    if (!this.storage.insertInTransaction)
+      throw new InvalidOptionError(
+        'storage',
+        "inTransaction needs the PostgreSQL store (storage: { type: 'postgres', ... })",
+      );
+    const bytes = payload.bytes ?? bodyBytes(payload.json);
+    if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
+    const { kind, eid, dtm, json } = payload;
+    await this.storage.insertInTransaction([{ kind, eid, dtm, json, bytes, attempts: 0 }], exec);
+    this.countEnqueued();
   }
 
   /** The largest event `enqueue` accepts, body bytes: the tracker fits a billing event's correlation id to it. */

@@ -91,6 +91,15 @@ export interface EventStorage {
    * emitter calls it once at stop to name what it leaves behind.
    */
   countAll?(): Promise<number>;
+  /**
+   * Stores in the app's database (PostgreSQL): writes events through the caller's open
+   * transaction, `exec` running one statement in it. The rows become visible at the caller's
+   * COMMIT; a rollback leaves none.
+   */
+  insertInTransaction?(
+    events: readonly QueuedEvent[],
+    exec: (sql: string, params: unknown[]) => Promise<unknown>,
+  ): Promise<void>;
   /** Where the events wait, for log lines: a file path, or `schema.table`. */
   readonly location?: string;
   /**

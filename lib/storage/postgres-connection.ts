@@ -130,9 +130,9 @@ const RECONNECT_MS = { first: 250, cap: 30_000 };
 
 /**
  * One dedicated connection that LISTENs on the outbox's channel and calls `notified` on every
- * NOTIFY (the trigger sends one per committed INSERT, ours and users' own). A lost connection is
- * opened again with a backoff, and `notified` is called once it is back (notifications sent
- * meanwhile were missed). Its socket and timers never hold the process open.
+ * NOTIFY (the trigger sends one per committed INSERT, ours and users' own), and once each time the
+ * LISTEN is in place (at start, and after a lost connection is opened again with a backoff), since
+ * commits before it sent no notification it heard. Its socket and timers never hold the process open.
  */
 export class OutboxListener {
   private client?: ListenClient;
@@ -147,7 +147,7 @@ export class OutboxListener {
   ) {}
 
   start(): void {
-    void this.connect(false);
+    void this.connect();
   }
 
   async stop(): Promise<void> {
@@ -158,7 +158,7 @@ export class OutboxListener {
     if (client) await client.end().catch(ignore);
   }
 
-  private async connect(again: boolean): Promise<void> {
+  private async connect(): Promise<void> {
     this.timer = undefined;
     if (this.stopped) return;
     let client: ListenClient;
@@ -185,7 +185,8 @@ export class OutboxListener {
       return;
     }
     this.delayMs = 0;
-    if (again) this.notified();
+    // Commits before the LISTEN (at start, or while reconnecting) sent no notification we heard.
+    this.notified();
   }
 
   private lost(client: ListenClient): void {
@@ -196,6 +197,6 @@ export class OutboxListener {
     client.end().catch(ignore);
     if (this.stopped) return;
     this.delayMs = Math.min(RECONNECT_MS.cap, this.delayMs * 2 || RECONNECT_MS.first);
-    this.timer = setTimeout(() => void this.connect(true), this.delayMs).unref();
+    this.timer = setTimeout(() => void this.connect(), this.delayMs).unref();
   }
 }

@@ -129,7 +129,7 @@ export function migrationSql(options: PostgresOutboxNames): string {
   return `SELECT pg_advisory_xact_lock(hashtext('${n.channel}'));\n${postgresOutboxDdl(options)}`;
 }
 
-/** Every statement the store runs, for one outbox. Parameters are numbered `$n` (see `toQuestionMarks`). */
+/** Every statement the store runs, for one outbox. Parameters are numbered `$n`. */
 export interface OutboxSql {
   /** $1 eids, $2 lanes, $3 payloads, $4 attempts, $5 capacity: one row with `inserted` and `evicted`. */
   insert: string;
@@ -198,17 +198,4 @@ SELECT m.seq, m.eid, m.lane, m.lane_seq, m.payload, m.created_at, u.attempts, m.
 FROM moved AS m JOIN unnest($1::bigint[], $2::int[]) AS u(seq, attempts) ON u.seq = m.seq`,
     count: `SELECT count(*)::int AS total, (count(*) FILTER (WHERE ${free}))::int AS waiting FROM ${t}`,
   };
-}
-
-/**
- * The same statement with `?` placeholders (Knex's `raw`), and its bindings in the order the
- * placeholders appear.
- */
-export function toQuestionMarks(sql: string, params: readonly unknown[]): { sql: string; bindings: unknown[] } {
-  const bindings: unknown[] = [];
-  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
-    bindings.push(params[Number(n) - 1]);
-    return '?';
-  });
-  return { sql: text, bindings };
 }

@@ -75,6 +75,16 @@ export interface EventSink {
    */
   enqueue(payload: TrackedPayload, options?: EnqueueOptions): unknown;
   /**
+   * Optional: writes the event through the caller's open transaction (`exec` runs one statement
+   * in it) and resolves once it is written there; it is sent once that transaction commits, and a
+   * rollback leaves nothing. The `Emitter` has it; it rejects unless its store is PostgreSQL.
+   * `Tracker.inTransaction` calls it.
+   */
+  enqueueInTransaction?(
+    payload: TrackedPayload,
+    exec: (sql: string, params: unknown[]) => Promise<unknown>,
+  ): Promise<void>;
+  /**
    * Optional: send what is queued now instead of waiting (the `Emitter` wakes its send loop,
    * skipping `lingerMs` and cutting a backoff sleep short). Returns at once. `Tracker.flush()`
    * calls it when present.

@@ -9,6 +9,7 @@ import {
   CorrelationIdSource,
 } from './billing-event';
 import { customEvent } from './custom-event';
+import { sqlExecutor, TransactionLike } from './transaction';
 import {
   bodyBytes,
   CommitOutcome,
@@ -67,6 +68,22 @@ export interface BillingTrackResult extends TrackResult {
    */
   notCommitted?: SnowplowError;
 }
+
+/** What `Tracker.inTransaction(tx)` returns: the track methods, each writing through `tx`. */
+export interface TransactionalTracker {
+  /** As `Tracker.trackEvent`, written in the transaction; resolves once the row is written there. */
+  trackEvent(name: string, props?: Record<string, unknown> | null): Promise<TrackResult>;
+  /** As `Tracker.trackBillingEvent`, written in the transaction. */
+  trackBillingEvent(required: BillingEventRequiredInput): Promise<BillingTrackResult>;
+  /** As `Tracker.trackBillingEventWithOptionalInput`, written in the transaction. */
+  trackBillingEventWithOptionalInput(
+    required: BillingEventRequiredInput,
+    optional: BillingEventOptionalInput | undefined,
+  ): Promise<BillingTrackResult>;
+}
+
+/** The row is written in the caller's transaction: as durable as its COMMIT makes it. */
+const WRITTEN: CommitOutcome = { durable: true };
 
 function optionalText(name: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback;
@@ -140,6 +157,70 @@ export class Tracker {
     optional: BillingEventOptionalInput | undefined,
     options?: Pick<EnqueueOptions, 'whenNotCommitted'>,
   ): BillingTrackResult {
+    const { payload, eventId, droppedCorrelationId } = this.buildBilling(required, optional);
+    let notCommitted: SnowplowError | undefined;
+    const committed = commitOf(
+      options?.whenNotCommitted === 'hold'
+        ? this.sink.enqueue(payload, { whenNotCommitted: 'hold', onHeld: (error) => (notCommitted = error) })
+        : this.sink.enqueue(payload),
+    );
+    // Counted only once the event was accepted (queued, or held in memory).
+    if (droppedCorrelationId !== undefined) this.sink.correlationIdDropped?.(payload.eid, droppedCorrelationId);
+    return notCommitted
+      ? { eid: payload.eid, eventId, committed, notCommitted }
+      : { eid: payload.eid, eventId, committed };
+  }
+
+  /**
+   * Tracks through the caller's open transaction: the returned methods write each event as a row
+   * of the PostgreSQL outbox inside `tx`, and resolve with the usual result once it is written
+   * there. The relays see it when `tx` commits; a rollback leaves no event. `committed` is then
+   * already resolved (`{ durable: true }`): the row is as durable as the caller's COMMIT makes it.
+   * `tx` is a `pg` client inside `BEGIN`, a TypeORM `EntityManager` or `QueryRunner`, a Knex
+   * transaction, or `(sql, params) => Promise` for any other client (see `SqlExecutor`). Needs the
+   * `Emitter` with `storage: { type: 'postgres', ... }`; otherwise each call rejects with
+   * `InvalidOptionError`. Bad input rejects as the synchronous methods throw.
+   *
+   * @example
+   * ```ts
+   * await client.query('BEGIN');
+   * await client.query('INSERT INTO charges ...', [...]);
+   * const { eventId } = await tracker.inTransaction(client).trackBillingEvent(input);
+   * await client.query('COMMIT');
+   * ```
+   */
+  inTransaction(tx: TransactionLike): TransactionalTracker {
+    const exec = sqlExecutor(tx);
+    const write = async (payload: TrackedPayload): Promise<void> => {
+      if (!this.sink.enqueueInTransaction)
+        throw new InvalidOptionError('emitter', 'inTransaction needs an Emitter with the PostgreSQL store');
+      await this.sink.enqueueInTransaction(payload, exec);
+    };
+    const billing = async (
+      required: BillingEventRequiredInput,
+      optional?: BillingEventOptionalInput,
+    ): Promise<BillingTrackResult> => {
+      const { payload, eventId, droppedCorrelationId } = this.buildBilling(required, optional);
+      await write(payload);
+      if (droppedCorrelationId !== undefined) this.sink.correlationIdDropped?.(payload.eid, droppedCorrelationId);
+      return { eid: payload.eid, eventId, committed: Promise.resolve(WRITTEN) };
+    };
+    return {
+      trackEvent: async (name, props) => {
+        const payload = customEvent(this.writer, flat(randomUUID()), Date.now(), name, props);
+        await write(payload);
+        return { eid: payload.eid, committed: Promise.resolve(WRITTEN) };
+      },
+      trackBillingEvent: (required) => billing(required),
+      trackBillingEventWithOptionalInput: (required, optional) => billing(required, optional),
+    };
+  }
+
+  /** A billing event's payload, without its correlation id when that would make it too large for the sink. */
+  private buildBilling(
+    required: BillingEventRequiredInput,
+    optional: BillingEventOptionalInput | undefined,
+  ): { payload: TrackedPayload; eventId: string; droppedCorrelationId?: number } {
     const dtm = Date.now();
     const eventId = randomUUID();
     const eid = randomUUID();
@@ -160,17 +241,7 @@ export class Tracker {
         }
       }
     }
-    let notCommitted: SnowplowError | undefined;
-    const committed = commitOf(
-      options?.whenNotCommitted === 'hold'
-        ? this.sink.enqueue(payload, { whenNotCommitted: 'hold', onHeld: (error) => (notCommitted = error) })
-        : this.sink.enqueue(payload),
-    );
-    // Counted only once the event was accepted (queued, or held in memory).
-    if (droppedCorrelationId !== undefined) this.sink.correlationIdDropped?.(payload.eid, droppedCorrelationId);
-    return notCommitted
-      ? { eid: payload.eid, eventId, committed, notCommitted }
-      : { eid: payload.eid, eventId, committed };
+    return { payload, eventId, droppedCorrelationId };
   }
 
   /** The structured event carrying `billing`'s context. */

@@ -248,21 +248,17 @@ describe('relaying', () => {
     const relay = store(t, { pollIntervalMs: 600_000 });
     let wakes = 0;
     relay.onCommitted(() => wakes++);
-    // Wait until the LISTEN connection is up: a commit from now on must wake it.
-    await waitFor(
-      async () =>
-        (await rows(pg.pool, "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND state = 'idle'")).length >
-        0,
-      { what: 'the LISTEN connection' },
-    );
+    // The listener wakes the relay once its LISTEN is in place (commits before it were not heard).
+    await waitFor(() => wakes > 0, { what: 'the LISTEN connection' });
     await relay.lease(10); // looked: the table is empty, nothing unknown waits
     expect(relay.size).toBe(0);
+    const before = wakes;
     const eid = randomUUID();
     await pg.pool.query(`INSERT INTO ${t.qualified} (eid, lane, payload) VALUES ($1, 'billing', $2)`, [
       eid,
       `{"e":"se","eid":"${eid}","dtm":"1"}`,
     ]);
-    await waitFor(() => wakes > 0, { timeoutMs: 5_000, what: 'the NOTIFY' });
+    await waitFor(() => wakes > before, { timeoutMs: 5_000, what: 'the NOTIFY' });
     expect(relay.size).toBeGreaterThan(0);
     const [leased] = await relay.lease(10);
     expect(leased).toMatchObject({ eid, kind: 'billing', dtm: 1 });
