@@ -2,12 +2,9 @@
 // business row (a charge) and its billing event in the same transaction; half of them roll back
 // (an explicit ROLLBACK, or a failing statement after the event's INSERT). A relay sends from the
 // same table meanwhile. Exactly the committed ones arrive at the collector, none of the rolled back.
-//
-// The event is written with the store's insertInTransaction (the statement `tracker.inTransaction(tx)`
-// will run): the real Tracker builds it, handed to a sink that keeps it for that transaction.
+// The event is written with `tracker.inTransaction(client)`, the tracker's own emitter relaying.
 import { PoolClient } from 'pg';
-import { Emitter, PostgresStorage, QueuedEvent, Tracker, TrackedPayload } from '../../lib/core';
-import { bodyBytes } from '../../lib/tracker/payload';
+import { Emitter, PostgresStorage, Tracker } from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { quietLogger } from '../support/emitter-harness';
 import { rows, usePostgres } from '../support/postgres';
@@ -31,48 +28,36 @@ afterAll(async () => {
   await collector?.close();
 });
 
-/** The billing event the real Tracker builds for one charge, as the store queues it. */
-function billingEvent(
-  tracker: Tracker,
-  built: TrackedPayload[],
-  amount: number,
-): { event: QueuedEvent; eventId: string } {
-  const { eventId } = tracker.trackBillingEventWithOptionalInput(
-    { category: 'shop', eventType: 'charge', realm: 'SaaS', unitOfMeasure: 'cent', quantity: amount },
-    { projectId: amount },
-  );
-  const payload = built.pop() as TrackedPayload;
-  const event = { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, attempts: 0 };
-  return { event: { ...event, bytes: bodyBytes(payload.json) }, eventId };
-}
-
 it('1,000 business transactions, half rolled back: exactly the committed billing events arrive', async () => {
   const started = Date.now();
   collector = await startLocalCollector();
-  const store = new PostgresStorage({ pool: pg.pool, schema: pg.schema, leaseMs: 3_000, pollIntervalMs: 200 });
-  // The relay: a started emitter on the same table, sending while the transactions run.
+  // The app's emitter on its PostgreSQL outbox: it relays from the table while the transactions run.
   emitter = new Emitter({
     collectorUrl: collector.endpoint,
-    storage: store,
+    storage: { type: 'postgres', pool: pg.pool, schema: pg.schema, leaseMs: 3_000, pollIntervalMs: 200 },
     requestTimeoutMs: 1_000,
     logger: quietLogger,
   });
   emitter.start();
-  const built: TrackedPayload[] = [];
-  const tracker = new Tracker({ appId: 'shop', emitter: { enqueue: (payload) => void built.push(payload) } });
+  const tracker = new Tracker({ appId: 'shop', emitter });
 
   const outcome = new Map<string, 'committed' | 'rolled back'>();
   const charge = async (client: PoolClient, id: number): Promise<void> => {
-    const exec = (sql: string, params: unknown[]) => client.query(sql, params);
-    const { event, eventId } = billingEvent(tracker, built, id + 1);
     await client.query('BEGIN');
+    let eventId: string | undefined;
     try {
+      // The billing event first, then the charge that names it: both in the transaction.
+      ({ eventId } = await tracker
+        .inTransaction(client)
+        .trackBillingEventWithOptionalInput(
+          { category: 'shop', eventType: 'charge', realm: 'SaaS', unitOfMeasure: 'cent', quantity: id + 1 },
+          { projectId: id + 1 },
+        ));
       await client.query(`INSERT INTO "${pg.schema}".charges (id, amount, event_id) VALUES ($1, $2, $3)`, [
         id,
         id + 1,
         eventId,
       ]);
-      await store.insertInTransaction([event], exec);
       if (id % 4 === 1) {
         await client.query('ROLLBACK');
         outcome.set(eventId, 'rolled back');
@@ -88,7 +73,7 @@ it('1,000 business transactions, half rolled back: exactly the committed billing
       outcome.set(eventId, 'committed');
     } catch (err) {
       await client.query('ROLLBACK');
-      if (id % 4 !== 3) throw err;
+      if (id % 4 !== 3 || eventId === undefined) throw err;
       expect((err as { code?: string }).code).toBe('23505'); // unique_violation
       outcome.set(eventId, 'rolled back');
     }
