@@ -45,15 +45,20 @@ interface Instance {
   killed: boolean;
 }
 
-/** The eids a file of a child lists, one a line (complete lines only). */
-function eidsIn(out: string): string[] {
+/** The lines of a child's file (complete lines only: a kill may cut the last one). */
+function linesIn(file: string): string[] {
   let text: string;
   try {
-    text = readFileSync(out, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
     return [];
   }
-  return text.split('\n').filter((line) => /^[0-9a-f-]{36}$/.test(line));
+  return text.split('\n').slice(0, -1);
+}
+
+/** The eids a child's OUT file lists as committed. */
+function eidsIn(out: string): string[] {
+  return linesIn(out).filter((line) => /^[0-9a-f-]{36}$/.test(line));
 }
 
 describe('three instances share one PostgreSQL outbox through faults and kill -9', () => {
@@ -76,8 +81,8 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     const seed = Number(process.env.FLEET_SEED ?? Date.now() % 0xffffffff);
     const draw = random(seed);
     // Per sender (X-Sender: the instance's name): the eids of every request answered 2xx.
-    const accepted = new Map<string, number>();
-    const firstSender = new Map<string, string>();
+    // Per eid, each request answered 2xx that held it: "sender#attempt" (X-Sender, X-Attempt).
+    const accepted = new Map<string, string[]>();
     let acceptedEvents = 0;
     const billing = new Set<string>();
     let requests = 0;
@@ -88,12 +93,13 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
       onRequest: (request) => {
         requests++;
         if (request.fate !== 'answered' || request.status === undefined || request.status >= 300) return;
-        const sender = String(request.headers['x-sender']);
+        const copy = `${String(request.headers['x-sender'])}#${String(request.headers['x-attempt'])}`;
         for (const { eid, e } of JSON.parse(request.body).data as Array<{ eid: string; e: string }>) {
           acceptedEvents++;
           if (e === 'se') billing.add(eid);
-          accepted.set(eid, (accepted.get(eid) ?? 0) + 1);
-          if (!firstSender.has(eid)) firstSender.set(eid, sender);
+          const copies = accepted.get(eid);
+          if (copies) copies.push(copy);
+          else accepted.set(eid, [copy]);
         }
       },
       faults: {
@@ -205,20 +211,32 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     expect(await Promise.all(current.map((instance) => instance.app.exited))).toEqual(current.map(() => 0));
 
     const duplicates = acceptedEvents - accepted.size;
-    // Where each repeat comes from. A killed instance's batches the collector accepted before it
-    // could delete them come again (at most its batches in flight). A request that timed out while
-    // the collector was about to answer 2xx is sent again by a live instance too (the one repeat no
-    // client can avoid, see test/README.md): its eids are in the sender's OUT.timeouts file. Any
-    // other repeat (a live instance's lease taken by another) is a bug.
-    const timedOut = new Map(instances.map((i) => [i.name, new Set(eidsIn(`${i.out}.timeouts`))]));
+    // Where each repeat comes from. A copy the collector accepted from an instance that was killed
+    // before it could delete the rows is sent again (at most its batches in flight). So is a copy
+    // whose request the client had given up on (timed out) when the collector answered 2xx: the one
+    // repeat no client can avoid (see test/README.md); each child lists its timed-out attempts in
+    // OUT.timeouts. Any other repeat (a live instance's lease taken by another) is a bug.
+    const late = new Set(
+      instances.flatMap((i) => linesIn(`${i.out}.timeouts`).map((attempt) => `${i.name}#${attempt}`)),
+    );
     const killed = new Set(kills.map((kill) => kill.name));
-    const repeats = { afterKill: new Map<string, number>(), afterTimeout: 0, unexplained: [] as string[] };
-    for (const [eid, count] of accepted) {
-      if (count === 1) continue;
-      const sender = firstSender.get(eid) as string;
-      if (timedOut.get(sender)?.has(eid)) repeats.afterTimeout += count - 1;
-      else if (killed.has(sender)) repeats.afterKill.set(sender, (repeats.afterKill.get(sender) ?? 0) + count - 1);
-      else repeats.unexplained.push(`${eid} (first sent by ${sender}, ${count} times)`);
+    const repeats = { afterKill: new Map<string, number>(), afterLateAnswer: 0, unexplained: [] as string[] };
+    const lateAnswered = new Set<string>();
+    for (const [eid, copies] of accepted) {
+      for (const copy of copies) if (late.has(copy)) lateAnswered.add(copy);
+      let extra = copies.length - 1;
+      if (extra === 0) continue;
+      const byLate = Math.min(extra, copies.filter((copy) => late.has(copy)).length);
+      repeats.afterLateAnswer += byLate;
+      extra -= byLate;
+      for (const copy of copies) {
+        const sender = copy.split('#')[0];
+        if (extra === 0) break;
+        if (late.has(copy) || !killed.has(sender)) continue;
+        repeats.afterKill.set(sender, (repeats.afterKill.get(sender) ?? 0) + 1);
+        extra--;
+      }
+      if (extra > 0) repeats.unexplained.push(`${eid}: ${copies.join(', ')}`);
     }
     const afterKills = [...repeats.afterKill.values()].reduce((sum, n) => sum + n, 0);
     const faults = collector.faults().applied;
@@ -233,8 +251,9 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
       kills,
       duplicatesAfterKills: afterKills,
       duplicatesByKilledSender: Object.fromEntries(repeats.afterKill),
-      duplicatesAfterTimeouts: repeats.afterTimeout,
-      timedOutEvents: [...timedOut.values()].reduce((sum, set) => sum + set.size, 0),
+      duplicatesAfterLateAnswers: repeats.afterLateAnswer,
+      timedOutRequests: late.size,
+      timedOutRequestsAnswered2xx: lateAnswered.size,
       requests,
       faults: { status500: faults[0], reset: faults[1], hang: faults[2], status429: faults[3] },
       trackedMs: trackedAt,
@@ -254,11 +273,11 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
     expect(faults.every((n) => n > 0)).toBe(true);
     expect(kills).toHaveLength(KILLS);
     // Duplicates: no more than the batches in flight at the kills (each killed instance's at most
-    // its own), besides the batches that timed out; none unexplained.
+    // its own), besides the copies answered after their request timed out; none unexplained.
     expect(repeats.unexplained).toEqual([]);
     for (const count of repeats.afterKill.values()) expect(count).toBeLessThanOrEqual(PER_KILL);
     expect(afterKills).toBeLessThanOrEqual(KILLS * PER_KILL);
-    expect(duplicates).toBe(afterKills + repeats.afterTimeout);
+    expect(duplicates).toBe(afterKills + repeats.afterLateAnswer);
     // Nothing stays behind: no row in the outbox, none given up.
     expect(await outboxRows(pg)).toBe(0);
     expect(await rows(pg.pool, `SELECT eid FROM "${pg.schema}".snowplow_outbox_dead`)).toEqual([]);
