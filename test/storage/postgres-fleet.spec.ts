@@ -259,6 +259,11 @@ describe('three instances share one PostgreSQL outbox through faults and kill -9
       trackedMs: trackedAt,
       deliveredMs: deliveredAt,
       restartsBySlot: generations.map((g) => g - 1),
+      // What the children logged at error level (the first few), for the record.
+      childErrors: instances
+        .flatMap((i) => i.app.output().split('\n'))
+        .filter((line) => line.startsWith('['))
+        .slice(0, 5),
     };
     process.stdout.write(`fleet: ${JSON.stringify(report)}\n`);
 
