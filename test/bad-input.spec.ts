@@ -458,7 +458,7 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     input: "`storage: { type: 'redis' }`",
     options: { storage: { type: 'redis' } },
     error: InvalidOptionError,
-    message: 'Invalid Snowplow option "storage.type": must be \'memory\' or \'sqlite\', got "redis"',
+    message: "Invalid Snowplow option \"storage.type\": must be 'memory', 'sqlite' or 'postgres', got \"redis\"",
   },
   {
     input: "`storage: { type: 'sqlite', path, shared: true, lockTimeoutMs: 10000 }`",

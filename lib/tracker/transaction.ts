@@ -27,7 +27,10 @@ export function toQuestionMarks(sql: string, params: readonly unknown[]): { sql:
   return { sql: text, bindings };
 }
 
-/** One way to run a statement in `tx`, whatever its shape. A Knex transaction is callable too: `raw` is looked for first. */
+/**
+ * One way to run a statement in `tx`, whatever its shape. A Knex transaction is callable too:
+ * `raw` is looked for first.
+ */
 export function sqlExecutor(tx: TransactionLike): SqlExecutor {
   const candidate = tx as Partial<Record<'query' | 'raw', unknown>> | null;
   if (candidate !== null && (typeof candidate === 'object' || typeof candidate === 'function')) {

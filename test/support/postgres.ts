@@ -36,7 +36,7 @@ export function usePostgres(name: string): PostgresSuite {
       await suite.pool.query('SELECT 1');
     } catch (err) {
       await suite.pool.end().catch(() => undefined);
-      throw new Error(`${HOW_TO_START}\n(${(err as Error).message})`);
+      throw new Error(`${HOW_TO_START}\n(${(err as Error).message})`, { cause: err });
     }
     await suite.pool.query(`CREATE SCHEMA "${suite.schema}"`);
   });
