@@ -2,8 +2,9 @@
 // Emitter and Tracker on one table) track 100,000 events, 1 % billing, while the collector faults
 // at random (500, reset, hang, 429 with Retry-After) and instances are killed with SIGKILL at random
 // and restarted. Each child reports the eids whose `committed` resolved; every one of them must
-// reach the collector, the duplicates must come only from the batches the killed instances had in
-// flight, and the table must end empty.
+// reach the collector; a duplicate must come from a batch a killed instance had in flight (at most
+// kills x batchSize x maxConcurrentRequests) or from a request answered 2xx after it timed out;
+// and the table must end empty.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
