@@ -67,11 +67,7 @@ export type { DeadLetterReason, DeadLetterRecord } from '../dead-letter/dead-let
 export { replayDeadLetters } from '../replay/replay';
 export type { ReplayDeadLettersOptions, ReplayDeadLettersResult } from '../replay/replay';
 export { requeueDeadLetterTable } from '../replay/dead-table';
-export type {
-  DeadTableQueryable,
-  RequeueDeadLettersOptions,
-  RequeueDeadLettersResult,
-} from '../replay/dead-table';
+export type { DeadTableQueryable, RequeueDeadLettersOptions, RequeueDeadLettersResult } from '../replay/dead-table';
 
 // Credentials for the collector (auth/)
 export { StaticTokenSource } from '../auth/static-token-source';

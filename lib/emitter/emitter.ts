@@ -354,7 +354,7 @@ export class Emitter implements SnowplowEmitter {
   private async run(): Promise<void> {
     while (!this.state.stopped) {
       // Held acks are retried even with nothing queued: a database store still lists those events.
-      if (this.queueDepth === 0 && !this.settlement.acksHeld) {
+      if (this.queueDepth === 0 && !this.settlement.acksHeld && !this.storage.mayHaveMore) {
         this.wakeDrainersIfIdle();
         // A store other processes also fill is looked at again now and then; otherwise new
         // events wake the loop.

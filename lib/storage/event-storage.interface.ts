@@ -106,6 +106,12 @@ export interface EventStorage {
    * at the caller's COMMIT; a rollback leaves none. Rejects with what the statement threw.
    */
   insertInTransaction?(events: readonly QueuedEvent[], exec: SqlExecutor): Promise<void>;
+  /**
+   * Stores other writers fill too (PostgreSQL): true when rows this instance has not counted may
+   * wait (another instance committed, a NOTIFY came, or the poll interval passed), so the send
+   * loop looks although `size` is 0. Not part of `size`: an idle instance reports 0 queued.
+   */
+  readonly mayHaveMore?: boolean;
   /** False while the store cannot be reached (a database outage); unset means always reachable. */
   readonly reachable?: boolean;
   /**

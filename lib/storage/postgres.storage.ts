@@ -152,11 +152,15 @@ export class PostgresStorage implements EventStorage {
     return this.sizeOf('billing') + this.sizeOf('custom');
   }
 
-  /** Buffered, plus the table's waiting rows as this instance knows them (one more when others may have written). */
+  /** Buffered, plus the table's waiting rows as this instance knows them. */
   sizeOf(kind: EventKind): number {
+    return this.buffer.buffered[kind] + this.waiting[kind];
+  }
+
+  /** {@inheritDoc EventStorage.mayHaveMore} */
+  get mayHaveMore(): boolean {
     if (!this.maybeMore && Date.now() - this.lastLookAt >= this.pollIntervalMs) this.maybeMore = true;
-    const unknown = kind === 'custom' && this.maybeMore && this.waiting.billing + this.waiting.custom === 0 ? 1 : 0;
-    return this.buffer.buffered[kind] + this.waiting[kind] + unknown;
+    return this.maybeMore;
   }
 
   /** {@inheritDoc EventStorage.onFailure} */
