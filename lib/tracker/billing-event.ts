@@ -1,5 +1,3 @@
-import { encodeBase64 } from './payload';
-import { SCHEMAS } from './schemas';
 import {
   BillingRealm,
   optionalId,
@@ -89,14 +87,12 @@ const OPTIONAL_FIELDS: ReadonlyArray<readonly [keyof BillingEventOptionalInput, 
   ['entityId', 'entity_id', optionalString],
 ];
 
-const CONTEXTS_HEAD = `{"schema":"${SCHEMAS.contexts}","data":[{"schema":"${SCHEMAS.billableUsage}","data":`;
-
 export interface BillingEventFields {
   category: string;
   eventType: string;
   quantity: number;
-  /** base64 of the contexts wrapper holding the billable_usage entity. */
-  cx: string;
+  /** The billable_usage entity's data, JSON text. */
+  entity: string;
   /** The length of the `correlation_id` sent, when one is. */
   correlationIdLength?: number;
 }
@@ -177,7 +173,7 @@ export function buildBillingEvent(
   // as the JSON text that was validated, so it is serialised exactly once.
   let data = JSON.stringify(entity);
   if (metadata !== undefined) data = `${data.slice(0, -1)},"metadata":${metadata}}`;
-  const fields: BillingEventFields = { category, eventType, quantity, cx: encodeBase64(`${CONTEXTS_HEAD}${data}}]}`) };
+  const fields: BillingEventFields = { category, eventType, quantity, entity: data };
   if (correlationIdLength !== undefined) fields.correlationIdLength = correlationIdLength;
   return fields;
 }
