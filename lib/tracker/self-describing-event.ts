@@ -1,3 +1,4 @@
+import { InvalidEventError } from '../errors';
 import { igluUri, jsonObjectText, requiredInputObject } from '../validation';
 import type { EntityJson, SelfDescribingData } from './event';
 
@@ -17,6 +18,9 @@ export interface SelfDescribingJson<T extends object = Record<string, unknown>> 
  */
 export function checkSelfDescribing(value: unknown, name: string, prefix: string): EntityJson {
   const input = requiredInputObject(name, value);
+  if (input.data === undefined || input.data === null) {
+    throw new InvalidEventError(`${prefix}data`, 'is required: a plain object');
+  }
   return { schema: igluUri(`${prefix}schema`, input.schema), json: jsonObjectText(`${prefix}data`, input.data) };
 }
 

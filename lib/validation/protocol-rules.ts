@@ -39,6 +39,9 @@ const LAST_MS_OF_YEAR_9999 = 253402300799999;
 
 /** An Iglu schema URI (`iglu:com.acme/checkout/jsonschema/1-0-0`). */
 export function igluUri(field: string, value: unknown): string {
+  if (value === undefined || value === null) {
+    throw new InvalidEventError(field, 'is required: an Iglu URI such as iglu:vendor/name/jsonschema/1-0-0');
+  }
   if (typeof value !== 'string') throw new InvalidEventError(field, `must be an Iglu URI, got ${describeType(value)}`);
   if (!IGLU_URI.test(value)) {
     throw new InvalidEventError(

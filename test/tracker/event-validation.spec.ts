@@ -60,7 +60,7 @@ describe('self-describing events', () => {
   it.each([
     ['an array', [1, 2], /got an array/],
     ['a string', 'text', /got string/],
-    ['null', null, /got null/],
+    ['null', null, /is required/],
     ['a class instance', new Map(), /instance of Map/],
     ['an object whose toJSON gives an array', { toJSON: () => [1] }, /gives an array/],
     [
