@@ -8,7 +8,9 @@ import type { EntityJson, SelfDescribingData } from './event';
  * JSON text is an object; that text is what is sent.
  */
 export interface SelfDescribingJson<T extends object = Record<string, unknown>> {
+  /** The Iglu URI of the schema `data` follows, e.g. `iglu:com.acme/checkout/jsonschema/1-0-0`. */
   schema: string;
+  /** The data: a plain object whose JSON text is an object. */
   data: T;
 }
 
