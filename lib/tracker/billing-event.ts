@@ -1,3 +1,5 @@
+import type { EventAdditions, TrackerEvent } from './event';
+import { SCHEMAS } from './schemas';
 import {
   BillingRealm,
   optionalId,
@@ -182,4 +184,32 @@ export function buildBillingEvent(
 function defaultCorrelationId(source: CorrelationIdSource): string | undefined {
   const id = source();
   return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/**
+ * The billing event: a structured event (`se_ca` the category, `se_ac` the event type, `se_la`
+ * the billing event id, `se_va` the quantity) carrying the billable_usage entity first, then the
+ * caller's entities. The only builder of the billing lane.
+ */
+export function billingEvent(
+  billing: BillingEventFields,
+  eventId: string,
+  eid: string,
+  dtm: number,
+  additions: EventAdditions,
+): TrackerEvent {
+  return {
+    ...additions,
+    lane: 'billing',
+    eid,
+    trackedAt: dtm,
+    data: {
+      type: 'se',
+      category: billing.category,
+      action: billing.eventType,
+      label: eventId,
+      value: String(billing.quantity),
+    },
+    entities: [{ schema: SCHEMAS.billableUsage, json: billing.entity }, ...additions.entities],
+  };
 }

@@ -5,6 +5,7 @@ import {
   BillingEventFields,
   BillingEventOptionalInput,
   BillingEventRequiredInput,
+  billingEvent,
   buildBillingEvent,
   CorrelationIdSource,
 } from './billing-event';
@@ -21,7 +22,6 @@ import {
   PayloadWriter,
   TrackedPayload,
 } from './payload';
-import { SCHEMAS } from './schemas';
 import { SelfDescribingJson, selfDescribingData } from './self-describing-event';
 import { StructEvent, structData } from './struct-event';
 import { checkSubject, Subject, SubjectFields } from './subject';
@@ -230,7 +230,7 @@ export class Tracker {
       : { eid: payload.eid, eventId, committed };
   }
 
-  /** The structured event carrying `billing`'s entity, then the caller's. */
+  /** The billing event's wire form (see `billingEvent`). */
   private billingPayload(
     billing: BillingEventFields,
     eventId: string,
@@ -238,21 +238,7 @@ export class Tracker {
     dtm: number,
     additions: EventAdditions,
   ): TrackedPayload {
-    const event: TrackerEvent = {
-      ...additions,
-      lane: 'billing',
-      eid: flat(eid),
-      trackedAt: dtm,
-      data: {
-        type: 'se',
-        category: billing.category,
-        action: billing.eventType,
-        label: eventId,
-        value: String(billing.quantity),
-      },
-      entities: [{ schema: SCHEMAS.billableUsage, json: billing.entity }, ...additions.entities],
-    };
-    return toPayload(this.writer, event);
+    return toPayload(this.writer, billingEvent(billing, eventId, flat(eid), dtm, additions));
   }
 
   /**
