@@ -24,7 +24,7 @@ import {
 } from './payload';
 import { SelfDescribingJson, selfDescribingData } from './self-describing-event';
 import { StructEvent, structData } from './struct-event';
-import { checkSubject, Subject, SubjectFields } from './subject';
+import { checkSubject, mergeSubjects, Subject, SubjectFields } from './subject';
 import { checkTrackOptions, NO_ADDITIONS, TrackOptions } from './track-options';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
@@ -51,6 +51,13 @@ export interface TrackerOptions {
    * `options.subject` wins field by field. A subject `ua` replaces `userAgent` on the wire.
    */
   subject?: Subject;
+  /**
+   * Subject fields of the context a track call runs in, called at track time: the Nest module
+   * passes the current request's (its `subject` option). They win over `subject` and lose to the
+   * event's `options.subject`, field by field. Checked like `options.subject` (errors name
+   * `contextSubject.<field>`).
+   */
+  contextSubject?: () => Subject | undefined;
 }
 
 /**
@@ -110,6 +117,9 @@ export class Tracker {
   private readonly writer: PayloadWriter;
   private readonly defaultCorrelationId: CorrelationIdSource | undefined;
   private readonly subject: SubjectFields | undefined;
+  private readonly contextSubject: (() => Subject | undefined) | undefined;
+  /** No subject of any kind: an event tracked without options is what its type alone makes it. */
+  private readonly plain: boolean;
 
   constructor(options: TrackerOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
@@ -126,6 +136,11 @@ export class Tracker {
     this.sink = emitter;
     this.defaultCorrelationId = options.defaultCorrelationId;
     this.subject = trackerSubject(options.subject);
+    if (options.contextSubject !== undefined && typeof options.contextSubject !== 'function') {
+      throw new InvalidOptionError('contextSubject', 'must be a function');
+    }
+    this.contextSubject = options.contextSubject;
+    this.plain = this.subject === undefined && this.contextSubject === undefined;
     this.writer = new PayloadWriter({
       appId,
       namespace: optionalText('namespace', options.namespace, DEFAULT_NAMESPACE),
@@ -141,11 +156,11 @@ export class Tracker {
    */
   trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions): TrackResult {
     // Without options or a tracker subject, the queued event writes its payload only when sent.
-    if (options === undefined && this.subject === undefined) {
+    if (options === undefined && this.plain) {
       return this.emit(customEvent(this.writer, flat(randomUUID()), Date.now(), name, props));
     }
     const data = customEventData(name, props);
-    return this.emitEvent('custom', data, checkTrackOptions(options, this.subject));
+    return this.emitEvent('custom', data, checkTrackOptions(options, this.baseSubject()));
   }
 
   /**
@@ -161,17 +176,17 @@ export class Tracker {
    * ```
    */
   trackSelfDescribingEvent(event: SelfDescribingJson, options?: TrackOptions): TrackResult {
-    return this.emitEvent('custom', selfDescribingData(event), checkTrackOptions(options, this.subject));
+    return this.emitEvent('custom', selfDescribingData(event), checkTrackOptions(options, this.baseSubject()));
   }
 
   /** A Snowplow structured event (`e=se`), in the custom lane (never billed, whatever it holds). */
   trackStructEvent(event: StructEvent, options?: TrackOptions): TrackResult {
-    return this.emitEvent('custom', structData(event), checkTrackOptions(options, this.subject));
+    return this.emitEvent('custom', structData(event), checkTrackOptions(options, this.baseSubject()));
   }
 
   /** A page view (`e=pv`): for server-rendered pages and redirects. */
   trackPageView(pageView: PageView, options?: TrackOptions): TrackResult {
-    return this.emitEvent('custom', pageViewData(pageView), checkTrackOptions(options, this.subject));
+    return this.emitEvent('custom', pageViewData(pageView), checkTrackOptions(options, this.baseSubject()));
   }
 
   /** A billing event of the required fields only; see `trackBillingEventWithOptionalInput`. */
@@ -192,7 +207,7 @@ export class Tracker {
     optional: BillingEventOptionalInput | undefined,
     options?: BillingTrackOptions,
   ): BillingTrackResult {
-    const additions = checkTrackOptions(options, this.subject, ['whenNotCommitted']) ?? NO_ADDITIONS;
+    const additions = checkTrackOptions(options, this.baseSubject(), ['whenNotCommitted']) ?? NO_ADDITIONS;
     const whenNotCommitted = options?.whenNotCommitted;
     if (whenNotCommitted !== undefined && whenNotCommitted !== 'throw' && whenNotCommitted !== 'hold') {
       throw new InvalidEventError('options.whenNotCommitted', "must be 'throw' or 'hold'");
@@ -264,6 +279,12 @@ export class Tracker {
 
   private emit(payload: TrackedPayload): TrackResult {
     return { eid: payload.eid, committed: commitOf(this.sink.enqueue(payload)) };
+  }
+
+  /** The tracker's subject with the context's over it: what an event's own subject is merged over. */
+  private baseSubject(): SubjectFields | undefined {
+    if (this.contextSubject === undefined) return this.subject;
+    return mergeSubjects(this.subject, checkSubject('contextSubject', this.contextSubject()));
   }
 
   /** Builds the event of `data` with what the options added, and hands it to the sink. */

@@ -93,4 +93,27 @@ describe('the event model', () => {
     expect(plain).toMatchObject({ ua: 'lib-agent/1', p: 'srv' });
     expect(own.tv).toBe(plain.tv);
   });
+
+  it("subject precedence: the event's fields over the context's (contextSubject, called per call) over the tracker's", () => {
+    const queued: TrackedPayload[] = [];
+    let context: Record<string, unknown> | undefined = { uid: 'request-user', tz: 'UTC', ip: '198.51.100.1' };
+    const tracker = new Tracker({
+      appId: 'model',
+      emitter: { enqueue: (payload) => void queued.push(payload) },
+      subject: { uid: 'tracker-user', lang: 'de', tz: 'Europe/Berlin' },
+      contextSubject: () => context,
+    });
+    tracker.trackEvent('a', {}, { subject: { tz: 'Asia/Tokyo' } });
+    tracker.trackBillingEvent(BILL);
+    context = undefined;
+    tracker.trackEvent('b');
+    context = { vid: 'one' };
+    expect(() => tracker.trackEvent('c')).toThrow(expect.objectContaining({ field: 'contextSubject.vid' }));
+    const [own, billing, none] = queued.map((p) => JSON.parse(p.json) as Record<string, string>);
+    expect(own).toMatchObject({ uid: 'request-user', lang: 'de', tz: 'Asia/Tokyo', ip: '198.51.100.1' });
+    expect(billing).toMatchObject({ uid: 'request-user', lang: 'de', tz: 'UTC', ip: '198.51.100.1' });
+    expect(none).toMatchObject({ uid: 'tracker-user', lang: 'de', tz: 'Europe/Berlin' });
+    expect(none).not.toHaveProperty('ip');
+    expect(queued).toHaveLength(3);
+  });
 });
