@@ -157,6 +157,8 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
     const during = Array.from({ length: 4 }, () => bill(tracker));
     const startedAt = Date.now();
     for (const r of during) await expect(r.committed).rejects.toBeInstanceOf(StorageUnavailableError);
+    // The outage shows: stats() carries the store's error while it lasts.
+    expect(e.stats().storageError).toMatch(/ECONNRESET|ECONNREFUSED|connect/);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_400);
     await waitFor(() => e.stats().dropped.not_stored === 4, { what: 'the four events counted as not_stored' });
     const dead = readFileSync(deadLetter, 'utf8')
@@ -183,6 +185,7 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
     await e.drain(20_000);
     const delivered = collector.events().map((ev) => ev.eid);
     expect([...delivered].sort()).toEqual([...before, ...after].map((r) => r.eid).sort());
+    expect(e.stats().storageError).toBeUndefined();
     expect(existsSync(deadLetter)).toBe(true);
   });
   it('a write whose connection hangs after the statement was sent rejects with StorageCommitUnknownError: not a plain failure', async () => {
@@ -239,7 +242,10 @@ describe("a script's end", () => {
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    let trackedAt = 0;
+    child.stdout.on('data', () => (trackedAt ||= stdout.includes('tracked ') ? Date.now() : 0));
     const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    const endedAfterMs = Date.now() - trackedAt;
     clearTimeout(timer);
     expect({ code, stderr }).toMatchObject({ code: 0 });
     const eids = /^tracked (.*)$/m.exec(stdout)?.[1].split(' ') ?? [];
@@ -251,5 +257,7 @@ describe("a script's end", () => {
         .sort(),
     ).toEqual([...eids].sort());
     expect(await rows(pg.pool, `SELECT count(*)::int AS n FROM ${names.qualified}`)).toEqual([{ n: 0 }]);
+    // Idle pool clients (10 s idle timeout) and the LISTEN connection would hold it far longer.
+    expect(endedAfterMs).toBeLessThan(8_000);
   }, 60_000);
 });

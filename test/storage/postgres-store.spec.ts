@@ -5,6 +5,7 @@ import { Pool, PoolClient } from 'pg';
 import { migratePostgresOutbox, PostgresStorage, PostgresStorageOptions, QueuedEvent } from '../../lib/core';
 import { bodyBytes, EventKind } from '../../lib/tracker/payload';
 import { rows, usePostgres } from '../support/postgres';
+import { startTcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait-for';
 
 const pg = usePostgres('store');
@@ -262,6 +263,30 @@ describe('relaying', () => {
     expect(relay.size).toBeGreaterThan(0);
     const [leased] = await relay.lease(10);
     expect(leased).toMatchObject({ eid, kind: 'billing', dtm: 1 });
+  });
+});
+
+describe('the LISTEN connection', () => {
+  it('comes back after the connection is lost (through a proxy that cuts it), and NOTIFY wakes the relay again', async () => {
+    const t = await freshTable();
+    const proxy = await startTcpProxy(5432);
+    try {
+      const relay = store(t, { connectionString: pg.url.replace(':5432/', `:${proxy.port}/`), pool: undefined });
+      let wakes = 0;
+      relay.onCommitted(() => wakes++);
+      await waitFor(() => wakes > 0, { what: 'the LISTEN connection' });
+      proxy.cut();
+      proxy.resume();
+      // Once LISTEN is in place again, it wakes the relay (commits meanwhile were not heard).
+      await waitFor(() => wakes > 1, { what: 'the LISTEN connection, again' });
+      const before = wakes;
+      await pg.pool.query(`INSERT INTO ${t.qualified} (eid, lane, payload) VALUES ($1, 'custom', '{}')`, [
+        randomUUID(),
+      ]);
+      await waitFor(() => wakes > before, { timeoutMs: 5_000, what: 'the NOTIFY' });
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
