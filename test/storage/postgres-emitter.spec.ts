@@ -11,6 +11,7 @@ import {
   Emitter,
   EmitterOptions,
   migratePostgresOutbox,
+  StorageBufferFullError,
   StorageCommitUnknownError,
   StorageUnavailableError,
   Tracker,
@@ -117,6 +118,20 @@ describe('relays on every instance', () => {
         .map((e) => e.eid)
         .sort(),
     ).toEqual([...eids].sort());
+  });
+
+  it('a full write-behind buffer makes trackEvent throw StorageBufferFullError, counted; billing too', async () => {
+    // A table that does not exist: every flush is refused, so the buffer fills.
+    const e = emitter({ storageOptions: { maxBufferedEvents: 3, createTable: false, table: 'missing' } });
+    const tracker = new Tracker({ appId: 'full', emitter: e });
+    for (let i = 0; i < 3; i++) tracker.trackEvent('buffered', { i });
+    expect(() => tracker.trackEvent('one_too_many')).toThrow(expect.objectContaining({ code: 'STORAGE_BUFFER_FULL' }));
+    expect(() => bill(tracker)).toThrow(StorageBufferFullError);
+    expect(e.stats()).toMatchObject({ enqueued: 3, storageErrors: expect.any(Number) });
+    expect(e.stats().storageErrors).toBeGreaterThanOrEqual(2);
+    // Nothing was held in memory past the bound: the three buffered events wait, plus the one row
+    // the store counts as possible in a table it could not look at yet (held events would add two).
+    expect(e.stats().queued).toBe(4);
   });
 
   it('leaseMs must exceed requestTimeoutMs plus a margin: checked when the emitter is built', () => {
