@@ -17,7 +17,7 @@ import {
   Tracker,
 } from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
-import { rows, usePostgres } from '../support/postgres';
+import { PG_PORT, rows, usePostgres, viaProxy } from '../support/postgres';
 import { startTcpProxy, TcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait-for';
 
@@ -146,7 +146,7 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
   let proxy: TcpProxy;
   let dir: string;
   beforeEach(async () => {
-    proxy = await startTcpProxy(5432);
+    proxy = await startTcpProxy(PG_PORT);
     dir = mkdtempSync(join(tmpdir(), 'pg-outage-'));
   });
   afterEach(async () => {
@@ -157,7 +157,7 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
   it('commits that cannot be made reject with StorageUnavailableError after commitTimeoutMs, are dead-lettered, and nothing committed is lost', async () => {
     await migratePostgresOutbox(pg.pool, names);
     const deadLetter = join(dir, 'dead.jsonl');
-    const url = pg.url.replace(':5432/', `:${proxy.port}/`);
+    const url = viaProxy(proxy.port);
     const e = emitter({
       url,
       storageOptions: { commitTimeoutMs: 1_500, queryTimeoutMs: 500, createTable: false },
@@ -205,7 +205,7 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
   });
   it('a write whose connection hangs after the statement was sent rejects with StorageCommitUnknownError: not a plain failure', async () => {
     await migratePostgresOutbox(pg.pool, names);
-    const url = pg.url.replace(':5432/', `:${proxy.port}/`);
+    const url = viaProxy(proxy.port);
     const e = emitter({ url, storageOptions: { commitTimeoutMs: 1_500, queryTimeoutMs: 400, createTable: false } });
     e.start();
     const tracker = new Tracker({ appId: 'hang', emitter: e });

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Pool, PoolClient } from 'pg';
 import { migratePostgresOutbox, PostgresStorage, PostgresStorageOptions, QueuedEvent } from '../../lib/core';
 import { bodyBytes, EventKind } from '../../lib/tracker/payload';
-import { rows, usePostgres } from '../support/postgres';
+import { PG_PORT, rows, usePostgres, viaProxy } from '../support/postgres';
 import { startTcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait-for';
 
@@ -269,9 +269,9 @@ describe('relaying', () => {
 describe('the LISTEN connection', () => {
   it('comes back after the connection is lost (through a proxy that cuts it), and NOTIFY wakes the relay again', async () => {
     const t = await freshTable();
-    const proxy = await startTcpProxy(5432);
+    const proxy = await startTcpProxy(PG_PORT);
     try {
-      const relay = store(t, { connectionString: pg.url.replace(':5432/', `:${proxy.port}/`), pool: undefined });
+      const relay = store(t, { connectionString: viaProxy(proxy.port), pool: undefined });
       let wakes = 0;
       relay.onCommitted(() => wakes++);
       await waitFor(() => wakes > 0, { what: 'the LISTEN connection' });
