@@ -87,7 +87,9 @@ export class Emitter implements SnowplowEmitter {
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
-    const { storage, capacity, billingCapacity, requestTimeoutMs } = this.options;
+    const { capacity, billingCapacity, requestTimeoutMs } = this.options;
+    // Built from the option as given: the resolved options show a connection string masked.
+    const storage = options.storage;
     this.ownsStorage = !isEventStorage(storage);
     this.storage = isEventStorage(storage)
       ? storage
