@@ -21,6 +21,7 @@ import {
   SnowplowModule,
   SnowplowModuleOptions,
   StaticTokenSource,
+  StorageError,
   TrackBillingEvent,
   TrackEvent,
   Tracker,
@@ -496,6 +497,27 @@ const rows: Row[] = [
     error: InvalidFaultPlanError,
     message: 'Invalid fault plan "steps[0].probability": must be a number above 0 and at most 1',
   },
+  {
+    input: '`inTransaction(tx)` with the memory or SQLite store',
+    run: () => tracker.inTransaction(() => Promise.resolve()),
+    error: StorageError,
+    message:
+      "Snowplow event store (in memory): cannot write in a caller's transaction: inTransaction needs the PostgreSQL store (storage: { type: 'postgres' })",
+  },
+  {
+    input: '`inTransaction({})` (not a transaction)',
+    run: () =>
+      new Tracker({
+        appId: 'bad-input',
+        emitter: new Emitter({
+          collectorUrl: 'http://127.0.0.1:9/com.snowplowanalytics.snowplow/tp2',
+          storage: { type: 'postgres', connectionString: 'postgres://127.0.0.1:9/never' },
+        }),
+      }).inTransaction({} as never),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "tx": must be an open transaction: a pg client, a TypeORM EntityManager or QueryRunner, a Knex transaction, or a function (sql, params) => Promise',
+  },
 ];
 
 const moduleRows: Array<{ input: string; options: Record<string, unknown>; error: ErrorClass; message: string }> = [
@@ -548,6 +570,34 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     },
     error: InvalidOptionError,
     message: 'Invalid Snowplow option "storage.lockTimeoutMs": must be an integer from 0 to 5000 (ms)',
+  },
+  {
+    input: "`storage: { type: 'postgres' }` without a connection",
+    options: { storage: { type: 'postgres' } },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "storage.connectionString": is required, or a pg Pool as storage.pool',
+  },
+  {
+    input: "`storage: { type: 'postgres', pool, connectionString }`",
+    options: {
+      storage: { type: 'postgres', pool: { connect: () => undefined }, connectionString: 'postgres://db/app' },
+    },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "storage.pool": give either a pg Pool (pool) or a connectionString, not both',
+  },
+  {
+    input: "`storage: { type: 'postgres', connectionString, leaseMs: 3000 }` (`requestTimeoutMs` 5000)",
+    options: { storage: { type: 'postgres', connectionString: 'postgres://db/app', leaseMs: 3_000 } },
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "storage.leaseMs": must exceed requestTimeoutMs (5000) + 1000 ms, or a slow batch is leased twice',
+  },
+  {
+    input: "`storage: { type: 'postgres', connectionString, table: 'bad-name' }`",
+    options: { storage: { type: 'postgres', connectionString: 'postgres://db/app', table: 'bad-name' } },
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "storage.table": must be a PostgreSQL name of letters, digits and _ (starting with a letter or _)',
   },
 ];
 

@@ -89,7 +89,10 @@ export class PostgresStorage implements EventStorage {
       instanceId: this.instanceId,
     } = resolvePostgresOptions(options));
     const { pool, connectionString } = options;
-    if ((pool === undefined) === (connectionString === undefined)) {
+    if (pool === undefined && connectionString === undefined) {
+      throw new InvalidOptionError('storage.connectionString', 'is required, or a pg Pool as storage.pool');
+    }
+    if (pool !== undefined && connectionString !== undefined) {
       throw new InvalidOptionError('storage.pool', 'give either a pg Pool (pool) or a connectionString, not both');
     }
     if (pool !== undefined) {
