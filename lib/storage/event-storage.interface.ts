@@ -7,6 +7,13 @@ export type MaybePromise<T> = T | Promise<T>;
 
 export type { CommitOutcome };
 
+/** A shared table's rows as last counted: `waiting` are not leased; `countedAt` is ms since the epoch. */
+export interface TableCounts {
+  readonly total: number;
+  readonly waiting: number;
+  readonly countedAt: number;
+}
+
 /** Why a store moves given-up events to its own dead-letter record (see `EventStorage.deadLetter`). */
 export interface StoreDeadLetterRecord {
   /** The drop reason (`refused`, `expired`, ...). */
@@ -112,6 +119,11 @@ export interface EventStorage {
    * loop looks although `size` is 0. Not part of `size`: an idle instance reports 0 queued.
    */
   readonly mayHaveMore?: boolean;
+  /**
+   * Stores every instance shares (PostgreSQL): the whole table as last counted (all instances'
+   * rows), refreshed by the relay at most once per poll; unset until the first count.
+   */
+  readonly tableCounts?: TableCounts;
   /** False while the store cannot be reached (a database outage); unset means always reachable. */
   readonly reachable?: boolean;
   /**

@@ -1,7 +1,7 @@
 import { InvalidOptionError, StorageError } from '../errors';
 import type { EventKind } from '../tracker/payload';
 import { checkText } from '../validation';
-import { CommitOutcome, EventStorage, kindOf, StorageFailureHandler } from './event-storage.interface';
+import { CommitOutcome, EventStorage, TableCounts, kindOf, StorageFailureHandler } from './event-storage.interface';
 import { StoreDeadLetterRecord } from './event-storage.interface';
 import { loadPg, OutboxListener, PostgresPool, PostgresResult, runStatement, SentQueryError } from './postgres-io';
 import { WriteBehind } from './postgres-io';
@@ -56,6 +56,8 @@ export class PostgresStorage implements EventStorage {
   private ready?: Promise<void>;
   private failureHandler?: StorageFailureHandler;
   private unregisterExit?: () => void;
+  private lastTableCounts?: TableCounts;
+  private counting = false;
   private listener?: OutboxListener;
   private wake?: () => void;
   /** The table's waiting rows as this instance last knew them. */
@@ -218,6 +220,7 @@ export class PostgresStorage implements EventStorage {
     if (!Number.isSafeInteger(maxCount) || maxCount < 0)
       throw new InvalidOptionError('maxCount', 'must be a non-negative integer');
     if (this.buffer.due) await this.buffer.flush();
+    this.refreshTableCounts();
     if (maxCount === 0) return [];
     // Orphans go back only while no other lease is on its way (its rows are not in `leased` yet).
     if (this.orphans && this.leasing === 0) this.releasingOrphans ??= this.releaseOrphans();
@@ -292,6 +295,26 @@ export class PostgresStorage implements EventStorage {
   async countAll(): Promise<number> {
     const { rows } = await this.run(this.sql.count, []);
     return Number(rows[0]?.total ?? 0);
+  }
+
+  /** {@inheritDoc EventStorage.tableCounts} */
+  get tableCounts(): TableCounts | undefined {
+    return this.lastTableCounts;
+  }
+
+  /** The whole table counted on the relay's way, at most once per `pollIntervalMs`, never awaited. */
+  private refreshTableCounts(): void {
+    const now = Date.now();
+    if (this.counting || now - (this.lastTableCounts?.countedAt ?? 0) < this.pollIntervalMs) return;
+    this.counting = true;
+    this.run(this.sql.count, []).then(
+      ({ rows }) => {
+        this.counting = false;
+        const total = Number(rows[0]?.total ?? 0);
+        this.lastTableCounts = { total, waiting: Number(rows[0]?.waiting ?? total), countedAt: Date.now() };
+      },
+      () => (this.counting = false),
+    );
   }
 
   /** {@inheritDoc EventStorage.takeEvictions} */

@@ -62,3 +62,36 @@ it('an idle relay polls without reporting a phantom queued event, and finds rows
     await collector.close();
   }
 });
+
+it("stats().table counts the whole shared table, other writers' rows included, refreshed once per poll", async () => {
+  const names = { schema: pg.schema, table: 'counted' };
+  await migratePostgresOutbox(pg.pool, names);
+  const collector: LocalCollector = await startLocalCollector();
+  collector.behaviour = () => ({ status: 503 }); // nothing leaves: the rows stay to be counted
+  const emitter = new Emitter({
+    collectorUrl: collector.endpoint,
+    storage: { type: 'postgres', pool: pg.pool, ...names, pollIntervalMs: 30 },
+    lingerMs: 0,
+    backoff: { baseMs: 5, capMs: 20 },
+    logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+  });
+  try {
+    expect(emitter.stats().table).toBeUndefined(); // not counted yet
+    emitter.start();
+    await waitFor(() => emitter.stats().table?.total === 0, { what: 'the first count of the empty table' });
+    const values = [0, 1, 2].map(
+      (i) => `('${i}0000000-0000-4000-8000-000000000000', 'custom', '{"e":"pv","dtm":"1"}')`,
+    );
+    await pg.pool.query(
+      `INSERT INTO "${names.schema}"."${names.table}" (eid, lane, payload) VALUES ${values.join(', ')}`,
+    );
+    const seen = await waitFor(() => (emitter.stats().table?.total === 3 ? emitter.stats().table : undefined), {
+      what: 'the three rows counted',
+    });
+    expect(seen.countedAt).toBeGreaterThan(Date.now() - 10_000);
+    expect(seen.waiting).toBeLessThanOrEqual(3);
+  } finally {
+    await emitter.stop();
+    await collector.close();
+  }
+});
