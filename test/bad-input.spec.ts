@@ -21,6 +21,7 @@ import {
   SnowplowModule,
   SnowplowModuleOptions,
   StaticTokenSource,
+  StorageError,
   TrackBillingEvent,
   TrackEvent,
   Tracker,
@@ -37,6 +38,7 @@ interface Row {
   message: string;
 }
 
+const CHECKOUT = 'iglu:com.acme/checkout/jsonschema/1-0-0';
 const emitter = new Emitter({ collectorUrl: 'http://127.0.0.1:9/com.snowplowanalytics.snowplow/tp2' });
 const tracker = new Tracker({ appId: 'bad-input', emitter });
 const required: BillingEventRequiredInput = {
@@ -328,6 +330,86 @@ const rows: Row[] = [
       'must serialise to a JSON object, but JSON.stringify gives a string (see its toJSON)',
   },
   {
+    input: "trackSelfDescribingEvent({ schema: 'com.acme/checkout/1-0-0', data })",
+    run: () => tracker.trackSelfDescribingEvent({ schema: 'com.acme/checkout/1-0-0', data: {} }),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "schema": must be an Iglu URI of the form iglu:vendor/name/jsonschema/1-0-0, ' +
+      'got "com.acme/checkout/1-0-0"',
+  },
+  {
+    input: 'trackSelfDescribingEvent data `[1]`',
+    run: () => tracker.trackSelfDescribingEvent({ schema: CHECKOUT, data: [1] as never }),
+    error: InvalidEventError,
+    message: 'Invalid event field "data": must be a plain object, got an array',
+  },
+  {
+    input: 'trackStructEvent `value: Infinity`',
+    run: () => tracker.trackStructEvent({ category: 'c', action: 'a', value: Infinity }),
+    error: InvalidEventError,
+    message: 'Invalid event field "value": must be finite, got Infinity',
+  },
+  {
+    input: 'trackStructEvent with a 4097-character `label`',
+    run: () => tracker.trackStructEvent({ category: 'c', action: 'a', label: 'l'.repeat(4097) }),
+    error: InvalidEventError,
+    message: 'Invalid event field "label": must be at most 4096 characters, got 4097',
+  },
+  {
+    input: 'trackPageView without `url`',
+    run: () => tracker.trackPageView({} as never),
+    error: InvalidEventError,
+    message: 'Invalid event field "url": is required',
+  },
+  {
+    input: 'an entity `{ data }` without schema',
+    run: () => tracker.trackEvent('e', {}, { entities: [{ data: {} } as never] }),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "options.entities[0].schema": is required: an Iglu URI such as ' +
+      'iglu:vendor/name/jsonschema/1-0-0',
+  },
+  {
+    input: 'an entity `{ schema }` without data',
+    run: () => tracker.trackEvent('e', {}, { entities: [{ schema: CHECKOUT } as never] }),
+    error: InvalidEventError,
+    message: 'Invalid event field "options.entities[0].data": is required: a plain object',
+  },
+  {
+    input: '`subject: { uid: 42 }`',
+    run: () => tracker.trackEvent('e', {}, { subject: { uid: 42 as never } }),
+    error: InvalidEventError,
+    message: 'Invalid event field "options.subject.uid": must be a string, got number',
+  },
+  {
+    input: "`subject: { p: 'desktop' }`",
+    run: () => tracker.trackEvent('e', {}, { subject: { p: 'desktop' as never } }),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "options.subject.p": must be one of web, mob, pc, srv, app, tv, cnsl, iot, got "desktop"',
+  },
+  {
+    input: "`trueTimestamp: 'yesterday'`",
+    run: () => tracker.trackEvent('e', {}, { trueTimestamp: 'yesterday' as never }),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "options.trueTimestamp": must be a Date or an integer of milliseconds since the epoch, ' +
+      'up to the year 9999, got string',
+  },
+  {
+    input: 'options `{ entites: [] }` (a typo)',
+    run: () => tracker.trackEvent('e', {}, { entites: [] } as never),
+    error: InvalidEventError,
+    message:
+      'Invalid event field "options.entites": is not an option (entities, subject, trueTimestamp, deviceTimestamp)',
+  },
+  {
+    input: '`new Tracker({ subject: { vid: 1.5 } })`',
+    run: () => new Tracker({ appId: 'bad-input', emitter, subject: { vid: 1.5 } }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "subject.vid": must be an integer from 0 to 32767, got 1.5',
+  },
+  {
     input: "`collectorUrl: '/tp2'`",
     run: () => emitterWith({ collectorUrl: '/tp2' }),
     error: InvalidCollectorUrlError,
@@ -415,6 +497,27 @@ const rows: Row[] = [
     error: InvalidFaultPlanError,
     message: 'Invalid fault plan "steps[0].probability": must be a number above 0 and at most 1',
   },
+  {
+    input: '`inTransaction(tx)` with the memory or SQLite store',
+    run: () => tracker.inTransaction(() => Promise.resolve()),
+    error: StorageError,
+    message:
+      "Snowplow event store (in memory): cannot write in a caller's transaction: inTransaction needs the PostgreSQL store (storage: { type: 'postgres' })",
+  },
+  {
+    input: '`inTransaction({})` (not a transaction)',
+    run: () =>
+      new Tracker({
+        appId: 'bad-input',
+        emitter: new Emitter({
+          collectorUrl: 'http://127.0.0.1:9/com.snowplowanalytics.snowplow/tp2',
+          storage: { type: 'postgres', connectionString: 'postgres://127.0.0.1:9/never' },
+        }),
+      }).inTransaction({} as never),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "tx": must be an open transaction: a pg client, a TypeORM EntityManager or QueryRunner, a Knex transaction, or a function (sql, params) => Promise',
+  },
 ];
 
 const moduleRows: Array<{ input: string; options: Record<string, unknown>; error: ErrorClass; message: string }> = [
@@ -458,7 +561,7 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     input: "`storage: { type: 'redis' }`",
     options: { storage: { type: 'redis' } },
     error: InvalidOptionError,
-    message: 'Invalid Snowplow option "storage.type": must be \'memory\' or \'sqlite\', got "redis"',
+    message: "Invalid Snowplow option \"storage.type\": must be 'memory', 'sqlite' or 'postgres', got \"redis\"",
   },
   {
     input: "`storage: { type: 'sqlite', path, shared: true, lockTimeoutMs: 10000 }`",
@@ -467,6 +570,34 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     },
     error: InvalidOptionError,
     message: 'Invalid Snowplow option "storage.lockTimeoutMs": must be an integer from 0 to 5000 (ms)',
+  },
+  {
+    input: "`storage: { type: 'postgres' }` without a connection",
+    options: { storage: { type: 'postgres' } },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "storage.connectionString": is required, or a pg Pool as storage.pool',
+  },
+  {
+    input: "`storage: { type: 'postgres', pool, connectionString }`",
+    options: {
+      storage: { type: 'postgres', pool: { connect: () => undefined }, connectionString: 'postgres://db/app' },
+    },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "storage.pool": give either a pg Pool (pool) or a connectionString, not both',
+  },
+  {
+    input: "`storage: { type: 'postgres', connectionString, leaseMs: 3000 }` (`requestTimeoutMs` 5000)",
+    options: { storage: { type: 'postgres', connectionString: 'postgres://db/app', leaseMs: 3_000 } },
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "storage.leaseMs": must exceed requestTimeoutMs (5000) + 1000 ms, or a slow batch is leased twice',
+  },
+  {
+    input: "`storage: { type: 'postgres', connectionString, table: 'bad-name' }`",
+    options: { storage: { type: 'postgres', connectionString: 'postgres://db/app', table: 'bad-name' } },
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "storage.table": must be a PostgreSQL name of letters, digits and _ (starting with a letter or _)',
   },
 ];
 

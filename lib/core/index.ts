@@ -8,12 +8,24 @@
 
 // Building events (tracker/)
 export { Tracker } from '../tracker/tracker';
-export type { BillingTrackResult, TrackerOptions, TrackResult, TransactionTracker } from '../tracker/tracker';
+export type {
+  BillingTrackOptions,
+  BillingTrackResult,
+  TrackerOptions,
+  TrackResult,
+  TransactionTracker,
+} from '../tracker/tracker';
 export type { SqlExecutor, TransactionLike } from '../tracker/transaction';
+export type { TrackOptions } from '../tracker/track-options';
+export type { SelfDescribingJson } from '../tracker/self-describing-event';
+export type { StructEvent } from '../tracker/struct-event';
+export type { PageView } from '../tracker/page-view-event';
+export type { Subject } from '../tracker/subject';
+export type { EventLane } from '../tracker/event';
 export type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 export type { CommitOutcome, EnqueueOptions, EventKind, EventSink, TrackedPayload } from '../tracker/payload';
-export { BILLING_REALMS, MAX_EVENT_NAME_LENGTH } from '../validation';
-export type { BillingRealm } from '../validation';
+export { BILLING_REALMS, MAX_EVENT_NAME_LENGTH, PLATFORMS, PROTOCOL_LIMITS } from '../validation';
+export type { BillingRealm, Platform } from '../validation';
 
 // Where events wait (storage/)
 export { RingBufferStorage } from '../storage/ring-buffer.storage';
@@ -67,11 +79,7 @@ export type { DeadLetterReason, DeadLetterRecord } from '../dead-letter/dead-let
 export { replayDeadLetters } from '../replay/replay';
 export type { ReplayDeadLettersOptions, ReplayDeadLettersResult } from '../replay/replay';
 export { requeueDeadLetterTable } from '../replay/dead-table';
-export type {
-  DeadTableQueryable,
-  RequeueDeadLettersOptions,
-  RequeueDeadLettersResult,
-} from '../replay/dead-table';
+export type { DeadTableQueryable, RequeueDeadLettersOptions, RequeueDeadLettersResult } from '../replay/dead-table';
 
 // Credentials for the collector (auth/)
 export { StaticTokenSource } from '../auth/static-token-source';

@@ -262,6 +262,7 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   }
   return {
     ...rest,
+    storage: maskStorage(options.storage),
     collectorUrl: redactUrl(collectorUrl),
     audience: options.audience ?? collectorUrl.origin,
     batchSize,
@@ -304,4 +305,14 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
     backoff,
     dontRetry: new Set(dontRetryList.filter((code) => !retry.has(code))),
   };
+}
+
+/**
+ * The storage option as the resolved options show it: a database connection string's user part
+ * (its password) and query values masked. The store itself is built from the option as given.
+ */
+function maskStorage(storage: EmitterOptions['storage']): EmitterOptions['storage'] {
+  const connectionString = (storage as { connectionString?: unknown } | undefined)?.connectionString;
+  if (typeof connectionString !== 'string') return storage;
+  return { ...(storage as StorageConfig), connectionString: redactUrl(connectionString) } as StorageConfig;
 }

@@ -53,5 +53,6 @@ export function snapshotStats(
     storageErrors,
     storageError: storage.writeError?.message,
     storeReachable: storage.reachable !== false,
+    ...(storage.tableCounts ? { table: { ...storage.tableCounts } } : {}),
   };
 }

@@ -87,7 +87,9 @@ export class Emitter implements SnowplowEmitter {
 
   constructor(options: EmitterOptions) {
     this.options = resolveEmitterOptions(options, ENVELOPE_BYTES);
-    const { storage, capacity, billingCapacity, requestTimeoutMs } = this.options;
+    const { capacity, billingCapacity, requestTimeoutMs } = this.options;
+    // Built from the option as given: the resolved options show a connection string masked.
+    const storage = options.storage;
     this.ownsStorage = !isEventStorage(storage);
     this.storage = isEventStorage(storage)
       ? storage
@@ -354,7 +356,7 @@ export class Emitter implements SnowplowEmitter {
   private async run(): Promise<void> {
     while (!this.state.stopped) {
       // Held acks are retried even with nothing queued: a database store still lists those events.
-      if (this.queueDepth === 0 && !this.settlement.acksHeld) {
+      if (this.queueDepth === 0 && !this.settlement.acksHeld && !this.storage.mayHaveMore) {
         this.wakeDrainersIfIdle();
         // A store other processes also fill is looked at again now and then; otherwise new
         // events wake the loop.

@@ -55,7 +55,10 @@ export class SendPass {
       return this;
     }
     const workers: Array<Promise<void>> = [];
-    for (let i = 0; i < this.host.options.maxConcurrentRequests && this.host.storage.size > 0; i++) {
+    // A store other writers fill may hold rows this instance has not counted: one worker looks.
+    const { storage } = this.host;
+    for (let i = 0; i < this.host.options.maxConcurrentRequests; i++) {
+      if (storage.size === 0 && (i > 0 || !storage.mayHaveMore)) break;
       workers.push(this.worker());
     }
     await Promise.allSettled(workers);

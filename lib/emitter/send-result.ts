@@ -129,6 +129,11 @@ export interface EmitterStats {
   storageError?: string;
   /** False while the event store cannot be reached (a PostgreSQL outage); the relay backs off meanwhile. */
   storeReachable: boolean;
+  /**
+   * A store every instance shares (PostgreSQL): its whole table as last counted, all instances'
+   * rows included (`queued` counts this instance's own), refreshed at most once per poll.
+   */
+  table?: { total: number; waiting: number; countedAt: number };
 }
 
 /** Where the emitter logs; Nest's `Logger` fits. Only `warn` and `error` are required. */

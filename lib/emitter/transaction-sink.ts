@@ -30,7 +30,7 @@ export function transactionSink(host: TransactionSinkHost, tx: TransactionLike):
   const { storage } = host;
   if (!storage.insertInTransaction) {
     throw new StorageError(
-      storage.location ?? '(an EventStorage instance)',
+      storage.location ?? (storage.durable ? '(an EventStorage instance)' : '(in memory)'),
       "cannot write in a caller's transaction: inTransaction needs the PostgreSQL store (storage: { type: 'postgres' })",
       'STORAGE_NO_TRANSACTIONS',
     );

@@ -29,7 +29,8 @@ export class InvalidEventError extends SnowplowError {
   constructor(
     /** The input field at fault, e.g. `quantity`. */
     readonly field: string,
-    reason: string,
+    /** Why the value was refused, e.g. `must be finite, got Infinity`. */
+    readonly reason: string,
     code = 'INVALID_EVENT',
   ) {
     super(`Invalid event field "${field}": ${reason}`, code);

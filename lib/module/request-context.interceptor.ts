@@ -16,8 +16,8 @@ import { SNOWPLOW_LOG_CONTEXT, SNOWPLOW_METRICS, SNOWPLOW_MODULE_PARTS } from '.
  *
  * Per call it reads the configured headers and allocates one small object and one Observable;
  * and, on Node.js 20, the first context turns on the async hooks `AsyncLocalStorage` runs on,
- * which every promise of the process then pays for. With `correlationIdHeaders: []` and no
- * `enrich`, it passes every call straight through and never opens a context.
+ * which every promise of the process then pays for. With `correlationIdHeaders: []`, no `enrich`
+ * and no `subject`, it passes every call straight through and never opens a context.
  *
  * A correlation id longer than `correlationIdMaxLength` is dropped (the request has none): the
  * first is logged, every one counted in `snowplow_correlation_ids_rejected_total{reason="too_long"}`.
@@ -25,7 +25,7 @@ import { SNOWPLOW_LOG_CONTEXT, SNOWPLOW_METRICS, SNOWPLOW_MODULE_PARTS } from '.
 @Injectable()
 export class RequestContextInterceptor implements NestInterceptor {
   private readonly headers: readonly string[];
-  /** Without headers to read and without `enrich`, a context would serve nothing: calls pass straight through. */
+  /** Without headers to read, `enrich` or `subject`, a context would serve nothing: calls pass straight through. */
   private readonly enabled: boolean;
   private readonly limit: CorrelationIdLimit;
   private readonly logger = new Logger(SNOWPLOW_LOG_CONTEXT);
@@ -34,11 +34,11 @@ export class RequestContextInterceptor implements NestInterceptor {
 
   constructor(
     @Inject(SNOWPLOW_MODULE_PARTS)
-    parts: Pick<ModuleParts, 'correlationIdHeaders' | 'correlationIdMaxLength' | 'enrich'>,
+    parts: Pick<ModuleParts, 'correlationIdHeaders' | 'correlationIdMaxLength' | 'enrich' | 'subject'>,
     @Inject(SNOWPLOW_METRICS) private readonly metrics: EmitterMetrics | undefined,
   ) {
     this.headers = parts.correlationIdHeaders;
-    this.enabled = this.headers.length > 0 || parts.enrich !== undefined;
+    this.enabled = this.headers.length > 0 || parts.enrich !== undefined || parts.subject !== undefined;
     const maxLength = parts.correlationIdMaxLength;
     this.limit = { maxLength, tooLong: (header, length) => this.tooLong(header, length, maxLength) };
   }

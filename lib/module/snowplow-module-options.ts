@@ -8,6 +8,7 @@ import { describeType } from '../utils';
 import { checkInteger, checkMethods } from '../validation';
 import { DEFAULT_CORRELATION_ID_HEADERS, DEFAULT_CORRELATION_ID_MAX_LENGTH } from './correlation-id';
 import type { SnowplowRequestContext } from './request-context';
+import type { RequestSubjectSource } from './request-subject';
 
 /**
  * Options of `SnowplowModule.forRoot()` / `forRootAsync()`: the emitter's options (but the ones
@@ -59,6 +60,17 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
    * `snowplow_track_errors_total{source="enrich"}` and ignored: the event is still tracked.
    */
   enrich?: (context: SnowplowRequestContext) => Record<string, unknown>;
+  /**
+   * Subject fields for every event tracked inside a request (by the decorators or
+   * `TrackerService`), from the request context: called once per request, on its first event.
+   * They win over nothing but the event's own `options.subject`. Unset (the default), nothing from
+   * the request is sent: personal data goes out only when you write it here. For example
+   * `({ request }) => ({ ip: request?.ip, ua: request?.headers?.['user-agent'], uid: request?.user?.id })`
+   * (`request.ip` honours Express's `trust proxy` and Fastify's `trustProxy`). A field the protocol
+   * refuses is left out (the event is still sent), counted in
+   * `snowplow_track_errors_total{source="subject"}` and logged once.
+   */
+  subject?: RequestSubjectSource;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -103,6 +115,7 @@ const OPTION_OWNERS: Record<keyof SnowplowModuleOptions, Owner> = {
   correlationIdHeaders: 'module',
   correlationIdMaxLength: 'module',
   enrich: 'module',
+  subject: 'module',
 };
 
 /** The module's options, checked and split by the part that takes them. */
@@ -118,6 +131,7 @@ export interface ModuleParts {
   /** The longest correlation id taken from a request, characters. */
   correlationIdMaxLength: number;
   enrich?: SnowplowModuleOptions['enrich'];
+  subject?: RequestSubjectSource;
 }
 
 /**
@@ -134,7 +148,7 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
     if (owner === undefined) throw new InvalidOptionError(key, 'is not a SnowplowModule option');
     parts[owner][key] = value;
   }
-  const { metrics, http, httpService, enrich } = options;
+  const { metrics, http, httpService, enrich, subject } = options;
   if (metrics !== undefined && metrics !== false && (metrics === null || typeof metrics !== 'object')) {
     throw new InvalidOptionError('metrics', 'must be an object ({ prefix?, labels? }) or false');
   }
@@ -145,6 +159,7 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
     throw new InvalidOptionError('httpService', 'must be an HttpService of @nestjs/axios');
   }
   checkMethods('enrich', enrich, []);
+  checkMethods('subject', subject, []);
   return {
     emitter: parts.emitter as ModuleParts['emitter'],
     tracker: parts.tracker as ModuleParts['tracker'],
@@ -166,6 +181,7 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
       DEFAULT_CORRELATION_ID_MAX_LENGTH,
     ),
     enrich,
+    subject,
   };
 }
 

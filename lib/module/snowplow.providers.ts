@@ -8,6 +8,7 @@ import { EmitterMetrics } from '../metrics';
 import { Tracker } from '../tracker/tracker';
 import { currentRequestContext } from './request-context';
 import { RequestContextInterceptor } from './request-context.interceptor';
+import { requestSubject } from './request-subject';
 import { ModuleParts, SnowplowModuleOptions, splitModuleOptions } from './snowplow-module-options';
 import { SNOWPLOW_MODULE_OPTIONS } from './snowplow.module-definition';
 import {
@@ -62,9 +63,14 @@ export const snowplowProviders: Provider[] = [
   },
   {
     provide: SNOWPLOW_TRACKER,
-    useFactory: (parts: ModuleParts, emitter: SnowplowEmitter): Tracker =>
-      new Tracker({ ...parts.tracker, emitter, defaultCorrelationId: requestCorrelationId }),
-    inject: [SNOWPLOW_MODULE_PARTS, SNOWPLOW_EMITTER],
+    useFactory: (parts: ModuleParts, emitter: SnowplowEmitter, trackErrors: TrackErrorSink): Tracker =>
+      new Tracker({
+        ...parts.tracker,
+        emitter,
+        defaultCorrelationId: requestCorrelationId,
+        ...(parts.subject ? { contextSubject: requestSubject(parts.subject, trackErrors) } : {}),
+      }),
+    inject: [SNOWPLOW_MODULE_PARTS, SNOWPLOW_EMITTER, SNOWPLOW_TRACK_ERRORS],
   },
   {
     provide: SNOWPLOW_TRACK_ERRORS,

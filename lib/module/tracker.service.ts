@@ -2,6 +2,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InvalidOptionError } from '../errors';
 import type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 import type { EventKind } from '../tracker/payload';
+import type { PageView } from '../tracker/page-view-event';
+import type { SelfDescribingJson } from '../tracker/self-describing-event';
+import type { StructEvent } from '../tracker/struct-event';
+import type { TrackOptions } from '../tracker/track-options';
 import { BillingTrackResult, Tracker, TrackResult, TransactionTracker } from '../tracker/tracker';
 import type { TransactionLike } from '../tracker/transaction';
 import { isPlainObject } from '../utils';
@@ -58,14 +62,29 @@ export class TrackerService {
   /**
    * A self-describing `com.gitlab/custom_event` with the given name and (optionally nested) props;
    * `null` or `undefined` props send none. Inside a request, the module's `enrich` props are
-   * merged under them.
+   * merged under them. `options`: entities, subject and timestamps (see `TrackOptions`).
    */
-  trackEvent(name: string, props?: Record<string, unknown> | null): TrackResult {
+  trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions): TrackResult {
     if (this.enrich !== undefined) {
       const context = currentRequestContext();
       if (context !== undefined) props = this.enriched(context, props);
     }
-    return this.tracker.trackEvent(name, props);
+    return this.tracker.trackEvent(name, props, options);
+  }
+
+  /** Any self-describing event of your own Iglu schema (see `Tracker.trackSelfDescribingEvent`). */
+  trackSelfDescribingEvent(event: SelfDescribingJson, options?: TrackOptions): TrackResult {
+    return this.tracker.trackSelfDescribingEvent(event, options);
+  }
+
+  /** A Snowplow structured event (see `Tracker.trackStructEvent`); never a billing event. */
+  trackStructEvent(event: StructEvent, options?: TrackOptions): TrackResult {
+    return this.tracker.trackStructEvent(event, options);
+  }
+
+  /** A page view, for server-rendered pages and redirects (see `Tracker.trackPageView`). */
+  trackPageView(pageView: PageView, options?: TrackOptions): TrackResult {
+    return this.tracker.trackPageView(pageView, options);
   }
 
   /**
@@ -79,12 +98,14 @@ export class TrackerService {
   /**
    * A billing event with optional billable_usage fields; unset, empty and zero ones are left out.
    * Without a `correlationId` of its own, it gets the current request's, if there is one.
+   * `options.entities` follow the billable_usage entity.
    */
   trackBillingEventWithOptionalInput(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
+    options?: TrackOptions,
   ): BillingTrackResult {
-    return this.tracker.trackBillingEventWithOptionalInput(required, optional);
+    return this.tracker.trackBillingEventWithOptionalInput(required, optional, options);
   }
 
   /**
@@ -105,12 +126,12 @@ export class TrackerService {
     const inTx = this.tracker.inTransaction(tx);
     return {
       ...inTx,
-      trackEvent: (name, props) => {
+      trackEvent: (name, props, options) => {
         if (this.enrich !== undefined) {
           const context = currentRequestContext();
           if (context !== undefined) props = this.enriched(context, props);
         }
-        return inTx.trackEvent(name, props);
+        return inTx.trackEvent(name, props, options);
       },
     };
   }

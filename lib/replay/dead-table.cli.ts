@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { SnowplowError } from '../errors';
-import { loadPg } from '../storage/postgres-connection';
+import { loadPg } from '../storage/postgres-io';
 import { DeadTableQueryable, requeueDeadLetterTable } from './dead-table';
 
 /** Where the CLI writes. */

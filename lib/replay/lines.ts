@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { legacyLane } from '../tracker/lane';
 import type { TrackedPayload } from '../tracker/payload';
 import { isPlainObject } from '../utils/values';
 
@@ -114,7 +115,8 @@ export type NotARecord = 'not JSON' | 'not a dead-letter record';
 /**
  * The record of one line, or why it is none: a record is a JSON object with a non-empty `eid` and
  * a `payload` of strings whose `e` is set, whose `eid` matches and whose `dtm` is a timestamp in ms.
- * A `stm` in the payload is left out.
+ * A `stm` in the payload is left out. Its lane is the line's `kind`; a line without one (written
+ * before lanes were) is billing only when it carries a billable_usage entity (`legacyLane`).
  */
 export function parseRecord(bytes: Buffer): ParsedRecord | NotARecord {
   let record: unknown;
@@ -136,7 +138,8 @@ export function parseRecord(bytes: Buffer): ParsedRecord | NotARecord {
   if (fields.eid !== eid || !fields.e || !/^[0-9]{1,15}$/.test(fields.dtm ?? '')) return 'not a dead-letter record';
   return {
     eid,
-    kind: kind === 'custom' || kind === 'billing' ? kind : fields.e === 'se' ? 'billing' : 'custom',
+    // A line without a lane comes from before lanes were written: see legacyLane (never by `e` alone).
+    kind: kind === 'custom' || kind === 'billing' ? kind : legacyLane(fields),
     payload: fields,
   };
 }

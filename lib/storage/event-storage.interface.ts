@@ -7,10 +7,18 @@ export type MaybePromise<T> = T | Promise<T>;
 
 export type { CommitOutcome };
 
+/** A shared table's rows as last counted: `waiting` are not leased; `countedAt` is ms since the epoch. */
+export interface TableCounts {
+  readonly total: number;
+  readonly waiting: number;
+  readonly countedAt: number;
+}
+
 /** Why a store moves given-up events to its own dead-letter record (see `EventStorage.deadLetter`). */
 export interface StoreDeadLetterRecord {
   /** The drop reason (`refused`, `expired`, ...). */
   readonly reason: string;
+  /** The collector's HTTP status, when it answered. */
   readonly statusCode?: number;
   /** Why, redacted like every other error text. */
   readonly error: string;
@@ -105,6 +113,17 @@ export interface EventStorage {
    * at the caller's COMMIT; a rollback leaves none. Rejects with what the statement threw.
    */
   insertInTransaction?(events: readonly QueuedEvent[], exec: SqlExecutor): Promise<void>;
+  /**
+   * Stores other writers fill too (PostgreSQL): true when rows this instance has not counted may
+   * wait (another instance committed, a NOTIFY came, or the poll interval passed), so the send
+   * loop looks although `size` is 0. Not part of `size`: an idle instance reports 0 queued.
+   */
+  readonly mayHaveMore?: boolean;
+  /**
+   * Stores every instance shares (PostgreSQL): the whole table as last counted (all instances'
+   * rows), refreshed by the relay at most once per poll; unset until the first count.
+   */
+  readonly tableCounts?: TableCounts;
   /** False while the store cannot be reached (a database outage); unset means always reachable. */
   readonly reachable?: boolean;
   /**
@@ -136,9 +155,13 @@ export interface EventStorage {
  * SQLite outbox do: their relay half costs no promise per call.
  */
 export interface SyncEventStorage extends EventStorage {
+  /** {@inheritDoc EventStorage.lease} */
   lease(maxCount: number, maxBytes?: number): QueuedEvent[];
+  /** {@inheritDoc EventStorage.ack} */
   ack(events: readonly QueuedEvent[]): void;
+  /** {@inheritDoc EventStorage.release} */
   release(events: readonly QueuedEvent[]): number;
+  /** {@inheritDoc EventStorage.close} */
   close?(): void;
 }
 

@@ -1,4 +1,12 @@
-import { InvalidOptionError } from '../errors';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { InvalidEventError, InvalidOptionError } from '../errors';
+import { bodyBytes } from '../tracker/payload';
+import { checkBoolean, checkInteger, checkPositiveInteger, checkText } from '../validation';
+import { kindOf } from './event-storage.interface';
+import type { PostgresPool } from './postgres-io';
+import { QueuedEvent } from './queued-event';
+import { DEFAULT_CAPACITY } from './ring-buffer.storage';
 
 /** Where the outbox lives: `schema` (default `public`) and `table` (default `snowplow_outbox`). */
 export interface PostgresOutboxNames {
@@ -106,6 +114,7 @@ CREATE TABLE IF NOT EXISTS ${n.dead} (
 
 /** What `migratePostgresOutbox` needs: a `pg.Pool` or `pg.Client` (anything with `query`). */
 export interface PostgresQueryable {
+  /** Runs SQL text (several statements, no parameters). */
   query(sql: string): Promise<unknown>;
 }
 
@@ -129,7 +138,7 @@ export function migrationSql(options: PostgresOutboxNames): string {
   return `SELECT pg_advisory_xact_lock(hashtext('${n.channel}'));\n${postgresOutboxDdl(options)}`;
 }
 
-/** Every statement the store runs, for one outbox. Parameters are numbered `$n` (see `toQuestionMarks`). */
+/** Every statement the store runs, for one outbox. Parameters are numbered `$n`. */
 export interface OutboxSql {
   /** $1 eids, $2 lanes, $3 payloads, $4 attempts, $5 capacity: one row with `inserted` and `evicted`. */
   insert: string;
@@ -200,15 +209,89 @@ FROM moved AS m JOIN unnest($1::bigint[], $2::int[]) AS u(seq, attempts) ON u.se
   };
 }
 
-/**
- * The same statement with `?` placeholders (Knex's `raw`), and its bindings in the order the
- * placeholders appear.
- */
-export function toQuestionMarks(sql: string, params: readonly unknown[]): { sql: string; bindings: unknown[] } {
-  const bindings: unknown[] = [];
-  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
-    bindings.push(params[Number(n) - 1]);
-    return '?';
-  });
-  return { sql: text, bindings };
+/** Options of `new PostgresStorage(...)` (and of `storage: { type: 'postgres', ... }`). */
+export interface PostgresStorageOptions extends PostgresOutboxNames {
+  /** Your `pg.Pool` (never ended by the store: call `emitter.stop()`, then `pool.end()`). Or: */
+  pool?: PostgresPool;
+  /** A connection string; the store makes its own pool, which never holds the process open. */
+  connectionString?: string;
+  /** Create the outbox at start (see `postgresOutboxDdl`). Default false: your migrations do. */
+  createTable?: boolean;
+  /** Most custom events in the whole table, all instances together; the oldest go first. Default 10,000. */
+  capacity?: number;
+  /** How long a relay holds the events it leased, ms; must exceed `requestTimeoutMs` + 1 s. Default 60,000. */
+  leaseMs?: number;
+  /** How often an idle relay looks at the table without a NOTIFY, ms. Default 5,000. */
+  pollIntervalMs?: number;
+  /** How long tracked events wait for their commit during an outage before it rejects, ms. Default 30,000. */
+  commitTimeoutMs?: number;
+  /** The longest one statement (and getting a connection for it) may take, ms. Default 10,000. */
+  queryTimeoutMs?: number;
+  /**
+   * Most events tracked and not yet committed; past it a track call throws
+   * `StorageBufferFullError`. Default 10,000.
+   */
+  maxBufferedEvents?: number;
+  /** Who holds a lease. Default: host name, pid and a random part. */
+  instanceId?: string;
+}
+
+/** The options checked (each error names the option), defaults filled in. The pool is the store's business. */
+export function resolvePostgresOptions(options: PostgresStorageOptions) {
+  const ms = (option: string, value: unknown, min: number, fallback: number) =>
+    checkInteger(`storage.${option}`, value, { min, unit: 'ms' }, fallback);
+  return {
+    capacity: checkPositiveInteger('storage.capacity', options.capacity, DEFAULT_CAPACITY),
+    leaseMs: ms('leaseMs', options.leaseMs, 1_000, 60_000),
+    pollIntervalMs: ms('pollIntervalMs', options.pollIntervalMs, 10, 5_000),
+    commitTimeoutMs: ms('commitTimeoutMs', options.commitTimeoutMs, 1, 30_000),
+    queryTimeoutMs: ms('queryTimeoutMs', options.queryTimeoutMs, 1, 10_000),
+    maxBuffered: checkPositiveInteger('storage.maxBufferedEvents', options.maxBufferedEvents, 10_000),
+    createTable: checkBoolean('storage.createTable', options.createTable, false),
+    instanceId:
+      options.instanceId === undefined
+        ? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+        : checkText('storage.instanceId', options.instanceId),
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DTM = /"dtm":"(\d+)"/;
+
+/** An event the store can write: a uuid eid (the table's key) and the payload text. */
+export function checkEvent(event: QueuedEvent): void {
+  if (event === null || typeof event !== 'object') throw new InvalidEventError('event', 'must be an object');
+  if (typeof event.eid !== 'string' || !UUID.test(event.eid)) throw new InvalidEventError('eid', 'must be a uuid');
+  if (typeof event.json !== 'string') throw new InvalidEventError('json', 'must be the payload text');
+}
+
+/** Leased rows: how many of `events` fit in `maxBytes` (at least one). */
+export function fitting(events: readonly QueuedEvent[], maxBytes: number | undefined): number {
+  if (maxBytes === undefined) return events.length;
+  let bytes = 0;
+  for (let i = 0; i < events.length; i++) {
+    bytes += events[i].bytes;
+    if (bytes > maxBytes && i > 0) return i;
+  }
+  return events.length;
+}
+
+export function rank(event: QueuedEvent): number {
+  return kindOf(event) === 'billing' ? 0 : 1;
+}
+
+/** A leased row as the emitter's event; `dtm` from the payload, else the row's creation time. */
+export function toEvent(row: Record<string, unknown>): QueuedEvent {
+  const json = String(row.payload);
+  const dtm = Number(DTM.exec(json)?.[1]) || Math.round(Number(row.created));
+  const kind = row.lane === 'billing' ? 'billing' : 'custom';
+  return {
+    kind,
+    eid: String(row.eid),
+    dtm,
+    json,
+    bytes: bodyBytes(json),
+    attempts: Number(row.attempts),
+    id: Number(row.seq),
+  };
 }

@@ -1,6 +1,15 @@
 import { InvalidOptionError } from '../errors';
 import type { SqlExecutor, TransactionLike } from '../tracker/transaction';
-import { toQuestionMarks } from './postgres-sql';
+
+/** The statement with `?` placeholders (Knex's `raw`), and its bindings in the order the placeholders appear. */
+export function toQuestionMarks(sql: string, params: readonly unknown[]): { sql: string; bindings: unknown[] } {
+  const bindings: unknown[] = [];
+  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+    bindings.push(params[Number(n) - 1]);
+    return '?';
+  });
+  return { sql: text, bindings };
+}
 
 /**
  * The statement runner of a caller's transaction: a Knex transaction (`raw`, with `?`

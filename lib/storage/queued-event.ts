@@ -2,7 +2,11 @@ import type { EventKind } from '../tracker/payload';
 
 /** An event waiting in storage: the serialised payload plus what the emitter tracks about it. */
 export interface QueuedEvent {
-  /** Billing events wait in their own lane; unset means `custom`. */
+  /**
+   * The lane: billing events wait in their own. The tracker sets it on every event (only its
+   * billing methods set `billing`), and stores keep it; it is never inferred from the payload
+   * (rows and lines from before lanes were stored: see `legacyLane`). Unset means `custom`.
+   */
   readonly kind?: EventKind;
   /** The Snowplow event id. */
   readonly eid: string;

@@ -8,6 +8,7 @@ import {
   StorageIoError,
   StorageLockedError,
 } from '../errors';
+import { legacyLaneOfJson } from '../tracker/lane';
 import type { EventKind } from '../tracker/payload';
 import { loadOptional } from '../utils/optional-dependency';
 import { leaseOwner, releaseLeasesOfDeadProcesses } from './lease-owner';
@@ -141,13 +142,20 @@ function prepareSchema(db: Database, file: OutboxFile): void {
   }
 }
 
-/** Version 1 had one lane: its structured events (`"e":"se"`) are billing events. */
+/**
+ * Version 1 had one lane and stored none. Its billing events are told by what they carry, not by
+ * their type (`legacyLane`): a structured event with a billable_usage entity. Any other row,
+ * a plain structured event included, is `custom`.
+ */
 function migrateFromVersion1(db: Database): void {
   db.exec(`
     ALTER TABLE snowplow_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'custom';
     ALTER TABLE snowplow_events ADD COLUMN leased_by INTEGER NOT NULL DEFAULT 0;
-    UPDATE snowplow_events SET kind = 'billing' WHERE json LIKE '{"e":"se"%';
   `);
+  db.function('snowplow_legacy_lane', { deterministic: true }, (json: unknown) =>
+    typeof json === 'string' ? legacyLaneOfJson(json) : 'custom',
+  );
+  db.exec(`UPDATE snowplow_events SET kind = snowplow_legacy_lane(json) WHERE json LIKE '{"e":"se"%'`);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { encodeBase64 } from './payload';
+import type { EventAdditions, TrackerEvent } from './event';
 import { SCHEMAS } from './schemas';
 import {
   BillingRealm,
@@ -89,14 +89,12 @@ const OPTIONAL_FIELDS: ReadonlyArray<readonly [keyof BillingEventOptionalInput, 
   ['entityId', 'entity_id', optionalString],
 ];
 
-const CONTEXTS_HEAD = `{"schema":"${SCHEMAS.contexts}","data":[{"schema":"${SCHEMAS.billableUsage}","data":`;
-
 export interface BillingEventFields {
   category: string;
   eventType: string;
   quantity: number;
-  /** base64 of the contexts wrapper holding the billable_usage entity. */
-  cx: string;
+  /** The billable_usage entity's data, JSON text. */
+  entity: string;
   /** The length of the `correlation_id` sent, when one is. */
   correlationIdLength?: number;
 }
@@ -177,7 +175,7 @@ export function buildBillingEvent(
   // as the JSON text that was validated, so it is serialised exactly once.
   let data = JSON.stringify(entity);
   if (metadata !== undefined) data = `${data.slice(0, -1)},"metadata":${metadata}}`;
-  const fields: BillingEventFields = { category, eventType, quantity, cx: encodeBase64(`${CONTEXTS_HEAD}${data}}]}`) };
+  const fields: BillingEventFields = { category, eventType, quantity, entity: data };
   if (correlationIdLength !== undefined) fields.correlationIdLength = correlationIdLength;
   return fields;
 }
@@ -186,4 +184,32 @@ export function buildBillingEvent(
 function defaultCorrelationId(source: CorrelationIdSource): string | undefined {
   const id = source();
   return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/**
+ * The billing event: a structured event (`se_ca` the category, `se_ac` the event type, `se_la`
+ * the billing event id, `se_va` the quantity) carrying the billable_usage entity first, then the
+ * caller's entities. The only builder of the billing lane.
+ */
+export function billingEvent(
+  billing: BillingEventFields,
+  eventId: string,
+  eid: string,
+  dtm: number,
+  additions: EventAdditions,
+): TrackerEvent {
+  return {
+    ...additions,
+    lane: 'billing',
+    eid,
+    trackedAt: dtm,
+    data: {
+      type: 'se',
+      category: billing.category,
+      action: billing.eventType,
+      label: eventId,
+      value: String(billing.quantity),
+    },
+    entities: [{ schema: SCHEMAS.billableUsage, json: billing.entity }, ...additions.entities],
+  };
 }

@@ -1,3 +1,4 @@
+import { NO_ENTITIES, SelfDescribingData, TrackerEvent } from './event';
 import { base64Length, encodeBase64, PayloadWriter, TrackedPayload } from './payload';
 import { SCHEMAS } from './schemas';
 import { jsonObjectText, validateEventName } from '../validation/event-rules';
@@ -35,13 +36,16 @@ function quotedName(name: string): QuotedName {
 }
 
 /**
- * A custom event as it waits in the queue: its id, time, name and props' JSON text, taken when
- * it was tracked (later changes to the props object change nothing). Its payload text, with the
- * base64 `ue_px`, is written only when it is read (when the event is sent or stored in a file):
- * a queued custom event holds a few small strings, not its whole payload, and tracking does not
- * pay for the encoding. Its `bytes` are known without encoding.
+ * A custom event tracked without options, as it waits in the queue: its id, time, name and props'
+ * JSON text, taken when it was tracked (later changes to the props object change nothing). Its
+ * payload text, with the base64 `ue_px`, is written only when it is read (when the event is sent
+ * or stored in a file): a queued custom event holds a few small strings, not its whole payload,
+ * and tracking does not pay for the encoding. Its `bytes` are known without encoding.
+ *
+ * It is a `TrackerEvent` like any other (no entities, subject or timestamps): its `json` is what
+ * `encodeEvent` writes for it, by a shorter path.
  */
-export class CustomEventPayload implements TrackedPayload {
+export class CustomEventPayload implements TrackedPayload, TrackerEvent {
   readonly bytes: number;
   /** Failed send attempts (the emitter queues this object as it is). */
   attempts = 0;
@@ -64,13 +68,55 @@ export class CustomEventPayload implements TrackedPayload {
     return 'custom';
   }
 
+  /** Always `custom`. */
+  get lane(): 'custom' {
+    return 'custom';
+  }
+
+  get trackedAt(): number {
+    return this.dtm;
+  }
+
+  /** The custom_event data: `{"name":...}` with its props, if any. */
+  get data(): SelfDescribingData {
+    return { type: 'ue', schema: SCHEMAS.customEvent, json: customEventJson(this.name, this.props) };
+  }
+
+  get entities(): typeof NO_ENTITIES {
+    return NO_ENTITIES;
+  }
+
+  get subject(): undefined {
+    return undefined;
+  }
+
+  get trueTimestamp(): undefined {
+    return undefined;
+  }
+
+  get deviceTimestamp(): undefined {
+    return undefined;
+  }
+
   /** The payload_data item, written now. */
   get json(): string {
-    const inner =
-      this.props === undefined ? `{"name":${this.name.text}}` : `{"name":${this.name.text}${PROPS_KEY}${this.props}}`;
-    const uePx = encodeBase64(`${WRAPPER_HEAD}${inner}${WRAPPER_TAIL}`);
+    const uePx = encodeBase64(`${WRAPPER_HEAD}${customEventJson(this.name, this.props)}${WRAPPER_TAIL}`);
     return this.writer.text('ue', this.eid, this.dtm, `"ue_px":"${uePx}"`);
   }
+}
+
+function customEventJson(name: QuotedName, props: string | undefined): string {
+  return props === undefined ? `{"name":${name.text}}` : `{"name":${name.text}${PROPS_KEY}${props}}`;
+}
+
+/**
+ * The custom_event data of a name and props, checked as `customEvent` checks them, for an event
+ * tracked with options (built like any other event).
+ */
+export function customEventData(name: string, props: unknown): SelfDescribingData {
+  const quoted = quotedName(name);
+  const json = props === undefined || props === null ? undefined : jsonObjectText('props', props);
+  return { type: 'ue', schema: SCHEMAS.customEvent, json: customEventJson(quoted, json) };
 }
 
 /**

@@ -1,9 +1,10 @@
 import type { SnowplowError } from '../errors';
 import type { TransactionLike } from './transaction';
+import type { SubjectFields } from './subject';
 
 /**
- * What an event is for. Billing events wait in a lane of their own that custom events never
- * evict, and are leased first.
+ * The lane an event waits in (not its type: a structured event of `trackStructEvent` is `custom`).
+ * Billing events wait in a lane of their own that custom events never evict, and are leased first.
  */
 export type EventKind = 'custom' | 'billing';
 
@@ -16,7 +17,10 @@ export interface TrackedPayload {
   readonly kind: EventKind;
   /** The Snowplow event id (uuid v4), fixed for the event's life. */
   readonly eid: string;
-  /** Track time, ms since the epoch (the `dtm` field). */
+  /**
+   * Track time, ms since the epoch: the `dtm` field, unless the event was tracked with a
+   * `deviceTimestamp` (which is sent as `dtm` instead). The queue's age limits count from it.
+   */
   readonly dtm: number;
   /** The serialised payload_data item, without `stm`. */
   readonly json: string;
@@ -41,6 +45,7 @@ export function bodyBytes(json: string): number {
  * only, `durable: true` once the event is committed (a SQLite file, a PostgreSQL table).
  */
 export interface CommitOutcome {
+  /** True once the event is committed to a file or table; false for a store in memory. */
   readonly durable: boolean;
 }
 
@@ -137,19 +142,41 @@ export class PayloadWriter {
   /** UTF-8 size of the common fields (the only part of a payload that may hold non-ASCII text besides the tail). */
   private readonly commonBytes: number;
 
-  constructor(context: PayloadContext) {
+  constructor(private readonly context: PayloadContext) {
+    this.common = this.commonText('srv', context.userAgent);
+    this.commonBytes = Buffer.byteLength(this.common, 'utf8');
+  }
+
+  /** The fields shared by the tracker's events, with this platform and user agent. */
+  private commonText(platform: string, userAgent: string): string {
+    const { namespace, appId, trackerVersion } = this.context;
     const fields: Array<[string, string]> = [
-      ['p', 'srv'],
-      ['tna', context.namespace],
-      ['aid', context.appId],
-      ['tv', context.trackerVersion],
-      ['ua', context.userAgent],
+      ['p', platform],
+      ['tna', namespace],
+      ['aid', appId],
+      ['tv', trackerVersion],
+      ['ua', userAgent],
     ];
-    this.common = fields
+    return fields
       .filter(([, value]) => value !== '')
       .map(([key, value]) => `"${key}":${JSON.stringify(value)}`)
       .join(',');
-    this.commonBytes = Buffer.byteLength(this.common, 'utf8');
+  }
+
+  /**
+   * The item's text with a subject: its `p` and `ua` replace the tracker's, its other fields
+   * (already wire texts, by wire key) follow `fields`.
+   */
+  textWith(eventType: string, eid: string, dtm: number, fields: string, subject: SubjectFields | undefined): string {
+    if (subject === undefined) return this.text(eventType, eid, dtm, fields);
+    const { p, ua } = subject;
+    const common =
+      p === undefined && ua === undefined ? this.common : this.commonText(p ?? 'srv', ua ?? this.context.userAgent);
+    let tail = fields;
+    for (const key in subject) {
+      if (key !== 'p' && key !== 'ua') tail += `,"${key}":${JSON.stringify(subject[key])}`;
+    }
+    return `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${common},${tail}}`;
   }
 
   /** The item's text; `fields` is the already-serialised tail, e.g. `"ue_px":"..."`, and must not be empty. */
@@ -189,11 +216,11 @@ function digits(n: number): number {
   return n >= 1e12 && n < 1e13 ? 13 : String(n).length;
 }
 
-/** Serialises `"key":"value"` pairs, leaving out empty values as the protocol asks. */
-export function serialiseFields(fields: ReadonlyArray<readonly [string, string]>): string {
+/** Serialises `"key":"value"` pairs, leaving out unset and empty values as the protocol asks. */
+export function serialiseFields(fields: ReadonlyArray<readonly [string, string | undefined]>): string {
   let out = '';
   for (const [key, value] of fields) {
-    if (value === '') continue;
+    if (value === undefined || value === '') continue;
     out += `${out ? ',' : ''}"${key}":${JSON.stringify(value)}`;
   }
   return out;

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidOptionError, SnowplowError } from '../errors';
+import { InvalidEventError, InvalidOptionError, SnowplowError } from '../errors';
 import { TRACKER_VERSION } from '../version';
 import {
   BillingEventFields,
   BillingEventOptionalInput,
   BillingEventRequiredInput,
+  billingEvent,
   buildBillingEvent,
   CorrelationIdSource,
 } from './billing-event';
-import { customEvent } from './custom-event';
+import { customEvent, customEventData } from './custom-event';
+import { EventAdditions, EventData, EventLane, TrackerEvent, toPayload } from './event';
+import { PageView, pageViewData } from './page-view-event';
 import {
   bodyBytes,
   CommitOutcome,
@@ -17,10 +20,13 @@ import {
   flat,
   commitOf,
   PayloadWriter,
-  serialiseFields,
   TrackedPayload,
 } from './payload';
 import type { TransactionLike } from './transaction';
+import { SelfDescribingJson, selfDescribingData } from './self-describing-event';
+import { StructEvent, structData } from './struct-event';
+import { checkSubject, mergeSubjects, Subject, SubjectFields } from './subject';
+import { checkTrackOptions, NO_ADDITIONS, TrackOptions } from './track-options';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
 export const DEFAULT_USER_AGENT = `nestjs-snowplow/${TRACKER_VERSION.slice('nestjs-snowplow-'.length)}`;
@@ -41,7 +47,25 @@ export interface TrackerOptions {
    * The Nest module passes the current request's correlation id here.
    */
   defaultCorrelationId?: CorrelationIdSource;
+  /**
+   * Subject fields sent with every event of this tracker (`p` defaults to `srv`); an event's
+   * `options.subject` wins field by field. A subject `ua` replaces `userAgent` on the wire.
+   */
+  subject?: Subject;
+  /**
+   * Subject fields of the context a track call runs in, called at track time: the Nest module
+   * passes the current request's (its `subject` option). They win over `subject` and lose to the
+   * event's `options.subject`, field by field. Checked like `options.subject` (errors name
+   * `contextSubject.<field>`).
+   */
+  contextSubject?: () => Subject | undefined;
 }
+
+/**
+ * Options of `trackBillingEventWithOptionalInput`: those of every track method, and what to do
+ * when a durable store cannot commit the event.
+ */
+export interface BillingTrackOptions extends TrackOptions, Pick<EnqueueOptions, 'whenNotCommitted'> {}
 
 /** What tracking a custom event returns. */
 export interface TrackResult {
@@ -60,9 +84,15 @@ export interface TrackResult {
 
 /** The track methods of `Tracker.inTransaction(tx)`: each resolves once the event's row is written in `tx`. */
 export type TransactionTracker = {
-  [K in 'trackEvent' | 'trackBillingEvent' | 'trackBillingEventWithOptionalInput']: (
-    ...args: Parameters<Tracker[K]>
-  ) => Promise<ReturnType<Tracker[K]>>;
+  [
+    K in
+      | 'trackEvent'
+      | 'trackBillingEvent'
+      | 'trackBillingEventWithOptionalInput'
+      | 'trackSelfDescribingEvent'
+      | 'trackStructEvent'
+      | 'trackPageView'
+  ]: (...args: Parameters<Tracker[K]>) => Promise<ReturnType<Tracker[K]>>;
 };
 
 /** What tracking a billing event returns. */
@@ -100,6 +130,10 @@ export class Tracker {
   private readonly sink: EventSink;
   private readonly writer: PayloadWriter;
   private readonly defaultCorrelationId: CorrelationIdSource | undefined;
+  private readonly subject: SubjectFields | undefined;
+  private readonly contextSubject: (() => Subject | undefined) | undefined;
+  /** No subject of any kind: an event tracked without options is what its type alone makes it. */
+  private readonly plain: boolean;
 
   constructor(options: TrackerOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
@@ -115,6 +149,12 @@ export class Tracker {
     }
     this.sink = emitter;
     this.defaultCorrelationId = options.defaultCorrelationId;
+    this.subject = trackerSubject(options.subject);
+    if (options.contextSubject !== undefined && typeof options.contextSubject !== 'function') {
+      throw new InvalidOptionError('contextSubject', 'must be a function');
+    }
+    this.contextSubject = options.contextSubject;
+    this.plain = this.subject === undefined && this.contextSubject === undefined;
     this.writer = new PayloadWriter({
       appId,
       namespace: optionalText('namespace', options.namespace, DEFAULT_NAMESPACE),
@@ -126,10 +166,41 @@ export class Tracker {
   /**
    * A self-describing `com.gitlab/custom_event` with the given name and (optionally nested) props.
    * `undefined` or `null` props send no `props` key (labkit's nil props). Props must be a plain
-   * object whose JSON text is an object; that text is what is sent.
+   * object whose JSON text is an object; that text is what is sent. `options`: see `TrackOptions`.
    */
-  trackEvent(name: string, props?: Record<string, unknown> | null): TrackResult {
-    return this.emit(customEvent(this.writer, flat(randomUUID()), Date.now(), name, props));
+  trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions): TrackResult {
+    // Without options or a tracker subject, the queued event writes its payload only when sent.
+    if (options === undefined && this.plain) {
+      return this.emit(customEvent(this.writer, flat(randomUUID()), Date.now(), name, props));
+    }
+    const data = customEventData(name, props);
+    return this.emitEvent('custom', data, checkTrackOptions(options, this.baseSubject()));
+  }
+
+  /**
+   * Any self-describing event: `schema` is its Iglu URI (`iglu:vendor/name/jsonschema/1-0-0`) and
+   * `data` a plain object whose JSON text is an object. Sent as `ue_px`, in the custom lane.
+   *
+   * @example
+   * ```ts
+   * tracker.trackSelfDescribingEvent(
+   *   { schema: 'iglu:com.acme/checkout/jsonschema/1-0-0', data: { orderId: 'o-1', total: 42.5 } },
+   *   { entities: [{ schema: 'iglu:com.acme/cart/jsonschema/1-0-0', data: { items: 3 } }], subject: { uid: 'u-7' } },
+   * );
+   * ```
+   */
+  trackSelfDescribingEvent(event: SelfDescribingJson, options?: TrackOptions): TrackResult {
+    return this.emitEvent('custom', selfDescribingData(event), checkTrackOptions(options, this.baseSubject()));
+  }
+
+  /** A Snowplow structured event (`e=se`), in the custom lane (never billed, whatever it holds). */
+  trackStructEvent(event: StructEvent, options?: TrackOptions): TrackResult {
+    return this.emitEvent('custom', structData(event), checkTrackOptions(options, this.baseSubject()));
+  }
+
+  /** A page view (`e=pv`): for server-rendered pages and redirects. */
+  trackPageView(pageView: PageView, options?: TrackOptions): TrackResult {
+    return this.emitEvent('custom', pageViewData(pageView), checkTrackOptions(options, this.baseSubject()));
   }
 
   /** A billing event of the required fields only; see `trackBillingEventWithOptionalInput`. */
@@ -138,21 +209,28 @@ export class Tracker {
   }
 
   /**
-   * A structured event carrying one `com.gitlab/billable_usage` context entity. Without a
-   * `correlationId` of its own, it gets the one `defaultCorrelationId` gives, if any. With a
-   * durable store the event is committed when this returns, or it throws a `StorageError`;
-   * `options.whenNotCommitted: 'hold'` holds it in memory instead (see `EnqueueOptions`).
+   * A structured event carrying one `com.gitlab/billable_usage` context entity (first, before any
+   * `options.entities`). Without a `correlationId` of its own, it gets the one
+   * `defaultCorrelationId` gives, if any. With a durable store the event is committed when this
+   * returns, or it throws a `StorageError`; `options.whenNotCommitted: 'hold'` holds it in memory
+   * instead (see `EnqueueOptions`). The entity's `timestamp` is the track time, whatever
+   * `options.deviceTimestamp` or `options.trueTimestamp` say.
    */
   trackBillingEventWithOptionalInput(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
-    options?: Pick<EnqueueOptions, 'whenNotCommitted'>,
+    options?: BillingTrackOptions,
   ): BillingTrackResult {
+    const additions = checkTrackOptions(options, this.baseSubject(), ['whenNotCommitted']) ?? NO_ADDITIONS;
+    const whenNotCommitted = options?.whenNotCommitted;
+    if (whenNotCommitted !== undefined && whenNotCommitted !== 'throw' && whenNotCommitted !== 'hold') {
+      throw new InvalidEventError('options.whenNotCommitted', "must be 'throw' or 'hold'");
+    }
     const dtm = Date.now();
     const eventId = randomUUID();
     const eid = randomUUID();
     const billing = buildBillingEvent(required, optional, eventId, dtm, this.defaultCorrelationId);
-    let payload = this.billingPayload(billing, eventId, eid, dtm);
+    let payload = this.billingPayload(billing, eventId, eid, dtm, additions);
     let droppedCorrelationId: number | undefined;
     const maxEventBytes = this.sink.maxEventBytes;
     if (billing.correlationIdLength !== undefined && maxEventBytes !== undefined) {
@@ -160,7 +238,7 @@ export class Tracker {
       payload = { ...payload, bytes: bodyBytes(payload.json) };
       if ((payload.bytes as number) > maxEventBytes) {
         const without = buildBillingEvent(required, optional, eventId, dtm, undefined, true);
-        const smaller = this.billingPayload(without, eventId, eid, dtm);
+        const smaller = this.billingPayload(without, eventId, eid, dtm, additions);
         const bytes = bodyBytes(smaller.json);
         if (bytes <= maxEventBytes) {
           payload = { ...smaller, bytes };
@@ -170,7 +248,7 @@ export class Tracker {
     }
     let notCommitted: SnowplowError | undefined;
     const committed = commitOf(
-      options?.whenNotCommitted === 'hold'
+      whenNotCommitted === 'hold'
         ? this.sink.enqueue(payload, { whenNotCommitted: 'hold', onHeld: (error) => (notCommitted = error) })
         : this.sink.enqueue(payload),
     );
@@ -181,16 +259,15 @@ export class Tracker {
       : { eid: payload.eid, eventId, committed };
   }
 
-  /** The structured event carrying `billing`'s context. */
-  private billingPayload(billing: BillingEventFields, eventId: string, eid: string, dtm: number): TrackedPayload {
-    const fields = serialiseFields([
-      ['se_ca', billing.category],
-      ['se_ac', billing.eventType],
-      ['se_la', eventId],
-      ['se_va', String(billing.quantity)],
-      ['cx', billing.cx],
-    ]);
-    return this.writer.write('billing', 'se', eid, dtm, fields);
+  /** The billing event's wire form (see `billingEvent`). */
+  private billingPayload(
+    billing: BillingEventFields,
+    eventId: string,
+    eid: string,
+    dtm: number,
+    additions: EventAdditions,
+  ): TrackedPayload {
+    return toPayload(this.writer, billingEvent(billing, eventId, flat(eid), dtm, additions));
   }
 
   /**
@@ -226,6 +303,9 @@ export class Tracker {
       trackEvent: (...args) => written(() => inTx.trackEvent(...args)),
       trackBillingEvent: (...args) => written(() => inTx.trackBillingEvent(...args)),
       trackBillingEventWithOptionalInput: (...args) => written(() => inTx.trackBillingEventWithOptionalInput(...args)),
+      trackSelfDescribingEvent: (...args) => written(() => inTx.trackSelfDescribingEvent(...args)),
+      trackStructEvent: (...args) => written(() => inTx.trackStructEvent(...args)),
+      trackPageView: (...args) => written(() => inTx.trackPageView(...args)),
     };
   }
 
@@ -252,5 +332,33 @@ export class Tracker {
 
   private emit(payload: TrackedPayload): TrackResult {
     return { eid: payload.eid, committed: commitOf(this.sink.enqueue(payload)) };
+  }
+
+  /** The tracker's subject with the context's over it: what an event's own subject is merged over. */
+  private baseSubject(): SubjectFields | undefined {
+    if (this.contextSubject === undefined) return this.subject;
+    return mergeSubjects(this.subject, checkSubject('contextSubject', this.contextSubject()));
+  }
+
+  /** Builds the event of `data` with what the options added, and hands it to the sink. */
+  private emitEvent(lane: EventLane, data: EventData, additions: EventAdditions | undefined): TrackResult {
+    const event: TrackerEvent = {
+      ...(additions ?? NO_ADDITIONS),
+      lane,
+      eid: flat(randomUUID()),
+      trackedAt: Date.now(),
+      data,
+    };
+    return this.emit(toPayload(this.writer, event));
+  }
+}
+
+/** The tracker's `subject` option checked; errors name `subject.<field>`. */
+function trackerSubject(value: unknown): SubjectFields | undefined {
+  try {
+    return checkSubject('subject', value);
+  } catch (err) {
+    if (err instanceof InvalidEventError) throw new InvalidOptionError(err.field, err.reason);
+    throw err;
   }
 }

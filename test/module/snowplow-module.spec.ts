@@ -229,6 +229,7 @@ describe('SnowplowModule', () => {
         correlationIdHeaders: ['X-Request-Id'],
         correlationIdMaxLength: 64,
         enrich: () => ({ region: 'eu' }),
+        subject: () => ({ lang: 'en' }),
       };
       const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
       const tracker = app.get(TrackerService);

@@ -11,12 +11,13 @@ import {
   Emitter,
   EmitterOptions,
   migratePostgresOutbox,
+  StorageBufferFullError,
   StorageCommitUnknownError,
   StorageUnavailableError,
   Tracker,
 } from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
-import { rows, usePostgres } from '../support/postgres';
+import { PG_PORT, rows, usePostgres, viaProxy } from '../support/postgres';
 import { startTcpProxy, TcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait-for';
 
@@ -119,6 +120,20 @@ describe('relays on every instance', () => {
     ).toEqual([...eids].sort());
   });
 
+  it('a full write-behind buffer makes trackEvent throw StorageBufferFullError, counted; billing too', async () => {
+    // A table that does not exist: every flush is refused, so the buffer fills.
+    const e = emitter({ storageOptions: { maxBufferedEvents: 3, createTable: false, table: 'missing' } });
+    const tracker = new Tracker({ appId: 'full', emitter: e });
+    for (let i = 0; i < 3; i++) tracker.trackEvent('buffered', { i });
+    expect(() => tracker.trackEvent('one_too_many')).toThrow(expect.objectContaining({ code: 'STORAGE_BUFFER_FULL' }));
+    expect(() => bill(tracker)).toThrow(StorageBufferFullError);
+    expect(e.stats()).toMatchObject({ enqueued: 3, storageErrors: expect.any(Number) });
+    expect(e.stats().storageErrors).toBeGreaterThanOrEqual(2);
+    // Nothing was held in memory past the bound: the three buffered events wait, plus the one row
+    // the store counts as possible in a table it could not look at yet (held events would add two).
+    expect(e.stats().queued).toBe(4);
+  });
+
   it('leaseMs must exceed requestTimeoutMs plus a margin: checked when the emitter is built', () => {
     expect(() => emitter({ requestTimeoutMs: 5_000, storageOptions: { leaseMs: 5_500 } })).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTION', option: 'storage.leaseMs' }),
@@ -131,7 +146,7 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
   let proxy: TcpProxy;
   let dir: string;
   beforeEach(async () => {
-    proxy = await startTcpProxy(5432);
+    proxy = await startTcpProxy(PG_PORT);
     dir = mkdtempSync(join(tmpdir(), 'pg-outage-'));
   });
   afterEach(async () => {
@@ -142,7 +157,7 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
   it('commits that cannot be made reject with StorageUnavailableError after commitTimeoutMs, are dead-lettered, and nothing committed is lost', async () => {
     await migratePostgresOutbox(pg.pool, names);
     const deadLetter = join(dir, 'dead.jsonl');
-    const url = pg.url.replace(':5432/', `:${proxy.port}/`);
+    const url = viaProxy(proxy.port);
     const e = emitter({
       url,
       storageOptions: { commitTimeoutMs: 1_500, queryTimeoutMs: 500, createTable: false },
@@ -157,6 +172,8 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
     const during = Array.from({ length: 4 }, () => bill(tracker));
     const startedAt = Date.now();
     for (const r of during) await expect(r.committed).rejects.toBeInstanceOf(StorageUnavailableError);
+    // The outage shows: stats() carries the store's error while it lasts.
+    expect(e.stats().storageError).toMatch(/ECONNRESET|ECONNREFUSED|connect/);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_400);
     await waitFor(() => e.stats().dropped.not_stored === 4, { what: 'the four events counted as not_stored' });
     const dead = readFileSync(deadLetter, 'utf8')
@@ -183,11 +200,12 @@ describe('a database outage (a TCP proxy between the store and PostgreSQL)', () 
     await e.drain(20_000);
     const delivered = collector.events().map((ev) => ev.eid);
     expect([...delivered].sort()).toEqual([...before, ...after].map((r) => r.eid).sort());
+    expect(e.stats().storageError).toBeUndefined();
     expect(existsSync(deadLetter)).toBe(true);
   });
   it('a write whose connection hangs after the statement was sent rejects with StorageCommitUnknownError: not a plain failure', async () => {
     await migratePostgresOutbox(pg.pool, names);
-    const url = pg.url.replace(':5432/', `:${proxy.port}/`);
+    const url = viaProxy(proxy.port);
     const e = emitter({ url, storageOptions: { commitTimeoutMs: 1_500, queryTimeoutMs: 400, createTable: false } });
     e.start();
     const tracker = new Tracker({ appId: 'hang', emitter: e });
@@ -239,7 +257,10 @@ describe("a script's end", () => {
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    let trackedAt = 0;
+    child.stdout.on('data', () => (trackedAt ||= stdout.includes('tracked ') ? Date.now() : 0));
     const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    const endedAfterMs = Date.now() - trackedAt;
     clearTimeout(timer);
     expect({ code, stderr }).toMatchObject({ code: 0 });
     const eids = /^tracked (.*)$/m.exec(stdout)?.[1].split(' ') ?? [];
@@ -251,5 +272,7 @@ describe("a script's end", () => {
         .sort(),
     ).toEqual([...eids].sort());
     expect(await rows(pg.pool, `SELECT count(*)::int AS n FROM ${names.qualified}`)).toEqual([{ n: 0 }]);
+    // Idle pool clients (10 s idle timeout) and the LISTEN connection would hold it far longer.
+    expect(endedAfterMs).toBeLessThan(8_000);
   }, 60_000);
 });

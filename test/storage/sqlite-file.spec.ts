@@ -12,6 +12,18 @@ const custom = (n: number, json = '{}'): QueuedEvent => queued('custom', n, { js
 type Driver = typeof import('better-sqlite3');
 const openRaw = (path: string) => new (require('better-sqlite3') as Driver)(path);
 
+/** A billing row as version 1 wrote it: a structured event whose cx holds a billable_usage entity. */
+const V1_BILL = JSON.stringify({
+  e: 'se',
+  eid: 'b1',
+  cx: Buffer.from(
+    JSON.stringify({
+      schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1',
+      data: [{ schema: 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2', data: { quantity: 1 } }],
+    }),
+  ).toString('base64url'),
+});
+
 let dir: string;
 let path: string;
 beforeEach(() => {
@@ -45,8 +57,8 @@ describe('the schema in the file', () => {
         json TEXT NOT NULL, bytes INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, leased_until INTEGER NOT NULL DEFAULT 0);
       CREATE INDEX snowplow_events_lane ON snowplow_events (leased_until, seq);
       INSERT INTO snowplow_meta VALUES ('schema_version', '1');
-      INSERT INTO snowplow_events (eid, dtm, json, bytes) VALUES ('b1', 1, '{"e":"se"}', 10);
     `);
+    v1.prepare('INSERT INTO snowplow_events (eid, dtm, json, bytes) VALUES (?, 1, ?, 10)').run('b1', V1_BILL);
     v1.close();
     new SqliteStorage({ path }).close();
     expect(schemaOf(path)).toEqual({ version: '3', indexes: ['snowplow_billing'] });

@@ -57,23 +57,38 @@ describe('SqliteStorage', () => {
     reopened.close();
   });
 
-  it('opens a file written by the previous version (one lane): its structured events become billing events', () => {
+  it('opens a file written by the previous version (one lane): a structured event with a billable_usage entity becomes billing, any other (a plain one included) custom', () => {
     const Driver = require('better-sqlite3') as typeof import('better-sqlite3');
     const v1 = new Driver(path);
+    const cx = (schema: string) =>
+      Buffer.from(
+        JSON.stringify({
+          schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1',
+          data: [{ schema, data: {} }],
+        }),
+      ).toString('base64url');
     v1.exec(`
       CREATE TABLE snowplow_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE snowplow_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, eid TEXT NOT NULL, dtm INTEGER NOT NULL,
         json TEXT NOT NULL, bytes INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, leased_until INTEGER NOT NULL DEFAULT 0);
       INSERT INTO snowplow_meta VALUES ('schema_version', '1');
       INSERT INTO snowplow_events (eid, dtm, json, bytes) VALUES ('c1', 1, '{"e":"ue","eid":"c1"}', 30);
-      INSERT INTO snowplow_events (eid, dtm, json, bytes, attempts) VALUES ('b1', 2, '{"e":"se","eid":"b1"}', 30, 2);
     `);
+    const insert = v1.prepare('INSERT INTO snowplow_events (eid, dtm, json, bytes, attempts) VALUES (?, ?, ?, 30, ?)');
+    const row = (eid: string, fields: Record<string, string>) => JSON.stringify({ e: 'se', eid, ...fields });
+    insert.run('b1', 2, row('b1', { cx: cx('iglu:com.gitlab/billable_usage/jsonschema/1-0-2') }), 2);
+    insert.run('s1', 3, row('s1', { se_ca: 'shop', se_ac: 'buy' }), 0);
+    insert.run('s2', 4, row('s2', { cx: cx('iglu:com.acme/cart/jsonschema/1-0-0') }), 0);
+    insert.run('s3', 5, row('s3', { cx: 'not base64 json' }), 0);
     v1.close();
     const storage = new SqliteStorage({ path });
-    expect([storage.sizeOf('billing'), storage.sizeOf('custom')]).toEqual([1, 1]);
+    expect([storage.sizeOf('billing'), storage.sizeOf('custom')]).toEqual([1, 4]);
     expect(storage.lease(10).map(({ eid, kind, attempts }) => ({ eid, kind, attempts }))).toEqual([
       { eid: 'b1', kind: 'billing', attempts: 2 },
       { eid: 'c1', kind: 'custom', attempts: 0 },
+      { eid: 's1', kind: 'custom', attempts: 0 },
+      { eid: 's2', kind: 'custom', attempts: 0 },
+      { eid: 's3', kind: 'custom', attempts: 0 },
     ]);
     storage.close();
   });

@@ -40,7 +40,7 @@ describe('createStorage', () => {
   it.each([null, 'memory', 5])('refuses %p as a config, naming storage', (config) => {
     expect(() => createStorage(config as never, 7, 3)).toThrow(InvalidOptionError);
     expect(() => createStorage(config as never, 7, 3)).toThrow(
-      `Invalid Snowplow option "storage": must be { type: 'memory' }, { type: 'sqlite', path }, or an EventStorage`,
+      `Invalid Snowplow option "storage": must be { type: 'memory' }, { type: 'sqlite', path }, { type: 'postgres', pool | connectionString }, or an EventStorage`,
     );
   });
 

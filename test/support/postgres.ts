@@ -5,6 +5,16 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 
 export const PG_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** The server's port (what a test proxy forwards to). */
+export const PG_PORT = Number(new URL(PG_URL).port || 5432);
+
+/** The test database's URL, reached through a local proxy on `port` instead. */
+export function viaProxy(port: number): string {
+  const url = new URL(PG_URL);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return url.toString();
+}
 
 const HOW_TO_START =
   `PostgreSQL does not answer at ${PG_URL}. The PostgreSQL outbox suites need a real server with trust auth ` +
@@ -36,7 +46,7 @@ export function usePostgres(name: string): PostgresSuite {
       await suite.pool.query('SELECT 1');
     } catch (err) {
       await suite.pool.end().catch(() => undefined);
-      throw new Error(`${HOW_TO_START}\n(${(err as Error).message})`);
+      throw new Error(`${HOW_TO_START}\n(${(err as Error).message})`, { cause: err });
     }
     await suite.pool.query(`CREATE SCHEMA "${suite.schema}"`);
   });

@@ -1,0 +1,122 @@
+import { encodeBase64, EventKind, PayloadWriter, serialiseFields, TrackedPayload } from './payload';
+import { SCHEMAS } from './schemas';
+import type { SubjectFields } from './subject';
+
+/** The lane an event waits in: the tracker sets it, nothing infers it (see `legacyLane`). */
+export type EventLane = EventKind;
+
+/** A self-describing JSON checked at track time: its Iglu URI and its data's JSON text, as sent. */
+export interface EntityJson {
+  readonly schema: string;
+  readonly json: string;
+}
+
+/** A self-describing event (`e=ue`): its schema and its data's JSON text. */
+export interface SelfDescribingData {
+  readonly type: 'ue';
+  readonly schema: string;
+  readonly json: string;
+}
+
+/** A structured event (`e=se`): its fields as sent; unset ones are left out. */
+export interface StructData {
+  readonly type: 'se';
+  readonly category: string;
+  readonly action: string;
+  readonly label?: string;
+  readonly property?: string;
+  /** The value's decimal text. */
+  readonly value?: string;
+}
+
+/** A page view (`e=pv`). */
+export interface PageViewData {
+  readonly type: 'pv';
+  readonly url: string;
+  readonly title?: string;
+  readonly referrer?: string;
+}
+
+/** What an event is, by type: its wire form's type-specific fields are written from it. */
+export type EventData = SelfDescribingData | StructData | PageViewData;
+
+/** What the options of a track call add to an event, checked. */
+export interface EventAdditions {
+  /** Attached as `cx`, in this order. */
+  readonly entities: readonly EntityJson[];
+  /** The tracker's subject with the event's over it. */
+  readonly subject: SubjectFields | undefined;
+  /** `ttm`, ms since the epoch. */
+  readonly trueTimestamp: number | undefined;
+  /** The `dtm` sent instead of the track time, ms since the epoch. */
+  readonly deviceTimestamp: number | undefined;
+}
+
+/**
+ * The intermediate event every track method builds: what it is (`data`), what it carries
+ * (entities, subject, timestamps) and its lane, all checked. Its wire form, the payload_data item
+ * without `stm`, is written from it by {@link encodeEvent}, and from nothing else.
+ */
+export interface TrackerEvent extends EventAdditions {
+  /** Billing events wait in a lane of their own; only the billing methods set `billing`. */
+  readonly lane: EventLane;
+  /** The Snowplow event id (uuid v4). */
+  readonly eid: string;
+  /** Track time, ms since the epoch: the `dtm` sent unless `deviceTimestamp`, and the event's age in the queue. */
+  readonly trackedAt: number;
+  readonly data: EventData;
+}
+
+/** No entities: shared, never written to. */
+export const NO_ENTITIES: readonly EntityJson[] = Object.freeze([]);
+
+/** The event's type-specific fields, serialised (never empty). */
+function dataFields(data: EventData): string {
+  switch (data.type) {
+    case 'ue':
+      return `"ue_px":"${encodeBase64(unstructText(data.schema, data.json))}"`;
+    case 'se':
+      return serialiseFields([
+        ['se_ca', data.category],
+        ['se_ac', data.action],
+        ['se_la', data.label],
+        ['se_pr', data.property],
+        ['se_va', data.value],
+      ]);
+    case 'pv':
+      return serialiseFields([
+        ['url', data.url],
+        ['page', data.title],
+        ['refr', data.referrer],
+      ]);
+  }
+}
+
+/** The unstruct_event wrapper around a self-describing event's data. */
+export function unstructText(schema: string, json: string): string {
+  return `{"schema":"${SCHEMAS.unstructEvent}","data":{"schema":"${schema}","data":${json}}}`;
+}
+
+/** The contexts wrapper around entities, in order. */
+export function contextsText(entities: readonly EntityJson[]): string {
+  let items = '';
+  for (const { schema, json } of entities) items += `${items ? ',' : ''}{"schema":"${schema}","data":${json}}`;
+  return `{"schema":"${SCHEMAS.contexts}","data":[${items}]}`;
+}
+
+/**
+ * The wire form of `event`: `e`, `eid`, `dtm`, the tracker's fields (`p` and `ua` from the
+ * subject when it sets them), the type's fields, `cx`, `ttm`, then the other subject fields.
+ */
+export function encodeEvent(writer: PayloadWriter, event: TrackerEvent): string {
+  let fields = dataFields(event.data);
+  if (event.entities.length > 0) fields += `,"cx":"${encodeBase64(contextsText(event.entities))}"`;
+  if (event.trueTimestamp !== undefined) fields += `,"ttm":"${event.trueTimestamp}"`;
+  const dtm = event.deviceTimestamp ?? event.trackedAt;
+  return writer.textWith(event.data.type, event.eid, dtm, fields, event.subject);
+}
+
+/** The event as the sink takes it: its lane, id, track time and wire form. */
+export function toPayload(writer: PayloadWriter, event: TrackerEvent): TrackedPayload {
+  return { kind: event.lane, eid: event.eid, dtm: event.trackedAt, json: encodeEvent(writer, event) };
+}
