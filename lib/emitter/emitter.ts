@@ -348,8 +348,9 @@ export class Emitter implements SnowplowEmitter {
     return { storage, ownsStorage, settlement, losses, log, deadLetters };
   }
 
+  /** Nothing queued or in flight. Held acks are not waited for: their events were delivered. */
   private isIdle(): boolean {
-    return this.queueDepth === 0 && this.state.inFlight === 0 && !this.settlement.acksHeld;
+    return this.queueDepth === 0 && this.state.inFlight === 0;
   }
 
   /** The send loop. It never rejects: anything unexpected is logged and the loop backs off. */

@@ -16,6 +16,8 @@ const isPromise = (value: unknown): value is Promise<unknown> => value instanceo
 export class Settlement {
   private readonly acks: QueuedEvent[] = [];
   private readonly releases: QueuedEvent[] = [];
+  /** Held releases being retried right now. */
+  private retrying: readonly QueuedEvent[] = [];
 
   constructor(
     private readonly storage: EventStorage,
@@ -32,7 +34,10 @@ export class Settlement {
    * are still in its file) or never stored at all: still queued, in memory.
    */
   get held(): readonly QueuedEvent[] {
-    return this.releases;
+    // While a retried release is on its way to a store that answers later, its events are in
+    // neither the store nor the held list: they are still counted here, so drain() never sees
+    // an empty queue that is not.
+    return this.retrying.length === 0 ? this.releases : [...this.releases, ...this.retrying];
   }
 
   /** True while acks the storage refused are held (delivered events the store still lists). */
@@ -95,7 +100,15 @@ export class Settlement {
   /** Retries what the storage refused earlier; true when nothing is held any more. */
   async retry(): Promise<boolean> {
     if (this.acks.length > 0) await this.ack(this.acks.splice(0));
-    if (this.releases.length > 0) await this.release(this.releases.splice(0));
+    if (this.releases.length > 0) {
+      const events = this.releases.splice(0);
+      this.retrying = events;
+      try {
+        await this.release(events);
+      } finally {
+        this.retrying = [];
+      }
+    }
     return this.acks.length === 0 && this.releases.length === 0;
   }
 

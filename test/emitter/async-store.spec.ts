@@ -44,8 +44,23 @@ class PromiseStore implements EventStorage {
     this.inner.ack();
     this.acked += events.length;
   }
+  /** Set: the next release waits until it is resolved (a retried release on its way). */
+  releaseGate?: Promise<void>;
+  /** Set: becomes `releaseGate` when a release is rejected, so the release that retries it waits. */
+  gateAfterRejectedRelease?: Promise<void>;
   async release(events: readonly QueuedEvent[]): Promise<number> {
-    await this.turn('release');
+    try {
+      await this.turn('release');
+    } catch (err) {
+      this.releaseGate = this.gateAfterRejectedRelease;
+      this.gateAfterRejectedRelease = undefined;
+      throw err;
+    }
+    const gate = this.releaseGate;
+    if (gate) {
+      this.releaseGate = undefined;
+      await gate;
+    }
     return this.inner.release(events);
   }
   private async turn(op: 'lease' | 'ack' | 'release'): Promise<void> {
@@ -130,6 +145,29 @@ describe('a store that answers with promises', () => {
     expect(await emitter.drain(20_000)).toMatchObject({ drained: true, remaining: 0 });
     expect(collector.counts().accepted).toEqual({ total: 20, distinct: 20 });
     expect(emitter.stats().dropped.shutdown + emitter.stats().dropped.expired).toBe(0);
+  });
+
+  it('while a held release is retried, its events still count: drain() does not report an empty queue', async () => {
+    const store = new PromiseStore();
+    collector.behaviour = () => ({ status: 503 });
+    const { emitter, tracker } = start(store, { maxAttempts: 100 });
+    for (let i = 0; i < 10; i++) tracker.trackBillingEvent(BILL);
+    let open!: () => void;
+    store.gateAfterRejectedRelease = new Promise<void>((resolve) => (open = resolve));
+    store.rejectNext.release = 1;
+    await waitFor(() => store.calls.rejected === 1, { what: 'a release rejected' });
+    // The events are held; the next pass retries their release, which waits on the store.
+    await waitFor(() => store.releaseGate === undefined && store.calls.release >= 2, {
+      what: 'the held release retried, and waiting on the store',
+    });
+    expect(emitter.stats().inFlight).toBe(0);
+    expect(emitter.stats().billing.queued).toBe(10);
+    expect(emitter.queueDepth).toBe(10);
+    await expect(emitter.drain(50)).resolves.toMatchObject({ drained: false, remaining: 10 });
+    collector.behaviour = undefined;
+    open();
+    await expect(emitter.drain(20_000)).resolves.toMatchObject({ drained: true, remaining: 0 });
+    expect(collector.counts().accepted).toEqual({ total: 10, distinct: 10 });
   });
 
   it('a rejected lease takes nothing and the loop backs off, then delivers', async () => {

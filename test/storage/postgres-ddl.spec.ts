@@ -101,9 +101,12 @@ describe('options', () => {
     );
   });
 
-  it('neither a pool nor a connection string is refused', () => {
+  it('neither a pool nor a connection string is refused, naming the connection string', () => {
     expect(() => new PostgresStorage({} as PostgresStorageOptions)).toThrow(
-      expect.objectContaining({ option: 'storage.pool' }),
+      expect.objectContaining({
+        option: 'storage.connectionString',
+        message: 'Invalid Snowplow option "storage.connectionString": is required, or a pg Pool as storage.pool',
+      }),
     );
   });
 
