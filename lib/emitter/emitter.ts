@@ -399,6 +399,8 @@ export class Emitter implements SnowplowEmitter {
   private async linger(): Promise<void> {
     const { lingerMs, batchSize } = this.options;
     if (lingerMs === 0 || this.draining > 0 || this.signal.flushRequested || this.queueDepth >= batchSize) return;
+    // Rows another instance committed (a NOTIFY) are not ours to gather into a fuller batch: send them now.
+    if (this.queueDepth === 0 && this.storage.mayHaveMore) return;
     this.lingering = true;
     try {
       await this.signal.wait(false, lingerMs);

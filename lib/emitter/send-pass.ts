@@ -46,7 +46,10 @@ export class SendPass {
   private unrecorded?: { count: number; error: string };
 
   constructor(private readonly host: PassHost) {
-    this.budget = Math.max(host.storage.size, host.options.batchSize);
+    const { storage, options } = host;
+    this.budget = Math.max(storage.size, options.batchSize);
+    // Rows other instances committed are not counted: a pass may take up to its full width of them.
+    if (storage.mayHaveMore) this.budget = Math.max(this.budget, options.maxBatchSize * options.maxConcurrentRequests);
   }
 
   async run(): Promise<this> {
@@ -55,10 +58,11 @@ export class SendPass {
       return this;
     }
     const workers: Array<Promise<void>> = [];
-    // A store other writers fill may hold rows this instance has not counted: one worker looks.
+    // A store other writers fill may hold rows this instance has not counted: every worker looks
+    // (each leases with SKIP LOCKED; one that finds nothing ends).
     const { storage } = this.host;
     for (let i = 0; i < this.host.options.maxConcurrentRequests; i++) {
-      if (storage.size === 0 && (i > 0 || !storage.mayHaveMore)) break;
+      if (storage.size === 0 && !storage.mayHaveMore) break;
       workers.push(this.worker());
     }
     await Promise.allSettled(workers);
@@ -146,7 +150,10 @@ export class SendPass {
   /** `batchSize` while at most one batch waits; with more, batches grow up to `maxBatchSize`. */
   private batchSizeNow(): number {
     const { batchSize, maxBatchSize } = this.host.options;
-    const waiting = this.host.storage.size;
+    const { storage } = this.host;
+    // Uncounted rows of other writers may be a backlog: lease as for one (the store returns what there is).
+    if (storage.mayHaveMore) return maxBatchSize;
+    const waiting = storage.size;
     return waiting > batchSize ? Math.min(maxBatchSize, waiting) : batchSize;
   }
 
