@@ -18,6 +18,7 @@ export type {
 export type { SqlExecutor, TransactionLike } from '../tracker/transaction';
 export type { TrackOptions } from '../tracker/track-options';
 export type { SelfDescribingJson } from '../tracker/self-describing-event';
+export type { AnySchemas, SelfDescribingEventOf, SelfDescribingOf } from '../tracker/schema-catalogue';
 export type { StructEvent } from '../tracker/struct-event';
 export type { PageView } from '../tracker/page-view-event';
 export type { Subject } from '../tracker/subject';

@@ -244,3 +244,32 @@ export class StorageCorruptError extends StorageError {
     super(path, reason, 'STORAGE_CORRUPT');
   }
 }
+
+/**
+ * `nestjs-snowplow-types` was run with a command line it cannot run; `flag` names the flag at
+ * fault (e.g. `--iglu`). Code `SCHEMA_TYPES_USAGE`.
+ */
+export class SchemaTypesUsageError extends SnowplowError {
+  constructor(
+    /** The flag at fault, e.g. `--iglu`. */
+    readonly flag: string,
+    reason: string,
+  ) {
+    super(`nestjs-snowplow-types ${flag}: ${reason}`, 'SCHEMA_TYPES_USAGE');
+  }
+}
+
+/**
+ * `nestjs-snowplow-types` cannot use a folder or schema file it was given: not a readable Iglu
+ * folder, a file that is no schema, or one json-schema-to-typescript cannot convert; `file`
+ * names it. Code `SCHEMA_TYPES_SOURCE`.
+ */
+export class SchemaTypesSourceError extends SnowplowError {
+  constructor(
+    /** The folder or schema file at fault. */
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`nestjs-snowplow-types: ${file}: ${reason}`, 'SCHEMA_TYPES_SOURCE');
+  }
+}

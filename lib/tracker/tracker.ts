@@ -23,7 +23,8 @@ import {
   TrackedPayload,
 } from './payload';
 import type { TransactionLike } from './transaction';
-import { SelfDescribingJson, selfDescribingData } from './self-describing-event';
+import type { AnySchemas, SelfDescribingEventOf } from './schema-catalogue';
+import { selfDescribingData } from './self-describing-event';
 import { StructEvent, structData } from './struct-event';
 import { checkSubject, mergeSubjects, Subject, SubjectFields } from './subject';
 import { checkTrackOptions, NO_ADDITIONS, TrackOptions } from './track-options';
@@ -65,7 +66,8 @@ export interface TrackerOptions {
  * Options of `trackBillingEventWithOptionalInput`: those of every track method, and what to do
  * when a durable store cannot commit the event.
  */
-export interface BillingTrackOptions extends TrackOptions, Pick<EnqueueOptions, 'whenNotCommitted'> {}
+export interface BillingTrackOptions<S extends object = AnySchemas>
+  extends TrackOptions<S>, Pick<EnqueueOptions, 'whenNotCommitted'> {}
 
 /** What tracking a custom event returns. */
 export interface TrackResult {
@@ -83,16 +85,17 @@ export interface TrackResult {
 }
 
 /** The track methods of `Tracker.inTransaction(tx)`: each resolves once the event's row is written in `tx`. */
-export type TransactionTracker = {
+export type TransactionTracker<S extends object = AnySchemas> = {
   [
     K in
-      | 'trackEvent'
-      | 'trackBillingEvent'
-      | 'trackBillingEventWithOptionalInput'
-      | 'trackSelfDescribingEvent'
-      | 'trackStructEvent'
-      | 'trackPageView'
-  ]: (...args: Parameters<Tracker[K]>) => Promise<ReturnType<Tracker[K]>>;
+      'trackEvent' | 'trackBillingEvent' | 'trackBillingEventWithOptionalInput' | 'trackStructEvent' | 'trackPageView'
+  ]: (...args: Parameters<Tracker<S>[K]>) => Promise<ReturnType<Tracker<S>[K]>>;
+} & {
+  /** See `Tracker.trackSelfDescribingEvent`. */
+  trackSelfDescribingEvent<K extends keyof S & string>(
+    event: SelfDescribingEventOf<S, K>,
+    options?: TrackOptions<S>,
+  ): Promise<TrackResult>;
 };
 
 /** What tracking a billing event returns. */
@@ -126,7 +129,7 @@ function optionalText(name: string, value: unknown, fallback: string): string {
  * );
  * ```
  */
-export class Tracker {
+export class Tracker<S extends object = AnySchemas> {
   private readonly sink: EventSink;
   private readonly writer: PayloadWriter;
   private readonly defaultCorrelationId: CorrelationIdSource | undefined;
@@ -168,7 +171,7 @@ export class Tracker {
    * `undefined` or `null` props send no `props` key (labkit's nil props). Props must be a plain
    * object whose JSON text is an object; that text is what is sent. `options`: see `TrackOptions`.
    */
-  trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions): TrackResult {
+  trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions<S>): TrackResult {
     // Without options or a tracker subject, the queued event writes its payload only when sent.
     if (options === undefined && this.plain) {
       return this.emit(customEvent(this.writer, flat(randomUUID()), Date.now(), name, props));
@@ -179,7 +182,9 @@ export class Tracker {
 
   /**
    * Any self-describing event: `schema` is its Iglu URI (`iglu:vendor/name/jsonschema/1-0-0`) and
-   * `data` a plain object whose JSON text is an object. Sent as `ue_px`, in the custom lane.
+   * `data` a plain object whose JSON text is an object. Sent as `ue_px`, in the custom lane. With a
+   * schema catalogue (`new Tracker<SnowplowSchemas>(...)`, see `SelfDescribingOf`), the compiler
+   * checks `data` against the type of the schema named, and refuses a schema outside it.
    *
    * @example
    * ```ts
@@ -189,17 +194,20 @@ export class Tracker {
    * );
    * ```
    */
-  trackSelfDescribingEvent(event: SelfDescribingJson, options?: TrackOptions): TrackResult {
+  trackSelfDescribingEvent<K extends keyof S & string>(
+    event: SelfDescribingEventOf<S, K>,
+    options?: TrackOptions<S>,
+  ): TrackResult {
     return this.emitEvent('custom', selfDescribingData(event), checkTrackOptions(options, this.baseSubject()));
   }
 
   /** A Snowplow structured event (`e=se`), in the custom lane (never billed, whatever it holds). */
-  trackStructEvent(event: StructEvent, options?: TrackOptions): TrackResult {
+  trackStructEvent(event: StructEvent, options?: TrackOptions<S>): TrackResult {
     return this.emitEvent('custom', structData(event), checkTrackOptions(options, this.baseSubject()));
   }
 
   /** A page view (`e=pv`): for server-rendered pages and redirects. */
-  trackPageView(pageView: PageView, options?: TrackOptions): TrackResult {
+  trackPageView(pageView: PageView, options?: TrackOptions<S>): TrackResult {
     return this.emitEvent('custom', pageViewData(pageView), checkTrackOptions(options, this.baseSubject()));
   }
 
@@ -219,7 +227,7 @@ export class Tracker {
   trackBillingEventWithOptionalInput(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
-    options?: BillingTrackOptions,
+    options?: BillingTrackOptions<S>,
   ): BillingTrackResult {
     const additions = checkTrackOptions(options, this.baseSubject(), ['whenNotCommitted']) ?? NO_ADDITIONS;
     const whenNotCommitted = options?.whenNotCommitted;
@@ -287,12 +295,12 @@ export class Tracker {
    * });
    * ```
    */
-  inTransaction(tx: TransactionLike): TransactionTracker {
+  inTransaction(tx: TransactionLike): TransactionTracker<S> {
     if (typeof this.sink.inTransaction !== 'function') {
       throw new InvalidOptionError('emitter', 'cannot write in a transaction: inTransaction needs the Emitter');
     }
     // The same tracker (options, subject, correlation), writing into the transaction's sink.
-    const inTx = Object.create(this) as Tracker;
+    const inTx = Object.create(this) as Tracker<S>;
     (inTx as unknown as { sink: EventSink }).sink = this.sink.inTransaction(tx);
     const written = async <R extends TrackResult>(track: () => R): Promise<R> => {
       const result = track();
@@ -303,7 +311,7 @@ export class Tracker {
       trackEvent: (...args) => written(() => inTx.trackEvent(...args)),
       trackBillingEvent: (...args) => written(() => inTx.trackBillingEvent(...args)),
       trackBillingEventWithOptionalInput: (...args) => written(() => inTx.trackBillingEventWithOptionalInput(...args)),
-      trackSelfDescribingEvent: (...args) => written(() => inTx.trackSelfDescribingEvent(...args)),
+      trackSelfDescribingEvent: (event, options) => written(() => inTx.trackSelfDescribingEvent(event, options)),
       trackStructEvent: (...args) => written(() => inTx.trackStructEvent(...args)),
       trackPageView: (...args) => written(() => inTx.trackPageView(...args)),
     };
