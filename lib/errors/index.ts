@@ -37,6 +37,26 @@ export class InvalidEventError extends SnowplowError {
   }
 }
 
+/**
+ * Strict mode (the tracker's `validate` option, for development and tests): the event's data or
+ * an entity does not match its local Iglu schema, or names a schema the local folders do not
+ * hold. `field` is the JSON path at fault, e.g. `event.data.total` or `entities[1].data.items`
+ * (entities counted as sent, a billing event's `billable_usage` first). Nothing was queued. Code
+ * `SCHEMA_VALIDATION_FAILED`.
+ */
+export class SchemaValidationError extends InvalidEventError {
+  constructor(
+    field: string,
+    /** The Iglu URI the data was checked against. */
+    readonly schema: string,
+    /** Every mismatch ajv found: `path` (a JSON pointer into the data), `keyword`, `message`. */
+    readonly problems: readonly { path: string; keyword: string; message: string }[],
+    reason: string,
+  ) {
+    super(field, reason, 'SCHEMA_VALIDATION_FAILED');
+  }
+}
+
 /** The serialised event is larger than `maxEventBytes`; it was not queued. Code `EVENT_TOO_LARGE`. */
 export class EventTooLargeError extends InvalidEventError {
   constructor(

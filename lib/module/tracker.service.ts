@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../errors';
 import type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 import type { EventKind } from '../tracker/payload';
 import type { PageView } from '../tracker/page-view-event';
-import type { AnySchemas, SelfDescribingEventOf } from '../tracker/schema-catalogue';
+import type { AnySchemas, SchemaOf, SelfDescribingEventOf } from '../tracker/schema-catalogue';
 import type { StructEvent } from '../tracker/struct-event';
 import type { TrackOptions } from '../tracker/track-options';
 import { BillingTrackResult, Tracker, TrackResult, TransactionTracker } from '../tracker/tracker';
@@ -77,7 +77,7 @@ export class TrackerService<S extends object = AnySchemas> {
    * Inject `TrackerService<SnowplowSchemas>` to have the compiler check it against your schema
    * catalogue (see `SelfDescribingOf`).
    */
-  trackSelfDescribingEvent<K extends keyof S & string>(
+  trackSelfDescribingEvent<K extends SchemaOf<S>>(
     event: SelfDescribingEventOf<S, K>,
     options?: TrackOptions<S>,
   ): TrackResult {

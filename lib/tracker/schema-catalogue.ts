@@ -12,12 +12,22 @@ export interface AnySchemas {
  * `data` against that schema's type alone: a missing required field is error TS2741, a field of
  * the wrong type TS2322, a schema outside the catalogue TS2322 (or TS2820) on `schema`.
  */
-export interface SelfDescribingEventOf<S, K extends keyof S & string = keyof S & string> {
+export interface SelfDescribingEventOf<S, K extends SchemaOf<S> = SchemaOf<S>> {
   /** The Iglu URI of the schema `data` follows, e.g. `iglu:com.acme/checkout/jsonschema/1-0-0`. */
   schema: K;
   /** The data: a plain object whose JSON text is an object. */
-  data: S[K];
+  data: DataOf<S, K>;
 }
+
+/**
+ * The Iglu URIs of a catalogue `S`: its string keys; any string for a catalogue without any (a
+ * `TrackerService` whose type argument was erased, as `app.get(TrackerService)` gives it, stays
+ * loose instead of refusing every schema).
+ */
+export type SchemaOf<S> = [keyof S & string] extends [never] ? string : keyof S & string;
+
+/** The data type of schema `K` in catalogue `S`; any JSON object when `S` does not list it. */
+export type DataOf<S, K extends string> = K extends keyof S ? S[K] : Record<string, unknown>;
 
 /**
  * A self-describing JSON of a schema catalogue `S`: for each Iglu URI key of `S`, `{ schema, data }`
@@ -38,10 +48,10 @@ export interface SelfDescribingEventOf<S, K extends keyof S & string = keyof S &
  * ```
  */
 export type SelfDescribingOf<S> = {
-  [K in keyof S & string]: {
+  [K in SchemaOf<S>]: {
     /** The Iglu URI of the schema `data` follows. */
     schema: K;
     /** The data: a plain object whose JSON text is an object. */
-    data: S[K];
+    data: DataOf<S, K>;
   };
-}[keyof S & string];
+}[SchemaOf<S>];

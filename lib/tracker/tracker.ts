@@ -23,10 +23,11 @@ import {
   TrackedPayload,
 } from './payload';
 import type { TransactionLike } from './transaction';
-import type { AnySchemas, SelfDescribingEventOf } from './schema-catalogue';
+import type { AnySchemas, SchemaOf, SelfDescribingEventOf } from './schema-catalogue';
 import { selfDescribingData } from './self-describing-event';
 import { StructEvent, structData } from './struct-event';
 import { checkSubject, mergeSubjects, Subject, SubjectFields } from './subject';
+import { schemaValidator, SchemaValidator, ValidateOptions } from './schema-validation';
 import { checkTrackOptions, NO_ADDITIONS, TrackOptions } from './track-options';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
@@ -60,6 +61,13 @@ export interface TrackerOptions {
    * `contextSubject.<field>`).
    */
   contextSubject?: () => Subject | undefined;
+  /**
+   * Strict mode, for development and tests (off by default, and meant to stay off in production):
+   * `{ schemas: './iglu' }` checks every event's self-describing data and entities against the
+   * local Iglu schemas (and the ones the library ships) at track time, with ajv, and throws a
+   * `SchemaValidationError` naming the JSON path instead of queueing a wrong event.
+   */
+  validate?: ValidateOptions;
 }
 
 /**
@@ -92,7 +100,7 @@ export type TransactionTracker<S extends object = AnySchemas> = {
   ]: (...args: Parameters<Tracker<S>[K]>) => Promise<ReturnType<Tracker<S>[K]>>;
 } & {
   /** See `Tracker.trackSelfDescribingEvent`. */
-  trackSelfDescribingEvent<K extends keyof S & string>(
+  trackSelfDescribingEvent<K extends SchemaOf<S>>(
     event: SelfDescribingEventOf<S, K>,
     options?: TrackOptions<S>,
   ): Promise<TrackResult>;
@@ -135,7 +143,9 @@ export class Tracker<S extends object = AnySchemas> {
   private readonly defaultCorrelationId: CorrelationIdSource | undefined;
   private readonly subject: SubjectFields | undefined;
   private readonly contextSubject: (() => Subject | undefined) | undefined;
-  /** No subject of any kind: an event tracked without options is what its type alone makes it. */
+  /** Strict mode's checker (the `validate` option); `undefined` when off. */
+  private readonly validator: SchemaValidator | undefined;
+  /** No subject of any kind, no strict mode: an event tracked without options is what its type alone makes it. */
   private readonly plain: boolean;
 
   constructor(options: TrackerOptions) {
@@ -157,7 +167,8 @@ export class Tracker<S extends object = AnySchemas> {
       throw new InvalidOptionError('contextSubject', 'must be a function');
     }
     this.contextSubject = options.contextSubject;
-    this.plain = this.subject === undefined && this.contextSubject === undefined;
+    this.validator = schemaValidator(options.validate);
+    this.plain = this.subject === undefined && this.contextSubject === undefined && this.validator === undefined;
     this.writer = new PayloadWriter({
       appId,
       namespace: optionalText('namespace', options.namespace, DEFAULT_NAMESPACE),
@@ -194,7 +205,7 @@ export class Tracker<S extends object = AnySchemas> {
    * );
    * ```
    */
-  trackSelfDescribingEvent<K extends keyof S & string>(
+  trackSelfDescribingEvent<K extends SchemaOf<S>>(
     event: SelfDescribingEventOf<S, K>,
     options?: TrackOptions<S>,
   ): TrackResult {
@@ -275,7 +286,9 @@ export class Tracker<S extends object = AnySchemas> {
     dtm: number,
     additions: EventAdditions,
   ): TrackedPayload {
-    return toPayload(this.writer, billingEvent(billing, eventId, flat(eid), dtm, additions));
+    const event = billingEvent(billing, eventId, flat(eid), dtm, additions);
+    if (this.validator !== undefined) this.validator.check(event);
+    return toPayload(this.writer, event);
   }
 
   /**
@@ -357,6 +370,7 @@ export class Tracker<S extends object = AnySchemas> {
       trackedAt: Date.now(),
       data,
     };
+    if (this.validator !== undefined) this.validator.check(event);
     return this.emit(toPayload(this.writer, event));
   }
 }

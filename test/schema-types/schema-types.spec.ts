@@ -50,6 +50,7 @@ async function typecheck(dir: string, files: string[]): Promise<Diagnostic[]> {
       paths: {
         'nestjs-snowplow': [join(ROOT, 'lib/index.ts')],
         'nestjs-snowplow/core': [join(ROOT, 'lib/core/index.ts')],
+        '@nestjs/common': [join(ROOT, 'node_modules/@nestjs/common')],
       },
     },
     files,
@@ -103,6 +104,7 @@ describe('nestjs-snowplow-types on the fixture Iglu folder', () => {
 
   it('compiles with calls that follow the schemas, and refuses each wrong one for its reason', async () => {
     const header = [
+      "import type { INestApplicationContext } from '@nestjs/common';",
       "import { Tracker, TrackerService } from 'nestjs-snowplow';",
       "import { ACME_CART_V1_0_0, ACME_CHECKOUT_V1_0_0, AcmeCheckoutV1_0_0, SnowplowSchemas } from './snowplow-schemas';",
       'declare const tracker: Tracker<SnowplowSchemas>;',
@@ -120,6 +122,9 @@ service.trackEvent('clicked', {}, { entities: [{ schema: ACME_CART_V1_0_0, data:
 void tracker.inTransaction({} as never).trackSelfDescribingEvent({ schema: ACME_CHECKOUT_V1_0_0, data: { orderId: 'o', total: 1 } });
 const checkout: AcmeCheckoutV1_0_0 = { orderId: 'o-3', total: 3 };
 tracker.trackSelfDescribingEvent({ schema: ACME_CHECKOUT_V1_0_0, data: checkout });
+// A TrackerService got by class (its type argument erased) stays loose.
+declare const app: INestApplicationContext;
+app.get(TrackerService).trackSelfDescribingEvent({ schema: 'iglu:com.other/thing/jsonschema/1-0-0', data: { a: 1 } });
 // Without a catalogue, today's loose types: any Iglu URI, any object.
 declare const loose: Tracker;
 loose.trackSelfDescribingEvent({ schema: 'iglu:com.other/thing/jsonschema/1-0-0', data: { anything: [1] } }, { entities: [{ schema: 'iglu:a/b/jsonschema/1-0-0', data: { x: 1 } }] });
