@@ -3,6 +3,7 @@
  * `Tracker` and `TrackerService` without a type argument check only what the run-time checks do.
  */
 export interface AnySchemas {
+  /** Any Iglu URI: any JSON object. */
   [schema: string]: Record<string, unknown>;
 }
 
