@@ -17,6 +17,7 @@ import {
   InvalidCollectorUrlError,
   InvalidEventError,
   InvalidOptionError,
+  SchemaValidationError,
   SnowplowError,
   SnowplowModule,
   SnowplowModuleOptions,
@@ -28,6 +29,7 @@ import {
 } from '../lib';
 import { InvalidFaultPlanError, validateFaultPlan } from '../lib/testing/fault-plan';
 import { startLocalCollector } from '../lib/testing/local-collector';
+import { FIXTURE_IGLU_DIR } from './support/decode';
 import { waitFor } from './support/wait-for';
 
 type ErrorClass = new (...args: never[]) => SnowplowError;
@@ -41,6 +43,8 @@ interface Row {
 const CHECKOUT = 'iglu:com.acme/checkout/jsonschema/1-0-0';
 const emitter = new Emitter({ collectorUrl: 'http://127.0.0.1:9/com.snowplowanalytics.snowplow/tp2' });
 const tracker = new Tracker({ appId: 'bad-input', emitter });
+/** Strict mode: events checked against test/fixtures/iglu at track time. */
+const strict = new Tracker({ appId: 'bad-input', emitter, validate: { schemas: 'test/fixtures/iglu' } });
 const required: BillingEventRequiredInput = {
   category: 'billing',
   eventType: 'ci_minutes',
@@ -410,6 +414,48 @@ const rows: Row[] = [
     message: 'Invalid Snowplow option "subject.vid": must be an integer from 0 to 32767, got 1.5',
   },
   {
+    input: "`new Tracker({ validate: 'schemas' })`",
+    run: () => new Tracker({ appId: 'bad-input', emitter, validate: 'schemas' as never }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "validate": must be { schemas: \'./iglu\' } (a local Iglu folder, or a list of them)',
+  },
+  {
+    input: "`new Tracker({ validate: { schemas: '' } })`",
+    run: () => new Tracker({ appId: 'bad-input', emitter, validate: { schemas: '' } }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "validate.schemas": must be a local Iglu folder (schemas/VENDOR/NAME/jsonschema/M-R-A under it), or a non-empty list of them',
+  },
+  {
+    input: "`new Tracker({ validate: { schemas: '/no/such/iglu' } })`",
+    run: () => new Tracker({ appId: 'bad-input', emitter, validate: { schemas: '/no/such/iglu' } }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "validate.schemas": /no/such/iglu: not a directory',
+  },
+  {
+    input: '`new Tracker({ validate: { schemas, strict: true } })`',
+    run: () =>
+      new Tracker({ appId: 'bad-input', emitter, validate: { schemas: FIXTURE_IGLU_DIR, strict: true } as never }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "validate.strict": is not an option (schemas)',
+  },
+  {
+    input: "strict mode: checkout `total: '42'`",
+    run: () => strict.trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o-1', total: '42' } }),
+    error: SchemaValidationError,
+    message:
+      'Invalid event field "event.data.total": does not match iglu:com.acme/checkout/jsonschema/1-0-0: /total must be number (got "42")',
+  },
+  {
+    input: 'strict mode: an entity of a schema not in the folder',
+    run: () =>
+      strict.trackEvent('e', {}, { entities: [{ schema: 'iglu:com.acme/refund/jsonschema/1-0-0', data: {} }] }),
+    error: SchemaValidationError,
+    message:
+      'Invalid event field "entities[0].schema": iglu:com.acme/refund/jsonschema/1-0-0 is not in the local schemas (validate.schemas: test/fixtures/iglu)',
+  },
+  {
     input: "`collectorUrl: '/tp2'`",
     run: () => emitterWith({ collectorUrl: '/tp2' }),
     error: InvalidCollectorUrlError,
@@ -521,6 +567,13 @@ const rows: Row[] = [
 ];
 
 const moduleRows: Array<{ input: string; options: Record<string, unknown>; error: ErrorClass; message: string }> = [
+  {
+    input: '`validate: { schemas: [] }`',
+    options: { validate: { schemas: [] } },
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "validate.schemas": must be a local Iglu folder (schemas/VENDOR/NAME/jsonschema/M-R-A under it), or a non-empty list of them',
+  },
   {
     input: '`shutdownTimeoutMs: -1`',
     options: { shutdownTimeoutMs: -1 },

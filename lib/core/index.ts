@@ -18,6 +18,16 @@ export type {
 export type { SqlExecutor, TransactionLike } from '../tracker/transaction';
 export type { TrackOptions } from '../tracker/track-options';
 export type { SelfDescribingJson } from '../tracker/self-describing-event';
+export type {
+  AnySchemas,
+  DataOf,
+  SchemaOf,
+  SelfDescribingEventOf,
+  SelfDescribingOf,
+} from '../tracker/schema-catalogue';
+export type { ValidateOptions } from '../tracker/schema-validation';
+export { generateSchemaTypes } from '../schema-types/schema-types';
+export type { SchemaTypesOptions } from '../schema-types/schema-types';
 export type { StructEvent } from '../tracker/struct-event';
 export type { PageView } from '../tracker/page-view-event';
 export type { Subject } from '../tracker/subject';
@@ -101,6 +111,9 @@ export {
   InvalidEventError,
   InvalidOptionError,
   MissingDependencyError,
+  SchemaTypesSourceError,
+  SchemaTypesUsageError,
+  SchemaValidationError,
   SnowplowError,
   StorageBufferFullError,
   StorageBusyError,

@@ -37,6 +37,26 @@ export class InvalidEventError extends SnowplowError {
   }
 }
 
+/**
+ * Strict mode (the tracker's `validate` option, for development and tests): the event's data or
+ * an entity does not match its local Iglu schema, or names a schema the local folders do not
+ * hold. `field` is the JSON path at fault, e.g. `event.data.total` or `entities[1].data.items`
+ * (entities counted as sent, a billing event's `billable_usage` first). Nothing was queued. Code
+ * `SCHEMA_VALIDATION_FAILED`.
+ */
+export class SchemaValidationError extends InvalidEventError {
+  constructor(
+    field: string,
+    /** The Iglu URI the data was checked against. */
+    readonly schema: string,
+    /** Every mismatch ajv found: `path` (a JSON pointer into the data), `keyword`, `message`. */
+    readonly problems: readonly { path: string; keyword: string; message: string }[],
+    reason: string,
+  ) {
+    super(field, reason, 'SCHEMA_VALIDATION_FAILED');
+  }
+}
+
 /** The serialised event is larger than `maxEventBytes`; it was not queued. Code `EVENT_TOO_LARGE`. */
 export class EventTooLargeError extends InvalidEventError {
   constructor(
@@ -242,5 +262,34 @@ export class StorageCommitUnknownError extends StorageError {
 export class StorageCorruptError extends StorageError {
   constructor(path: string, reason: string) {
     super(path, reason, 'STORAGE_CORRUPT');
+  }
+}
+
+/**
+ * `nestjs-snowplow-types` was run with a command line it cannot run; `flag` names the flag at
+ * fault (e.g. `--iglu`). Code `SCHEMA_TYPES_USAGE`.
+ */
+export class SchemaTypesUsageError extends SnowplowError {
+  constructor(
+    /** The flag at fault, e.g. `--iglu`. */
+    readonly flag: string,
+    reason: string,
+  ) {
+    super(`nestjs-snowplow-types ${flag}: ${reason}`, 'SCHEMA_TYPES_USAGE');
+  }
+}
+
+/**
+ * `nestjs-snowplow-types` cannot use a folder or schema file it was given: not a readable Iglu
+ * folder, a file that is no schema, or one json-schema-to-typescript cannot convert; `file`
+ * names it. Code `SCHEMA_TYPES_SOURCE`.
+ */
+export class SchemaTypesSourceError extends SnowplowError {
+  constructor(
+    /** The folder or schema file at fault. */
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`nestjs-snowplow-types: ${file}: ${reason}`, 'SCHEMA_TYPES_SOURCE');
   }
 }

@@ -71,6 +71,13 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
    * `snowplow_track_errors_total{source="subject"}` and logged once.
    */
   subject?: RequestSubjectSource;
+  /**
+   * Strict mode, for development and tests (off by default; leave it off in production):
+   * `{ schemas: './iglu' }` checks every event's data and entities against those local Iglu
+   * schemas at track time and throws a `SchemaValidationError` naming the JSON path. Needs ajv and
+   * ajv-formats. See `TrackerOptions.validate`.
+   */
+  validate?: TrackerOptions['validate'];
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -108,6 +115,7 @@ const OPTION_OWNERS: Record<keyof SnowplowModuleOptions, Owner> = {
   appId: 'tracker',
   namespace: 'tracker',
   userAgent: 'tracker',
+  validate: 'tracker',
   shutdownTimeoutMs: 'module',
   metrics: 'module',
   http: 'module',

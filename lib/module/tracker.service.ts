@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../errors';
 import type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 import type { EventKind } from '../tracker/payload';
 import type { PageView } from '../tracker/page-view-event';
-import type { SelfDescribingJson } from '../tracker/self-describing-event';
+import type { AnySchemas, SchemaOf, SelfDescribingEventOf } from '../tracker/schema-catalogue';
 import type { StructEvent } from '../tracker/struct-event';
 import type { TrackOptions } from '../tracker/track-options';
 import { BillingTrackResult, Tracker, TrackResult, TransactionTracker } from '../tracker/tracker';
@@ -43,7 +43,7 @@ const LOG_INTERVAL_MS = 10_000;
  * ```
  */
 @Injectable()
-export class TrackerService {
+export class TrackerService<S extends object = AnySchemas> {
   private readonly logger = new Logger(SNOWPLOW_LOG_CONTEXT);
   private lastLogAt = 0;
   private suppressed = 0;
@@ -52,7 +52,7 @@ export class TrackerService {
   private readonly enrichments = new WeakMap<SnowplowRequestContext, Record<string, unknown> | null>();
 
   constructor(
-    @Inject(SNOWPLOW_TRACKER) private readonly tracker: Tracker,
+    @Inject(SNOWPLOW_TRACKER) private readonly tracker: Tracker<S>,
     @Inject(SNOWPLOW_TRACK_ERRORS) private readonly trackErrors: TrackErrorSink,
     @Inject(SNOWPLOW_MODULE_PARTS) parts: Pick<ModuleParts, 'enrich'>,
   ) {
@@ -64,7 +64,7 @@ export class TrackerService {
    * `null` or `undefined` props send none. Inside a request, the module's `enrich` props are
    * merged under them. `options`: entities, subject and timestamps (see `TrackOptions`).
    */
-  trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions): TrackResult {
+  trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions<S>): TrackResult {
     if (this.enrich !== undefined) {
       const context = currentRequestContext();
       if (context !== undefined) props = this.enriched(context, props);
@@ -72,18 +72,25 @@ export class TrackerService {
     return this.tracker.trackEvent(name, props, options);
   }
 
-  /** Any self-describing event of your own Iglu schema (see `Tracker.trackSelfDescribingEvent`). */
-  trackSelfDescribingEvent(event: SelfDescribingJson, options?: TrackOptions): TrackResult {
+  /**
+   * Any self-describing event of your own Iglu schema (see `Tracker.trackSelfDescribingEvent`).
+   * Inject `TrackerService<SnowplowSchemas>` to have the compiler check it against your schema
+   * catalogue (see `SelfDescribingOf`).
+   */
+  trackSelfDescribingEvent<K extends SchemaOf<S>>(
+    event: SelfDescribingEventOf<S, K>,
+    options?: TrackOptions<S>,
+  ): TrackResult {
     return this.tracker.trackSelfDescribingEvent(event, options);
   }
 
   /** A Snowplow structured event (see `Tracker.trackStructEvent`); never a billing event. */
-  trackStructEvent(event: StructEvent, options?: TrackOptions): TrackResult {
+  trackStructEvent(event: StructEvent, options?: TrackOptions<S>): TrackResult {
     return this.tracker.trackStructEvent(event, options);
   }
 
   /** A page view, for server-rendered pages and redirects (see `Tracker.trackPageView`). */
-  trackPageView(pageView: PageView, options?: TrackOptions): TrackResult {
+  trackPageView(pageView: PageView, options?: TrackOptions<S>): TrackResult {
     return this.tracker.trackPageView(pageView, options);
   }
 
@@ -103,7 +110,7 @@ export class TrackerService {
   trackBillingEventWithOptionalInput(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
-    options?: TrackOptions,
+    options?: TrackOptions<S>,
   ): BillingTrackResult {
     return this.tracker.trackBillingEventWithOptionalInput(required, optional, options);
   }
@@ -122,7 +129,7 @@ export class TrackerService {
    * });
    * ```
    */
-  inTransaction(tx: TransactionLike): TransactionTracker {
+  inTransaction(tx: TransactionLike): TransactionTracker<S> {
     const inTx = this.tracker.inTransaction(tx);
     return {
       ...inTx,

@@ -2,16 +2,21 @@ import { InvalidEventError } from '../errors';
 import { describeType } from '../utils/values';
 import { optionalTimestamp, requiredInputObject } from '../validation';
 import { EntityJson, EventAdditions, NO_ENTITIES } from './event';
-import { checkSelfDescribing, SelfDescribingJson } from './self-describing-event';
+import type { AnySchemas, SelfDescribingOf } from './schema-catalogue';
+import { checkSelfDescribing } from './self-describing-event';
 import { checkSubject, mergeSubjects, Subject, SubjectFields } from './subject';
 
-/** The last argument of every track method: what the event carries besides its own data. */
-export interface TrackOptions {
+/**
+ * The last argument of every track method: what the event carries besides its own data. `S` is
+ * the tracker's schema catalogue (see `SelfDescribingOf`): with one, each entity's data is checked
+ * by the compiler against its schema's type.
+ */
+export interface TrackOptions<S extends object = AnySchemas> {
   /**
    * Self-describing entities attached to the event (`cx`), in this order; a billing event's
    * `billable_usage` entity stays first.
    */
-  entities?: readonly SelfDescribingJson[];
+  entities?: readonly SelfDescribingOf<S>[];
   /** Subject fields for this event only; each one set wins over the tracker's `subject`. */
   subject?: Subject;
   /** `ttm`: when the event really happened, if the track call comes later. A `Date` or ms since the epoch. */

@@ -23,9 +23,11 @@ import {
   TrackedPayload,
 } from './payload';
 import type { TransactionLike } from './transaction';
-import { SelfDescribingJson, selfDescribingData } from './self-describing-event';
+import type { AnySchemas, SchemaOf, SelfDescribingEventOf } from './schema-catalogue';
+import { selfDescribingData } from './self-describing-event';
 import { StructEvent, structData } from './struct-event';
 import { checkSubject, mergeSubjects, Subject, SubjectFields } from './subject';
+import { schemaValidator, SchemaValidator, ValidateOptions } from './schema-validation';
 import { checkTrackOptions, NO_ADDITIONS, TrackOptions } from './track-options';
 
 export const DEFAULT_NAMESPACE = 'gitlab';
@@ -59,13 +61,21 @@ export interface TrackerOptions {
    * `contextSubject.<field>`).
    */
   contextSubject?: () => Subject | undefined;
+  /**
+   * Strict mode, for development and tests (off by default, and meant to stay off in production):
+   * `{ schemas: './iglu' }` checks every event's self-describing data and entities against the
+   * local Iglu schemas (and the ones the library ships) at track time, with ajv, and throws a
+   * `SchemaValidationError` naming the JSON path instead of queueing a wrong event.
+   */
+  validate?: ValidateOptions;
 }
 
 /**
  * Options of `trackBillingEventWithOptionalInput`: those of every track method, and what to do
  * when a durable store cannot commit the event.
  */
-export interface BillingTrackOptions extends TrackOptions, Pick<EnqueueOptions, 'whenNotCommitted'> {}
+export interface BillingTrackOptions<S extends object = AnySchemas>
+  extends TrackOptions<S>, Pick<EnqueueOptions, 'whenNotCommitted'> {}
 
 /** What tracking a custom event returns. */
 export interface TrackResult {
@@ -83,16 +93,17 @@ export interface TrackResult {
 }
 
 /** The track methods of `Tracker.inTransaction(tx)`: each resolves once the event's row is written in `tx`. */
-export type TransactionTracker = {
+export type TransactionTracker<S extends object = AnySchemas> = {
   [
     K in
-      | 'trackEvent'
-      | 'trackBillingEvent'
-      | 'trackBillingEventWithOptionalInput'
-      | 'trackSelfDescribingEvent'
-      | 'trackStructEvent'
-      | 'trackPageView'
-  ]: (...args: Parameters<Tracker[K]>) => Promise<ReturnType<Tracker[K]>>;
+      'trackEvent' | 'trackBillingEvent' | 'trackBillingEventWithOptionalInput' | 'trackStructEvent' | 'trackPageView'
+  ]: (...args: Parameters<Tracker<S>[K]>) => Promise<ReturnType<Tracker<S>[K]>>;
+} & {
+  /** See `Tracker.trackSelfDescribingEvent`. */
+  trackSelfDescribingEvent<K extends SchemaOf<S>>(
+    event: SelfDescribingEventOf<S, K>,
+    options?: TrackOptions<S>,
+  ): Promise<TrackResult>;
 };
 
 /** What tracking a billing event returns. */
@@ -126,13 +137,15 @@ function optionalText(name: string, value: unknown, fallback: string): string {
  * );
  * ```
  */
-export class Tracker {
+export class Tracker<S extends object = AnySchemas> {
   private readonly sink: EventSink;
   private readonly writer: PayloadWriter;
   private readonly defaultCorrelationId: CorrelationIdSource | undefined;
   private readonly subject: SubjectFields | undefined;
   private readonly contextSubject: (() => Subject | undefined) | undefined;
-  /** No subject of any kind: an event tracked without options is what its type alone makes it. */
+  /** Strict mode's checker (the `validate` option); `undefined` when off. */
+  private readonly validator: SchemaValidator | undefined;
+  /** No subject of any kind, no strict mode: an event tracked without options is what its type alone makes it. */
   private readonly plain: boolean;
 
   constructor(options: TrackerOptions) {
@@ -154,7 +167,8 @@ export class Tracker {
       throw new InvalidOptionError('contextSubject', 'must be a function');
     }
     this.contextSubject = options.contextSubject;
-    this.plain = this.subject === undefined && this.contextSubject === undefined;
+    this.validator = schemaValidator(options.validate);
+    this.plain = this.subject === undefined && this.contextSubject === undefined && this.validator === undefined;
     this.writer = new PayloadWriter({
       appId,
       namespace: optionalText('namespace', options.namespace, DEFAULT_NAMESPACE),
@@ -168,7 +182,7 @@ export class Tracker {
    * `undefined` or `null` props send no `props` key (labkit's nil props). Props must be a plain
    * object whose JSON text is an object; that text is what is sent. `options`: see `TrackOptions`.
    */
-  trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions): TrackResult {
+  trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions<S>): TrackResult {
     // Without options or a tracker subject, the queued event writes its payload only when sent.
     if (options === undefined && this.plain) {
       return this.emit(customEvent(this.writer, flat(randomUUID()), Date.now(), name, props));
@@ -179,7 +193,9 @@ export class Tracker {
 
   /**
    * Any self-describing event: `schema` is its Iglu URI (`iglu:vendor/name/jsonschema/1-0-0`) and
-   * `data` a plain object whose JSON text is an object. Sent as `ue_px`, in the custom lane.
+   * `data` a plain object whose JSON text is an object. Sent as `ue_px`, in the custom lane. With a
+   * schema catalogue (`new Tracker<SnowplowSchemas>(...)`, see `SelfDescribingOf`), the compiler
+   * checks `data` against the type of the schema named, and refuses a schema outside it.
    *
    * @example
    * ```ts
@@ -189,17 +205,20 @@ export class Tracker {
    * );
    * ```
    */
-  trackSelfDescribingEvent(event: SelfDescribingJson, options?: TrackOptions): TrackResult {
+  trackSelfDescribingEvent<K extends SchemaOf<S>>(
+    event: SelfDescribingEventOf<S, K>,
+    options?: TrackOptions<S>,
+  ): TrackResult {
     return this.emitEvent('custom', selfDescribingData(event), checkTrackOptions(options, this.baseSubject()));
   }
 
   /** A Snowplow structured event (`e=se`), in the custom lane (never billed, whatever it holds). */
-  trackStructEvent(event: StructEvent, options?: TrackOptions): TrackResult {
+  trackStructEvent(event: StructEvent, options?: TrackOptions<S>): TrackResult {
     return this.emitEvent('custom', structData(event), checkTrackOptions(options, this.baseSubject()));
   }
 
   /** A page view (`e=pv`): for server-rendered pages and redirects. */
-  trackPageView(pageView: PageView, options?: TrackOptions): TrackResult {
+  trackPageView(pageView: PageView, options?: TrackOptions<S>): TrackResult {
     return this.emitEvent('custom', pageViewData(pageView), checkTrackOptions(options, this.baseSubject()));
   }
 
@@ -219,7 +238,7 @@ export class Tracker {
   trackBillingEventWithOptionalInput(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
-    options?: BillingTrackOptions,
+    options?: BillingTrackOptions<S>,
   ): BillingTrackResult {
     const additions = checkTrackOptions(options, this.baseSubject(), ['whenNotCommitted']) ?? NO_ADDITIONS;
     const whenNotCommitted = options?.whenNotCommitted;
@@ -267,7 +286,9 @@ export class Tracker {
     dtm: number,
     additions: EventAdditions,
   ): TrackedPayload {
-    return toPayload(this.writer, billingEvent(billing, eventId, flat(eid), dtm, additions));
+    const event = billingEvent(billing, eventId, flat(eid), dtm, additions);
+    if (this.validator !== undefined) this.validator.check(event);
+    return toPayload(this.writer, event);
   }
 
   /**
@@ -287,12 +308,12 @@ export class Tracker {
    * });
    * ```
    */
-  inTransaction(tx: TransactionLike): TransactionTracker {
+  inTransaction(tx: TransactionLike): TransactionTracker<S> {
     if (typeof this.sink.inTransaction !== 'function') {
       throw new InvalidOptionError('emitter', 'cannot write in a transaction: inTransaction needs the Emitter');
     }
     // The same tracker (options, subject, correlation), writing into the transaction's sink.
-    const inTx = Object.create(this) as Tracker;
+    const inTx = Object.create(this) as Tracker<S>;
     (inTx as unknown as { sink: EventSink }).sink = this.sink.inTransaction(tx);
     const written = async <R extends TrackResult>(track: () => R): Promise<R> => {
       const result = track();
@@ -303,7 +324,7 @@ export class Tracker {
       trackEvent: (...args) => written(() => inTx.trackEvent(...args)),
       trackBillingEvent: (...args) => written(() => inTx.trackBillingEvent(...args)),
       trackBillingEventWithOptionalInput: (...args) => written(() => inTx.trackBillingEventWithOptionalInput(...args)),
-      trackSelfDescribingEvent: (...args) => written(() => inTx.trackSelfDescribingEvent(...args)),
+      trackSelfDescribingEvent: (event, options) => written(() => inTx.trackSelfDescribingEvent(event, options)),
       trackStructEvent: (...args) => written(() => inTx.trackStructEvent(...args)),
       trackPageView: (...args) => written(() => inTx.trackPageView(...args)),
     };
@@ -349,6 +370,7 @@ export class Tracker {
       trackedAt: Date.now(),
       data,
     };
+    if (this.validator !== undefined) this.validator.check(event);
     return this.emit(toPayload(this.writer, event));
   }
 }

@@ -2,7 +2,7 @@
 // outside the repository with Nest 12 and with Nest 11, used from its entry points only.
 // Needs the npm registry (as `npm ci` does).
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,6 +58,9 @@ async function smokeApp(nestMajor: 11 | 12) {
     'ajv-formats@3',
     // A Jest setup as the README gives it (Nest 12 only: its ES modules are what the preset is for).
     ...(nestMajor === 12 ? ['@nestjs/testing@12', 'jest@30', '@swc/jest', '@swc/core'] : []),
+    // The types bin's optional peers, as its README section says to install them (Nest 12 only:
+    // the Nest 11 app shows the bin without them).
+    ...(nestMajor === 12 ? ['json-schema-to-typescript@16', 'typescript@6'] : []),
   ];
   await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...packages], {
     cwd: dir,
@@ -189,6 +192,27 @@ describe.each([12, 11] as const)('the packed package in a fresh Nest %i app', (n
       expect(`${stdout}${stderr}`).toMatch(/Tests:\s+1 passed, 1 total/);
     });
   }
+
+  it('the installed nestjs-snowplow-types bin writes the catalogue, or names the package it needs', async () => {
+    const bin = join(app.dir, 'node_modules', '.bin', 'nestjs-snowplow-types');
+    const iglu = join(app.dir, 'node_modules', 'nestjs-snowplow', 'iglu');
+    const out = join(app.dir, 'snowplow-schemas.ts');
+    // Run as npx would: the bin link and its shebang.
+    const result = await run(bin, ['--iglu', iglu, '--out', out], { cwd: app.dir }).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    if (nestMajor === 12) {
+      expect(result).toMatchObject({ code: 0, stdout: expect.stringContaining(`schema type(s) to ${out}`) });
+      expect(readFileSync(out, 'utf8')).toContain(
+        "export const GITLAB_CUSTOM_EVENT_V1_0_0 = 'iglu:com.gitlab/custom_event/jsonschema/1-0-0';",
+      );
+    } else {
+      expect(result).toMatchObject({ code: 1 });
+      expect(result.stderr).toContain('MissingDependencyError [MISSING_DEPENDENCY]');
+      expect(result.stderr).toContain('npm install -D json-schema-to-typescript@16');
+    }
+  });
 
   it.each(RESOLUTIONS)('every entry point type-checks under moduleResolution %s', async (name) => {
     expect(await checks.get(name)).toBe('ok');

@@ -17,7 +17,7 @@ import {
 } from '../../lib';
 import { Emitter } from '../../lib/core';
 import { SNOWPLOW_EMITTER } from '../../lib/module/snowplow.tokens';
-import { decodeAccepted } from '../support/decode';
+import { decodeAccepted, FIXTURE_IGLU_DIR } from '../support/decode';
 import { createApp } from '../support/nest';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { waitFor } from '../support/wait-for';
@@ -340,6 +340,18 @@ describe('each SnowplowModule option takes effect', () => {
         tracker().trackEvent('e');
         await c.waitForEvents(1);
         expect(c.requests[0].headers['x-from-http-service']).toBe('yes');
+      },
+    ],
+    [
+      'validate',
+      () => ({ validate: { schemas: FIXTURE_IGLU_DIR } }),
+      async ({ tracker, collector: c }) => {
+        const checkout = 'iglu:com.acme/checkout/jsonschema/1-0-0';
+        expect(() =>
+          tracker().trackSelfDescribingEvent({ schema: checkout, data: { orderId: 'o', total: -1 } }),
+        ).toThrow(expect.objectContaining({ code: 'SCHEMA_VALIDATION_FAILED', field: 'event.data.total' }));
+        const { eid } = tracker().trackSelfDescribingEvent({ schema: checkout, data: { orderId: 'o', total: 1 } });
+        expect((await c.waitForEvents(1)).map((event) => event.eid)).toEqual([eid]);
       },
     ],
   ];

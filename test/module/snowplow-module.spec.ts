@@ -16,7 +16,7 @@ import {
   SnowplowModuleOptions,
   TrackerService,
 } from '../../lib';
-import { decodeAccepted } from '../support/decode';
+import { decodeAccepted, FIXTURE_IGLU_DIR } from '../support/decode';
 import { createApp } from '../support/nest';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 
@@ -230,6 +230,7 @@ describe('SnowplowModule', () => {
         correlationIdMaxLength: 64,
         enrich: () => ({ region: 'eu' }),
         subject: () => ({ lang: 'en' }),
+        validate: { schemas: FIXTURE_IGLU_DIR },
       };
       const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
       const tracker = app.get(TrackerService);
@@ -242,6 +243,10 @@ describe('SnowplowModule', () => {
       expect(Math.max(...collector.requests.map((r) => JSON.parse(r.body).data.length))).toBe(200);
       expect(app.get(EmitterService).stats()).toMatchObject({ capacity: 500, billing: { capacity: 50 } });
       expect(() => tracker.trackEvent('big', { pad: 'x'.repeat(100_000) })).toThrow(/maxEventBytes \(100000\)/);
+      // Strict mode: an event its local schema refuses is thrown back, not sent.
+      expect(() =>
+        tracker.trackSelfDescribingEvent({ schema: 'iglu:com.acme/checkout/jsonschema/1-0-0', data: { orderId: 'o' } }),
+      ).toThrow('Invalid event field "event.data.total": does not match iglu:com.acme/checkout/jsonschema/1-0-0');
       await app.close();
       await expect(
         Test.createTestingModule({
