@@ -21,6 +21,13 @@ export type { SelfDescribingJson } from '../tracker/self-describing-event';
 export type { StructEvent } from '../tracker/struct-event';
 export type { PageView } from '../tracker/page-view-event';
 export type { Subject } from '../tracker/subject';
+export type {
+  ConditionalEntity,
+  EntityGenerator,
+  GlobalEntity,
+  GlobalEntityEvent,
+  GlobalEntityFailure,
+} from '../tracker/global-entities';
 export type { EventLane } from '../tracker/event';
 export type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 export type { CommitOutcome, EnqueueOptions, EventKind, EventSink, TrackedPayload } from '../tracker/payload';

@@ -11,6 +11,13 @@ import {
 } from './billing-event';
 import { customEvent, customEventData } from './custom-event';
 import { EventAdditions, EventData, EventLane, TrackerEvent, toPayload } from './event';
+import {
+  defaultEntityErrorLog,
+  EntityEventView,
+  GlobalEntities,
+  GlobalEntity,
+  GlobalEntityFailure,
+} from './global-entities';
 import { PageView, pageViewData } from './page-view-event';
 import {
   bodyBytes,
@@ -59,6 +66,22 @@ export interface TrackerOptions {
    * `contextSubject.<field>`).
    */
   contextSubject?: () => Subject | undefined;
+  /**
+   * Global entities: attached (`cx`) to every event they apply to, after the event's own
+   * `options.entities` (and, for billing, after `billable_usage`). Each entry is a static entity,
+   * a generator `(event) => entity | entity[] | undefined` called at track time, or
+   * `{ entity, accept?, reject?, filter? }` (see `ConditionalEntity`). Checked here: an
+   * `InvalidOptionError` names the entry, e.g. `entities[2].accept[0]`. A generator or filter that
+   * throws, or a generated entity that is invalid, never fails the track call: the event is sent
+   * without it and the failure goes to `onEntityError`.
+   */
+  entities?: readonly GlobalEntity[];
+  /**
+   * Told of every global entity left out of an event (see `entities`). Must not throw. Default: a
+   * console warning at most once per 10 s. The Nest module counts them in
+   * `snowplow_track_errors_total{source="entities"}` and logs them.
+   */
+  onEntityError?: (failure: GlobalEntityFailure) => void;
 }
 
 /**
@@ -132,7 +155,13 @@ export class Tracker {
   private readonly defaultCorrelationId: CorrelationIdSource | undefined;
   private readonly subject: SubjectFields | undefined;
   private readonly contextSubject: (() => Subject | undefined) | undefined;
-  /** No subject of any kind: an event tracked without options is what its type alone makes it. */
+  /** The `entities` option, or `undefined` when it has none. */
+  private readonly globals: GlobalEntities | undefined;
+  private readonly onEntityError: (failure: GlobalEntityFailure) => void;
+  /**
+   * No subject of any kind and no global entities: an event tracked without options is what its
+   * type alone makes it.
+   */
   private readonly plain: boolean;
 
   constructor(options: TrackerOptions) {
@@ -154,7 +183,12 @@ export class Tracker {
       throw new InvalidOptionError('contextSubject', 'must be a function');
     }
     this.contextSubject = options.contextSubject;
-    this.plain = this.subject === undefined && this.contextSubject === undefined;
+    this.globals = GlobalEntities.of(options.entities);
+    if (options.onEntityError !== undefined && typeof options.onEntityError !== 'function') {
+      throw new InvalidOptionError('onEntityError', 'must be a function');
+    }
+    this.onEntityError = options.onEntityError ?? defaultEntityErrorLog();
+    this.plain = this.subject === undefined && this.contextSubject === undefined && this.globals === undefined;
     this.writer = new PayloadWriter({
       appId,
       namespace: optionalText('namespace', options.namespace, DEFAULT_NAMESPACE),
@@ -221,7 +255,7 @@ export class Tracker {
     optional: BillingEventOptionalInput | undefined,
     options?: BillingTrackOptions,
   ): BillingTrackResult {
-    const additions = checkTrackOptions(options, this.baseSubject(), ['whenNotCommitted']) ?? NO_ADDITIONS;
+    let additions = checkTrackOptions(options, this.baseSubject(), ['whenNotCommitted']) ?? NO_ADDITIONS;
     const whenNotCommitted = options?.whenNotCommitted;
     if (whenNotCommitted !== undefined && whenNotCommitted !== 'throw' && whenNotCommitted !== 'hold') {
       throw new InvalidEventError('options.whenNotCommitted', "must be 'throw' or 'hold'");
@@ -230,6 +264,15 @@ export class Tracker {
     const eventId = randomUUID();
     const eid = randomUUID();
     const billing = buildBillingEvent(required, optional, eventId, dtm, this.defaultCorrelationId);
+    if (this.globals !== undefined) {
+      const view = new EntityEventView(
+        'billing',
+        eid,
+        { type: 'se', category: billing.category, action: billing.eventType },
+        billing.entity,
+      );
+      additions = this.withGlobals(additions, view);
+    }
     let payload = this.billingPayload(billing, eventId, eid, dtm, additions);
     let droppedCorrelationId: number | undefined;
     const maxEventBytes = this.sink.maxEventBytes;
@@ -342,14 +385,24 @@ export class Tracker {
 
   /** Builds the event of `data` with what the options added, and hands it to the sink. */
   private emitEvent(lane: EventLane, data: EventData, additions: EventAdditions | undefined): TrackResult {
-    const event: TrackerEvent = {
-      ...(additions ?? NO_ADDITIONS),
-      lane,
-      eid: flat(randomUUID()),
-      trackedAt: Date.now(),
-      data,
-    };
+    const eid = flat(randomUUID());
+    let added = additions ?? NO_ADDITIONS;
+    if (this.globals !== undefined) added = this.withGlobals(added, new EntityEventView(lane, eid, data));
+    const event: TrackerEvent = { ...added, lane, eid, trackedAt: Date.now(), data };
     return this.emit(toPayload(this.writer, event));
+  }
+
+  /** `additions` with the global entities `view` gets after its own (never throws for them). */
+  private withGlobals(additions: EventAdditions, view: EntityEventView): EventAdditions {
+    const globals = (this.globals as GlobalEntities).collect(view, (failure) => {
+      try {
+        this.onEntityError(failure);
+      } catch {
+        // Reporting a left-out entity must never fail the track call.
+      }
+    });
+    if (globals.length === 0) return additions;
+    return { ...additions, entities: additions.entities.length === 0 ? globals : [...additions.entities, ...globals] };
   }
 }
 
