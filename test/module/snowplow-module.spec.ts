@@ -230,6 +230,8 @@ describe('SnowplowModule', () => {
         correlationIdMaxLength: 64,
         enrich: () => ({ region: 'eu' }),
         subject: () => ({ lang: 'en' }),
+        entities: [{ schema: 'iglu:dev.nestjs-snowplow/request/jsonschema/1-0-0', data: { type: 'static' } }],
+        requestEntity: true,
       };
       const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
       const tracker = app.get(TrackerService);
