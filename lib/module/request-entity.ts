@@ -1,12 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { describeEntityFailure, EntityGenerator, GlobalEntityFailure } from '../tracker/global-entities';
+import { SCHEMAS } from '../tracker/schemas';
 import { loadOptional } from '../utils/optional-dependency';
 import { currentRequestContext } from './request-context';
 import { SNOWPLOW_LOG_CONTEXT } from './snowplow.tokens';
 import type { TrackErrorSink } from './track-error-sink';
 
 /** The schema of the built-in `request` entity (shipped in the package's `iglu/` folder). */
-export const REQUEST_ENTITY_SCHEMA = 'iglu:dev.nestjs-snowplow/request/jsonschema/1-0-0';
+export const REQUEST_ENTITY_SCHEMA = SCHEMAS.request;
 
 /** The longest correlation id the request entity carries (its schema's `maxLength`). */
 export const REQUEST_ENTITY_MAX_CORRELATION_ID = 1024;
