@@ -11,7 +11,10 @@ import { checkSelfDescribing, SelfDescribingJson } from './self-describing-event
  * and none for a plain structured event or a page view.
  */
 export interface GlobalEntityEvent {
-  /** The wire event type: `ue` (self-describing, custom events included), `se` (structured, billing included) or `pv`. */
+  /**
+   * The wire event type: `ue` (self-describing, custom events included), `se` (structured, billing
+   * included) or `pv`.
+   */
   readonly eventType: 'ue' | 'se' | 'pv';
   /** The Iglu URI the rule sets match, or `undefined` for a structured event or page view. */
   readonly schema: string | undefined;
@@ -57,7 +60,10 @@ export type GlobalEntity = SelfDescribingJson | EntityGenerator | ConditionalEnt
  * something that is not a self-describing entity. The event was sent without it.
  */
 export interface GlobalEntityFailure {
-  /** The entry at fault, e.g. `entities[2]`, `entities[2].filter`, or `entities[2][1]` for the second entity a generator returned. */
+  /**
+   * The entry at fault, e.g. `entities[2]`, `entities[2].filter`, or `entities[2][1]` for the
+   * second entity a generator returned.
+   */
   readonly path: string;
   /** What was thrown, or the `InvalidEventError` naming the field of the invalid entity. */
   readonly error: unknown;

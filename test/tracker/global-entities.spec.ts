@@ -116,7 +116,9 @@ describe('global entities at the collector', () => {
     const tenants = Object.fromEntries(
       Object.entries(ids).map(([key, eid]) => [
         key,
-        (events.get(eid) as GoodEvent).contexts.filter((c) => c.schema === TENANT).map((c) => (c.data as { tenant: string }).tenant),
+        (events.get(eid) as GoodEvent).contexts
+          .filter((c) => c.schema === TENANT)
+          .map((c) => (c.data as { tenant: string }).tenant),
       ]),
     );
     expect(tenants).toEqual({
