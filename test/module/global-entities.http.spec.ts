@@ -9,6 +9,8 @@ import { Test } from '@nestjs/testing';
 import { context, Context, ContextManager, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { EmitterService, InvalidOptionError, SnowplowModule, TrackEvent, TrackerService } from '../../lib';
+import { runInRequestContext } from '../../lib/module/request-context';
+import { requestEntity } from '../../lib/module/request-entity';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { GoodEvent } from '../../lib/testing/types';
 import { FIXTURE_IGLU_DIR } from '../support/decode';
@@ -144,6 +146,27 @@ describe('the entities and requestEntity module options (Express)', () => {
     expect(await trackErrors(registry, 'entities', 'custom')).toBe(before + 1);
   });
 
+  it('without @opentelemetry/api installed, the request entity has no trace ids (and nothing fails)', () => {
+    const notInstalled = (id: string): never => {
+      throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+    };
+    const generate = requestEntity(notInstalled);
+    const request = { type: 'http', correlationId: 'c-1', request: undefined, executionContext: undefined as never };
+    const span = trace.wrapSpanContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED });
+    const made = context.with(trace.setSpan(context.active(), span), () =>
+      runInRequestContext(request, () => generate(undefined as never)),
+    );
+    expect(made).toEqual({ schema: REQUEST, data: { type: 'http', correlationId: 'c-1' } });
+    // The same span with the package installed: the ids are there.
+    const traced = context.with(trace.setSpan(context.active(), span), () =>
+      runInRequestContext(request, () => requestEntity()(undefined as never)),
+    );
+    expect(traced).toEqual({
+      schema: REQUEST,
+      data: { type: 'http', correlationId: 'c-1', traceId: TRACE_ID, spanId: SPAN_ID },
+    });
+  });
+
   it('outside a request there is no request entity', async () => {
     app.get(TrackerService).trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o-2', total: 1 } });
     const events = await byName();
@@ -153,14 +176,15 @@ describe('the entities and requestEntity module options (Express)', () => {
 
 describe('the module refuses bad entities options, naming the path', () => {
   it.each([
-    [{ requestEntity: 'yes' }, 'requestEntity'],
+    [{ requestEntity: 'yes' }, 'requestEntity', 'must be true or false, got string'],
     [
       { entities: [{ entity: { schema: TENANT, data: {} }, accept: ['iglu:com.acme/*/jsonschema/1-*'] }] },
       'entities[0].accept[0]',
+      'has a version that is not M-R-A',
     ],
-    [{ entities: {} }, 'entities'],
-    [{ entities: {}, requestEntity: true }, 'entities'],
-  ])('%j', async (more, option) => {
+    [{ entities: {} }, 'entities', 'must be an array'],
+    [{ entities: {}, requestEntity: true }, 'entities', 'must be an array'],
+  ])('%j', async (more, option, reason) => {
     const error = await Test.createTestingModule({
       imports: [
         SnowplowModule.forRoot({ collectorUrl: 'http://127.0.0.1:9/', appId: 'bad', metrics: false, ...more } as never),
@@ -173,5 +197,6 @@ describe('the module refuses bad entities options, naming the path', () => {
       );
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect((error as InvalidOptionError).option).toBe(option);
+    expect((error as InvalidOptionError).message).toContain(reason);
   });
 });
