@@ -1,4 +1,4 @@
-import { InvalidEventError, InvalidOptionError } from '../errors';
+import { EventTooLargeError, InvalidEventError, InvalidOptionError } from '../errors';
 import { describeType } from '../utils/values';
 import type { EntityJson, EventData, EventLane } from './event';
 import { SCHEMAS } from './schemas';
@@ -65,7 +65,11 @@ export interface GlobalEntityFailure {
    * second entity a generator returned.
    */
   readonly path: string;
-  /** What was thrown, or the `InvalidEventError` naming the field of the invalid entity. */
+  /**
+   * What was thrown, the `InvalidEventError` naming the field of the invalid entity, or (path
+   * `entities`) an `EventTooLargeError` when the global entities would have made the event larger
+   * than the sink's `maxEventBytes`: it was then sent without any of them.
+   */
   readonly error: unknown;
   /** The lane of the event sent without it. */
   readonly lane: EventLane;
@@ -368,6 +372,9 @@ export function defaultEntityErrorLog(
 
 /** `entities[2] threw TypeError: boom`, or the invalid field and why. */
 export function describeEntityFailure({ path, error }: GlobalEntityFailure): string {
+  if (error instanceof EventTooLargeError) {
+    return `global entities left out: with them the event would take ${error.bytes} bytes, over maxEventBytes (${error.maxEventBytes})`;
+  }
   if (error instanceof InvalidEventError) return `global entity ${path} is invalid: "${error.field}" ${error.reason}`;
   const what = error instanceof Error ? `${error.name}: ${error.message}` : describeType(error);
   return `global entity ${path} threw ${what}`;

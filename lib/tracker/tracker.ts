@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidEventError, InvalidOptionError, SnowplowError } from '../errors';
+import { EventTooLargeError, InvalidEventError, InvalidOptionError, SnowplowError } from '../errors';
 import { TRACKER_VERSION } from '../version';
 import {
   BillingEventFields,
@@ -264,16 +264,24 @@ export class Tracker {
     const eventId = randomUUID();
     const eid = randomUUID();
     const billing = buildBillingEvent(required, optional, eventId, dtm, this.defaultCorrelationId);
-    if (this.globals !== undefined) {
+    let payload: TrackedPayload;
+    if (this.globals === undefined) {
+      payload = this.billingPayload(billing, eventId, eid, dtm, additions);
+    } else {
       const view = new EntityEventView(
         'billing',
         eid,
         { type: 'se', category: billing.category, action: billing.eventType },
         billing.entity,
       );
-      additions = this.withGlobals(additions, view);
+      const own = additions;
+      additions = this.withGlobals(own, view);
+      payload = this.billingPayload(billing, eventId, eid, dtm, additions);
+      if (additions !== own && this.tooLargeWithGlobals(payload, 'billing')) {
+        additions = own;
+        payload = this.billingPayload(billing, eventId, eid, dtm, own);
+      }
     }
-    let payload = this.billingPayload(billing, eventId, eid, dtm, additions);
     let droppedCorrelationId: number | undefined;
     const maxEventBytes = this.sink.maxEventBytes;
     if (billing.correlationIdLength !== undefined && maxEventBytes !== undefined) {
@@ -386,21 +394,43 @@ export class Tracker {
   /** Builds the event of `data` with what the options added, and hands it to the sink. */
   private emitEvent(lane: EventLane, data: EventData, additions: EventAdditions | undefined): TrackResult {
     const eid = flat(randomUUID());
-    let added = additions ?? NO_ADDITIONS;
-    if (this.globals !== undefined) added = this.withGlobals(added, new EntityEventView(lane, eid, data));
+    const own = additions ?? NO_ADDITIONS;
+    if (this.globals === undefined) {
+      return this.emit(toPayload(this.writer, { ...own, lane, eid, trackedAt: Date.now(), data }));
+    }
+    const added = this.withGlobals(own, new EntityEventView(lane, eid, data));
     const event: TrackerEvent = { ...added, lane, eid, trackedAt: Date.now(), data };
-    return this.emit(toPayload(this.writer, event));
+    let payload = toPayload(this.writer, event);
+    if (added !== own && this.tooLargeWithGlobals(payload, lane)) {
+      payload = toPayload(this.writer, { ...event, entities: own.entities });
+    }
+    return this.emit(payload);
+  }
+
+  /**
+   * Whether `payload`, with global entities, is over the sink's `maxEventBytes`: the event is then
+   * sent without them (told to `onEntityError`), so that global entities never make a track call fail.
+   */
+  private tooLargeWithGlobals(payload: TrackedPayload, lane: EventLane): boolean {
+    const max = this.sink.maxEventBytes;
+    if (max === undefined) return false;
+    const bytes = bodyBytes(payload.json);
+    if (bytes <= max) return false;
+    this.reportEntityFailure({ path: 'entities', error: new EventTooLargeError(bytes, max), lane });
+    return true;
+  }
+
+  private reportEntityFailure(failure: GlobalEntityFailure): void {
+    try {
+      this.onEntityError(failure);
+    } catch {
+      // Reporting a left-out entity must never fail the track call.
+    }
   }
 
   /** `additions` with the global entities `view` gets after its own (never throws for them). */
   private withGlobals(additions: EventAdditions, view: EntityEventView): EventAdditions {
-    const globals = (this.globals as GlobalEntities).collect(view, (failure) => {
-      try {
-        this.onEntityError(failure);
-      } catch {
-        // Reporting a left-out entity must never fail the track call.
-      }
-    });
+    const globals = (this.globals as GlobalEntities).collect(view, (failure) => this.reportEntityFailure(failure));
     if (globals.length === 0) return additions;
     return { ...additions, entities: additions.entities.length === 0 ? globals : [...additions.entities, ...globals] };
   }

@@ -166,6 +166,33 @@ describe('global entities at the collector', () => {
   });
 });
 
+describe('global entities past maxEventBytes', () => {
+  it('an event, billing included, that global entities would make too large is sent without them, and told', async () => {
+    const failures: GlobalEntityFailure[] = [];
+    const emitter = new Emitter({ collectorUrl: collector.endpoint, lingerMs: 0, maxEventBytes: 4_000 });
+    emitters.push(emitter);
+    const tracker = new Tracker({
+      appId: 'globals',
+      emitter,
+      entities: [tenant('small'), () => ({ schema: CART, data: { items: 1, coupon: 'x'.repeat(5_000) } })],
+      onEntityError: (failure) => failures.push(failure),
+    });
+    const own = { schema: CART, data: { items: 2 } };
+    const custom = tracker.trackSelfDescribingEvent(
+      { schema: CHECKOUT, data: { orderId: 'o-1', total: 1 } },
+      { entities: [own] },
+    ).eid;
+    const billing = tracker.trackBillingEvent(BILL).eid;
+    const events = await delivered(emitter, 2);
+    expect((events.get(custom) as GoodEvent).contexts).toEqual([own]);
+    expect((events.get(billing) as GoodEvent).contexts.map((c) => c.schema)).toEqual([BILLABLE_USAGE]);
+    expect(failures.map(({ path, lane, error }) => [path, lane, (error as Error).name])).toEqual([
+      ['entities', 'custom', 'EventTooLargeError'],
+      ['entities', 'billing', 'EventTooLargeError'],
+    ]);
+  });
+});
+
 describe('the entities option, checked at construction', () => {
   const sink = { enqueue: () => undefined };
   const refused = (entities: unknown): InvalidOptionError => {
