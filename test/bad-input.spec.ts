@@ -456,6 +456,50 @@ const rows: Row[] = [
       'Invalid event field "entities[0].schema": iglu:com.acme/refund/jsonschema/1-0-0 is not in the local schemas (validate.schemas: test/fixtures/iglu)',
   },
   {
+    input: '`new Tracker({ entities: [42] })`',
+    run: () => new Tracker({ appId: 'bad-input', emitter, entities: [42 as never] }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "entities[0]": must be an entity {schema, data}, a generator function or {entity, accept?, reject?, filter?}, got number',
+  },
+  {
+    input: '`entities: [{ schema }]` (a static entity without data)',
+    run: () => new Tracker({ appId: 'bad-input', emitter, entities: [{ schema: CHECKOUT } as never] }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "entities[0].data": is required: a plain object',
+  },
+  {
+    input: "`entities: [{ entity, accept: ['iglu:*.acme/*/jsonschema/1-*-*'] }]`",
+    run: () =>
+      new Tracker({
+        appId: 'bad-input',
+        emitter,
+        entities: [{ entity: () => undefined, accept: ['iglu:*.acme/*/jsonschema/1-*-*'] }],
+      }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "entities[0].accept[0]": needs a vendor of at least two parts, the first two not "*" in "iglu:*.acme/*/jsonschema/1-*-*"',
+  },
+  {
+    input: "`entities: [{ entity, reject: ['iglu:com.acme/*/jsonschema/1-*'] }]`",
+    run: () =>
+      new Tracker({
+        appId: 'bad-input',
+        emitter,
+        entities: [{ entity: () => undefined, reject: ['iglu:com.acme/*/jsonschema/1-*'] }],
+      }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "entities[0].reject[0]": has a version that is not M-R-A (numbers or *, the model from 1) in "iglu:com.acme/*/jsonschema/1-*"',
+  },
+  {
+    input: '`entities: [{ entity, filter: true }]`',
+    run: () =>
+      new Tracker({ appId: 'bad-input', emitter, entities: [{ entity: () => undefined, filter: true as never }] }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "entities[0].filter": must be a function of the event, got boolean',
+  },
+  {
     input: "`collectorUrl: '/tp2'`",
     run: () => emitterWith({ collectorUrl: '/tp2' }),
     error: InvalidCollectorUrlError,
@@ -573,6 +617,12 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     error: InvalidOptionError,
     message:
       'Invalid Snowplow option "validate.schemas": must be a local Iglu folder (schemas/VENDOR/NAME/jsonschema/M-R-A under it), or a non-empty list of them',
+  },
+  {
+    input: "`requestEntity: 'yes'`",
+    options: { requestEntity: 'yes' },
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "requestEntity": must be true or false, got string',
   },
   {
     input: '`shutdownTimeoutMs: -1`',

@@ -31,6 +31,13 @@ export type { SchemaTypesOptions } from '../schema-types/schema-types';
 export type { StructEvent } from '../tracker/struct-event';
 export type { PageView } from '../tracker/page-view-event';
 export type { Subject } from '../tracker/subject';
+export type {
+  ConditionalEntity,
+  EntityGenerator,
+  GlobalEntity,
+  GlobalEntityEvent,
+  GlobalEntityFailure,
+} from '../tracker/global-entities';
 export type { EventLane } from '../tracker/event';
 export type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 export type { CommitOutcome, EnqueueOptions, EventKind, EventSink, TrackedPayload } from '../tracker/payload';

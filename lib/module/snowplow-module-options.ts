@@ -3,6 +3,7 @@ import type { AxiosRequestConfig } from 'axios';
 import { EmitterOptions } from '../emitter/emitter-options';
 import { InvalidOptionError } from '../errors';
 import { MetricsOptions } from '../metrics';
+import type { GlobalEntity } from '../tracker/global-entities';
 import { TrackerOptions } from '../tracker/tracker';
 import { describeType } from '../utils';
 import { checkInteger, checkMethods } from '../validation';
@@ -78,6 +79,22 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
    * ajv-formats. See `TrackerOptions.validate`.
    */
   validate?: TrackerOptions['validate'];
+  /**
+   * Global entities for every event of the tracker (see `TrackerOptions.entities`): static
+   * entities, generators `(event) => entity | entity[] | undefined` and conditional entries
+   * `{ entity, accept?, reject?, filter? }`. A generator or filter that throws, or an invalid
+   * generated entity, is left out (the event is still sent), counted in
+   * `snowplow_track_errors_total{source="entities"}` and logged at most once per 10 s.
+   */
+  entities?: readonly GlobalEntity[];
+  /**
+   * `true` adds the built-in `iglu:dev.nestjs-snowplow/request/jsonschema/1-0-0` entity to every
+   * event tracked inside a request, after the `entities`: Nest's context `type`, the request's
+   * `correlationId` (when it has one of at most 1,024 characters) and, when the optional
+   * `@opentelemetry/api` is installed and a span is active, its `traceId` and `spanId`. Its schema
+   * is in the package's `iglu/` folder: add it to your Iglu registry. Default `false`.
+   */
+  requestEntity?: boolean;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -124,6 +141,8 @@ const OPTION_OWNERS: Record<keyof SnowplowModuleOptions, Owner> = {
   correlationIdMaxLength: 'module',
   enrich: 'module',
   subject: 'module',
+  entities: 'tracker',
+  requestEntity: 'module',
 };
 
 /** The module's options, checked and split by the part that takes them. */
@@ -140,6 +159,7 @@ export interface ModuleParts {
   correlationIdMaxLength: number;
   enrich?: SnowplowModuleOptions['enrich'];
   subject?: RequestSubjectSource;
+  requestEntity: boolean;
 }
 
 /**
@@ -168,6 +188,9 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
   }
   checkMethods('enrich', enrich, []);
   checkMethods('subject', subject, []);
+  if (options.requestEntity !== undefined && typeof options.requestEntity !== 'boolean') {
+    throw new InvalidOptionError('requestEntity', `must be true or false, got ${describeType(options.requestEntity)}`);
+  }
   return {
     emitter: parts.emitter as ModuleParts['emitter'],
     tracker: parts.tracker as ModuleParts['tracker'],
@@ -190,6 +213,7 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
     ),
     enrich,
     subject,
+    requestEntity: options.requestEntity ?? false,
   };
 }
 

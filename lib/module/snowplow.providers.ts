@@ -5,9 +5,11 @@ import { Axios, AxiosInstance } from 'axios';
 import { Emitter } from '../emitter/emitter';
 import { SnowplowEmitter } from '../emitter/snowplow-emitter';
 import { EmitterMetrics } from '../metrics';
-import { Tracker } from '../tracker/tracker';
+import type { GlobalEntity } from '../tracker/global-entities';
+import { Tracker, TrackerOptions } from '../tracker/tracker';
 import { currentRequestContext } from './request-context';
 import { RequestContextInterceptor } from './request-context.interceptor';
+import { entityErrorReporter, requestEntity } from './request-entity';
 import { requestSubject } from './request-subject';
 import { ModuleParts, SnowplowModuleOptions, splitModuleOptions } from './snowplow-module-options';
 import { SNOWPLOW_MODULE_OPTIONS } from './snowplow.module-definition';
@@ -25,6 +27,14 @@ export { SNOWPLOW_LOG_CONTEXT } from './snowplow.tokens';
 
 /** The correlation id of the request the caller runs for: what the core tracker bills under by default. */
 const requestCorrelationId = (): string | undefined => currentRequestContext()?.correlationId;
+
+/** The tracker's `entities`: the module's, then the built-in request entity when asked for. */
+function globalEntities(parts: ModuleParts): Pick<TrackerOptions, 'entities'> {
+  if (!parts.requestEntity) return parts.tracker.entities === undefined ? {} : { entities: parts.tracker.entities };
+  // Not an array: the tracker refuses it, naming `entities`.
+  const own = parts.tracker.entities;
+  return { entities: Array.isArray(own) ? [...(own as GlobalEntity[]), requestEntity()] : (own ?? [requestEntity()]) };
+}
 
 /**
  * The module's providers: factories over the core objects. The options are checked once, the
@@ -69,6 +79,8 @@ export const snowplowProviders: Provider[] = [
         emitter,
         defaultCorrelationId: requestCorrelationId,
         ...(parts.subject ? { contextSubject: requestSubject(parts.subject, trackErrors) } : {}),
+        ...globalEntities(parts),
+        onEntityError: entityErrorReporter(trackErrors),
       }),
     inject: [SNOWPLOW_MODULE_PARTS, SNOWPLOW_EMITTER, SNOWPLOW_TRACK_ERRORS],
   },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidEventError, InvalidOptionError, SnowplowError } from '../errors';
+import { EventTooLargeError, InvalidEventError, InvalidOptionError, SnowplowError } from '../errors';
 import { TRACKER_VERSION } from '../version';
 import {
   BillingEventFields,
@@ -11,6 +11,13 @@ import {
 } from './billing-event';
 import { customEvent, customEventData } from './custom-event';
 import { EventAdditions, EventData, EventLane, TrackerEvent, toPayload } from './event';
+import {
+  defaultEntityErrorLog,
+  EntityEventView,
+  GlobalEntities,
+  GlobalEntity,
+  GlobalEntityFailure,
+} from './global-entities';
 import { PageView, pageViewData } from './page-view-event';
 import {
   bodyBytes,
@@ -68,6 +75,22 @@ export interface TrackerOptions {
    * `SchemaValidationError` naming the JSON path instead of queueing a wrong event.
    */
   validate?: ValidateOptions;
+  /**
+   * Global entities: attached (`cx`) to every event they apply to, after the event's own
+   * `options.entities` (and, for billing, after `billable_usage`). Each entry is a static entity,
+   * a generator `(event) => entity | entity[] | undefined` called at track time, or
+   * `{ entity, accept?, reject?, filter? }` (see `ConditionalEntity`). Checked here: an
+   * `InvalidOptionError` names the entry, e.g. `entities[2].accept[0]`. A generator or filter that
+   * throws, or a generated entity that is invalid, never fails the track call: the event is sent
+   * without it and the failure goes to `onEntityError`.
+   */
+  entities?: readonly GlobalEntity[];
+  /**
+   * Told of every global entity left out of an event (see `entities`). Must not throw. Default: a
+   * console warning at most once per 10 s. The Nest module counts them in
+   * `snowplow_track_errors_total{source="entities"}` and logs them.
+   */
+  onEntityError?: (failure: GlobalEntityFailure) => void;
 }
 
 /**
@@ -145,7 +168,13 @@ export class Tracker<S extends object = AnySchemas> {
   private readonly contextSubject: (() => Subject | undefined) | undefined;
   /** Strict mode's checker (the `validate` option); `undefined` when off. */
   private readonly validator: SchemaValidator | undefined;
-  /** No subject of any kind, no strict mode: an event tracked without options is what its type alone makes it. */
+  /** The `entities` option, or `undefined` when it has none. */
+  private readonly globals: GlobalEntities | undefined;
+  private readonly onEntityError: (failure: GlobalEntityFailure) => void;
+  /**
+   * No subject of any kind, no global entities and no strict mode: an event tracked without
+   * options is what its type alone makes it.
+   */
   private readonly plain: boolean;
 
   constructor(options: TrackerOptions) {
@@ -168,7 +197,16 @@ export class Tracker<S extends object = AnySchemas> {
     }
     this.contextSubject = options.contextSubject;
     this.validator = schemaValidator(options.validate);
-    this.plain = this.subject === undefined && this.contextSubject === undefined && this.validator === undefined;
+    this.globals = GlobalEntities.of(options.entities);
+    if (options.onEntityError !== undefined && typeof options.onEntityError !== 'function') {
+      throw new InvalidOptionError('onEntityError', 'must be a function');
+    }
+    this.onEntityError = options.onEntityError ?? defaultEntityErrorLog();
+    this.plain =
+      this.subject === undefined &&
+      this.contextSubject === undefined &&
+      this.validator === undefined &&
+      this.globals === undefined;
     this.writer = new PayloadWriter({
       appId,
       namespace: optionalText('namespace', options.namespace, DEFAULT_NAMESPACE),
@@ -240,7 +278,7 @@ export class Tracker<S extends object = AnySchemas> {
     optional: BillingEventOptionalInput | undefined,
     options?: BillingTrackOptions<S>,
   ): BillingTrackResult {
-    const additions = checkTrackOptions(options, this.baseSubject(), ['whenNotCommitted']) ?? NO_ADDITIONS;
+    let additions = checkTrackOptions(options, this.baseSubject(), ['whenNotCommitted']) ?? NO_ADDITIONS;
     const whenNotCommitted = options?.whenNotCommitted;
     if (whenNotCommitted !== undefined && whenNotCommitted !== 'throw' && whenNotCommitted !== 'hold') {
       throw new InvalidEventError('options.whenNotCommitted', "must be 'throw' or 'hold'");
@@ -249,7 +287,24 @@ export class Tracker<S extends object = AnySchemas> {
     const eventId = randomUUID();
     const eid = randomUUID();
     const billing = buildBillingEvent(required, optional, eventId, dtm, this.defaultCorrelationId);
-    let payload = this.billingPayload(billing, eventId, eid, dtm, additions);
+    let payload: TrackedPayload;
+    if (this.globals === undefined) {
+      payload = this.billingPayload(billing, eventId, eid, dtm, additions);
+    } else {
+      const view = new EntityEventView(
+        'billing',
+        eid,
+        { type: 'se', category: billing.category, action: billing.eventType },
+        billing.entity,
+      );
+      const own = additions;
+      additions = this.withGlobals(own, view);
+      payload = this.billingPayload(billing, eventId, eid, dtm, additions);
+      if (additions !== own && this.tooLargeWithGlobals(payload, 'billing')) {
+        additions = own;
+        payload = this.billingPayload(billing, eventId, eid, dtm, own);
+      }
+    }
     let droppedCorrelationId: number | undefined;
     const maxEventBytes = this.sink.maxEventBytes;
     if (billing.correlationIdLength !== undefined && maxEventBytes !== undefined) {
@@ -363,15 +418,49 @@ export class Tracker<S extends object = AnySchemas> {
 
   /** Builds the event of `data` with what the options added, and hands it to the sink. */
   private emitEvent(lane: EventLane, data: EventData, additions: EventAdditions | undefined): TrackResult {
-    const event: TrackerEvent = {
-      ...(additions ?? NO_ADDITIONS),
-      lane,
-      eid: flat(randomUUID()),
-      trackedAt: Date.now(),
-      data,
-    };
+    const eid = flat(randomUUID());
+    const own = additions ?? NO_ADDITIONS;
+    if (this.globals === undefined) {
+      const event: TrackerEvent = { ...own, lane, eid, trackedAt: Date.now(), data };
+      if (this.validator !== undefined) this.validator.check(event);
+      return this.emit(toPayload(this.writer, event));
+    }
+    const added = this.withGlobals(own, new EntityEventView(lane, eid, data));
+    const event: TrackerEvent = { ...added, lane, eid, trackedAt: Date.now(), data };
     if (this.validator !== undefined) this.validator.check(event);
-    return this.emit(toPayload(this.writer, event));
+    let payload = toPayload(this.writer, event);
+    if (added !== own && this.tooLargeWithGlobals(payload, lane)) {
+      payload = toPayload(this.writer, { ...event, entities: own.entities });
+    }
+    return this.emit(payload);
+  }
+
+  /**
+   * Whether `payload`, with global entities, is over the sink's `maxEventBytes`: the event is then
+   * sent without them (told to `onEntityError`), so that global entities never make a track call fail.
+   */
+  private tooLargeWithGlobals(payload: TrackedPayload, lane: EventLane): boolean {
+    const max = this.sink.maxEventBytes;
+    if (max === undefined) return false;
+    const bytes = bodyBytes(payload.json);
+    if (bytes <= max) return false;
+    this.reportEntityFailure({ path: 'entities', error: new EventTooLargeError(bytes, max), lane });
+    return true;
+  }
+
+  private reportEntityFailure(failure: GlobalEntityFailure): void {
+    try {
+      this.onEntityError(failure);
+    } catch {
+      // Reporting a left-out entity must never fail the track call.
+    }
+  }
+
+  /** `additions` with the global entities `view` gets after its own (never throws for them). */
+  private withGlobals(additions: EventAdditions, view: EntityEventView): EventAdditions {
+    const globals = (this.globals as GlobalEntities).collect(view, (failure) => this.reportEntityFailure(failure));
+    if (globals.length === 0) return additions;
+    return { ...additions, entities: additions.entities.length === 0 ? globals : [...additions.entities, ...globals] };
   }
 }
 

@@ -231,6 +231,8 @@ describe('SnowplowModule', () => {
         enrich: () => ({ region: 'eu' }),
         subject: () => ({ lang: 'en' }),
         validate: { schemas: FIXTURE_IGLU_DIR },
+        entities: [{ schema: 'iglu:dev.nestjs-snowplow/request/jsonschema/1-0-0', data: { type: 'static' } }],
+        requestEntity: true,
       };
       const app = await createApp({ imports: [SnowplowModule.forRoot(all)] });
       const tracker = app.get(TrackerService);

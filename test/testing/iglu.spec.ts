@@ -89,6 +89,7 @@ describe('built-in registry', () => {
       CONTEXTS,
       PAYLOAD_DATA,
       'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0',
+      'iglu:dev.nestjs-snowplow/request/jsonschema/1-0-0',
     ]);
     expect(builtinIgluRegistry()).toBe(registry);
     expect(registry.dirs).toEqual([BUILTIN_IGLU_DIR]);

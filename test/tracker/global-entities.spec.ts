@@ -1,0 +1,284 @@
+// The tracker's `entities` option (global entities): static entities, generators and conditional
+// entries with accept/reject rule sets and filters, sent by a real emitter to the loopback
+// collector, where every payload is decoded and validated against the Snowplow protocol schemas and
+// the test schemas of test/fixtures/iglu (com.acme/tenant and com.acme/cart are entities).
+import { Emitter, GlobalEntityFailure, InvalidOptionError, Tracker, TrackerOptions } from '../../lib/core';
+import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
+import { GoodEvent } from '../../lib/testing/types';
+import { schemaMatchesRule } from '../../lib/tracker/global-entities';
+import { FIXTURE_IGLU_DIR } from '../support/decode';
+
+const CHECKOUT = 'iglu:com.acme/checkout/jsonschema/1-0-0';
+const CART = 'iglu:com.acme/cart/jsonschema/1-0-0';
+const TENANT = 'iglu:com.acme/tenant/jsonschema/1-0-0';
+const BILLABLE_USAGE = 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2';
+const BILL = { category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 3 } as const;
+
+let collector: LocalCollector;
+const emitters: Emitter[] = [];
+
+beforeAll(async () => {
+  collector = await startLocalCollector({ schemaDirs: [FIXTURE_IGLU_DIR] });
+});
+afterAll(() => collector.close());
+beforeEach(() => collector.reset());
+afterEach(async () => {
+  for (const emitter of emitters.splice(0)) await emitter.stop();
+});
+
+function trackerOf(options: Partial<TrackerOptions> = {}): { tracker: Tracker; emitter: Emitter } {
+  const emitter = new Emitter({ collectorUrl: collector.endpoint, lingerMs: 0 });
+  emitters.push(emitter);
+  return { tracker: new Tracker({ appId: 'globals', emitter, ...options }), emitter };
+}
+
+/** Sends what is queued, then the valid events as `GET /micro/good` gives them, by eid; fails on any invalid one. */
+async function delivered(emitter: Emitter, count: number): Promise<Map<string, GoodEvent>> {
+  expect((await emitter.drain(20_000)).drained).toBe(true);
+  expect(collector.bad()).toEqual([]);
+  const response = await fetch(`${collector.url}/micro/good`);
+  const good = (await response.json()) as GoodEvent[];
+  expect(good).toHaveLength(count);
+  return new Map(good.map((event) => [event.eid as string, event]));
+}
+
+const tenant = (name: string) => ({ schema: TENANT, data: { tenant: name } });
+
+describe('global entities at the collector', () => {
+  it('static entities and generators follow the event’s own entities, on every event type, billable_usage first', async () => {
+    const seen: string[] = [];
+    const { tracker, emitter } = trackerOf({
+      entities: [
+        tenant('static'),
+        (event) => {
+          seen.push(`${event.eventType} ${event.lane} ${event.schema ?? '-'}`);
+          return [{ schema: CART, data: { items: seen.length } }];
+        },
+      ],
+    });
+    const ids = [
+      tracker.trackEvent('signup').eid,
+      tracker.trackSelfDescribingEvent(
+        { schema: CHECKOUT, data: { orderId: 'o-1', total: 1 } },
+        { entities: [{ schema: CART, data: { items: 0 } }] },
+      ).eid,
+      tracker.trackStructEvent({ category: 'shop', action: 'view' }).eid,
+      tracker.trackPageView({ url: 'https://example.com/' }).eid,
+      tracker.trackBillingEvent(BILL).eid,
+    ];
+    const events = await delivered(emitter, 5);
+    const schemas = ids.map((eid) => (events.get(eid) as GoodEvent).contexts.map((c) => c.schema));
+    expect(schemas).toEqual([
+      [TENANT, CART],
+      [CART, TENANT, CART],
+      [TENANT, CART],
+      [TENANT, CART],
+      [BILLABLE_USAGE, TENANT, CART],
+    ]);
+    expect((events.get(ids[1]) as GoodEvent).contexts).toEqual([
+      { schema: CART, data: { items: 0 } },
+      { schema: TENANT, data: { tenant: 'static' } },
+      { schema: CART, data: { items: 2 } },
+    ]);
+    expect(seen).toEqual([
+      'ue custom iglu:com.gitlab/custom_event/jsonschema/1-0-0',
+      `ue custom ${CHECKOUT}`,
+      'se custom -',
+      'pv custom -',
+      `se billing ${BILLABLE_USAGE}`,
+    ]);
+  });
+
+  it('accept, reject and filter choose the events, matched on the event schema (billing as billable_usage)', async () => {
+    const { tracker, emitter } = trackerOf({
+      entities: [
+        { entity: tenant('acme-any'), accept: ['iglu:com.acme/*/jsonschema/1-*-*'] },
+        {
+          entity: tenant('gitlab-not-billing'),
+          accept: ['iglu:com.gitlab/*/jsonschema/*-*-*'],
+          reject: ['iglu:com.gitlab/billable_usage/jsonschema/1-*-*'],
+        },
+        { entity: tenant('not-acme'), reject: ['iglu:com.acme/*/jsonschema/*-*-*'] },
+        { entity: () => tenant('billing'), accept: ['iglu:com.gitlab/billable_usage/jsonschema/1-0-*'] },
+        { entity: tenant('acme-2'), accept: ['iglu:com.acme/*/jsonschema/2-*-*'] },
+        { entity: tenant('struct-buy'), filter: (event) => event.eventType === 'se' && event.data.action === 'buy' },
+        { entity: tenant('big-orders'), accept: [CHECKOUT], filter: (event) => (event.data.total as number) > 100 },
+      ],
+    });
+    const ids = {
+      small: tracker.trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o-1', total: 5 } }).eid,
+      big: tracker.trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o-2', total: 500 } }).eid,
+      custom: tracker.trackEvent('signup').eid,
+      billing: tracker.trackBillingEvent(BILL).eid,
+      buy: tracker.trackStructEvent({ category: 'shop', action: 'buy' }).eid,
+      view: tracker.trackPageView({ url: 'https://example.com/' }).eid,
+    };
+    const events = await delivered(emitter, 6);
+    const tenants = Object.fromEntries(
+      Object.entries(ids).map(([key, eid]) => [
+        key,
+        (events.get(eid) as GoodEvent).contexts
+          .filter((c) => c.schema === TENANT)
+          .map((c) => (c.data as { tenant: string }).tenant),
+      ]),
+    );
+    expect(tenants).toEqual({
+      small: ['acme-any'],
+      big: ['acme-any', 'big-orders'],
+      custom: ['gitlab-not-billing', 'not-acme'],
+      billing: ['not-acme', 'billing'],
+      // No schema: no accept rule matches, a reject-only rule set lets them through.
+      buy: ['not-acme', 'struct-buy'],
+      view: ['not-acme'],
+    });
+  });
+
+  it('a throwing generator or filter, or an invalid generated entity, is left out and reported; the event is sent', async () => {
+    const failures: GlobalEntityFailure[] = [];
+    const { tracker, emitter } = trackerOf({
+      entities: [
+        () => {
+          throw new Error('generator down');
+        },
+        { entity: tenant('filtered'), filter: () => JSON.parse('{') as boolean },
+        () => [{ schema: TENANT } as never, tenant('kept')],
+        () => ({ schema: 'not-a-uri', data: {} }) as never,
+        tenant('static'),
+      ],
+      onEntityError: (failure) => failures.push(failure),
+    });
+    const custom = tracker.trackEvent('signup').eid;
+    const billing = tracker.trackBillingEvent(BILL).eid;
+    const events = await delivered(emitter, 2);
+    expect((events.get(custom) as GoodEvent).contexts).toEqual([tenant('kept'), tenant('static')]);
+    expect((events.get(billing) as GoodEvent).contexts.map((c) => c.schema)).toEqual([BILLABLE_USAGE, TENANT, TENANT]);
+    const summary = failures.map(({ path, lane, error }) => [path, lane, (error as Error).message]);
+    expect(summary).toEqual([
+      ['entities[0]', 'custom', 'generator down'],
+      ['entities[1].filter', 'custom', expect.stringContaining('JSON')],
+      ['entities[2][0]', 'custom', expect.stringContaining('"entities[2][0].data"')],
+      ['entities[3]', 'custom', expect.stringContaining('"entities[3].schema"')],
+      ['entities[0]', 'billing', 'generator down'],
+      ['entities[1].filter', 'billing', expect.stringContaining('JSON')],
+      ['entities[2][0]', 'billing', expect.stringContaining('"entities[2][0].data"')],
+      ['entities[3]', 'billing', expect.stringContaining('"entities[3].schema"')],
+    ]);
+  });
+});
+
+describe('global entities past maxEventBytes', () => {
+  it('an event, billing included, that global entities would make too large is sent without them, and told', async () => {
+    const failures: GlobalEntityFailure[] = [];
+    const emitter = new Emitter({ collectorUrl: collector.endpoint, lingerMs: 0, maxEventBytes: 4_000 });
+    emitters.push(emitter);
+    const tracker = new Tracker({
+      appId: 'globals',
+      emitter,
+      entities: [tenant('small'), () => ({ schema: CART, data: { items: 1, coupon: 'x'.repeat(5_000) } })],
+      onEntityError: (failure) => failures.push(failure),
+    });
+    const own = { schema: CART, data: { items: 2 } };
+    const custom = tracker.trackSelfDescribingEvent(
+      { schema: CHECKOUT, data: { orderId: 'o-1', total: 1 } },
+      { entities: [own] },
+    ).eid;
+    const billing = tracker.trackBillingEvent(BILL).eid;
+    const events = await delivered(emitter, 2);
+    expect((events.get(custom) as GoodEvent).contexts).toEqual([own]);
+    expect((events.get(billing) as GoodEvent).contexts.map((c) => c.schema)).toEqual([BILLABLE_USAGE]);
+    expect(failures.map(({ path, lane, error }) => [path, lane, (error as Error).name])).toEqual([
+      ['entities', 'custom', 'EventTooLargeError'],
+      ['entities', 'billing', 'EventTooLargeError'],
+    ]);
+  });
+});
+
+describe('the entities option, checked at construction', () => {
+  const sink = { enqueue: () => undefined };
+  const refused = (entities: unknown): InvalidOptionError => {
+    try {
+      new Tracker({ appId: 'globals', emitter: sink, entities: entities as never });
+    } catch (err) {
+      expect(err).toBeInstanceOf(InvalidOptionError);
+      return err as InvalidOptionError;
+    }
+    throw new Error('the tracker accepted the option');
+  };
+
+  it.each([
+    [tenant('x'), 'entities', 'must be an array'],
+    [[tenant('x'), 42], 'entities[1]', 'must be an entity {schema, data}, a generator function or {entity'],
+    [[{ schema: 'iglu:com.acme/tenant/jsonschema/1.0.0', data: {} }], 'entities[0].schema', 'must be an Iglu URI'],
+    [[{ schema: TENANT }], 'entities[0].data', 'is required'],
+    [[{ entity: tenant('x'), accept: 'iglu:com.acme/*/jsonschema/1-*-*' }], 'entities[0].accept', 'non-empty array'],
+    [[{ entity: tenant('x'), reject: [] }], 'entities[0].reject', 'non-empty array'],
+    [
+      [tenant('x'), { entity: tenant('x'), accept: [CHECKOUT, 'iglu:*.acme/*/jsonschema/1-*-*'] }],
+      'entities[1].accept[1]',
+      'first two not "*"',
+    ],
+    [
+      [{ entity: tenant('x'), accept: ['iglu:com.*/x/jsonschema/1-0-0'] }],
+      'entities[0].accept[0]',
+      'first two not "*"',
+    ],
+    [[{ entity: tenant('x'), accept: ['com.acme/x/jsonschema/1-0-0'] }], 'entities[0].accept[0]', 'missing "iglu:"'],
+    [
+      [{ entity: tenant('x'), accept: ['iglu:com.acme/x/1-0-0'] }],
+      'entities[0].accept[0]',
+      'vendor/name/format/version',
+    ],
+    [[{ entity: tenant('x'), accept: ['iglu:com.acme/x/jsonschema/1-0'] }], 'entities[0].accept[0]', 'not M-R-A'],
+    [[{ entity: tenant('x'), accept: ['iglu:com.acme/x/jsonschema/0-*-*'] }], 'entities[0].accept[0]', 'not M-R-A'],
+    [
+      [{ entity: tenant('x'), accept: ['iglu:com.acme/x y/jsonschema/1-*-*'] }],
+      'entities[0].accept[0]',
+      'invalid name',
+    ],
+    [[{ entity: tenant('x'), accept: ['iglu:com.acme/x/avro/1-*-*'] }], 'entities[0].accept[0]', 'format other than'],
+    [[{ entity: tenant('x'), reject: [7] }], 'entities[0].reject[0]', 'must be a schema rule'],
+    [[{ entity: tenant('x'), filter: true }], 'entities[0].filter', 'must be a function'],
+    [[{ entity: { schema: TENANT, data: [] } }], 'entities[0].entity.data', ''],
+    [[{ entity: tenant('x'), when: () => true }], 'entities[0].when', 'is not a key'],
+  ])('%j is refused, naming %s', (entities, option, reason) => {
+    const error = refused(entities);
+    expect(error.option).toBe(option);
+    expect(error.message).toContain(reason);
+  });
+
+  it.each([
+    ['iglu:com.acme/*/jsonschema/*-*-*', CHECKOUT, true],
+    ['iglu:com.acme/*/jsonschema/1-*-*', 'iglu:com.acme/checkout/jsonschema/2-0-0', false],
+    ['iglu:com.acme/checkout/jsonschema/1-0-*', 'iglu:com.acme/checkout/jsonschema/1-0-7', true],
+    ['iglu:com.acme/checkout/jsonschema/1-0-*', 'iglu:com.acme/checkout/jsonschema/1-1-0', false],
+    ['iglu:com.acme.*/x/*/1-0-0', 'iglu:com.acme.shop/x/jsonschema/1-0-0', true],
+    // A wildcard vendor part stands for exactly one part.
+    ['iglu:com.acme.*/x/*/1-0-0', 'iglu:com.acme/x/jsonschema/1-0-0', false],
+    ['iglu:com.acme.*/x/*/1-0-0', 'iglu:com.acme.a.b/x/jsonschema/1-0-0', false],
+    ['iglu:com.acme/a_b-c/jsonschema/10-2-*', 'iglu:com.acme/a_b-c/jsonschema/10-2-3', true],
+    ['iglu:com.acme/*/jsonschema/*-*-*', 'iglu:com.acmex/checkout/jsonschema/1-0-0', false],
+    ['iglu:com.gitlab/*/jsonschema/*-*-*', 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2', true],
+  ])('the rule %s matches %s: %s', (rule, schema, matches) => {
+    expect(schemaMatchesRule(rule, schema)).toBe(matches);
+  });
+
+  it('without onEntityError, a failure is warned about on the console at most once per 10 s', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const { tracker, emitter } = trackerOf({
+        entities: [
+          () => {
+            throw new TypeError('no tenant');
+          },
+        ],
+      });
+      for (let i = 0; i < 3; i++) tracker.trackEvent('signup');
+      await delivered(emitter, 3);
+      expect(warn.mock.calls).toEqual([
+        ['nestjs-snowplow: global entity entities[0] threw TypeError: no tenant; the event was sent without it'],
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
