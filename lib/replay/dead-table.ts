@@ -3,6 +3,7 @@ import { outboxNames, PostgresOutboxNames } from '../storage/postgres-sql';
 
 /** What `requeueDeadLetterTable` runs its one statement through: a `pg.Pool`, a `pg.Client`, anything with `query`. */
 export interface DeadTableQueryable {
+  /** Runs one statement with `$n` parameters and resolves with its rows (as `pg` does). */
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
