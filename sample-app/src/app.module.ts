@@ -21,6 +21,10 @@ function snowplowOptions({ snowplow }: AppConfig): SnowplowModuleOptions {
     // Billing events tracked during a request carry its X-Request-Id (or X-Correlation-Id) as
     // correlation_id (the default correlationIdHeaders); custom events get it as a prop.
     enrich: ({ correlationId }) => (correlationId === undefined ? {} : { request_id: correlationId }),
+    // Every event tracked inside an HTTP request gets the end user's IP address (request.ip, which
+    // honours Express's `trust proxy`) and User-Agent as its subject. Unset, nothing from the
+    // request would be sent: personal data goes out only when the app says so here.
+    subject: ({ request }) => ({ ip: request?.ip, ua: request?.headers?.['user-agent'] }),
     // Metrics go to prom-client's default registry, which PrometheusModule serves on /metrics.
   };
 }

@@ -1,11 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { formatEventLine, LocalCollector, startLocalCollector } from 'nestjs-snowplow/testing';
 import { EmbeddedCollectorConfig } from './config';
+import { SAMPLE_IGLU_DIR } from './schemas';
 
 /**
  * Starts the local collector of `nestjs-snowplow/testing` in this process, like Snowplow Micro:
- * it validates every event against the Iglu schemas, logs it on one line, and serves what it
- * received on /micro/good, /micro/bad and /micro/all.
+ * it validates every event against the Iglu schemas (the library's and the sample's own, in
+ * sample-app/iglu), logs it on one line, and serves what it received on /micro/good, /micro/bad
+ * and /micro/all.
  */
 export async function startEmbeddedCollector({ port, host }: EmbeddedCollectorConfig): Promise<LocalCollector> {
   const logger = new Logger('LocalCollector');
@@ -13,6 +15,9 @@ export async function startEmbeddedCollector({ port, host }: EmbeddedCollectorCo
     return await startLocalCollector({
       port,
       host,
+      // The sample's own schemas, beside the built-in ones (Snowplow's protocol, custom_event,
+      // billable_usage): without them its com.example events would be bad events.
+      schemaDirs: [SAMPLE_IGLU_DIR],
       onEvent: (record) => {
         const line = formatEventLine(record);
         if (record.kind === 'good') logger.log(line);

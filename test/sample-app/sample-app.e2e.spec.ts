@@ -6,7 +6,8 @@ import { EmitterService } from '../../lib';
 import { GoodEvent, LocalCollector, startLocalCollector } from '../../lib/testing';
 import { AppModule } from '../../sample-app/src/app.module';
 import { AppConfig } from '../../sample-app/src/config';
-import { FinishedJob, Job } from '../../sample-app/src/jobs/job';
+import { FinishedJob, Job, RatedJob } from '../../sample-app/src/jobs/job';
+import { SAMPLE_IGLU_DIR } from '../../sample-app/src/schemas';
 import { waitFor } from '../support/wait-for';
 
 const APP_ID = 'sample-e2e';
@@ -26,7 +27,8 @@ describe('sample app (AppModule) against a local collector', () => {
 
   beforeAll(async () => {
     register.clear();
-    collector = await startLocalCollector({ port: 0 });
+    // The sample's own schemas, as its embedded collector has them.
+    collector = await startLocalCollector({ port: 0, schemaDirs: [SAMPLE_IGLU_DIR] });
     // The environment a deployment would set; the config reads nothing else.
     const config = AppConfig.fromEnv({
       SNOWPLOW_COLLECTOR_URL: collector.endpoint,
@@ -165,6 +167,41 @@ describe('sample app (AppModule) against a local collector', () => {
 
     const before = (await settledEvents()).length;
     await http().post('/jobs/404404/explain').set('X-Request-Id', 'req-explain-2').expect(404);
+    expect((await settledEvents()).length).toBe(before);
+  });
+
+  it('POST /jobs/:id/rate tracks com.example/job_rated with the job entity and the request subject', async () => {
+    const job = await createJob({ projectId: 12, namespaceId: 3, name: 'rated' });
+    await http().post(`/jobs/${job.id}/finish`).send({ minutes: 3.5 }).expect(200);
+    const { body } = await http()
+      .post(`/jobs/${job.id}/rate`)
+      .set('User-Agent', 'Mozilla/5.0 (sample e2e)')
+      .send({ rating: 4, comment: 'fast' })
+      .expect(200);
+    const rated = body as RatedJob;
+    expect(rated).toEqual({ jobId: job.id, rating: 4, eid: expect.any(String) });
+
+    // Validated against sample-app/iglu by the collector (afterEach: no bad event).
+    const event = await eventArrived((e) => e.eid === rated.eid);
+    expect(event.eventType).toBe('ue');
+    expect(event.schema).toBe('iglu:com.example/job_rated/jsonschema/1-0-0');
+    expect(event.data).toEqual({ rating: 4, comment: 'fast' });
+    expect(event.contexts).toEqual([
+      {
+        schema: 'iglu:com.example/job/jsonschema/1-0-0',
+        data: { job_id: job.id, project_id: 12, status: 'finished', minutes: 3.5 },
+      },
+    ]);
+    // The module's subject option: the request's User-Agent replaces the library's, and its IP
+    // address is sent (supertest connects over loopback).
+    expect(event.raw.ua).toBe('Mozilla/5.0 (sample e2e)');
+    expect(event.raw.ip).toMatch(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
+    expect(event.raw.tv).toMatch(/^nestjs-snowplow-/);
+
+    // A rating the schema would refuse is a 400, and an unknown job a 404: neither is tracked.
+    const before = (await settledEvents()).length;
+    await http().post(`/jobs/${job.id}/rate`).send({ rating: 6 }).expect(400);
+    await http().post('/jobs/404404/rate').send({ rating: 5 }).expect(404);
     expect((await settledEvents()).length).toBe(before);
   });
 

@@ -195,6 +195,46 @@ describe('the sample app as started by npm start', () => {
     expect(app.text).toContain('closed; it received 4 good and 0 bad events');
   });
 
+  it("the walk-through's rating: an event of the sample's own schema, validated by the embedded collector", async () => {
+    const app = start(FREE_PORTS);
+    const appUrl = await app.appUrl();
+    const [, collectorUrl] = await app.waitForOutput(/embedded local collector at (http:\/\/\S+)/);
+
+    const created = await postJson(`${appUrl}/jobs`, { projectId: 42, name: 'build' });
+    const id = created.body.id as string;
+    const rated = await postJson(
+      `${appUrl}/jobs/${id}/rate`,
+      { rating: 5, comment: 'fast' },
+      { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64)' },
+    );
+    expect(rated).toEqual({ status: 200, body: { jobId: id, rating: 5, eid: expect.any(String) } });
+
+    // The built app finds sample-app/iglu from dist/: the event is good, not bad.
+    const good = await waitFor(
+      async () => {
+        const events = (await getJson(`${collectorUrl}/micro/good`)) as GoodEvent[];
+        return events.find((event) => event.eid === rated.body.eid);
+      },
+      { timeoutMs: 15_000, what: 'job_rated on /micro/good' },
+    );
+    expect(good).toMatchObject({
+      eventType: 'ue',
+      name: 'job_rated',
+      schema: 'iglu:com.example/job_rated/jsonschema/1-0-0',
+      data: { rating: 5, comment: 'fast' },
+      contexts: [
+        {
+          schema: 'iglu:com.example/job/jsonschema/1-0-0',
+          data: { job_id: id, project_id: 42, status: 'running' },
+        },
+      ],
+      raw: { ua: 'Mozilla/5.0 (X11; Linux x86_64)', ip: expect.stringMatching(/127\.0\.0\.1|::1/) },
+    });
+    await app.waitForOutput(/GOOD ue job_rated eid=\S+ data=\{"rating":5,"comment":"fast"\} contexts=job@1-0-0/);
+    expect(await getJson(`${collectorUrl}/micro/all`)).toEqual({ total: 2, good: 2, bad: 0, dropped: 0 });
+    expect(await app.stop('SIGINT')).toEqual({ code: 0, signal: null });
+  });
+
   it('a wrong variable stops startup with exit code 1 and names it', async () => {
     const app = start({ ...FREE_PORTS, PORT: 'http' });
     expect(await app.exited).toEqual({ code: 1, signal: null });

@@ -52,7 +52,21 @@ export interface Explanation {
   };
 }
 
+/** A `POST /jobs/:id/rate` body: a rating from 1 to 5 and an optional comment. */
+export interface RateJobInput {
+  rating: number;
+  comment?: string;
+}
+
+/** What `POST /jobs/:id/rate` answers: the rating and the id of the `com.example/job_rated` event. */
+export interface RatedJob {
+  jobId: string;
+  rating: number;
+  eid: string;
+}
+
 const MAX_NAME_LENGTH = 100;
+const MAX_COMMENT_LENGTH = 500;
 
 /** Checks a `POST /jobs` body; a wrong one is a 400 naming the field. */
 export function parseCreateJob(body: unknown): CreateJobInput {
@@ -73,6 +87,19 @@ export function parseFinishJob(body: unknown): FinishJobInput {
     throw new BadRequestException('minutes must be a number greater than 0');
   }
   return { minutes };
+}
+
+/** Checks a `POST /jobs/:id/rate` body (what the `com.example/job_rated` schema accepts). */
+export function parseRateJob(body: unknown): RateJobInput {
+  const { rating, comment } = requireObject(body);
+  if (typeof rating !== 'number' || !Number.isInteger(rating) || rating < 1 || rating > 5) {
+    throw new BadRequestException('rating must be an integer from 1 to 5');
+  }
+  if (comment === undefined) return { rating };
+  if (typeof comment !== 'string' || comment.length > MAX_COMMENT_LENGTH) {
+    throw new BadRequestException(`comment must be a string of at most ${MAX_COMMENT_LENGTH} characters`);
+  }
+  return { rating, comment };
 }
 
 function requireObject(body: unknown): Record<string, unknown> {

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpException, Param, Post } from '@nestjs/common';
 import { TrackBillingEvent, TrackEvent } from 'nestjs-snowplow';
-import { Explanation, FinishedJob, Job, parseCreateJob, parseFinishJob } from './job';
+import { Explanation, FinishedJob, Job, parseCreateJob, parseFinishJob, parseRateJob, RatedJob } from './job';
 import { JobsService } from './jobs.service';
 
 /** The part of the HTTP request the `props` functions read. */
@@ -9,8 +9,9 @@ interface JobRequest {
 }
 
 /**
- * Every decorated handler sends one `com.gitlab/custom_event` per call; the event is only queued,
- * so responses never wait for the collector.
+ * Every decorated handler sends one `com.gitlab/custom_event` per call, and `rate` an event of the
+ * sample's own schema (tracked in JobsService); events are only queued, so responses never wait for
+ * the collector.
  */
 @Controller('jobs')
 export class JobsController {
@@ -67,6 +68,16 @@ export class JobsController {
   )
   explain(@Param('id') id: string): Promise<Explanation> {
     return this.jobs.explain(id);
+  }
+
+  /**
+   * A self-describing event of the sample's own schema, `com.example/job_rated`, with the job as
+   * an entity and the request's IP address and User-Agent as its subject (see JobsService.rate).
+   */
+  @Post(':id/rate')
+  @HttpCode(200)
+  rate(@Param('id') id: string, @Body() body: unknown): RatedJob {
+    return this.jobs.rate(id, parseRateJob(body));
   }
 
   /**

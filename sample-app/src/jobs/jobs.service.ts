@@ -1,16 +1,21 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { TrackerService } from 'nestjs-snowplow';
 import { AppConfig } from '../config';
-import { CreateJobInput, Explanation, FinishedJob, FinishJobInput, Job } from './job';
+import { JOB_ENTITY_SCHEMA, JOB_RATED_SCHEMA, JobEntity, SampleSchemas } from '../schemas';
+import { CreateJobInput, Explanation, FinishedJob, FinishJobInput, Job, RatedJob, RateJobInput } from './job';
 
-/** Keeps jobs in memory and sends a billing event for the minutes of every finished job. */
+/**
+ * Keeps jobs in memory, sends a billing event for the minutes of every finished job, and an event
+ * of the sample's own schema for every rating.
+ */
 @Injectable()
 export class JobsService {
   private readonly jobs = new Map<string, Job>();
   private nextId = 1;
 
   constructor(
-    private readonly tracker: TrackerService,
+    // The catalogue type argument makes the compiler check the sample's own events and entities.
+    private readonly tracker: TrackerService<SampleSchemas>,
     private readonly config: AppConfig,
   ) {}
 
@@ -68,6 +73,27 @@ export class JobsService {
     );
     const tokens = summary.split(/\s+/).length * 4;
     return { jobId: job.id, projectId: job.projectId, summary, usage: { tokens, realm: this.config.billing.realm } };
+  }
+
+  /**
+   * Records a user's rating of a job: a self-describing event of the sample's own schema
+   * (`com.example/job_rated`), with the job as an entity (`com.example/job`). The module's
+   * `subject` option adds the request's IP address and User-Agent (see AppModule); nothing here
+   * passes them.
+   */
+  rate(id: string, { rating, comment }: RateJobInput): RatedJob {
+    const job = this.find(id);
+    const entity: JobEntity = {
+      job_id: job.id,
+      project_id: job.projectId,
+      status: job.status,
+      ...(job.minutes === undefined ? {} : { minutes: job.minutes }),
+    };
+    const { eid } = this.tracker.trackSelfDescribingEvent(
+      { schema: JOB_RATED_SCHEMA, data: comment === undefined ? { rating } : { rating, comment } },
+      { entities: [{ schema: JOB_ENTITY_SCHEMA, data: entity }] },
+    );
+    return { jobId: job.id, rating, eid };
   }
 
   cancel(id: string): Job {
