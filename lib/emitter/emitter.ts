@@ -286,6 +286,8 @@ export class Emitter implements SnowplowEmitter {
       remaining: this.queueDepth + this.state.inFlight,
       drained,
     });
+    // A shared store's rows committed a moment ago (a NOTIFY still on its way) are looked for too.
+    if (!this.state.stopped) this.storage.lookAgain?.();
     if (this.isIdle()) return result(true);
     if (this.state.stopped) return result(false);
     this.start();
@@ -348,9 +350,12 @@ export class Emitter implements SnowplowEmitter {
     return { storage, ownsStorage, settlement, losses, log, deadLetters };
   }
 
-  /** Nothing queued or in flight. Held acks are not waited for: their events were delivered. */
+  /**
+   * Nothing queued or in flight, and no rows a shared store may hold that the relay has not looked
+   * for. Held acks are not waited for: their events were delivered.
+   */
   private isIdle(): boolean {
-    return this.queueDepth === 0 && this.state.inFlight === 0;
+    return this.queueDepth === 0 && this.state.inFlight === 0 && !this.storage.mayHaveMore;
   }
 
   /** The send loop. It never rejects: anything unexpected is logged and the loop backs off. */

@@ -162,6 +162,7 @@ export class SendPass {
     let outcome = await this.post(batch);
     if ((outcome.statusCode === 401 || outcome.statusCode === 403) && options.tokenSource && !state.stopped) {
       options.tokenSource.invalidate?.();
+      await this.renewLeases(batch);
       outcome = await this.post(batch);
     }
     const status = outcome.statusCode;
@@ -171,7 +172,9 @@ export class SendPass {
     if (verdict.action === 'split') {
       this.split ??= { status, size: batch.length };
       const half = Math.ceil(batch.length / 2);
+      await this.renewLeases(batch);
       await this.send(batch.slice(0, half));
+      await this.renewLeases(batch.slice(half));
       await this.send(batch.slice(half));
       return;
     }
@@ -198,6 +201,21 @@ export class SendPass {
       this.retryAfterMs = Math.max(this.retryAfterMs, Math.min(outcome.retryAfterMs, options.maxRetryAfterMs));
     }
     this.kept += await this.requeue(batch, outcome);
+  }
+
+  /**
+   * Before a further request for events already sent once in this pass: their lease is extended
+   * (a store whose leases run out), so that another instance never takes them meanwhile. A refusal
+   * is reported and the batch goes on: the lease may still be long enough.
+   */
+  private async renewLeases(events: QueuedEvent[]): Promise<void> {
+    const { storage, settlement } = this.host;
+    if (!storage.renewLeases) return;
+    try {
+      await storage.renewLeases(events);
+    } catch (err) {
+      settlement.failed('lease', 'extend the lease of a batch in', err);
+    }
   }
 
   /** Every request that carries an event is one of its attempts (a split batch's re-sends too). */

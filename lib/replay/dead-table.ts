@@ -56,7 +56,8 @@ export async function requeueDeadLetterTable(
 ), ins AS (
   INSERT INTO ${n.outbox} (eid, lane, lane_seq, payload, created_at, attempts)
   SELECT eid, lane, CASE WHEN lane = 'custom' THEN nextval('${n.laneSeq}') ELSE 0 END, payload, created_at, 0
-  FROM moved ORDER BY created_at
+  -- One row per eid: an event dead-lettered twice goes back once.
+  FROM (SELECT DISTINCT ON (eid) * FROM moved ORDER BY eid, created_at) AS once ORDER BY created_at
   RETURNING lane
 )
 SELECT count(*)::int AS requeued, (count(*) FILTER (WHERE lane = 'billing'))::int AS billing FROM ins`,

@@ -124,6 +124,19 @@ export interface EventStorage {
    * rows), refreshed by the relay at most once per poll; unset until the first count.
    */
   readonly tableCounts?: TableCounts;
+  /**
+   * Stores whose leases run out (PostgreSQL): extends the lease of leased events this instance
+   * still holds. The send loop calls it before each further request for the same batch (a token
+   * refresh, the halves of a split batch), so that a batch answered slowly several times over is
+   * never leased to another instance while this one still sends it.
+   */
+  renewLeases?(events: readonly QueuedEvent[]): Promise<void>;
+  /**
+   * Stores other writers fill too: forget that the table was seen empty, so that the send loop
+   * looks again (`mayHaveMore` turns true). `drain()` calls it: a row committed a moment ago, whose
+   * NOTIFY has not arrived yet, is then still found and sent before drain() reports done.
+   */
+  lookAgain?(): void;
   /** False while the store cannot be reached (a database outage); unset means always reachable. */
   readonly reachable?: boolean;
   /**

@@ -307,6 +307,10 @@ export class WriteBehind {
       await delay(Math.min(pauseMs, deadline - Date.now()));
       pauseMs = Math.min(RETRY_MS.cap, pauseMs * 2);
     }
+    // An INSERT on its way is waited for (each statement is bounded by queryTimeoutMs): giving its
+    // events up now would report as not stored rows that may commit a moment later. If it ends
+    // without an answer, its events are given up as "may or may not have committed".
+    if (this.flushing) await this.flushing;
     const left = [...this.inFlight, ...this.chunks];
     if (left.length === 0) return 0;
     const why = this.host.lastError()?.message ?? 'the write did not finish';

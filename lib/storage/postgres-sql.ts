@@ -154,6 +154,8 @@ export interface OutboxSql {
   release: string;
   /** $1 owner. */
   releaseAll: string;
+  /** $1 seqs, $2 owner, $3 lease ms: the lease of rows this instance still holds, extended. */
+  renew: string;
   /** $1 owner, $2 the seqs this instance still holds: its other leases (a lease whose answer was lost) go back. */
   releaseOrphans: string;
   /** $1 seqs, $2 attempts, $3 owner, $4 reason, $5 status code, $6 error. */
@@ -197,6 +199,8 @@ RETURNING t.seq::text AS seq, t.eid::text AS eid, t.lane, t.payload::text AS pay
     ack: `DELETE FROM ${t} WHERE seq = ANY($1::bigint[]) AND lease_owner = $2`,
     release: `UPDATE ${t} AS t SET attempts = u.attempts, lease_owner = NULL, lease_until = NULL
 FROM unnest($1::bigint[], $2::int[]) AS u(seq, attempts) WHERE t.seq = u.seq AND t.lease_owner = $3`,
+    renew: `UPDATE ${t} SET lease_until = now() + $3 * interval '1 millisecond'
+WHERE seq = ANY($1::bigint[]) AND lease_owner = $2`,
     releaseAll: `UPDATE ${t} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`,
     releaseOrphans: `UPDATE ${t} SET lease_owner = NULL, lease_until = NULL
 WHERE lease_owner = $1 AND NOT (seq = ANY($2::bigint[]))`,

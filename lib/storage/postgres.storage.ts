@@ -209,6 +209,8 @@ export class PostgresStorage implements EventStorage {
     const result = await exec(this.sql.insert, this.insertParams(events));
     const row = ((result as PostgresResult | null)?.rows ?? (result as unknown[]))?.[0] as { evicted?: unknown };
     this.evictions += Number(row?.evicted ?? 0) || 0;
+    // Visible at the caller's COMMIT: until the relay has looked, the table may hold them.
+    this.maybeMore = true;
   }
 
   /**
@@ -239,17 +241,34 @@ export class PostgresStorage implements EventStorage {
     this.lastLookAt = Date.now();
     this.maybeMore = rows.length >= maxCount;
     const events = rows.map(toEvent).sort((a, b) => rank(a) - rank(b) || (a.id as number) - (b.id as number));
-    const surplus = events.splice(fitting(events, maxBytes));
-    if (surplus.length > 0) {
-      await this.run(this.sql.release, [surplus.map((e) => e.id), surplus.map((e) => e.attempts), this.instanceId]);
-      this.maybeMore = true;
-    }
+    // Held before any further await: an orphan release that starts meanwhile must not free them.
     for (const event of events) this.leased.add(event.id as number);
     for (const kind of KINDS) {
       const n = events.filter((e) => kindOf(e) === kind).length;
       this.waiting[kind] = rows.length < maxCount ? 0 : Math.max(0, this.waiting[kind] - n);
     }
+    const surplus = events.splice(fitting(events, maxBytes));
+    if (surplus.length > 0) {
+      await this.release(surplus);
+      this.maybeMore = true;
+    }
     return events;
+  }
+
+  /**
+   * Extends the lease of every row this instance holds, `events`' and those of the other batches in
+   * flight alike: a batch whose halves are sent one after another keeps the rows still waiting for
+   * their turn, not only the half about to go.
+   */
+  async renewLeases(events: readonly QueuedEvent[]): Promise<void> {
+    const ids = new Set(this.leased);
+    for (const event of events) if (event.id !== undefined) ids.add(event.id);
+    if (ids.size > 0) await this.run(this.sql.renew, [[...ids], this.instanceId, this.leaseMs]);
+  }
+
+  /** {@inheritDoc EventStorage.lookAgain} */
+  lookAgain(): void {
+    this.maybeMore = true;
   }
 
   /** Deletes delivered rows this instance still holds (a lease taken over by another instance is left to it). */
@@ -267,6 +286,8 @@ export class PostgresStorage implements EventStorage {
       const { rowCount } = await this.run(this.sql.release, [ids, leased.map((e) => e.attempts), this.instanceId]);
       if (rowCount) this.maybeMore = true;
       this.settled(leased);
+      // Waiting again (unless another instance took them over: then it counts them).
+      if (rowCount) for (const kind of KINDS) this.waiting[kind] += leased.filter((e) => kindOf(e) === kind).length;
     }
     // Events the store never took (held by the emitter after a refused add) are written now.
     const loose = events.filter((e) => e.id === undefined);
