@@ -11,10 +11,13 @@
  *
  * Every figure is marginal. One measured process per figure and subject, under callgrind with
  * `--trace-children=no`, node `--single-threaded`: after its warm-up it does N and 2N units of work
- * in turn (N, 2N, 2N, N, N, 2N for 3 pairs), each interval after a full GC, and callgrind dumps the
- * count of each interval (`callgrind_control -d`) while the process waits idle. (Ir(2N) − Ir(N)) / N
- * per pair cancels what every interval has in common (the GC, the marks); the figure is the median
- * of the pairs. Exits non-zero when a measurement failed or a run did not deliver every event.
+ * in turn (N, 2N, 2N, N, N, 2N for 3 pairs), and callgrind dumps the count of each interval
+ * (`callgrind_control -d`) while the process waits idle. (Ir(2N) − Ir(N)) / N per pair cancels what
+ * every interval has in common (the marks); the figure is the median of the pairs. The instructions
+ * of V8's optimising compiler (calls into `Runtime_CompileOptimized*`, read from each interval's
+ * call graph) are left out: it keeps compiling the send path's functions one by one long after any
+ * practical warm-up (bench/README.md). Exits non-zero when a measurement failed or a run did not
+ * deliver every event.
  *
  *   INSTR_PAIRS=n           pairs per figure (default 3)
  *   INSTR_FIGURES=a,b       only these figures (track, batch100, batch1000, request)
@@ -444,7 +447,7 @@ async function main(): Promise<number> {
         [
           'how',
           `${valgrind} \`--tool=callgrind\`, node ${process.version} \`${NODE_FLAGS.join(' ')}\`; ` +
-            `${pairs} pairs (N, 2N) per figure: intervals of one process per figure and subject, each after a full GC, ` +
+            `${pairs} pairs (N, 2N) per figure: intervals of one process per figure and subject (per trackEvent each after a full GC), ` +
             "counted with `callgrind_control -d`; marginal (Ir(2N) − Ir(N)) / N, medians; the instructions of V8's " +
             'optimising compiler (calls into `Runtime_CompileOptimized*`) are left out of the figures (see bench/README.md)' +
             (scale !== 1 ? ` · **INSTR_SCALE=${scale}: not a result**` : '') +
