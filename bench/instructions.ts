@@ -150,8 +150,8 @@ function deliveryPlan(subject: SubjectName, batch: 100 | 1_000, scale: number): 
   // [single-event batches, full batches] of warm-up, N (batches). The send path's per-request code
   // runs once per batch: single-event batches get it optimised quickly (see the child).
   const sizes: Record<SubjectName, Record<number, [number, number, number]>> = {
-    ours: { 100: [2_000, 200, 60], 1_000: [2_000, 20, 6] },
-    'node-tracker': { 100: [1_000, 20, 10], 1_000: [1_000, 3, 2] },
+    ours: { 100: [500, 200, 60], 1_000: [500, 20, 6] },
+    'node-tracker': { 100: [300, 20, 10], 1_000: [300, 2, 1] },
   };
   const [prime, warmup, batches] = sizes[subject][batch];
   const p = scaled(prime, scale);
@@ -206,9 +206,9 @@ function requestPlan(scale: number): Plan {
   const batch = 100;
   // Warm-up: `p` requests each sent as a batch of its own (the send path's per-request code runs
   // as often as the app's), then `w` groups of 100; N = `n` groups.
-  const p = scaled(2_000, scale);
+  const p = scaled(500, scale);
   const w = scaled(10, scale);
-  const n = scaled(5, scale);
+  const n = scaled(3, scale);
   return {
     figure: 'request',
     subject: 'ours',
