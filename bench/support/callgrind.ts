@@ -23,7 +23,8 @@ const CALLGRIND_CONTROL = process.env.CALLGRIND_CONTROL ?? 'callgrind_control';
  * schedule and no memory reducer (both otherwise time GCs by the wall clock and by measured
  * throughput, so a slow or loaded run would count other GCs: with them, an interval of 10,000 track
  * calls counted ~134 million instructions one run and ~104 million the next); `gc()` so that a
- * child starts every measured interval from a collected heap. INSTR_NODE_FLAGS adds more.
+ * per-trackEvent child starts each measured interval from a collected heap (the delivery and request
+ * children do not: see bench/README.md). INSTR_NODE_FLAGS adds more.
  */
 export const NODE_FLAGS = [
   '--single-threaded',
