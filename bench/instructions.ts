@@ -254,11 +254,11 @@ function requestPlan(scale: number): Plan {
         await atCollector();
         await load(w, port);
         const work: Count[] = [];
-        // A full GC before each interval, unlike the delivery figures: without it the Nest app's
-        // larger heap is collected by incremental marking during the intervals, whose steps V8
-        // sizes by measured (wall-clock) speed, and the same interval counted 266–356 million
-        // instructions (TurboFan left out) in three runs. The optimised code it throws away is
-        // compiled again inside the interval, and TurboFan is left out of the figure.
+        // A full GC before each interval, unlike the delivery figures: without it, the same
+        // interval counted 266–356 million instructions (TurboFan left out) in three runs,
+        // probably V8's incremental marking of the Nest app's larger heap during the interval,
+        // whose steps it sizes by measured wall-clock speed. The optimised code the GC throws away
+        // is compiled again inside the interval, and TurboFan is left out of the figure.
         for (const requests of sizes) {
           await ask('settle', 'settled');
           await ask('gc', 'collected');
