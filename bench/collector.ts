@@ -23,6 +23,9 @@ const EID_LENGTH = 36;
 let counts = new Map<string, number>();
 let requests = 0;
 let events = 0;
+/** TCP connections that carried tp2 requests: a keep-alive client opens one per socket it keeps. */
+let connections = 0;
+let tp2Sockets = new WeakSet<object>();
 let bodyBytes = 0;
 let firstAt = 0;
 let lastAt = 0;
@@ -44,6 +47,8 @@ function reset(keepTimes: boolean): void {
   bodyBytes = 0;
   firstAt = 0;
   lastAt = 0;
+  connections = 0;
+  tp2Sockets = new WeakSet();
 }
 
 /**
@@ -76,6 +81,7 @@ function stats(): CollectorStats {
     bodyBytes,
     firstAt,
     lastAt,
+    connections,
     cpuUs: cpu.user + cpu.system,
   };
 }
@@ -95,6 +101,10 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       const at = now();
       const found = countEvents(body, at);
       requests++;
+      if (!tp2Sockets.has(req.socket)) {
+        tp2Sockets.add(req.socket);
+        connections++;
+      }
       events += found;
       bodyBytes += body.length;
       if (firstAt === 0) firstAt = at;

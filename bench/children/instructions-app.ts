@@ -7,8 +7,9 @@
  * The emitter sends exactly one batch per group (`batchSize` = `maxBatchSize` = batch, and a
  * `lingerMs` longer than any group takes, so a batch leaves when it is full, as under load): the
  * count does not depend on how fast valgrind runs. Sends `{ type: 'listening', port }`; answers
- * `settle` and `gc` between measured intervals; on `stop` closes the app and reports its emitter's
- * counters.
+ * `settle` (drain: during the warm-up, after each request, so that each event leaves alone) and
+ * `gc` (not used by the figure: a forced GC between intervals throws optimised code away, see
+ * bench/README.md); on `stop` closes the app and reports its emitter's counters.
  */
 import 'reflect-metadata';
 import { Controller, Get, Module } from '@nestjs/common';

@@ -9,7 +9,7 @@
  * `--toggle-collect`): every figure is the difference of two such totals, so start-up and exit cancel.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Child } from './spawn';
@@ -23,7 +23,8 @@ const CALLGRIND_CONTROL = process.env.CALLGRIND_CONTROL ?? 'callgrind_control';
  * schedule and no memory reducer (both otherwise time GCs by the wall clock and by measured
  * throughput, so a slow or loaded run would count other GCs: with them, an interval of 10,000 track
  * calls counted ~134 million instructions one run and ~104 million the next); `gc()` so that a
- * child starts every measured interval from a collected heap. INSTR_NODE_FLAGS adds more.
+ * per-trackEvent child starts each measured interval from a collected heap (the delivery and request
+ * children do not: see bench/README.md). INSTR_NODE_FLAGS adds more.
  */
 export const NODE_FLAGS = [
   '--single-threaded',
@@ -32,6 +33,12 @@ export const NODE_FLAGS = [
   '--expose-gc',
   ...(process.env.INSTR_NODE_FLAGS?.trim().split(/\s+/) ?? []),
 ];
+
+/**
+ * INSTR_KEEP_DUMPS=dir: keep every measured process's callgrind files (one per interval) in
+ * `dir/<script>-<pid>/`, to see with `callgrind_annotate` what an interval spent its instructions on.
+ */
+const KEEP_DUMPS = process.env.INSTR_KEEP_DUMPS?.trim();
 
 /** The valgrind version, e.g. `valgrind-3.19.0`; undefined when it is not installed. */
 export function valgrindVersion(): string | undefined {
@@ -70,12 +77,51 @@ export function ensureValgrind(log: (message: string) => void): string {
   return installed;
 }
 
-/** The `totals:` (or `summary:`) line of a callgrind output file: total Ir of the process. */
-export function readTotalIr(file: string): number {
+/** What callgrind counted in one interval. */
+export interface Count {
+  /** All user-space instructions of the process (callgrind's `totals`). */
+  ir: number;
+  /**
+   * Of those, the instructions inside V8's optimising compiler (TurboFan): the inclusive cost of
+   * every call into `v8::internal::Runtime_CompileOptimized*` (OSR included). With
+   * `--single-threaded` it compiles on the main thread, when a function gets hot enough.
+   */
+  compileIr: number;
+}
+
+/** The runtime entry of TurboFan compilation (`Runtime_CompileOptimized`, `Runtime_CompileOptimizedOSR`). */
+const COMPILE_ENTRY = /^v8::internal::Runtime_CompileOptimized/;
+
+/**
+ * Reads a callgrind output file: its total Ir and the inclusive Ir of the calls into the
+ * optimising compiler. The format names functions once (`fn=(id) name`) and then by id alone; a
+ * `calls=` line is followed by the call's cost line, whose second field is its inclusive Ir.
+ */
+export function readCount(file: string): Count {
   const text = readFileSync(file, 'utf8');
   const match = /^(?:totals|summary):\s+(\d+)/m.exec(text);
   if (!match) throw new Error(`no totals line in ${file}`);
-  return Number(match[1]);
+  const names = new Map<string, string>();
+  const name = (value: string): string => {
+    const ref = /^\((\d+)\)(?:\s+(.*))?$/.exec(value.trim());
+    if (!ref) return value.trim();
+    if (ref[2] !== undefined) names.set(ref[1], ref[2]);
+    return names.get(ref[1]) ?? '';
+  };
+  let caller = '';
+  let callee = '';
+  let callCost = false;
+  let compileIr = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('fn=')) caller = name(line.slice(3));
+    else if (line.startsWith('cfn=')) callee = name(line.slice(4));
+    else if (line.startsWith('calls=')) callCost = true;
+    else if (callCost && /^[0-9+*-]/.test(line)) {
+      callCost = false;
+      if (COMPILE_ENTRY.test(callee) && !COMPILE_ENTRY.test(caller)) compileIr += Number(line.split(/\s+/)[1]);
+    }
+  }
+  return { ir: Number(match[1]), compileIr };
 }
 
 /**
@@ -89,7 +135,10 @@ export class CallgrindChild {
   private readonly outFile: string;
   private dumps = 0;
 
-  constructor(script: string, params: unknown) {
+  constructor(
+    private readonly script: string,
+    params: unknown,
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), 'bench-callgrind-'));
     this.outFile = join(this.dir, 'callgrind.out');
     this.child = new Child(script, params, {
@@ -106,7 +155,7 @@ export class CallgrindChild {
   }
 
   /** Instructions since the previous dump (or the start); the counters start again from zero. */
-  async dump(): Promise<number> {
+  async dump(): Promise<Count> {
     const pid = this.child.pid;
     if (pid === undefined) throw new Error('the measured process has no pid');
     await new Promise<void>((resolveDump, reject) => {
@@ -116,30 +165,39 @@ export class CallgrindChild {
       });
     });
     this.dumps++;
-    return readTotalIr(`${this.outFile}.${this.dumps}`);
+    return readCount(`${this.outFile}.${this.dumps}`);
   }
 
-  /** Waits for the child to exit (0 expected) and returns the Ir since the last dump. */
-  async finish(timeoutMs = 1_800_000): Promise<number> {
+  /** Waits for the child to exit (0 expected) and returns the count since the last dump. */
+  async finish(timeoutMs = 1_800_000): Promise<Count> {
     try {
       const exit = await this.child.close(timeoutMs);
       if (exit.code !== 0) throw new Error(`measured process exited with code ${exit.code} (signal ${exit.signal})`);
-      return readTotalIr(this.outFile);
+      return readCount(this.outFile);
     } finally {
+      this.keep();
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
 
   kill(): void {
     this.child.kill('SIGKILL');
+    this.keep();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** INSTR_KEEP_DUMPS: copies the callgrind files out before they are removed. */
+  private keep(): void {
+    if (!KEEP_DUMPS) return;
+    const to = join(KEEP_DUMPS, `${this.script.replace(/\.ts$/, '')}-${this.child.pid ?? 'unknown'}`);
+    mkdirSync(to, { recursive: true });
+    cpSync(this.dir, to, { recursive: true });
   }
 }
 
 /** A child's interval marks (bench/support/child.ts `mark()`): the instructions of each, in order. */
-export interface Interval {
+export interface Interval extends Count {
   label: string;
-  ir: number;
 }
 
 /**
@@ -162,7 +220,7 @@ export async function runUnderCallgrind<T extends { type: string }>(
       const mark = await Promise.race([nextMark, resultMessage]);
       if (result) break;
       const { label } = mark as { label: string };
-      intervals.push({ label, ir: await measured.dump() });
+      intervals.push({ label, ...(await measured.dump()) });
       measured.child.send({ type: 'go' });
     }
     await measured.finish();

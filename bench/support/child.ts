@@ -52,6 +52,9 @@ export function main(fn: () => Promise<void>): void {
  * dump the count since the previous mark, and waits (idle) until it says go on.
  */
 export async function mark(label: string): Promise<void> {
+  // INSTR_TRACE_MARKS=1: the marks in the child's output, between the lines of V8 tracing flags
+  // (INSTR_NODE_FLAGS="--trace-opt --trace-deopt"), to see what happens inside which interval.
+  if (process.env.INSTR_TRACE_MARKS) console.log(`=== mark ${label}`);
   const go = receive('go');
   await report({ type: 'mark', label });
   await go;

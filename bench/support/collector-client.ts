@@ -15,6 +15,8 @@ export interface CollectorStats {
   /** When the first / last tp2 request since the last reset ended; 0 if none. */
   firstAt: number;
   lastAt: number;
+  /** TCP connections that carried tp2 requests (since the last reset). */
+  connections: number;
   /** CPU time (user + system) the collector process has used since it started, µs. */
   cpuUs: number;
 }

@@ -32,8 +32,11 @@ export interface InstructionSubject {
   track(): void;
   /** Events held, not sent (track-only mode). */
   held(): Promise<number>;
-  /** Resolves once the collector has accepted `total` events in all; rejects on a failed request. */
-  delivered(total: number, timeoutMs: number): Promise<void>;
+  /**
+   * Resolves once the collector has accepted `total` events in all; rejects on a failed request.
+   * `flush`: send what is held even if it is less than a batch (the warm-up's small batches).
+   */
+  delivered(total: number, timeoutMs: number, flush?: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -131,8 +134,9 @@ function nodeTracker(mode: InstructionSubjectMode): InstructionSubject {
       tracker.track(buildSelfDescribingEvent({ event }));
     },
     held: () => store.count(),
-    delivered: (total, timeoutMs) =>
+    delivered: (total, timeoutMs, flush) =>
       new Promise<void>((resolve, reject) => {
+        if (flush) void tracker.flush();
         const timer = setTimeout(() => {
           waiter = undefined;
           reject(new Error(`node-tracker: ${sent} of ${total} events accepted within ${timeoutMs} ms`));
