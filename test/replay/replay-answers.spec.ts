@@ -265,4 +265,28 @@ describe('replayDeadLetters, by the collector answer', () => {
         'replay only files no process is rewriting',
     ]);
   });
+
+  it('counts the other lines of a changed line’s event as changed with it, not as undelivered', async () => {
+    const [record] = records(1);
+    // A second line of the same event: sent with the first, and kept with it.
+    const again = { ...record, reason: 'shutdown' as const };
+    const line = JSON.stringify(record);
+    const edited = line.replace(
+      record.eid,
+      record.eid.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')),
+    );
+    writeFileSync(path, `${line}\n${JSON.stringify(again)}\n`);
+    collector.behaviour = (_request, index) => {
+      if (index === 0) writeFileSync(path, `${edited}\n${JSON.stringify(again)}\n`);
+      return { status: 500 };
+    };
+    expect(await replay({ timeoutMs: 3_000 })).toMatchObject({ total: 2, delivered: 0, remaining: 2, unsent: 2 });
+    expect(collector.requests).toHaveLength(1);
+    // Both lines are accounted for as changed: no "not delivered before the timeout" line.
+    expect(logger.lines).toEqual([
+      expect.stringContaining('the collector answered HTTP 500 for a request of 1 line of'),
+      `line 1 of ${path} (eid ${record.eid}) changed while the replay ran; it stays in the file as it is now: ` +
+        'replay only files no process is rewriting',
+    ]);
+  });
 });
