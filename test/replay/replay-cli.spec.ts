@@ -94,7 +94,8 @@ describe('the replay CLI', () => {
     const written = records(2);
     writeFileSync(file, jsonl(written));
     collector.behaviour = (request) => ({ status: request.body.includes(written[0].eid) ? 500 : 200 });
-    const { code, stdout, stderr } = await runCli(['--collector', url, '--timeout-ms', '500', file]);
+    // Time enough for the halved batch's two requests even on a loaded machine; the 500 line then waits it out.
+    const { code, stdout, stderr } = await runCli(['--collector', url, '--timeout-ms', '3000', file]);
     expect(code).toBe(1);
     expect(stdout).toContain(`${file}: 1 of 2 lines delivered to http://***:***@`);
     expect(stdout).toContain(' and removed; 1 kept in the file (1 not delivered in time)\n');
