@@ -49,6 +49,36 @@ describe('what a replay says', () => {
     ]);
   });
 
+  it('names all five lines of a conflict of five, without "..."', async () => {
+    const [record] = records(1);
+    const versions: DeadLetterRecord[] = Array.from({ length: 5 }, (_, i) => ({
+      ...record,
+      payload: { ...record.payload, se_va: String(i) },
+    }));
+    writeFileSync(path, jsonl(versions));
+    expect(await replay()).toEqual(counts({ total: 5, remaining: 5, conflicts: 5 }));
+    expect(logger.lines).toEqual([expect.stringMatching(/^lines 1, 2, 3, 4, 5 of .* all 5 stay in the file/)]);
+  });
+
+  it('names every cause of the last failures, each with its count, when lines are left at the timeout', async () => {
+    const [first, second] = records(2);
+    writeFileSync(path, jsonl([first, second]));
+    // Each line alone gets its own answer, again and again: two causes.
+    collector.behaviour = (request) =>
+      request.body.includes(first.eid) && !request.body.includes(second.eid) ? { status: 503 } : { status: 500 };
+    expect(await replay(1_500)).toEqual(counts({ total: 2, remaining: 2, unsent: 2 }));
+    // In the order the causes first came (the two lines are sent side by side).
+    const last = logger.lines.at(-1) as string;
+    expect(last).toMatch(
+      new RegExp(
+        '^2 lines were not delivered before the timeout \\(last failures: the collector answered HTTP 50[03] ×\\d+, ' +
+          'the collector answered HTTP 50[03] ×\\d+\\); they stay in ',
+      ),
+    );
+    expect(last).toContain('HTTP 500 ×');
+    expect(last).toContain('HTTP 503 ×');
+  });
+
   it('says the requests were still in flight when every line was read but none answered', async () => {
     const written = records(2);
     writeFileSync(path, jsonl(written));
