@@ -57,6 +57,30 @@ describe('replayDeadLetters, its journal', () => {
     expect(statSync(journal).mode & 0o777).toBe(0o600);
   });
 
+  it('counts as conflicts only the lines of a conflict its journal does not name as delivered', async () => {
+    // An interrupted replay delivered the first line; a different event under its eid came after.
+    const [record] = records(1);
+    const other = { ...record, payload: { ...record.payload, se_va: '7' } };
+    const lines = [JSON.stringify(record), JSON.stringify(other)];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    writeFileSync(journal, `${header()}\n0 ${keyOf(lines[0])}\n`);
+    expect(await replay()).toEqual({
+      total: 2,
+      delivered: 1,
+      resumed: 1,
+      remaining: 1,
+      conflicts: 1,
+      invalid: 0,
+      refused: 0,
+      unsent: 0,
+      appended: 0,
+    });
+    expect(readFileSync(path, 'utf8')).toBe(`${lines[1]}\n`);
+    expect(eidsSent()).toEqual([]);
+    // Nothing is said to be left undelivered.
+    expect(logger.lines).toEqual([expect.stringMatching(/^lines 1, 2 of .* share eid /)]);
+  });
+
   it('honours only whole entries: a line with anything before or after its offset and key names nothing', async () => {
     const written = records(3);
     const lines = written.map((record) => JSON.stringify(record));

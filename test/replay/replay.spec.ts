@@ -132,6 +132,20 @@ describe('replayDeadLetters', () => {
     expect(sentEvents().map((event) => event.eid)).toEqual([record.eid]);
   });
 
+  it('finds the lines of one eid also when the eid is not the first key of the line', async () => {
+    const [record, other] = records(2);
+    // Written by hand or by another tool: the eid comes last, so the quick read of the eid fails.
+    const eidLast = ({ eid, ...rest }: DeadLetterRecord) => JSON.stringify({ ...rest, eid });
+    const again: DeadLetterRecord = { ...record, reason: 'shutdown' };
+    const changed: DeadLetterRecord = { ...other, payload: { ...other.payload, se_va: '7' } };
+    const lines = [eidLast(record), eidLast(again), eidLast(other), eidLast(changed)];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    // The same event twice: sent once, both lines removed; two different events under one eid: both kept.
+    expect(await replay()).toEqual(counts({ total: 4, delivered: 2, remaining: 2, conflicts: 2 }));
+    expect(sentEvents().map((event) => event.eid)).toEqual([record.eid]);
+    expect(readFileSync(path, 'utf8')).toBe(`${lines[2]}\n${lines[3]}\n`);
+  });
+
   it('takes the kind from payload.e when the record has none, and sends nothing for an empty file', async () => {
     const [billing] = records(1, { billing: 1 });
     const { kind: _kind, ...unkinded } = billing;
