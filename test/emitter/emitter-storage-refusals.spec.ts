@@ -65,6 +65,13 @@ describe('an emitter whose SQLite outbox refuses writes', () => {
     );
     raw.close();
   }
+  function refuseUpdates(): void {
+    const raw = new (require('better-sqlite3') as Driver)(path);
+    raw.exec(
+      `CREATE TRIGGER refuse BEFORE UPDATE ON snowplow_events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`,
+    );
+    raw.close();
+  }
   function allowInserts(): void {
     const raw = new (require('better-sqlite3') as Driver)(path);
     raw.exec('DROP TRIGGER refuse');
@@ -100,8 +107,13 @@ describe('an emitter whose SQLite outbox refuses writes', () => {
       level: 'error',
       message: `could not write tracked events to the event store: ${refusal()}; they are kept in memory and written again`,
     });
-    expect(emitter.stats().storageErrors).toBeGreaterThanOrEqual(1);
-    expect(ops[0]).toBe('flush');
+    // The store retries the write (after 100 ms, then 200 ms, ...): each refusal counted, logged once per 10 s.
+    await waitFor(() => ops.length >= 2, { what: 'the retried write to be refused too' });
+    expect(ops.slice(0, 2)).toEqual(['flush', 'flush']);
+    expect(emitter.stats().storageErrors).toBeGreaterThanOrEqual(2);
+    // A refused commit is another kind of failure: logged too, although a write failed just before.
+    expect(() => tracker.trackBillingEvent(BILL)).toThrow(StorageError);
+    expect(ops.at(-1)).toBe('commit');
     const refusedWrites = ops.length;
 
     await emitter.stop();
@@ -114,6 +126,11 @@ describe('an emitter whose SQLite outbox refuses writes', () => {
         `2 events (0 billing) could not be written to the event store at shutdown (${refusal()}); ` +
         `dead-lettered to ${deadLetter}`,
     });
+    expect(lines.filter((line) => line.message.startsWith('could not write tracked events'))).toHaveLength(1);
+    expect(lines).toContainEqual({
+      level: 'error',
+      message: `could not write a billing event to the event store: Snowplow event store ${path}: cannot write a billing event: database or disk is full`,
+    });
     const records = deadLetters(deadLetter);
     expect(records.map((r) => r.eid).sort()).toEqual([...eids].sort());
     for (const record of records) {
@@ -122,6 +139,22 @@ describe('an emitter whose SQLite outbox refuses writes', () => {
         error: `the event store refused the write at shutdown: ${refusal()}`,
       });
     }
+  });
+
+  it('logs every refused lease (only refused writes are logged once per 10 s)', async () => {
+    const first = emitterOf();
+    first.tracker.trackEvent('kept');
+    await first.emitter.stop();
+    refuseUpdates();
+    const { emitter } = emitterOf({ backoff: { baseMs: 10, capMs: 20 } });
+    emitter.start();
+    await waitFor(() => emitter.stats().storageErrors >= 3, { what: 'three refused leases' });
+    const refusedLeases = lines.filter((line) => line.message.startsWith('could not take events from the event store'));
+    expect(refusedLeases.length).toBeGreaterThanOrEqual(2);
+    expect(refusedLeases[0]).toEqual({
+      level: 'error',
+      message: `could not take events from the event store: Snowplow event store ${path}: cannot lease events: database or disk is full`,
+    });
   });
 
   it('says the unwritten events were dropped when no dead-letter file is set (an observer without storageFailed is fine)', async () => {
