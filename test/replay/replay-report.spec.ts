@@ -104,6 +104,20 @@ describe('what a replay says', () => {
     );
   });
 
+  it('never groups a line whose first eid is not its last with the lines of its first eid, before or after them', async () => {
+    const [x, y, z, w] = records(4);
+    const twoEids = (first: string, record: DeadLetterRecord) =>
+      JSON.stringify(record).replace('{"eid":', `{"eid":"${first}","eid":`);
+    const lines = [twoEids(x.eid, y), JSON.stringify(x), JSON.stringify(z), twoEids(z.eid, w)];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    // The records of x and z are sent and removed; the two lines with two eids are kept as invalid.
+    expect(await replay()).toEqual(counts({ total: 4, delivered: 2, remaining: 2, invalid: 2 }));
+    expect(readFileSync(path, 'utf8')).toBe(`${lines[0]}\n${lines[3]}\n`);
+    expect(logger.lines).toEqual(
+      [1, 4].map((n) => expect.stringMatching(`^line ${n} of .* is a record with two eids;`)),
+    );
+  });
+
   it('skips blank lines of any white space, counting none of them, and leaves them out of the rewrite', async () => {
     const [a, b] = records(2);
     writeFileSync(path, `\t\n${JSON.stringify(a)}\n\r\n \u000b\u000c \n${JSON.stringify(b)}\nnot a record\n\n`);
