@@ -81,6 +81,24 @@ describe('replayDeadLetters, its journal', () => {
     expect(logger.lines).toEqual([expect.stringMatching(/^lines 1, 2 of .* share eid /)]);
   });
 
+  it('leaves the file untouched when its journal names no line and nothing was delivered', async () => {
+    const written = records(2);
+    writeFileSync(path, jsonl(written), { mode: 0o640 });
+    const { ino } = statSync(path);
+    writeFileSync(journal, `${header()}\n`);
+    collector.behaviour = () => ({ status: 503 });
+    expect(await replayDeadLetters(path, { collectorUrl: collector.endpoint, timeoutMs: 300, logger })).toMatchObject({
+      total: 2,
+      delivered: 0,
+      remaining: 2,
+      unsent: 2,
+    });
+    // Not rewritten: the same inode, its mode kept.
+    expect(statSync(path)).toMatchObject({ ino });
+    expect(statSync(path).mode & 0o777).toBe(0o640);
+    expect(readFileSync(path, 'utf8')).toBe(jsonl(written));
+  });
+
   it('honours only whole entries: a line with anything before or after its offset and key names nothing', async () => {
     const written = records(3);
     const lines = written.map((record) => JSON.stringify(record));

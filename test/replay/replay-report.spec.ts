@@ -134,7 +134,7 @@ describe('what a replay says', () => {
     await expect(failure).rejects.toThrow(
       expect.objectContaining({
         path: `${path}.replay-journal`,
-        message: expect.stringContaining('the replay journal is not a regular file; move it aside, then replay again'),
+        message: `Snowplow event store ${path}.replay-journal: the replay journal is not a regular file; move it aside, then replay again`,
       }),
     );
     expect(collector.requests).toHaveLength(0);
