@@ -242,7 +242,8 @@ describe('Emitter lifecycle', () => {
       const { emitter, tracker } = make({
         httpClient: http,
         tokenSource,
-        requestTimeoutMs: 100,
+        // Long enough that the second request's answer never times out too on a loaded machine.
+        requestTimeoutMs: 1_000,
         lingerMs: 0,
         backoff: { baseMs: 1, capMs: 2 },
         callback: (_ok, failed) => void failures.push(...failed),

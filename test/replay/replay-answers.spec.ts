@@ -93,6 +93,32 @@ describe('replayDeadLetters, by the collector answer', () => {
     ]);
   });
 
+  it('retries a 401 when the credentials are in the URL (no token source), and says so', async () => {
+    const written = records(1);
+    writeFileSync(path, jsonl(written));
+    collector.behaviour = (_request, index) => (index === 0 ? { status: 401 } : { status: 200 });
+    const collectorUrl = collector.endpoint.replace('http://', 'http://user:pw@');
+    expect(await replay({ collectorUrl })).toMatchObject({ total: 1, delivered: 1, remaining: 0 });
+    expect(logger.lines).toEqual([
+      `the collector answered HTTP 401 for a request of 1 line of ${path} (authentication failed: check the ` +
+        `credentials); ${stayAndRetry} (further failures of this kind are counted, not listed)`,
+    ]);
+  });
+
+  it('gives a request that got no answer no hint about redirects', async () => {
+    writeFileSync(path, jsonl(records(1)));
+    const url = collector.endpoint;
+    await collector.close();
+    const result = await replayDeadLetters(path, { collectorUrl: url, timeoutMs: 500, logger });
+    // The afterEach closes the collector again: start one so it has one to close.
+    collector = await startLocalCollector();
+    expect(result).toMatchObject({ total: 1, delivered: 0, remaining: 1, unsent: 1 });
+    expect(logger.lines[0]).toBe(
+      `the request failed (ECONNREFUSED) for a request of 1 line of ${path}; ${stayAndRetry} ` +
+        '(further failures of this kind are counted, not listed)',
+    );
+  });
+
   it('waits a Retry-After as a whole batch, then delivers', async () => {
     const written = records(4, { billing: 4 });
     writeFileSync(path, jsonl(written));
@@ -259,6 +285,30 @@ describe('replayDeadLetters, by the collector answer', () => {
     expect(await replay({ timeoutMs: 3_000 })).toMatchObject({ total: 1, delivered: 0, remaining: 1, unsent: 1 });
     expect(collector.requests).toHaveLength(1);
     expect(readFileSync(path, 'utf8')).toBe(`${edited}\n`);
+    expect(logger.lines).toEqual([
+      expect.stringContaining('the collector answered HTTP 500 for a request of 1 line of'),
+      `line 1 of ${path} (eid ${record.eid}) changed while the replay ran; it stays in the file as it is now: ` +
+        'replay only files no process is rewriting',
+    ]);
+  });
+
+  it('counts the other lines of a changed line’s event as changed with it, not as undelivered', async () => {
+    const [record] = records(1);
+    // A second line of the same event: sent with the first, and kept with it.
+    const again = { ...record, reason: 'shutdown' as const };
+    const line = JSON.stringify(record);
+    const edited = line.replace(
+      record.eid,
+      record.eid.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')),
+    );
+    writeFileSync(path, `${line}\n${JSON.stringify(again)}\n`);
+    collector.behaviour = (_request, index) => {
+      if (index === 0) writeFileSync(path, `${edited}\n${JSON.stringify(again)}\n`);
+      return { status: 500 };
+    };
+    expect(await replay({ timeoutMs: 3_000 })).toMatchObject({ total: 2, delivered: 0, remaining: 2, unsent: 2 });
+    expect(collector.requests).toHaveLength(1);
+    // Both lines are accounted for as changed: no "not delivered before the timeout" line.
     expect(logger.lines).toEqual([
       expect.stringContaining('the collector answered HTTP 500 for a request of 1 line of'),
       `line 1 of ${path} (eid ${record.eid}) changed while the replay ran; it stays in the file as it is now: ` +

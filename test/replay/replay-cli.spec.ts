@@ -3,9 +3,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseReplayArgs, ReplayCliUsageError, runReplayCli } from '../../lib/replay/replay.cli';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
+import { MAX_TIMER_MS } from '../../lib/utils/timers';
 import { jsonl, records, useTempDir } from '../dead-letter/support/records';
 
 const ROOT = resolve(__dirname, '../..');
+
+function errorOf(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
 const PASSWORD = 's3cret-pw';
 
 describe('parseReplayArgs', () => {
@@ -32,6 +42,26 @@ describe('parseReplayArgs', () => {
     expect(parseReplayArgs(['--help']).help).toBe(true);
   });
 
+  it('accepts each flag at its bounds, and --help alone with the defaults', () => {
+    const head = ['--collector', 'http://c/tp2', 'dl.jsonl'];
+    expect(
+      parseReplayArgs([...head, '--timeout-ms', String(MAX_TIMER_MS), '--concurrency', '64', '--batch-size', '1000']),
+    ).toMatchObject({ timeoutMs: MAX_TIMER_MS, concurrency: 64, batchSize: 1000 });
+    expect(parseReplayArgs([...head, '--timeout-ms', '1', '--concurrency', '1', '--batch-size', '1'])).toMatchObject({
+      timeoutMs: 1,
+      concurrency: 1,
+      batchSize: 1,
+    });
+    expect(parseReplayArgs(['--help'])).toEqual({
+      collectorUrl: '',
+      file: '',
+      timeoutMs: 60_000,
+      concurrency: 8,
+      batchSize: 100,
+      help: true,
+    });
+  });
+
   it.each([
     [[], /--collector is required/],
     [['dl.jsonl'], /--collector is required/],
@@ -48,6 +78,7 @@ describe('parseReplayArgs', () => {
     expect(() => parseReplayArgs(argv)).toThrow(ReplayCliUsageError);
     expect(() => parseReplayArgs(argv)).toThrow(message);
     expect(() => parseReplayArgs(argv)).not.toThrow(PASSWORD);
+    expect(errorOf(() => parseReplayArgs(argv))).toMatchObject({ code: 'REPLAY_USAGE' });
   });
 });
 
@@ -94,7 +125,8 @@ describe('the replay CLI', () => {
     const written = records(2);
     writeFileSync(file, jsonl(written));
     collector.behaviour = (request) => ({ status: request.body.includes(written[0].eid) ? 500 : 200 });
-    const { code, stdout, stderr } = await runCli(['--collector', url, '--timeout-ms', '500', file]);
+    // Time enough for the halved batch's two requests even on a loaded machine; the 500 line then waits it out.
+    const { code, stdout, stderr } = await runCli(['--collector', url, '--timeout-ms', '3000', file]);
     expect(code).toBe(1);
     expect(stdout).toContain(`${file}: 1 of 2 lines delivered to http://***:***@`);
     expect(stdout).toContain(' and removed; 1 kept in the file (1 not delivered in time)\n');
@@ -154,8 +186,22 @@ describe('the replay CLI', () => {
       `ERR 2 lines sharing an eid with a different event stay in ${file}, none sent; keep the right line of each ` +
         'eid, remove the others, and run again',
     ]);
+    // The replay's warnings go to stderr too.
+    expect(lines).toContainEqual(expect.stringMatching(/^ERR the collector answered HTTP 503 for a request of /));
     expect(lines.join('\n')).not.toMatch(/drop/i);
     expect(readFileSync(file, 'utf8')).toBe(`${jsonl([refused, late, twice])}not a record\n${jsonl([edited])}`);
+  });
+
+  it('prints the usage for --help, and refuses an empty --token-file as a usage error, in this process', async () => {
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(`ERR ${line}`) };
+    expect(await runReplayCli(['--help'], output)).toBe(0);
+    expect(lines).toEqual([expect.stringMatching(/^Usage: nestjs-snowplow-replay --collector URL FILE/)]);
+    writeFileSync(file, jsonl(records(1)));
+    await expect(runReplayCli(['--collector', collector.endpoint, '--token-file', '', file], output)).rejects.toThrow(
+      expect.objectContaining({ code: 'REPLAY_USAGE', message: expect.stringMatching(/^--token-file .*non-empty/) }),
+    );
+    expect(collector.requests).toHaveLength(0);
   });
 
   it('refuses a token file together with credentials in the URL as a usage error', async () => {

@@ -57,6 +57,48 @@ describe('replayDeadLetters, its journal', () => {
     expect(statSync(journal).mode & 0o777).toBe(0o600);
   });
 
+  it('counts as conflicts only the lines of a conflict its journal does not name as delivered', async () => {
+    // An interrupted replay delivered the first line; a different event under its eid came after.
+    const [record] = records(1);
+    const other = { ...record, payload: { ...record.payload, se_va: '7' } };
+    const lines = [JSON.stringify(record), JSON.stringify(other)];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    writeFileSync(journal, `${header()}\n0 ${keyOf(lines[0])}\n`);
+    expect(await replay()).toEqual({
+      total: 2,
+      delivered: 1,
+      resumed: 1,
+      remaining: 1,
+      conflicts: 1,
+      invalid: 0,
+      refused: 0,
+      unsent: 0,
+      appended: 0,
+    });
+    expect(readFileSync(path, 'utf8')).toBe(`${lines[1]}\n`);
+    expect(eidsSent()).toEqual([]);
+    // Nothing is said to be left undelivered.
+    expect(logger.lines).toEqual([expect.stringMatching(/^lines 1, 2 of .* share eid /)]);
+  });
+
+  it('leaves the file untouched when its journal names no line and nothing was delivered', async () => {
+    const written = records(2);
+    writeFileSync(path, jsonl(written), { mode: 0o640 });
+    const { ino } = statSync(path);
+    writeFileSync(journal, `${header()}\n`);
+    collector.behaviour = () => ({ status: 503 });
+    expect(await replayDeadLetters(path, { collectorUrl: collector.endpoint, timeoutMs: 300, logger })).toMatchObject({
+      total: 2,
+      delivered: 0,
+      remaining: 2,
+      unsent: 2,
+    });
+    // Not rewritten: the same inode, its mode kept.
+    expect(statSync(path)).toMatchObject({ ino });
+    expect(statSync(path).mode & 0o777).toBe(0o640);
+    expect(readFileSync(path, 'utf8')).toBe(jsonl(written));
+  });
+
   it('honours only whole entries: a line with anything before or after its offset and key names nothing', async () => {
     const written = records(3);
     const lines = written.map((record) => JSON.stringify(record));

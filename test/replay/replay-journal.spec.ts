@@ -119,6 +119,23 @@ describe('replayDeadLetters, when its journal fails or is not a file of its own'
     }
   });
 
+  it('names the journal and the cause when it cannot be opened (a name too long), sending nothing', async () => {
+    // The file's own name fits; with ".replay-journal" after it, the journal's does not.
+    const file = join(dir.path, `${'d'.repeat(240)}.jsonl`);
+    const text = jsonl(records(1));
+    writeFileSync(file, text);
+    const error = await replayDeadLetters(file, { collectorUrl: collector.endpoint, logger }).catch(
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(StorageError);
+    expect(error).toMatchObject({ path: `${file}.replay-journal` });
+    expect((error as Error).message).toMatch(
+      /^Snowplow event store .*\.replay-journal: cannot read the replay journal: ENAMETOOLONG: name too long/,
+    );
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(collector.requests).toHaveLength(0);
+  });
+
   it('refuses a journal path that is a symbolic link, and leaves its target untouched', async () => {
     const written = records(3, { billing: 3 });
     writeFileSync(path, jsonl(written));

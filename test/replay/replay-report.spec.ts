@@ -49,6 +49,36 @@ describe('what a replay says', () => {
     ]);
   });
 
+  it('names all five lines of a conflict of five, without "..."', async () => {
+    const [record] = records(1);
+    const versions: DeadLetterRecord[] = Array.from({ length: 5 }, (_, i) => ({
+      ...record,
+      payload: { ...record.payload, se_va: String(i) },
+    }));
+    writeFileSync(path, jsonl(versions));
+    expect(await replay()).toEqual(counts({ total: 5, remaining: 5, conflicts: 5 }));
+    expect(logger.lines).toEqual([expect.stringMatching(/^lines 1, 2, 3, 4, 5 of .* all 5 stay in the file/)]);
+  });
+
+  it('names every cause of the last failures, each with its count, when lines are left at the timeout', async () => {
+    const [first, second] = records(2);
+    writeFileSync(path, jsonl([first, second]));
+    // Each line alone gets its own answer, again and again: two causes.
+    collector.behaviour = (request) =>
+      request.body.includes(first.eid) && !request.body.includes(second.eid) ? { status: 503 } : { status: 500 };
+    expect(await replay(1_500)).toEqual(counts({ total: 2, remaining: 2, unsent: 2 }));
+    // In the order the causes first came (the two lines are sent side by side).
+    const last = logger.lines.at(-1) as string;
+    expect(last).toMatch(
+      new RegExp(
+        '^2 lines were not delivered before the timeout \\(last failures: the collector answered HTTP 50[03] ×\\d+, ' +
+          'the collector answered HTTP 50[03] ×\\d+\\); they stay in ',
+      ),
+    );
+    expect(last).toContain('HTTP 500 ×');
+    expect(last).toContain('HTTP 503 ×');
+  });
+
   it('says the requests were still in flight when every line was read but none answered', async () => {
     const written = records(2);
     writeFileSync(path, jsonl(written));
@@ -74,6 +104,20 @@ describe('what a replay says', () => {
     );
   });
 
+  it('never groups a line whose first eid is not its last with the lines of its first eid, before or after them', async () => {
+    const [x, y, z, w] = records(4);
+    const twoEids = (first: string, record: DeadLetterRecord) =>
+      JSON.stringify(record).replace('{"eid":', `{"eid":"${first}","eid":`);
+    const lines = [twoEids(x.eid, y), JSON.stringify(x), JSON.stringify(z), twoEids(z.eid, w)];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    // The records of x and z are sent and removed; the two lines with two eids are kept as invalid.
+    expect(await replay()).toEqual(counts({ total: 4, delivered: 2, remaining: 2, invalid: 2 }));
+    expect(readFileSync(path, 'utf8')).toBe(`${lines[0]}\n${lines[3]}\n`);
+    expect(logger.lines).toEqual(
+      [1, 4].map((n) => expect.stringMatching(`^line ${n} of .* is a record with two eids;`)),
+    );
+  });
+
   it('skips blank lines of any white space, counting none of them, and leaves them out of the rewrite', async () => {
     const [a, b] = records(2);
     writeFileSync(path, `\t\n${JSON.stringify(a)}\n\r\n \u000b\u000c \n${JSON.stringify(b)}\nnot a record\n\n`);
@@ -90,7 +134,7 @@ describe('what a replay says', () => {
     await expect(failure).rejects.toThrow(
       expect.objectContaining({
         path: `${path}.replay-journal`,
-        message: expect.stringContaining('the replay journal is not a regular file; move it aside, then replay again'),
+        message: `Snowplow event store ${path}.replay-journal: the replay journal is not a regular file; move it aside, then replay again`,
       }),
     );
     expect(collector.requests).toHaveLength(0);

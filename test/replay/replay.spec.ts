@@ -132,6 +132,20 @@ describe('replayDeadLetters', () => {
     expect(sentEvents().map((event) => event.eid)).toEqual([record.eid]);
   });
 
+  it('finds the lines of one eid also when the eid is not the first key of the line', async () => {
+    const [record, other] = records(2);
+    // Written by hand or by another tool: the eid comes last, so the quick read of the eid fails.
+    const eidLast = ({ eid, ...rest }: DeadLetterRecord) => JSON.stringify({ ...rest, eid });
+    const again: DeadLetterRecord = { ...record, reason: 'shutdown' };
+    const changed: DeadLetterRecord = { ...other, payload: { ...other.payload, se_va: '7' } };
+    const lines = [eidLast(record), eidLast(again), eidLast(other), eidLast(changed)];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    // The same event twice: sent once, both lines removed; two different events under one eid: both kept.
+    expect(await replay()).toEqual(counts({ total: 4, delivered: 2, remaining: 2, conflicts: 2 }));
+    expect(sentEvents().map((event) => event.eid)).toEqual([record.eid]);
+    expect(readFileSync(path, 'utf8')).toBe(`${lines[2]}\n${lines[3]}\n`);
+  });
+
   it('takes the kind from payload.e when the record has none, and sends nothing for an empty file', async () => {
     const [billing] = records(1, { billing: 1 });
     const { kind: _kind, ...unkinded } = billing;
@@ -162,6 +176,59 @@ describe('replayDeadLetters', () => {
     expect(readFileSync(path, 'utf8')).toBe(jsonl(written));
   });
 
+  it('counts the lines appended while it runs also when it delivered none', async () => {
+    const written = records(2);
+    const [late] = records(1);
+    writeFileSync(path, jsonl(written));
+    collector.behaviour = (_request, index) => {
+      if (index === 0) writeFileSync(path, jsonl([late]), { flag: 'a' });
+      return { status: 500 };
+    };
+    expect(await replay(1_000)).toEqual(counts({ total: 2, remaining: 3, unsent: 2, appended: 1 }));
+    expect(readFileSync(path, 'utf8')).toBe(jsonl([...written, late]));
+  });
+
+  it('keeps as it is now a line whose event changed while it waited for its retry, never sending the new one', async () => {
+    const [record] = records(1);
+    // Same length, still a valid record: only the line's bytes tell it changed.
+    const edited: DeadLetterRecord = {
+      ...record,
+      payload: { ...record.payload, tna: record.payload.tna.replace(/^./, (c) => (c === 'x' ? 'y' : 'x')) },
+    };
+    expect(JSON.stringify(edited).length).toBe(JSON.stringify(record).length);
+    writeFileSync(path, jsonl([record]));
+    collector.behaviour = (_request, index) => {
+      if (index === 0) writeFileSync(path, jsonl([edited]));
+      return { status: 500 };
+    };
+    expect(await replay(3_000)).toEqual(counts({ total: 1, remaining: 1, unsent: 1 }));
+    expect(collector.requests).toHaveLength(1);
+    expect(readFileSync(path, 'utf8')).toBe(jsonl([edited]));
+    expect(logger.lines.at(-1)).toMatch(
+      /^line 1 of .* changed while the replay ran; it stays in the file as it is now/,
+    );
+  });
+
+  it('logs to the console, prefixed, without a logger', async () => {
+    const [record] = records(1);
+    writeFileSync(path, `not a record\n${jsonl([record])}`);
+    collector.behaviour = (_request, index) => ({ status: index === 0 ? 503 : 200 });
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await replayDeadLetters(path, { collectorUrl: collector.endpoint })).toEqual(
+        counts({ total: 2, delivered: 1, remaining: 1, invalid: 1 }),
+      );
+      expect(error.mock.calls).toEqual([[expect.stringMatching(/^\[nestjs-snowplow\] line 1 of .* is not JSON; /)]]);
+      expect(warn.mock.calls).toEqual([
+        [expect.stringMatching(/^\[nestjs-snowplow\] the collector answered HTTP 503 for a request of 1 line of /)],
+      ]);
+    } finally {
+      warn.mockRestore();
+      error.mockRestore();
+    }
+  });
+
   it('refuses to rewrite a file that changed other than by appending', async () => {
     const written = records(2);
     writeFileSync(path, jsonl(written));
@@ -181,6 +248,16 @@ describe('replayDeadLetters', () => {
       expect.objectContaining({ name: 'StorageError', path: missing }),
     );
     await expect(replayDeadLetters('', { collectorUrl: collector.endpoint })).rejects.toThrow(InvalidOptionError);
+    await expect(replayDeadLetters(42 as unknown as string, { collectorUrl: collector.endpoint })).rejects.toThrow(
+      expect.objectContaining({ name: 'InvalidOptionError', option: 'file' }),
+    );
+    await expect(replayDeadLetters(path, null as unknown as { collectorUrl: string })).rejects.toThrow(
+      expect.objectContaining({
+        name: 'InvalidOptionError',
+        option: 'options',
+        message: expect.stringContaining('must be an object'),
+      }),
+    );
     writeFileSync(path, '');
     await expect(replayDeadLetters(path, { collectorUrl: 'ftp://x/tp2' })).rejects.toThrow(
       /"collectorUrl": must use http or https/,
