@@ -64,6 +64,8 @@ export class PostgresStorage implements EventStorage {
   private readonly waiting: Record<EventKind, number> = { billing: 0, custom: 0 };
   /** A NOTIFY or the poll interval says the table may hold rows this instance does not know of. */
   private maybeMore = true;
+  /** How many times rows were announced (NOTIFY, commits, drain()): a lease under way compares. */
+  private announced = 0;
   private lastLookAt = 0;
   private lastError?: Error;
   private evictions = 0;
@@ -210,7 +212,7 @@ export class PostgresStorage implements EventStorage {
     const row = ((result as PostgresResult | null)?.rows ?? (result as unknown[]))?.[0] as { evicted?: unknown };
     this.evictions += Number(row?.evicted ?? 0) || 0;
     // Visible at the caller's COMMIT: until the relay has looked, the table may hold them.
-    this.maybeMore = true;
+    this.expectRows();
   }
 
   /**
@@ -228,6 +230,7 @@ export class PostgresStorage implements EventStorage {
     if (this.orphans && this.leasing === 0) this.releasingOrphans ??= this.releaseOrphans();
     if (this.releasingOrphans) await this.releasingOrphans;
     this.leasing++;
+    const announcedAtStart = this.announced;
     let rows: PostgresResult['rows'];
     try {
       ({ rows } = await this.run(this.sql.lease, [this.instanceId, maxCount, this.leaseMs]));
@@ -239,7 +242,8 @@ export class PostgresStorage implements EventStorage {
       this.leasing--;
     }
     this.lastLookAt = Date.now();
-    this.maybeMore = rows.length >= maxCount;
+    // Rows announced while this lease was on its way (a NOTIFY, drain()'s look) may not be in it.
+    this.maybeMore = rows.length >= maxCount || this.announced !== announcedAtStart;
     const events = rows.map(toEvent).sort((a, b) => rank(a) - rank(b) || (a.id as number) - (b.id as number));
     // Held before any further await: an orphan release that starts meanwhile must not free them.
     for (const event of events) this.leased.add(event.id as number);
@@ -250,7 +254,7 @@ export class PostgresStorage implements EventStorage {
     const surplus = events.splice(fitting(events, maxBytes));
     if (surplus.length > 0) {
       await this.release(surplus);
-      this.maybeMore = true;
+      this.expectRows();
     }
     return events;
   }
@@ -268,7 +272,13 @@ export class PostgresStorage implements EventStorage {
 
   /** {@inheritDoc EventStorage.lookAgain} */
   lookAgain(): void {
+    this.expectRows();
+  }
+
+  /** Rows this instance has not counted may wait: the send loop looks (see `mayHaveMore`). */
+  private expectRows(): void {
     this.maybeMore = true;
+    this.announced++;
   }
 
   /** Deletes delivered rows this instance still holds (a lease taken over by another instance is left to it). */
@@ -284,7 +294,7 @@ export class PostgresStorage implements EventStorage {
     if (leased.length > 0) {
       const ids = leased.map((e) => e.id);
       const { rowCount } = await this.run(this.sql.release, [ids, leased.map((e) => e.attempts), this.instanceId]);
-      if (rowCount) this.maybeMore = true;
+      if (rowCount) this.expectRows();
       this.settled(leased);
       // Waiting again (unless another instance took them over: then it counts them).
       if (rowCount) for (const kind of KINDS) this.waiting[kind] += leased.filter((e) => kindOf(e) === kind).length;
@@ -349,7 +359,7 @@ export class PostgresStorage implements EventStorage {
   onCommitted(wake: () => void): () => void {
     this.wake = wake;
     this.listener ??= new OutboxListener(this.listenConfig, this.names.channel, () => {
-      this.maybeMore = true;
+      this.expectRows();
       this.wake?.();
     });
     this.listener.start();

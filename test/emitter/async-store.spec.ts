@@ -124,6 +124,8 @@ describe('a store that answers with promises', () => {
     const { emitter, tracker } = start(store);
     for (let i = 0; i < 40; i++) tracker.trackEvent('e', { i });
     await waitFor(() => emitter.stats().sent === 40 && store.rejectNext.ack === 0, { what: '40 sent' });
+    // The loop retries the held acks even with nothing queued (drain() does not wait for them).
+    await waitFor(() => store.acked === 40, { what: 'the held acks retried' });
     expect(await emitter.drain(20_000)).toMatchObject({ drained: true });
     expect(collector.counts().accepted).toEqual({ total: 40, distinct: 40 });
     expect(emitter.stats().storageErrors).toBe(3);
