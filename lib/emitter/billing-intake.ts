@@ -6,7 +6,7 @@ import { DURABLE } from '../storage/commit-group';
 import { EmitterLog, errorMessage } from './emitter-log';
 import { Losses } from './losses';
 import { Settlement } from './settlement';
-import { asStorageError, StorageFailures } from './storage-failures';
+import { asStorageError, StorageFailures, storeLocation } from './storage-failures';
 
 /** The emitter's parts a billing event goes through. */
 export interface BillingIntakeParts {
@@ -62,7 +62,7 @@ export function takeBilling(
   const failure = losses.billingOverflowNow(event, storage.billingCapacity);
   // Its `overflow` line is on disk: the record is durable, the event will not be sent.
   if (failure === undefined) return NOTHING_STORED;
-  const error = new BillingQueueFullError(storePath(storage), storage.billingCapacity, failure);
+  const error = new BillingQueueFullError(storeLocation(storage), storage.billingCapacity, failure);
   if (!hold) throw error;
   holdUncommitted(parts, event, error, options);
   return NOTHING_STORED;
@@ -95,8 +95,4 @@ function holdUncommitted(
     // The event is held: a throwing callback must not make the caller think otherwise.
     parts.log.error(`the onHeld callback of enqueue threw: ${errorMessage(err)}`);
   }
-}
-
-function storePath(storage: EventStorage): string {
-  return storage.location ?? '(an EventStorage instance)';
 }

@@ -1,5 +1,5 @@
 import { StorageError } from '../errors';
-import { StorageFailureHandler, StorageOp } from '../storage/event-storage.interface';
+import { EventStorage, StorageFailureHandler, StorageOp } from '../storage/event-storage.interface';
 import { QueuedEvent } from '../storage/queued-event';
 import { EmitterLog, errorMessage } from './emitter-log';
 import { Losses } from './losses';
@@ -56,8 +56,12 @@ export class StorageFailures implements StorageFailureHandler {
 }
 
 /** A storage error as the caller of a track call gets it: a `StorageError` naming the store and the cause. */
-export function asStorageError(err: unknown, storage: object): StorageError {
+export function asStorageError(err: unknown, storage: EventStorage): StorageError {
   if (err instanceof StorageError) return err;
-  const path = (storage as { path?: unknown }).path;
-  return new StorageError(typeof path === 'string' ? path : '(an EventStorage instance)', errorMessage(err));
+  return new StorageError(storeLocation(storage), errorMessage(err));
+}
+
+/** Where a store keeps its events, for errors and logs: its `location`, or what kind of store it is. */
+export function storeLocation(storage: EventStorage): string {
+  return storage.location ?? (storage.durable ? '(an EventStorage instance)' : '(in memory)');
 }

@@ -5,6 +5,7 @@ import { QueuedEvent } from '../storage/queued-event';
 import { bodyBytes, CommitOutcome, EventSink, TrackedPayload } from '../tracker/payload';
 import type { TransactionLike } from '../tracker/transaction';
 import { errorMessage } from './emitter-log';
+import { storeLocation } from './storage-failures';
 
 /** What a transaction sink needs of its emitter. */
 export interface TransactionSinkHost {
@@ -30,7 +31,7 @@ export function transactionSink(host: TransactionSinkHost, tx: TransactionLike):
   const { storage } = host;
   if (!storage.insertInTransaction) {
     throw new StorageError(
-      storage.location ?? (storage.durable ? '(an EventStorage instance)' : '(in memory)'),
+      storeLocation(storage),
       "cannot write in a caller's transaction: inTransaction needs the PostgreSQL store (storage: { type: 'postgres' })",
       'STORAGE_NO_TRANSACTIONS',
     );
@@ -59,7 +60,7 @@ export function transactionSink(host: TransactionSinkHost, tx: TransactionLike):
         },
         (err: unknown) => {
           const error = new StorageError(
-            storage.location ?? '(an EventStorage instance)',
+            storeLocation(storage),
             `could not write event ${event.eid} in the caller's transaction: ${errorMessage(err)}`,
             'STORAGE_TRANSACTION_FAILED',
           );

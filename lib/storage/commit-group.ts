@@ -1,4 +1,4 @@
-import { CommitOutcome, NOT_DURABLE } from '../tracker/payload';
+import { CommitOutcome } from '../tracker/payload';
 
 const ignore = (): void => undefined;
 
@@ -7,8 +7,6 @@ function handled(promise: Promise<CommitOutcome>): Promise<CommitOutcome> {
   promise.catch(ignore);
   return promise;
 }
-
-export { NOT_DURABLE };
 
 /** The commit promise of every event a store committed before its track call returned. */
 export const DURABLE: Promise<CommitOutcome> = Promise.resolve({ durable: true });
@@ -32,16 +30,6 @@ export class CommitGroup {
       }),
     );
     return this.promise;
-  }
-
-  /** Takes the promise of the write to come (the events in it are written by one statement), leaving none. */
-  take(): CommitGroup {
-    const taken = new CommitGroup();
-    taken.promise = this.promise;
-    taken.settle = this.settle;
-    this.promise = undefined;
-    this.settle = undefined;
-    return taken;
   }
 
   /** The write committed: its events are durable. */

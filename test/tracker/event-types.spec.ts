@@ -2,44 +2,15 @@
 // real emitter to the loopback collector: each payload is decoded there and validated against the
 // Snowplow protocol schemas and the test schemas of test/fixtures/iglu (com.acme/checkout, an
 // event, and com.acme/cart, an entity), and read back from `GET /micro/good` as a user would.
-import { Emitter, Tracker, TrackerOptions, TRACKER_VERSION } from '../../lib/core';
-import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
+import { Emitter, TRACKER_VERSION } from '../../lib/core';
 import { GoodEvent } from '../../lib/testing/types';
-import { FIXTURE_IGLU_DIR } from '../support/decode';
+import { BILL, BILLABLE_USAGE, CART, CHECKOUT, goodByEid, useFixtureCollector } from './support/fixture-collector';
 
-const CHECKOUT = 'iglu:com.acme/checkout/jsonschema/1-0-0';
-const CART = 'iglu:com.acme/cart/jsonschema/1-0-0';
-const BILLABLE_USAGE = 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2';
 const CUSTOM_EVENT = 'iglu:com.gitlab/custom_event/jsonschema/1-0-0';
-const BILL = { category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 3 } as const;
 
-let collector: LocalCollector;
-const emitters: Emitter[] = [];
-
-beforeAll(async () => {
-  collector = await startLocalCollector({ schemaDirs: [FIXTURE_IGLU_DIR] });
-});
-afterAll(() => collector.close());
-beforeEach(() => collector.reset());
-afterEach(async () => {
-  for (const emitter of emitters.splice(0)) await emitter.stop();
-});
-
-function trackerOf(options: Partial<TrackerOptions> = {}): { tracker: Tracker; emitter: Emitter } {
-  const emitter = new Emitter({ collectorUrl: collector.endpoint, lingerMs: 0 });
-  emitters.push(emitter);
-  return { tracker: new Tracker({ appId: 'events', emitter, ...options }), emitter };
-}
-
-/** Sends what is queued, then the valid events as `GET /micro/good` gives them, by eid; fails on any invalid one. */
-async function delivered(emitter: Emitter, count: number): Promise<Map<string, GoodEvent>> {
-  expect((await emitter.drain(20_000)).drained).toBe(true);
-  expect(collector.bad()).toEqual([]);
-  const response = await fetch(`${collector.url}/micro/good`);
-  const good = (await response.json()) as GoodEvent[];
-  expect(good).toHaveLength(count);
-  return new Map(good.map((event) => [event.eid as string, event]));
-}
+const suite = useFixtureCollector('events');
+const { trackerOf } = suite;
+const delivered = (emitter: Emitter, count: number) => goodByEid(suite, emitter, count);
 
 describe('trackSelfDescribingEvent', () => {
   it('sends any Iglu schema as ue_px, with its entities as cx, decoded and valid at the collector', async () => {
@@ -60,7 +31,7 @@ describe('trackSelfDescribingEvent', () => {
     const { tracker, emitter } = trackerOf();
     tracker.trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o-2' } });
     await emitter.drain(20_000);
-    const bad = collector.bad();
+    const bad = suite.collector.bad();
     expect(bad).toHaveLength(1);
     expect(bad[0].errors).toContainEqual(expect.objectContaining({ field: 'ue_px', schema: CHECKOUT }));
   });

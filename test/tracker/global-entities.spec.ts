@@ -2,45 +2,16 @@
 // entries with accept/reject rule sets and filters, sent by a real emitter to the loopback
 // collector, where every payload is decoded and validated against the Snowplow protocol schemas and
 // the test schemas of test/fixtures/iglu (com.acme/tenant and com.acme/cart are entities).
-import { Emitter, GlobalEntityFailure, InvalidOptionError, Tracker, TrackerOptions } from '../../lib/core';
-import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
+import { Emitter, GlobalEntityFailure, InvalidOptionError, Tracker } from '../../lib/core';
 import { GoodEvent } from '../../lib/testing/types';
 import { schemaMatchesRule } from '../../lib/tracker/global-entities';
-import { FIXTURE_IGLU_DIR } from '../support/decode';
+import { BILL, BILLABLE_USAGE, CART, CHECKOUT, goodByEid, useFixtureCollector } from './support/fixture-collector';
 
-const CHECKOUT = 'iglu:com.acme/checkout/jsonschema/1-0-0';
-const CART = 'iglu:com.acme/cart/jsonschema/1-0-0';
 const TENANT = 'iglu:com.acme/tenant/jsonschema/1-0-0';
-const BILLABLE_USAGE = 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2';
-const BILL = { category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 3 } as const;
 
-let collector: LocalCollector;
-const emitters: Emitter[] = [];
-
-beforeAll(async () => {
-  collector = await startLocalCollector({ schemaDirs: [FIXTURE_IGLU_DIR] });
-});
-afterAll(() => collector.close());
-beforeEach(() => collector.reset());
-afterEach(async () => {
-  for (const emitter of emitters.splice(0)) await emitter.stop();
-});
-
-function trackerOf(options: Partial<TrackerOptions> = {}): { tracker: Tracker; emitter: Emitter } {
-  const emitter = new Emitter({ collectorUrl: collector.endpoint, lingerMs: 0 });
-  emitters.push(emitter);
-  return { tracker: new Tracker({ appId: 'globals', emitter, ...options }), emitter };
-}
-
-/** Sends what is queued, then the valid events as `GET /micro/good` gives them, by eid; fails on any invalid one. */
-async function delivered(emitter: Emitter, count: number): Promise<Map<string, GoodEvent>> {
-  expect((await emitter.drain(20_000)).drained).toBe(true);
-  expect(collector.bad()).toEqual([]);
-  const response = await fetch(`${collector.url}/micro/good`);
-  const good = (await response.json()) as GoodEvent[];
-  expect(good).toHaveLength(count);
-  return new Map(good.map((event) => [event.eid as string, event]));
-}
+const suite = useFixtureCollector('globals');
+const { trackerOf } = suite;
+const delivered = (emitter: Emitter, count: number) => goodByEid(suite, emitter, count);
 
 const tenant = (name: string) => ({ schema: TENANT, data: { tenant: name } });
 
@@ -169,8 +140,8 @@ describe('global entities at the collector', () => {
 describe('global entities past maxEventBytes', () => {
   it('an event, billing included, that global entities would make too large is sent without them, and told', async () => {
     const failures: GlobalEntityFailure[] = [];
-    const emitter = new Emitter({ collectorUrl: collector.endpoint, lingerMs: 0, maxEventBytes: 4_000 });
-    emitters.push(emitter);
+    const emitter = new Emitter({ collectorUrl: suite.collector.endpoint, lingerMs: 0, maxEventBytes: 4_000 });
+    suite.stopAfter(emitter);
     const tracker = new Tracker({
       appId: 'globals',
       emitter,

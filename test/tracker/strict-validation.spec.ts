@@ -1,35 +1,13 @@
 // Strict mode (`validate: { schemas }`): every event's data and entities are checked against the
 // local Iglu schemas at track time; a mismatch throws a SchemaValidationError naming the JSON path
 // and nothing is sent, while the events that match reach the loopback collector, valid there too.
-import { Emitter, SchemaValidationError, Tracker, TrackerOptions } from '../../lib/core';
-import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
-import { GoodEvent } from '../../lib/testing/types';
+import { Emitter, SchemaValidationError, Tracker } from '../../lib/core';
 import { FIXTURE_IGLU_DIR } from '../support/decode';
+import { BILL, CART, CHECKOUT, useFixtureCollector } from './support/fixture-collector';
 
-const CHECKOUT = 'iglu:com.acme/checkout/jsonschema/1-0-0';
-const CART = 'iglu:com.acme/cart/jsonschema/1-0-0';
-const BILL = { category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 3 } as const;
-
-let collector: LocalCollector;
-const emitters: Emitter[] = [];
-
-beforeAll(async () => {
-  collector = await startLocalCollector({ schemaDirs: [FIXTURE_IGLU_DIR] });
-});
-afterAll(() => collector.close());
-beforeEach(() => collector.reset());
-afterEach(async () => {
-  for (const emitter of emitters.splice(0)) await emitter.stop();
-});
-
-function trackerOf(options: Partial<TrackerOptions> = {}): { tracker: Tracker; emitter: Emitter } {
-  const emitter = new Emitter({ collectorUrl: collector.endpoint, lingerMs: 0 });
-  emitters.push(emitter);
-  return {
-    tracker: new Tracker({ appId: 'strict', emitter, validate: { schemas: FIXTURE_IGLU_DIR }, ...options }),
-    emitter,
-  };
-}
+const suite = useFixtureCollector('strict', { validate: { schemas: FIXTURE_IGLU_DIR } });
+const { trackerOf } = suite;
+const delivered = (emitter: Emitter) => suite.good(emitter);
 
 function thrown(action: () => unknown): SchemaValidationError {
   try {
@@ -39,13 +17,6 @@ function thrown(action: () => unknown): SchemaValidationError {
     return error as SchemaValidationError;
   }
   throw new Error('expected a SchemaValidationError');
-}
-
-/** What the collector accepted (all valid there), after a drain. */
-async function delivered(emitter: Emitter): Promise<GoodEvent[]> {
-  expect((await emitter.drain(20_000)).drained).toBe(true);
-  expect(collector.bad()).toEqual([]);
-  return (await (await fetch(`${collector.url}/micro/good`)).json()) as GoodEvent[];
 }
 
 describe('strict mode: validate: { schemas }', () => {
@@ -102,11 +73,11 @@ describe('strict mode: validate: { schemas }', () => {
   });
 
   it('off by default: the same wrong event is sent (and the collector, not the tracker, refuses it)', async () => {
-    const emitter = new Emitter({ collectorUrl: collector.endpoint, lingerMs: 0 });
-    emitters.push(emitter);
+    const emitter = new Emitter({ collectorUrl: suite.collector.endpoint, lingerMs: 0 });
+    suite.stopAfter(emitter);
     const loose = new Tracker({ appId: 'loose', emitter });
     loose.trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o', total: '1' } });
     expect((await emitter.drain(20_000)).drained).toBe(true);
-    expect(collector.bad()).toHaveLength(1);
+    expect(suite.collector.bad()).toHaveLength(1);
   });
 });
