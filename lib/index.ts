@@ -9,6 +9,8 @@ export * from './core';
 
 // The Nest module (module/)
 export { SnowplowModule } from './module/snowplow.module';
+export { getSnowplowToken, InjectEmitter, InjectTracker } from './module/snowplow.inject';
+export type { SnowplowTokenPart } from './module/snowplow.inject';
 export { SNOWPLOW_MODULE_OPTIONS } from './module/snowplow.module-definition';
 export type { SnowplowOptionsFactory } from './module/snowplow.module-definition';
 export type { SnowplowModuleOptions } from './module/snowplow-module-options';
@@ -17,6 +19,7 @@ export { EmitterService } from './module/emitter.service';
 export type { TrackErrorSink } from './module/track-error-sink';
 
 // @TrackEvent on handlers (decorators/, interceptors/)
+export type { TrackerChoice } from './interceptors/handler-options';
 export { TrackEvent } from './decorators/track-event.decorator';
 export { TrackEventInterceptor } from './interceptors/track-event.interceptor';
 export type {

@@ -14,14 +14,15 @@ function describeKey(key: string | symbol): string {
 /**
  * A decorator for a handler or a class of handlers, as `@TrackEvent` and `@TrackBillingEvent` are:
  * `resolve(where)` checks the decorator's arguments for `Class.method` (or `Class`) and gives the
- * metadata stored under `metadataKey`; `interceptor` is bound once along a class chain and once
- * per method. Applying it twice to one target, or to a property, throws `InvalidOptionError`.
+ * metadata stored under `metadataKey`; the interceptor of the instance it names
+ * (`interceptorFor(metadata.tracker)`) is bound once along a class chain and once per method.
+ * Applying it twice to one target, or to a property, throws `InvalidOptionError`.
  */
 export function handlerDecorator(
   label: string,
   metadataKey: string,
-  interceptor: Type,
-  resolve: (where: string) => unknown,
+  interceptorFor: (tracker: string) => Type,
+  resolve: (where: string) => { tracker: string },
 ): ClassDecorator & MethodDecorator {
   return ((target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
     if (key === undefined) {
@@ -32,8 +33,10 @@ export function handlerDecorator(
       if (Reflect.hasOwnMetadata(metadataKey, target)) {
         throw new InvalidOptionError('target', `${label} is applied more than once to ${where}`);
       }
-      Reflect.defineMetadata(metadataKey, resolve(where), target);
+      const metadata = resolve(where);
+      Reflect.defineMetadata(metadataKey, metadata, target);
       // A subclass inherits its parent's interceptors: bind once along the chain.
+      const interceptor = interceptorFor(metadata.tracker);
       if (!isBound(target, interceptor)) UseInterceptors(interceptor)(target);
       return target;
     }
@@ -46,7 +49,9 @@ export function handlerDecorator(
     if (Reflect.hasOwnMetadata(metadataKey, handler)) {
       throw new InvalidOptionError('target', `${label} is applied more than once to ${where}`);
     }
-    Reflect.defineMetadata(metadataKey, resolve(where), handler);
+    const metadata = resolve(where);
+    Reflect.defineMetadata(metadataKey, metadata, handler);
+    const interceptor = interceptorFor(metadata.tracker);
     if (!isBound(handler, interceptor)) UseInterceptors(interceptor)(target, key, descriptor);
     return descriptor;
   }) as ClassDecorator & MethodDecorator;

@@ -1,4 +1,4 @@
-import { TrackBillingEventInterceptor } from '../interceptors/track-billing-event.interceptor';
+import { trackBillingEventInterceptorFor } from '../interceptors/track-billing-event.interceptor';
 import {
   resolveTrackBillingEventOptions,
   TRACK_BILLING_EVENT_METADATA,
@@ -77,7 +77,7 @@ export function TrackBillingEvent(
   input: TrackBillingEventInput<any>,
   options?: TrackBillingEventOptions,
 ): ClassDecorator & MethodDecorator {
-  return handlerDecorator('@TrackBillingEvent', TRACK_BILLING_EVENT_METADATA, TrackBillingEventInterceptor, (where) =>
+  return handlerDecorator('@TrackBillingEvent', TRACK_BILLING_EVENT_METADATA, trackBillingEventInterceptorFor, (where) =>
     resolveTrackBillingEventOptions(input, options, where),
   );
 }

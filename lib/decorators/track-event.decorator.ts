@@ -1,4 +1,4 @@
-import { TrackEventInterceptor } from '../interceptors/track-event.interceptor';
+import { trackEventInterceptorFor } from '../interceptors/track-event.interceptor';
 import {
   resolveTrackEventOptions,
   TRACK_EVENT_METADATA,
@@ -43,7 +43,7 @@ export function TrackEvent<TRequest = any, TResult = any>(
   options?: TrackEventOptions<TRequest, TResult>,
 ): ClassDecorator & MethodDecorator;
 export function TrackEvent(name: string, options?: TrackEventOptions): ClassDecorator & MethodDecorator {
-  return handlerDecorator('@TrackEvent', TRACK_EVENT_METADATA, TrackEventInterceptor, (where) =>
+  return handlerDecorator('@TrackEvent', TRACK_EVENT_METADATA, trackEventInterceptorFor, (where) =>
     resolveTrackEventOptions(name, options, where),
   );
 }

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors';
+import { checkTrackerName } from '../module/snowplow-instance';
 import { describeType, isPlainObject } from '../utils';
 import type { TrackEventOn } from './track-event.metadata';
 
@@ -20,6 +21,21 @@ export function checkDecoratorOptions(options: unknown, keys: readonly string[],
     }
   }
   return options;
+}
+
+/** The option every handler decorator has: which `SnowplowModule` instance sends its events. */
+export interface TrackerChoice {
+  /**
+   * The name of the `SnowplowModule` instance that sends the event (`forRoot({ name })`). Default:
+   * the unnamed instance. The module of the decorated controller must see that instance (import
+   * it there, or register it with `isGlobal: true`); otherwise Nest fails at startup naming its token.
+   */
+  tracker?: string;
+}
+
+/** `options.tracker`: a tracker name, `'default'` when unset (see `checkTrackerName`). */
+export function checkTrackerOption(tracker: unknown, at: string): string {
+  return checkTrackerName('options.tracker', tracker, at);
 }
 
 /** `options.on`: one of {@link TRACK_EVENT_ON_VALUES}, `'success'` when unset. */

@@ -1,5 +1,7 @@
-import { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor, Type } from '@nestjs/common';
 import { Observable } from 'rxjs';
+import { serviceToken } from '../module/snowplow.providers';
+import { DEFAULT_TRACKER_NAME } from '../module/snowplow.tokens';
 import { handlerContext, onFirstOutcome } from './handler-context';
 import type { TrackEventContext, TrackEventOn } from './track-event.metadata';
 
@@ -8,6 +10,8 @@ export interface HandlerPlan {
   on: TrackEventOn;
   /** True when a function of the decorator reads the call's context (and its duration). */
   dynamic: boolean;
+  /** The `SnowplowModule` instance whose interceptor sends it. */
+  tracker: string;
 }
 
 /**
@@ -15,14 +19,22 @@ export interface HandlerPlan {
  * each handler, resolved from its metadata at its first call and kept; one event per call even
  * when bound on both the method and the class (the first interceptor instance to see an
  * `ExecutionContext` handles it; Nest passes the same one to every interceptor of a call); the
- * outcome filter; the context, built only when a function reads it.
+ * outcome filter; the context, built only when a function reads it. Each instance of the module has
+ * its own interceptor class (see {@link interceptorFor}); a call is handled only by the interceptor
+ * of the instance its decorator names, even when a class's decorator names another one.
  */
 export abstract class HandlerTrackingInterceptor<TPlan extends HandlerPlan> implements NestInterceptor {
   /** Plans by controller class, then handler (a subclass may resolve an inherited handler differently). */
   private readonly plans = new WeakMap<object, Map<object, TPlan | null>>();
 
-  /** @param handledCalls one set per kind of interceptor, shared by all its instances */
-  protected constructor(private readonly handledCalls: WeakSet<ExecutionContext>) {}
+  /**
+   * @param handledCalls one set per kind of interceptor, shared by all its instances
+   * @param trackerName the name of the `SnowplowModule` instance this interceptor sends through
+   */
+  protected constructor(
+    private readonly handledCalls: WeakSet<ExecutionContext>,
+    private readonly trackerName: string,
+  ) {}
 
   /** The plan of `handler` on `controller`, or `undefined` when it is not decorated. */
   protected abstract resolvePlan(handler: object, controller: object): TPlan | undefined;
@@ -32,7 +44,7 @@ export abstract class HandlerTrackingInterceptor<TPlan extends HandlerPlan> impl
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const plan = this.planOf(context);
-    if (!plan || this.handledCalls.has(context)) return next.handle();
+    if (!plan || plan.tracker !== this.trackerName || this.handledCalls.has(context)) return next.handle();
     this.handledCalls.add(context);
     const startedAt = plan.dynamic ? performance.now() : 0;
     return onFirstOutcome(next.handle(), (outcome) => {
@@ -50,4 +62,27 @@ export abstract class HandlerTrackingInterceptor<TPlan extends HandlerPlan> impl
     if (plan === undefined) byHandler.set(handler, (plan = this.resolvePlan(handler, controller) ?? null));
     return plan ?? undefined;
   }
+}
+
+/**
+ * The interceptor class of a handler decorator for the `SnowplowModule` instance `tracker`: `base`
+ * itself for the default instance, and for a named one a subclass (made once and kept in `made`)
+ * whose `TrackerService` is injected by the instance's token. Nest resolves it in the module of the
+ * decorated controller, so a missing instance fails at startup, naming the token.
+ */
+export function interceptorFor<T extends Type<HandlerTrackingInterceptor<HandlerPlan>>>(
+  base: T,
+  tracker: string,
+  made: Map<string, T>,
+): T {
+  if (tracker === DEFAULT_TRACKER_NAME) return base;
+  let named = made.get(tracker);
+  if (named === undefined) {
+    named = class extends (base as Type<any>) {} as T;
+    Object.defineProperty(named, 'name', { value: `${base.name}[${tracker}]` });
+    Inject(serviceToken('tracker', tracker))(named, undefined, 0);
+    Injectable()(named);
+    made.set(tracker, named);
+  }
+  return named;
 }

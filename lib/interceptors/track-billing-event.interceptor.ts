@@ -1,8 +1,8 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, Injectable, Type } from '@nestjs/common';
 import { InvalidEventError } from '../errors';
 import { TrackerService } from '../module/tracker.service';
 import { describeType } from '../utils';
-import { HandlerTrackingInterceptor } from './handler-tracking.interceptor';
+import { HandlerTrackingInterceptor, interceptorFor } from './handler-tracking.interceptor';
 import { getTrackBillingEventMetadata, TrackBillingEventMetadata } from './track-billing-event.metadata';
 import type { TrackEventContext } from './track-event.metadata';
 
@@ -10,6 +10,14 @@ import type { TrackEventContext } from './track-event.metadata';
 const handledCalls = new WeakSet<ExecutionContext>();
 
 type TrackBillingEventPlan = TrackBillingEventMetadata & { dynamic: boolean };
+
+/** The interceptor classes of named instances, made once each. */
+const named = new Map<string, Type<TrackBillingEventInterceptor>>();
+
+/** The `@TrackBillingEvent` interceptor class of the `SnowplowModule` instance `tracker`. */
+export function trackBillingEventInterceptorFor(tracker: string): Type<TrackBillingEventInterceptor> {
+  return interceptorFor(TrackBillingEventInterceptor, tracker, named);
+}
 
 /**
  * Sends the `@TrackBillingEvent` billing event of a handler call, through `TrackerService` (so it
@@ -23,7 +31,7 @@ type TrackBillingEventPlan = TrackBillingEventMetadata & { dynamic: boolean };
 @Injectable()
 export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<TrackBillingEventPlan> {
   constructor(private readonly tracker: TrackerService) {
-    super(handledCalls);
+    super(handledCalls, tracker.name);
   }
 
   /** The plan of `handler` on `controller` (resolved once per handler), or `undefined` when it is not decorated. */

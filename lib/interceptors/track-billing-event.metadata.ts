@@ -6,7 +6,7 @@ import {
   checkRequiredInput,
 } from '../tracker/billing-event';
 import { describeType } from '../utils';
-import { checkDecoratorOptions, checkOn } from './handler-options';
+import { checkDecoratorOptions, checkOn, checkTrackerOption, TrackerChoice } from './handler-options';
 import type {
   TrackEventContext,
   TrackEventErrorContext,
@@ -29,7 +29,7 @@ export type TrackBillingEventOptional<TContext = TrackEventContext> =
   BillingEventOptionalInput | ((ctx: TContext) => BillingEventOptionalInput | null | undefined);
 
 /** `@TrackBillingEvent` options billing successful calls (the default). */
-export interface TrackBillingEventSuccessOptions<TRequest = any, TResult = any> {
+export interface TrackBillingEventSuccessOptions<TRequest = any, TResult = any> extends TrackerChoice {
   /** Bill calls that succeed (the default). */
   on?: 'success';
   /** Optional billable_usage fields: an object, or a function of the success context. */
@@ -37,7 +37,7 @@ export interface TrackBillingEventSuccessOptions<TRequest = any, TResult = any> 
 }
 
 /** `@TrackBillingEvent` options billing failed calls. */
-export interface TrackBillingEventErrorOptions<TRequest = any> {
+export interface TrackBillingEventErrorOptions<TRequest = any> extends TrackerChoice {
   /** Bill calls that fail (the error still reaches the client unchanged). */
   on: 'error';
   /** Optional billable_usage fields: an object, or a function of the error context. */
@@ -45,7 +45,7 @@ export interface TrackBillingEventErrorOptions<TRequest = any> {
 }
 
 /** `@TrackBillingEvent` options billing every call. */
-export interface TrackBillingEventAlwaysOptions<TRequest = any, TResult = any> {
+export interface TrackBillingEventAlwaysOptions<TRequest = any, TResult = any> extends TrackerChoice {
   /** Bill every call, whatever its outcome. */
   on: 'always';
   /** Optional billable_usage fields: an object, or a function of either context. */
@@ -68,11 +68,13 @@ export interface TrackBillingEventMetadata {
   /** A checked plain copy of static optional fields, the function, or undefined. */
   optional: TrackBillingEventOptional | undefined;
   on: TrackEventOn;
+  /** The name of the `SnowplowModule` instance that sends it (`'default'` when unset). */
+  tracker: string;
   /** `Class.method` or `Class`, for messages. */
   where: string;
 }
 
-const OPTION_KEYS = ['optional', 'on'];
+const OPTION_KEYS = ['optional', 'on', 'tracker'];
 
 /**
  * Checks `@TrackBillingEvent(input, options)` and returns what the interceptor needs. A static
@@ -95,6 +97,7 @@ export function resolveTrackBillingEventOptions(
     input: checkedInput as TrackBillingEventInput,
     optional: optional as TrackBillingEventOptional | undefined,
     on: checkOn(checked.on, at),
+    tracker: checkTrackerOption(checked.tracker, at),
     where,
   };
 }

@@ -1,14 +1,22 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, Injectable, Type } from '@nestjs/common';
 import { InvalidEventError } from '../errors';
 import { TrackerService } from '../module/tracker.service';
 import { describeType, isPlainObject } from '../utils';
-import { HandlerTrackingInterceptor } from './handler-tracking.interceptor';
+import { HandlerTrackingInterceptor, interceptorFor } from './handler-tracking.interceptor';
 import { getTrackEventMetadata, TrackEventContext, TrackEventMetadata } from './track-event.metadata';
 
 /** The calls a TrackEventInterceptor (of any module) already handled. */
 const handledCalls = new WeakSet<ExecutionContext>();
 
 type TrackEventPlan = TrackEventMetadata & { dynamic: boolean };
+
+/** The interceptor classes of named instances, made once each. */
+const named = new Map<string, Type<TrackEventInterceptor>>();
+
+/** The `@TrackEvent` interceptor class of the `SnowplowModule` instance `tracker`. */
+export function trackEventInterceptorFor(tracker: string): Type<TrackEventInterceptor> {
+  return interceptorFor(TrackEventInterceptor, tracker, named);
+}
 
 /**
  * Sends the `@TrackEvent` event of a handler call. Bound by `@TrackEvent` itself; a handler without
@@ -18,7 +26,7 @@ type TrackEventPlan = TrackEventMetadata & { dynamic: boolean };
 @Injectable()
 export class TrackEventInterceptor extends HandlerTrackingInterceptor<TrackEventPlan> {
   constructor(private readonly tracker: TrackerService) {
-    super(handledCalls);
+    super(handledCalls, tracker.name);
   }
 
   /** The plan of `handler` on `controller` (resolved once per handler), or `undefined` when it is not decorated. */

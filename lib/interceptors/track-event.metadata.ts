@@ -1,7 +1,13 @@
 import { ExecutionContext } from '@nestjs/common';
 import { InvalidOptionError } from '../errors';
 import { eventNameProblem, serialiseJsonObject } from '../validation';
-import { checkDecoratorOptions, checkOn, TRACK_EVENT_ON_VALUES } from './handler-options';
+import {
+  checkDecoratorOptions,
+  checkOn,
+  checkTrackerOption,
+  TRACK_EVENT_ON_VALUES,
+  TrackerChoice,
+} from './handler-options';
 
 export { TRACK_EVENT_ON_VALUES };
 
@@ -57,7 +63,7 @@ export type TrackEventProps<TContext = TrackEventContext> =
   Record<string, unknown> | ((ctx: TContext) => Record<string, unknown> | undefined);
 
 /** `@TrackEvent` options tracking successful calls (the default). */
-export interface TrackEventSuccessOptions<TRequest = any, TResult = any> {
+export interface TrackEventSuccessOptions<TRequest = any, TResult = any> extends TrackerChoice {
   /** Track calls that succeed (the default). */
   on?: 'success';
   /** Static props, or a function of the success context; see {@link TrackEventProps}. */
@@ -65,7 +71,7 @@ export interface TrackEventSuccessOptions<TRequest = any, TResult = any> {
 }
 
 /** `@TrackEvent` options tracking failed calls. */
-export interface TrackEventErrorOptions<TRequest = any> {
+export interface TrackEventErrorOptions<TRequest = any> extends TrackerChoice {
   /** Track calls that fail (the error still reaches the client unchanged). */
   on: 'error';
   /** Static props, or a function of the error context; see {@link TrackEventProps}. */
@@ -73,7 +79,7 @@ export interface TrackEventErrorOptions<TRequest = any> {
 }
 
 /** `@TrackEvent` options tracking every call. */
-export interface TrackEventAlwaysOptions<TRequest = any, TResult = any> {
+export interface TrackEventAlwaysOptions<TRequest = any, TResult = any> extends TrackerChoice {
   /** Track every call, whatever its outcome. */
   on: 'always';
   /** Static props, or a function of either context (`ctx.outcome` tells which); see {@link TrackEventProps}. */
@@ -95,11 +101,13 @@ export interface TrackEventMetadata {
   on: TrackEventOn;
   /** A deep copy of static props, the props function, or undefined. */
   props: Record<string, unknown> | ((ctx: TrackEventContext) => Record<string, unknown> | undefined) | undefined;
+  /** The name of the `SnowplowModule` instance that sends it (`'default'` when unset). */
+  tracker: string;
   /** `Class.method` or `Class`, for messages. */
   where: string;
 }
 
-const OPTION_KEYS = ['props', 'on'];
+const OPTION_KEYS = ['props', 'on', 'tracker'];
 
 /**
  * Checks `@TrackEvent(name, options)` and returns what the interceptor needs. Throws an
@@ -112,7 +120,13 @@ export function resolveTrackEventOptions(name: unknown, options: unknown, where:
   if (nameProblem !== undefined) throw new InvalidOptionError('name', `${at}: ${nameProblem}`);
   const eventName = name as string; // eventNameProblem accepts strings only
   const checked = checkDecoratorOptions(options, OPTION_KEYS, at);
-  return { name: eventName, on: checkOn(checked.on, at), props: resolveProps(checked.props, at), where };
+  return {
+    name: eventName,
+    on: checkOn(checked.on, at),
+    props: resolveProps(checked.props, at),
+    tracker: checkTrackerOption(checked.tracker, at),
+    where,
+  };
 }
 
 function resolveProps(props: unknown, at: string): TrackEventMetadata['props'] {

@@ -22,6 +22,11 @@ export interface MetricsOptions {
   labels?: Record<string, string>;
   /** Registry to register on. Default: prom-client's global registry (what `@willsoto/nestjs-prometheus` serves). */
   registry?: Registry;
+  /**
+   * The `tracker` label of every series, which tells instances apart on one registry. Default
+   * `default`. `SnowplowModule` sets it to the instance's `name`.
+   */
+  tracker?: string;
 }
 
 /** What the metrics read from the emitter they describe. */
@@ -166,7 +171,7 @@ class MetricSet {
   }
 }
 
-const RESERVED_LABELS = ['result', 'reason', 'source', 'kind', 'op'];
+const RESERVED_LABELS = ['result', 'reason', 'source', 'kind', 'op', 'tracker'];
 
 function zeroDropsByKind(): Record<EventKind, Record<DropReason, number>> {
   return { billing: zeroDrops(), custom: zeroDrops() };
@@ -191,7 +196,12 @@ function checkMetricsOptions(options: MetricsOptions): { prefix: string; labels:
       );
     }
   }
-  return { prefix, labels: { ...labels } };
+  const tracker = options.tracker ?? 'default';
+  if (typeof tracker !== 'string' || tracker === '') {
+    throw new InvalidOptionError('metrics.tracker', 'must be a non-empty string');
+  }
+  // Every series carries `tracker`: prom-client needs the same label names on every series of a metric.
+  return { prefix, labels: { ...labels, tracker } };
 }
 
 /**
@@ -199,7 +209,7 @@ function checkMetricsOptions(options: MetricsOptions): { prefix: string; labels:
  * totals move into prom-client when the registry is scraped (collect) or the emitter detaches.
  */
 export class EmitterMetrics implements EmitterObserver {
-  /** The constant labels of every series. */
+  /** The constant labels of every series: `labels` and `tracker`. */
   readonly labels: Readonly<Record<string, string>>;
   /** The registry the metrics are registered on. */
   readonly registry: Registry;

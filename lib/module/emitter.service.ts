@@ -1,9 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { DrainResult, EmitterStats } from '../emitter/send-result';
 import { SnowplowEmitter } from '../emitter/snowplow-emitter';
 import type { EmitterMetrics } from '../metrics';
-import { SNOWPLOW_EMITTER, SNOWPLOW_METRICS } from './snowplow.tokens';
 
 /**
  * The module's emitter, for diagnostics and control: queue depth, stats, flush and drain. It
@@ -17,9 +16,10 @@ import { SNOWPLOW_EMITTER, SNOWPLOW_METRICS } from './snowplow.tokens';
  */
 @Injectable()
 export class EmitterService {
+  /** Built by `SnowplowModule` for each of its instances: inject it (or `@InjectEmitter(name)`), never construct it. */
   constructor(
-    @Inject(SNOWPLOW_EMITTER) private readonly emitter: SnowplowEmitter,
-    @Inject(SNOWPLOW_METRICS) private readonly metrics: EmitterMetrics | undefined,
+    private readonly emitter: SnowplowEmitter,
+    private readonly metrics: EmitterMetrics | undefined,
   ) {}
 
   /** The collector URL with its user part and query values masked. */

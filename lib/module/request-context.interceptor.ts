@@ -1,10 +1,10 @@
-import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import type { EmitterMetrics } from '../metrics';
 import { CorrelationIdLimit, graphqlRequest, readCorrelationId } from './correlation-id';
-import { runInRequestContext, SnowplowRequestContext } from './request-context';
+import type { RequestContextStore, SnowplowRequestContext } from './request-context';
 import type { ModuleParts } from './snowplow-module-options';
-import { SNOWPLOW_LOG_CONTEXT, SNOWPLOW_METRICS, SNOWPLOW_MODULE_PARTS } from './snowplow.tokens';
+import type { SnowplowInstance } from './snowplow-instance';
 
 /**
  * Opens a request context for every handler call of the app (`SnowplowModule` registers it as an
@@ -28,15 +28,18 @@ export class RequestContextInterceptor implements NestInterceptor {
   /** Without headers to read, `enrich` or `subject`, a context would serve nothing: calls pass straight through. */
   private readonly enabled: boolean;
   private readonly limit: CorrelationIdLimit;
-  private readonly logger = new Logger(SNOWPLOW_LOG_CONTEXT);
+  private readonly logger: Logger;
+  private readonly requests: RequestContextStore;
   /** Whether a too-long id was logged: once per module, the metric counts every one. */
   private tooLongLogged = false;
 
   constructor(
-    @Inject(SNOWPLOW_MODULE_PARTS)
     parts: Pick<ModuleParts, 'correlationIdHeaders' | 'correlationIdMaxLength' | 'enrich' | 'subject'>,
-    @Inject(SNOWPLOW_METRICS) private readonly metrics: EmitterMetrics | undefined,
+    private readonly metrics: EmitterMetrics | undefined,
+    instance: Pick<SnowplowInstance, 'logContext' | 'requests'>,
   ) {
+    this.logger = new Logger(instance.logContext);
+    this.requests = instance.requests;
     this.headers = parts.correlationIdHeaders;
     this.enabled = this.headers.length > 0 || parts.enrich !== undefined || parts.subject !== undefined;
     const maxLength = parts.correlationIdMaxLength;
@@ -57,7 +60,7 @@ export class RequestContextInterceptor implements NestInterceptor {
     // Subscribing inside the store, not only calling handle(): Nest subscribes to the handler's
     // result later, and whatever runs from that subscription (the handler's observable, the tap of
     // @TrackEvent) must still see the context.
-    return new Observable((subscriber) => runInRequestContext(context, () => next.handle().subscribe(subscriber)));
+    return new Observable((subscriber) => this.requests.run(context, () => next.handle().subscribe(subscriber)));
   }
 
   /** Counts a dropped id, and logs the first: its length and header, never its value. */

@@ -21,15 +21,22 @@ export interface SnowplowRequestContext {
   readonly executionContext: ExecutionContext;
 }
 
-/** One store for the process: a context belongs to a request, not to a module instance. */
-const storage = new AsyncLocalStorage<SnowplowRequestContext>();
+/**
+ * The request contexts of one module instance, carried with `AsyncLocalStorage`. Each instance has
+ * its own store, filled by its own request-context interceptor from its own options
+ * (`correlationIdHeaders`, `correlationIdMaxLength`): two instances in one app never read each
+ * other's context, and an instance that needs none opens none.
+ */
+export class RequestContextStore {
+  private readonly storage = new AsyncLocalStorage<SnowplowRequestContext>();
 
-/** The context of the request this code runs for, or `undefined` outside one. */
-export function currentRequestContext(): SnowplowRequestContext | undefined {
-  return storage.getStore();
-}
+  /** The context of the request this code runs for, or `undefined` outside one. */
+  current(): SnowplowRequestContext | undefined {
+    return this.storage.getStore();
+  }
 
-/** Runs `fn` with `context` as the current request context. */
-export function runInRequestContext<T>(context: SnowplowRequestContext, fn: () => T): T {
-  return storage.run(context, fn);
+  /** Runs `fn` with `context` as the current request context. */
+  run<T>(context: SnowplowRequestContext, fn: () => T): T {
+    return this.storage.run(context, fn);
+  }
 }

@@ -2,8 +2,7 @@ import { Logger } from '@nestjs/common';
 import { describeEntityFailure, EntityGenerator, GlobalEntityFailure } from '../tracker/global-entities';
 import { SCHEMAS } from '../tracker/schemas';
 import { loadOptional } from '../utils/optional-dependency';
-import { currentRequestContext } from './request-context';
-import { SNOWPLOW_LOG_CONTEXT } from './snowplow.tokens';
+import type { RequestContextStore } from './request-context';
 import type { TrackErrorSink } from './track-error-sink';
 
 /** The schema of the built-in `request` entity (shipped in the package's `iglu/` folder). */
@@ -47,10 +46,13 @@ function traceApi(load: (id: string) => unknown): TraceApi | undefined {
  * (left out past 1,024 characters) and, when `@opentelemetry/api` is installed and a span is
  * active, its trace and span ids; outside a request, none. `load` is `require` (replaceable for tests).
  */
-export function requestEntity(load: (id: string) => unknown = require): EntityGenerator {
+export function requestEntity(
+  requests: Pick<RequestContextStore, 'current'>,
+  load: (id: string) => unknown = require,
+): EntityGenerator {
   const otel = traceApi(load);
   return () => {
-    const context = currentRequestContext();
+    const context = requests.current();
     if (context === undefined) return undefined;
     const data: Record<string, string> = { type: context.type };
     const id = context.correlationId;
@@ -71,8 +73,11 @@ const LOG_INTERVAL_MS = 10_000;
  * in `snowplow_track_errors_total{source="entities"}` (with the event's lane as `kind`) and
  * warned about at most once per 10 s. Never throws.
  */
-export function entityErrorReporter(trackErrors: TrackErrorSink): (failure: GlobalEntityFailure) => void {
-  const logger = new Logger(SNOWPLOW_LOG_CONTEXT);
+export function entityErrorReporter(
+  trackErrors: TrackErrorSink,
+  logContext: string,
+): (failure: GlobalEntityFailure) => void {
+  const logger = new Logger(logContext);
   let lastAt = -Infinity;
   let suppressed = 0;
   return (failure) => {

@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import { InvalidEventError } from '../errors';
 import { checkSubject, Subject } from '../tracker/subject';
 import { describeType } from '../utils';
-import { currentRequestContext, SnowplowRequestContext } from './request-context';
-import { SNOWPLOW_LOG_CONTEXT } from './snowplow.tokens';
+import type { SnowplowRequestContext } from './request-context';
+import type { SnowplowInstance } from './snowplow-instance';
 import type { TrackErrorSink } from './track-error-sink';
 
 /** The module's `subject` option: subject fields from the request a track call runs for. */
@@ -17,9 +17,13 @@ export type RequestSubjectSource = (context: SnowplowRequestContext) => Subject 
  * such failure is counted in `snowplow_track_errors_total{source="subject",kind="custom"}`; the
  * first is logged (the field and why, never its value).
  */
-export function requestSubject(source: RequestSubjectSource, trackErrors: TrackErrorSink): () => Subject | undefined {
+export function requestSubject(
+  source: RequestSubjectSource,
+  trackErrors: TrackErrorSink,
+  instance: Pick<SnowplowInstance, 'logContext' | 'requests'>,
+): () => Subject | undefined {
   const subjects = new WeakMap<SnowplowRequestContext, Subject | null>();
-  const logger = new Logger(SNOWPLOW_LOG_CONTEXT);
+  const logger = new Logger(instance.logContext);
   let logged = false;
   const report = (reason: string): void => {
     try {
@@ -59,7 +63,7 @@ export function requestSubject(source: RequestSubjectSource, trackErrors: TrackE
     return kept;
   };
   return () => {
-    const context = currentRequestContext();
+    const context = instance.requests.current();
     if (context === undefined) return undefined;
     let subject = subjects.get(context);
     if (subject === undefined) {

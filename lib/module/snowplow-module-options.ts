@@ -25,8 +25,11 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
   userAgent?: string;
   /** How long shutdown waits for the queue to drain before aborting, ms. Default 10,000. */
   shutdownTimeoutMs?: number;
-  /** Prometheus metrics: `{ prefix?, labels?, registry? }`, or `false` for none. Default on. */
-  metrics?: MetricsOptions | false;
+  /**
+   * Prometheus metrics: `{ prefix?, labels?, registry? }`, or `false` for none. Default on. Every
+   * series carries `tracker="<name>"` (`"default"` for the unnamed instance).
+   */
+  metrics?: Omit<MetricsOptions, 'tracker'> | false;
   /**
    * axios settings for the module's own `HttpService` (proxy, headers, `httpAgent` settings...).
    * Ignored when `httpService` is given. The emitter's keep-alive agents, timeout and the
@@ -173,12 +176,25 @@ export function splitModuleOptions(options: SnowplowModuleOptions): ModuleParts 
   const parts: Record<Owner, Record<string, unknown>> = { emitter: {}, tracker: {}, module: {} };
   for (const [key, value] of Object.entries(options)) {
     const owner = (OPTION_OWNERS as Record<string, Owner | undefined>)[key];
+    if (owner === undefined && key === 'name') {
+      throw new InvalidOptionError(
+        'name',
+        'names the instance and must be known before its options: give it to forRootAsync({ name, useFactory }), ' +
+          'beside the factory, not in the options the factory returns',
+      );
+    }
     if (owner === undefined) throw new InvalidOptionError(key, 'is not a SnowplowModule option');
     parts[owner][key] = value;
   }
   const { metrics, http, httpService, enrich, subject } = options;
   if (metrics !== undefined && metrics !== false && (metrics === null || typeof metrics !== 'object')) {
     throw new InvalidOptionError('metrics', 'must be an object ({ prefix?, labels? }) or false');
+  }
+  if (metrics && 'tracker' in metrics) {
+    throw new InvalidOptionError(
+      'metrics.tracker',
+      "is the instance's name: set `name` of forRoot / forRootAsync instead",
+    );
   }
   if (http !== undefined && (http === null || typeof http !== 'object')) {
     throw new InvalidOptionError('http', 'must be an object of axios settings');

@@ -1,9 +1,8 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { SnowplowEmitter } from '../emitter/snowplow-emitter';
 import type { EmitterMetrics } from '../metrics';
 import type { ModuleParts } from './snowplow-module-options';
-import { SNOWPLOW_LOG_CONTEXT } from './snowplow.providers';
-import { SNOWPLOW_EMITTER, SNOWPLOW_METRICS, SNOWPLOW_MODULE_PARTS } from './snowplow.tokens';
+import type { SnowplowInstance } from './snowplow-instance';
 
 /**
  * Owns the emitter's life in a Nest app: the send loop starts with the module, and on shutdown
@@ -13,13 +12,16 @@ import { SNOWPLOW_EMITTER, SNOWPLOW_METRICS, SNOWPLOW_MODULE_PARTS } from './sno
  */
 @Injectable()
 export class SnowplowLifecycle implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(SNOWPLOW_LOG_CONTEXT);
+  private readonly logger: Logger;
 
   constructor(
-    @Inject(SNOWPLOW_EMITTER) private readonly emitter: SnowplowEmitter,
-    @Inject(SNOWPLOW_METRICS) private readonly metrics: EmitterMetrics | undefined,
-    @Inject(SNOWPLOW_MODULE_PARTS) private readonly parts: Pick<ModuleParts, 'shutdownTimeoutMs'>,
-  ) {}
+    private readonly emitter: SnowplowEmitter,
+    private readonly metrics: EmitterMetrics | undefined,
+    private readonly parts: Pick<ModuleParts, 'shutdownTimeoutMs'>,
+    instance: Pick<SnowplowInstance, 'logContext'>,
+  ) {
+    this.logger = new Logger(instance.logContext);
+  }
 
   onModuleInit(): void {
     this.emitter.start();

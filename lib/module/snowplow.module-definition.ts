@@ -10,7 +10,11 @@ export const {
   .setClassMethodName('forRoot')
   // forRootAsync({ useClass }) / ({ useExisting }): the class implements SnowplowOptionsFactory,
   // whose method keeps the builder's default name, create().
-  .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  // `name` is read by SnowplowModule.forRoot / forRootAsync, which build the instance's providers.
+  .setExtras({ isGlobal: false, name: undefined as string | undefined }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+  }))
   .build();
 
 /** The injection token of the `SnowplowModuleOptions` given to `forRoot` / `forRootAsync`. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InvalidOptionError } from '../errors';
 import type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 import type { EventKind } from '../tracker/payload';
@@ -10,11 +10,10 @@ import { BillingTrackResult, Tracker, TrackResult, TransactionTracker } from '..
 import type { TransactionLike } from '../tracker/transaction';
 import { isPlainObject } from '../utils';
 import { serialiseJsonObject } from '../validation';
-import { currentRequestContext, SnowplowRequestContext } from './request-context';
+import type { SnowplowRequestContext } from './request-context';
 import type { ModuleParts } from './snowplow-module-options';
-import { SNOWPLOW_LOG_CONTEXT } from './snowplow.providers';
-import { SNOWPLOW_MODULE_PARTS, SNOWPLOW_TRACK_ERRORS, SNOWPLOW_TRACKER } from './snowplow.tokens';
-import { TrackErrorSink } from './track-error-sink';
+import type { SnowplowInstance } from './snowplow-instance';
+import type { TrackErrorSink } from './track-error-sink';
 
 const LOG_INTERVAL_MS = 10_000;
 
@@ -44,19 +43,25 @@ const LOG_INTERVAL_MS = 10_000;
  */
 @Injectable()
 export class TrackerService<S extends object = AnySchemas> {
-  private readonly logger = new Logger(SNOWPLOW_LOG_CONTEXT);
+  /** The name of this tracker's `SnowplowModule` instance: `'default'` for the unnamed one. */
+  readonly name: string;
+  private readonly logger: Logger;
   private lastLogAt = 0;
   private suppressed = 0;
   private readonly enrich: ModuleParts['enrich'];
   /** `enrich`'s checked result per request; `null` when it gave nothing usable. */
   private readonly enrichments = new WeakMap<SnowplowRequestContext, Record<string, unknown> | null>();
 
+  /** Built by `SnowplowModule` for each of its instances: inject it (or `@InjectTracker(name)`), never construct it. */
   constructor(
-    @Inject(SNOWPLOW_TRACKER) private readonly tracker: Tracker<S>,
-    @Inject(SNOWPLOW_TRACK_ERRORS) private readonly trackErrors: TrackErrorSink,
-    @Inject(SNOWPLOW_MODULE_PARTS) parts: Pick<ModuleParts, 'enrich'>,
+    private readonly tracker: Tracker<S>,
+    private readonly trackErrors: TrackErrorSink,
+    parts: Pick<ModuleParts, 'enrich'>,
+    private readonly instance: Pick<SnowplowInstance, 'name' | 'logContext' | 'requests'>,
   ) {
     this.enrich = parts.enrich;
+    this.name = instance.name;
+    this.logger = new Logger(instance.logContext);
   }
 
   /**
@@ -66,7 +71,7 @@ export class TrackerService<S extends object = AnySchemas> {
    */
   trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions<S>): TrackResult {
     if (this.enrich !== undefined) {
-      const context = currentRequestContext();
+      const context = this.instance.requests.current();
       if (context !== undefined) props = this.enriched(context, props);
     }
     return this.tracker.trackEvent(name, props, options);
@@ -135,7 +140,7 @@ export class TrackerService<S extends object = AnySchemas> {
       ...inTx,
       trackEvent: (name, props, options) => {
         if (this.enrich !== undefined) {
-          const context = currentRequestContext();
+          const context = this.instance.requests.current();
           if (context !== undefined) props = this.enriched(context, props);
         }
         return inTx.trackEvent(name, props, options);
@@ -174,7 +179,7 @@ export class TrackerService<S extends object = AnySchemas> {
    * `undefined` outside a request or when the request carries none.
    */
   correlationId(): string | undefined {
-    return currentRequestContext()?.correlationId;
+    return this.instance.requests.current()?.correlationId;
   }
 
   /** Asks the emitter to send what is queued now (labkit's `Tracker.Flush()`). Returns at once. */

@@ -47,7 +47,7 @@ describe('@TrackBillingEvent at decoration time', () => {
       'an unknown option',
       [fromResult, { optinal: {} }],
       'options.optinal',
-      /unknown option \(expected one of: optional, on\)/,
+      /unknown option \(expected one of: optional, on, tracker\)/,
     ],
     ['an unknown on value', [fromResult, { on: 'never' }], 'options.on', /got "never"/],
     ['a string optional', [fromResult, { optional: 'x' }], 'options.optional', /object or a function, got string/],
@@ -96,12 +96,14 @@ describe('@TrackBillingEvent at decoration time', () => {
       input: { ...input, quantity: 1 },
       optional: { seatIds: ['a'], metadata: { plan: 'gold' } },
       on: 'always',
+      tracker: 'default',
       where: 'Fixture.fixed',
     });
     expect(getTrackBillingEventMetadata(Fixture.prototype.dynamic, Fixture)).toEqual({
       input: fromResult,
       optional: optionalFn,
       on: 'success',
+      tracker: 'default',
       where: 'Fixture.dynamic',
     });
   });

@@ -146,6 +146,7 @@ describe('@TrackEvent at decoration time', () => {
       name: 'own_evt',
       on: 'always',
       props: { plan: 'gold', nested: { seats: 3 } },
+      tracker: 'default',
       where: 'BaseController.own',
     });
     expect(Reflect.getMetadata(INTERCEPTORS_METADATA, BaseController.prototype.own)).toEqual([TrackEventInterceptor]);

@@ -147,9 +147,9 @@ describe('dead-letter integrity', () => {
       expect(r2 - r1).toBeGreaterThanOrEqual(90);
       expect(r3 - r2).toBeGreaterThanOrEqual(190);
 
-      expect(metricValue(await registry.metrics(), 'snowplow_dead_letter_write_failures_total')).toBeGreaterThanOrEqual(
-        6,
-      );
+      expect(
+        metricValue(await registry.metrics(), 'snowplow_dead_letter_write_failures_total{tracker="default"}'),
+      ).toBeGreaterThanOrEqual(6);
       const stats = first.emitter.stats();
       expect(stats.dropped.rejected).toBe(0);
       expect(stats.sent).toBe(0);
@@ -190,7 +190,9 @@ describe('dead-letter integrity', () => {
       const record = JSON.parse(logged.message.slice(logged.message.indexOf('{'))) as DeadLetterRecord;
       expect(record).toMatchObject({ eid, kind: 'billing', reason: 'rejected', payload: { eid, se_ac: 'ci_minutes' } });
       expect(emitter.stats().billing.dropped.rejected).toBe(1);
-      expect(metricValue(await registry.metrics(), 'snowplow_dead_letter_write_failures_total')).toBe(1);
+      expect(
+        metricValue(await registry.metrics(), 'snowplow_dead_letter_write_failures_total{tracker="default"}'),
+      ).toBe(1);
     });
   });
 });

@@ -72,8 +72,8 @@ describe('billing-grade delivery under faults', () => {
         .map((e) => e.eid),
     ).toEqual(billing);
     const text = await registry.metrics();
-    expect(text).toContain('snowplow_events_dropped_total{reason="overflow",kind="custom"} 49000');
-    expect(text).toContain('snowplow_events_dropped_total{reason="overflow",kind="billing"} 0');
+    expect(text).toContain('snowplow_events_dropped_total{tracker="default",reason="overflow",kind="custom"} 49000');
+    expect(text).toContain('snowplow_events_dropped_total{tracker="default",reason="overflow",kind="billing"} 0');
   });
 
   it('a full billing lane dead-letters the newest billing event, logs it at error level and counts it; nothing is overwritten', async () => {
@@ -308,8 +308,8 @@ describe('shutdown accounting', () => {
     expect(emitter.stats().billing.dropped.shutdown).toBe(10);
     expect(emitter.stats().queued).toBe(0);
     const text = await registry.metrics();
-    expect(text).toContain('snowplow_events_dropped_total{reason="shutdown",kind="billing"} 10');
-    expect(text).toContain('snowplow_events_dropped_total{reason="shutdown",kind="custom"} 240');
+    expect(text).toContain('snowplow_events_dropped_total{tracker="default",reason="shutdown",kind="billing"} 10');
+    expect(text).toContain('snowplow_events_dropped_total{tracker="default",reason="shutdown",kind="custom"} 240');
     const records = readDeadLetters(deadLetter);
     expect(new Set(records.map((r) => r.eid))).toEqual(new Set([...billing, ...custom]));
     expect(records.every((r) => r.reason === 'shutdown')).toBe(true);

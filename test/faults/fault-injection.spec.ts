@@ -194,7 +194,9 @@ describe('delivery under faults', () => {
     });
     expect(e.stats().dropped.too_large).toBe(1);
     expect(collector.accepted().every((r) => JSON.parse(r.body).data.length <= 10)).toBe(true);
-    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="too_large",kind="custom"} 1');
+    expect(await registry.metrics()).toContain(
+      'snowplow_events_dropped_total{tracker="default",reason="too_large",kind="custom"} 1',
+    );
   });
 
   it('maxBatchBytes cuts batches by bytes: no request body, envelope included, is over it; all delivered', async () => {
@@ -227,7 +229,9 @@ describe('delivery under faults', () => {
     expect(decodeAccepted(collector).map((ev) => ev.eid)).toEqual(eids.filter((eid) => eid !== bad));
     expect(failures).toEqual([expect.objectContaining({ statusCode: 400, eventCount: 1, eids: [bad] })]);
     expect(e.stats().dropped.rejected).toBe(1);
-    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="rejected",kind="custom"} 1');
+    expect(await registry.metrics()).toContain(
+      'snowplow_events_dropped_total{tracker="default",reason="rejected",kind="custom"} 1',
+    );
   });
 
   it('retryStatusCodes makes a default non-retried status retried', async () => {
@@ -295,7 +299,9 @@ describe('delivery under faults', () => {
     await collector.reopen();
     await expectAllDeliveredOnce(eids.slice(4_000));
     expect(e.stats().dropped.overflow).toBe(4_000);
-    expect(await registry.metrics()).toContain('snowplow_events_dropped_total{reason="overflow",kind="custom"} 4000');
+    expect(await registry.metrics()).toContain(
+      'snowplow_events_dropped_total{tracker="default",reason="overflow",kind="custom"} 4000',
+    );
   });
 
   it('while the collector is down, the loop sleeps through its backoff: < 30% of one core between two attempts (a spinning loop takes ~100%)', async () => {

@@ -33,8 +33,8 @@ class HealthController {
 }
 
 function storeUp(text: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith('snowplow_store_up '));
-  return line === undefined ? undefined : Number(line.slice('snowplow_store_up '.length));
+  const line = text.split('\n').find((l) => l.startsWith('snowplow_store_up{tracker="default"} '));
+  return line === undefined ? undefined : Number(line.slice('snowplow_store_up{tracker="default"} '.length));
 }
 
 describe('a PostgreSQL outage: health, metrics and stats', () => {

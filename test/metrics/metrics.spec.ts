@@ -66,7 +66,7 @@ describe('Prometheus metrics', () => {
     for (let i = 0; i < 8; i++) tracker.trackEvent('overflow');
 
     const { text } = await request(app.getHttpServer()).get('/metrics').expect(200);
-    const l = 'service="billing"';
+    const l = 'service="billing",tracker="default"';
     expect(sample(text, `snowplow_events_enqueued_total{${l}}`)).toBe(14);
     expect(sample(text, `snowplow_events_sent_total{${l},result="success"}`)).toBe(5);
     expect(sample(text, `snowplow_events_sent_total{${l},result="failure"}`)).toBe(2);
@@ -101,10 +101,10 @@ describe('Prometheus metrics', () => {
     tracker.trackBillingEvent({ category: 'c', eventType: 'seats', realm: 'SM', unitOfMeasure: 'seat', quantity: 1 });
     await waitFor(() => app!.get(EmitterService).stats().dropped.expired === 3, { what: 'the three to expire' });
     const text = await register.metrics();
-    expect(sample(text, 'snowplow_events_dropped_total{reason="expired",kind="custom"}')).toBe(2);
-    expect(sample(text, 'snowplow_events_dropped_total{reason="expired",kind="billing"}')).toBe(1);
-    expect(sample(text, 'snowplow_events_sent_total{result="failure"}')).toBe(6);
-    expect(sample(text, 'snowplow_events_sent_total{result="success"}')).toBe(0);
+    expect(sample(text, 'snowplow_events_dropped_total{tracker="default",reason="expired",kind="custom"}')).toBe(2);
+    expect(sample(text, 'snowplow_events_dropped_total{tracker="default",reason="expired",kind="billing"}')).toBe(1);
+    expect(sample(text, 'snowplow_events_sent_total{tracker="default",result="failure"}')).toBe(6);
+    expect(sample(text, 'snowplow_events_sent_total{tracker="default",result="success"}')).toBe(0);
   });
 
   it('dead-letter lines that cannot be written count in snowplow_dead_letter_write_failures_total', async () => {
@@ -124,7 +124,7 @@ describe('Prometheus metrics', () => {
       timeoutMs: 10_000,
       what: 'two failed dead-letter writes',
     });
-    expect(sample(await register.metrics(), 'snowplow_dead_letter_write_failures_total')).toBe(2);
+    expect(sample(await register.metrics(), 'snowplow_dead_letter_write_failures_total{tracker="default"}')).toBe(2);
   });
 
   it('a prefix renames every metric; metrics: false registers none', async () => {
@@ -138,8 +138,8 @@ describe('Prometheus metrics', () => {
     // The collector has the event before the emitter has its answer: wait for the emitter too.
     await app.get(EmitterService).drain(10_000);
     const text = await register.metrics();
-    expect(sample(text, 'billing_sp_events_enqueued_total')).toBe(1);
-    expect(sample(text, 'billing_sp_events_sent_total{result="success"}')).toBe(1);
+    expect(sample(text, 'billing_sp_events_enqueued_total{tracker="default"}')).toBe(1);
+    expect(sample(text, 'billing_sp_events_sent_total{tracker="default",result="success"}')).toBe(1);
     expect(text).not.toContain('snowplow_');
     await app.close();
 
@@ -161,7 +161,7 @@ describe('Prometheus metrics', () => {
     app.get(TrackerService).trackEvent('z');
     await collector.waitForEvents(1);
     expect(app.get(EmitterService).collector()).toBe(registry);
-    expect(sample(await registry.metrics(), 'snowplow_events_enqueued_total')).toBe(1);
+    expect(sample(await registry.metrics(), 'snowplow_events_enqueued_total{tracker="default"}')).toBe(1);
     expect(await register.metrics()).not.toContain('snowplow_');
   });
 
@@ -183,14 +183,14 @@ describe('Prometheus metrics', () => {
       for (let i = 0; i < 4; i++) second.get(TrackerService).trackEvent('b');
       await waitFor(() => collector.requests.length === 2, { what: 'one request per app' });
       const text = await register.metrics();
-      expect(sample(text, 'snowplow_events_enqueued_total')).toBe(7);
-      expect(sample(text, 'snowplow_queue_depth')).toBe(5);
-      expect(sample(text, 'snowplow_queue_capacity')).toBe(20_000);
+      expect(sample(text, 'snowplow_events_enqueued_total{tracker="default"}')).toBe(7);
+      expect(sample(text, 'snowplow_queue_depth{tracker="default"}')).toBe(5);
+      expect(sample(text, 'snowplow_queue_capacity{tracker="default"}')).toBe(20_000);
     } finally {
       await first.close();
       await second.close();
     }
-    expect(sample(await register.metrics(), 'snowplow_queue_depth') ?? 0).toBe(0);
+    expect(sample(await register.metrics(), 'snowplow_queue_depth{tracker="default"}') ?? 0).toBe(0);
   });
 
   it('rejects metric labels that collide with the ones it sets', async () => {

@@ -9,7 +9,7 @@ import { Test } from '@nestjs/testing';
 import { context, Context, ContextManager, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { EmitterService, InvalidOptionError, SnowplowModule, TrackEvent, TrackerService } from '../../lib';
-import { runInRequestContext } from '../../lib/module/request-context';
+import { RequestContextStore } from '../../lib/module/request-context';
 import { requestEntity } from '../../lib/module/request-entity';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
 import { GoodEvent } from '../../lib/testing/types';
@@ -163,16 +163,17 @@ describe('the entities and requestEntity module options (Express)', () => {
     const notInstalled = (id: string): never => {
       throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
     };
-    const generate = requestEntity(notInstalled);
+    const requests = new RequestContextStore();
+    const generate = requestEntity(requests, notInstalled);
     const request = { type: 'http', correlationId: 'c-1', request: undefined, executionContext: undefined as never };
     const span = trace.wrapSpanContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED });
     const made = context.with(trace.setSpan(context.active(), span), () =>
-      runInRequestContext(request, () => generate(undefined as never)),
+      requests.run(request, () => generate(undefined as never)),
     );
     expect(made).toEqual({ schema: REQUEST, data: { type: 'http', correlationId: 'c-1' } });
     // The same span with the package installed: the ids are there.
     const traced = context.with(trace.setSpan(context.active(), span), () =>
-      runInRequestContext(request, () => requestEntity()(undefined as never)),
+      requests.run(request, () => requestEntity(requests)(undefined as never)),
     );
     expect(traced).toEqual({
       schema: REQUEST,

@@ -205,7 +205,7 @@ describe('each SnowplowModule option takes effect', () => {
       async ({ tracker, collector: c }) => {
         tracker().trackEvent('e');
         await c.waitForEvents(1);
-        expect(await register.metrics()).toContain('opt_events_enqueued_total 1');
+        expect(await register.metrics()).toContain('opt_events_enqueued_total{tracker="default"} 1');
       },
     ],
     [

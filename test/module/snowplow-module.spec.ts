@@ -322,8 +322,8 @@ describe('SnowplowModule', () => {
     expect(first.get(EmitterService).collector()).toBe(register);
     expect(second.get(EmitterService).collector()).toBe(register);
     const text = await register.metrics();
-    expect(text).toMatch(/^snowplow_events_enqueued_total 3$/m);
-    expect(text).toMatch(/^snowplow_events_sent_total\{result="success"\} 3$/m);
+    expect(text).toMatch(/^snowplow_events_enqueued_total{tracker="default"} 3$/m);
+    expect(text).toMatch(/^snowplow_events_sent_total\{tracker="default",result="success"\} 3$/m);
     expect(text.match(/^# TYPE snowplow_events_enqueued_total counter$/gm)).toHaveLength(1);
     await first.close();
     await second.close();

@@ -15,7 +15,10 @@ const CUSTOM_EVENT_SCHEMA = 'iglu:com.gitlab/custom_event/jsonschema/1-0-0';
 const BILLABLE_USAGE_SCHEMA = 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2';
 const WAIT = { timeoutMs: 15_000 };
 
-/** The value of one sample line of Prometheus text, e.g. `snowplow_events_sent_total{result="success"}`. */
+/**
+ * The value of one sample line of Prometheus text, e.g.
+ * `snowplow_events_sent_total{tracker="default",result="success"}`.
+ */
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
@@ -269,16 +272,18 @@ describe('sample app (AppModule) against a local collector', () => {
     const text = await waitFor(
       async () => {
         const { text: body } = await http().get('/metrics').expect(200);
-        return sample(body, 'snowplow_events_sent_total{result="success"}') === received ? body : undefined;
+        return sample(body, 'snowplow_events_sent_total{tracker="default",result="success"}') === received
+          ? body
+          : undefined;
       },
-      { timeoutMs: 15_000, what: `snowplow_events_sent_total{result="success"} ${received}` },
+      { timeoutMs: 15_000, what: `snowplow_events_sent_total{tracker="default",result="success"} ${received}` },
     );
-    expect(sample(text, 'snowplow_events_enqueued_total')).toBe(received);
-    expect(sample(text, 'snowplow_events_sent_total{result="failure"}')).toBe(0);
-    expect(sample(text, 'snowplow_events_dropped_total{reason="overflow",kind="custom"}')).toBe(0);
-    expect(sample(text, 'snowplow_events_dropped_total{reason="overflow",kind="billing"}')).toBe(0);
-    expect(sample(text, 'snowplow_queue_depth')).toBe(0);
-    expect(sample(text, 'snowplow_queue_capacity')).toBe(10_000);
+    expect(sample(text, 'snowplow_events_enqueued_total{tracker="default"}')).toBe(received);
+    expect(sample(text, 'snowplow_events_sent_total{tracker="default",result="failure"}')).toBe(0);
+    expect(sample(text, 'snowplow_events_dropped_total{tracker="default",reason="overflow",kind="custom"}')).toBe(0);
+    expect(sample(text, 'snowplow_events_dropped_total{tracker="default",reason="overflow",kind="billing"}')).toBe(0);
+    expect(sample(text, 'snowplow_queue_depth{tracker="default"}')).toBe(0);
+    expect(sample(text, 'snowplow_queue_capacity{tracker="default"}')).toBe(10_000);
     expect(text).toContain('# TYPE snowplow_batch_duration_seconds histogram');
     // PrometheusModule's default process metrics are served next to the library's.
     expect(text).toContain('# TYPE process_cpu_user_seconds_total counter');

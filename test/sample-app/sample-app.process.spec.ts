@@ -84,7 +84,7 @@ describe('the sample app as started by npm start', () => {
     expect(await getJson(`${collectorUrl}/micro/all`)).toEqual({ total: 3, good: 3, bad: 0, dropped: 0 });
     await app.waitForOutput(/LocalCollector\] \S+ GOOD se ci_minutes eid=\S+ category="ci"/);
     const metrics = await (await fetch(`${appUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^snowplow_events_enqueued_total 3$/m);
+    expect(metrics).toMatch(/^snowplow_events_enqueued_total\{tracker="default"\} 3$/m);
 
     // One more event, then SIGTERM at once: the drain delivers it before the collector closes.
     expect((await postJson(`${appUrl}/jobs`, { projectId: 42, name: 'last' })).status).toBe(201);
