@@ -77,7 +77,10 @@ export function TrackBillingEvent(
   input: TrackBillingEventInput<any>,
   options?: TrackBillingEventOptions,
 ): ClassDecorator & MethodDecorator {
-  return handlerDecorator('@TrackBillingEvent', TRACK_BILLING_EVENT_METADATA, trackBillingEventInterceptorFor, (where) =>
-    resolveTrackBillingEventOptions(input, options, where),
+  return handlerDecorator(
+    '@TrackBillingEvent',
+    TRACK_BILLING_EVENT_METADATA,
+    trackBillingEventInterceptorFor,
+    (where) => resolveTrackBillingEventOptions(input, options, where),
   );
 }
