@@ -190,6 +190,23 @@ const rows: Row[] = [
       'must serialise to a JSON object, but JSON.stringify gives a number (see its toJSON)',
   },
   {
+    input: "`@TrackEvent('e', { tracker: 'has space' })`",
+    run: () => decorate('e', { tracker: 'has space' }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "options.tracker": @TrackEvent on Fixture.handler: ' +
+      'must be a tracker name: a letter, then up to 62 letters, digits, "_" or "-", got "has space"',
+  },
+  {
+    input: "`SnowplowModule.forRoot({ name: 'has space', ... })`",
+    run: () =>
+      SnowplowModule.forRoot({ name: 'has space', collectorUrl: 'http://127.0.0.1:9/tp2', appId: 'bad-input' }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "name": ' +
+      'must be a tracker name: a letter, then up to 62 letters, digits, "_" or "-", got "has space"',
+  },
+  {
     input: '`@TrackBillingEvent(42)`',
     run: () => decorateBilling(42),
     error: InvalidOptionError,
@@ -218,7 +235,7 @@ const rows: Row[] = [
     error: InvalidOptionError,
     message:
       'Invalid Snowplow option "options.optinal": @TrackBillingEvent on Fixture.handler: ' +
-      'unknown option (expected one of: optional, on)',
+      'unknown option (expected one of: optional, on, tracker)',
   },
   {
     input: '`@TrackBillingEvent(fn, { optional: { projectId: -1 } })`',
@@ -635,6 +652,13 @@ const moduleRows: Array<{ input: string; options: Record<string, unknown>; error
     options: { metrics: 'yes' },
     error: InvalidOptionError,
     message: 'Invalid Snowplow option "metrics": must be an object ({ prefix?, labels? }) or false',
+  },
+  {
+    input: "`metrics: { tracker: 'billing' }`",
+    options: { metrics: { tracker: 'billing' } },
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "metrics.tracker": is the instance\'s name: set `name` of forRoot / forRootAsync instead',
   },
   {
     input: '`batchsize: 10` (a typo)',
