@@ -12,7 +12,11 @@ export { SnowplowModule } from './module/snowplow.module';
 export { getSnowplowToken, InjectEmitter, InjectTracker } from './module/snowplow.inject';
 export type { SnowplowTokenPart } from './module/snowplow.inject';
 export { SNOWPLOW_MODULE_OPTIONS } from './module/snowplow.module-definition';
-export type { SnowplowOptionsFactory } from './module/snowplow.module-definition';
+export type {
+  SnowplowModuleAsyncOptions,
+  SnowplowModuleImportOptions,
+  SnowplowOptionsFactory,
+} from './module/snowplow.module-definition';
 export type { SnowplowModuleOptions } from './module/snowplow-module-options';
 export { TrackerService } from './module/tracker.service';
 export { EmitterService } from './module/emitter.service';

@@ -1,4 +1,4 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleAsyncOptions, ConfigurableModuleBuilder } from '@nestjs/common';
 import { SnowplowModuleOptions } from './snowplow-module-options';
 
 export const {
@@ -16,6 +16,21 @@ export const {
     global: extras.isGlobal,
   }))
   .build();
+
+/** What an import of `SnowplowModule` takes beside its options (`forRoot` and `forRootAsync`). */
+export interface SnowplowModuleImportOptions {
+  /** Registers the module globally: its services can be injected in every module. Default false. */
+  isGlobal?: boolean;
+  /**
+   * Makes this import a named instance of its own (see the README's "Named instances"): a letter,
+   * then up to 62 letters, digits, `_` or `-`. Unset (or `'default'`): the default instance.
+   */
+  name?: string;
+}
+
+/** What `SnowplowModule.forRootAsync` takes: `useFactory`/`useClass`/`useExisting`, `imports`, `inject`, `isGlobal`, `name`. */
+export type SnowplowModuleAsyncOptions = ConfigurableModuleAsyncOptions<SnowplowModuleOptions, 'create'> &
+  SnowplowModuleImportOptions;
 
 /** The injection token of the `SnowplowModuleOptions` given to `forRoot` / `forRootAsync`. */
 export const SNOWPLOW_MODULE_OPTIONS: string | symbol = moduleOptionsToken;

@@ -1,11 +1,12 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { EmitterService } from './emitter.service';
 import { checkTrackerName } from './snowplow-instance';
+import type { SnowplowModuleOptions } from './snowplow-module-options';
 import {
-  ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
-  OPTIONS_TYPE,
   SNOWPLOW_MODULE_OPTIONS,
+  SnowplowModuleAsyncOptions,
+  SnowplowModuleImportOptions,
 } from './snowplow.module-definition';
 import { optionsToken, serviceToken, snowplowProviders } from './snowplow.providers';
 import { DEFAULT_TRACKER_NAME, snowplowToken } from './snowplow.tokens';
@@ -41,12 +42,12 @@ import { TrackerService } from './tracker.service';
 @Module({})
 export class SnowplowModule extends ConfigurableModuleClass {
   /** The instance of these options (`name`: a named one; see the class). */
-  static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
+  static override forRoot(options: SnowplowModuleOptions & SnowplowModuleImportOptions): DynamicModule {
     return instanceModule(super.forRoot(options), checkTrackerName('name', options?.name));
   }
 
   /** The instance of the options a factory gives (`name` beside `useFactory`/`useClass`/`useExisting`). */
-  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+  static override forRootAsync(options: SnowplowModuleAsyncOptions): DynamicModule {
     return instanceModule(super.forRootAsync(options), checkTrackerName('name', options?.name));
   }
 }

@@ -12,7 +12,6 @@ import { isPlainObject } from '../utils';
 import { serialiseJsonObject } from '../validation';
 import type { SnowplowRequestContext } from './request-context';
 import type { ModuleParts } from './snowplow-module-options';
-import type { SnowplowInstance } from './snowplow-instance';
 import type { TrackErrorSink } from './track-error-sink';
 
 const LOG_INTERVAL_MS = 10_000;
@@ -57,7 +56,11 @@ export class TrackerService<S extends object = AnySchemas> {
     private readonly tracker: Tracker<S>,
     private readonly trackErrors: TrackErrorSink,
     parts: Pick<ModuleParts, 'enrich'>,
-    private readonly instance: Pick<SnowplowInstance, 'name' | 'logContext' | 'requests'>,
+    private readonly instance: {
+      readonly name: string;
+      readonly logContext: string;
+      readonly requests: { current(): SnowplowRequestContext | undefined };
+    },
   ) {
     this.enrich = parts.enrich;
     this.name = instance.name;

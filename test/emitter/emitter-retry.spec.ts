@@ -66,7 +66,7 @@ describe('retries', () => {
         shutdown: 1,
         not_stored: 0,
       });
-      expect(await registry.metrics()).toContain(`snowplow_auth_failures_total ${attempts}`);
+      expect(await registry.metrics()).toContain(`snowplow_auth_failures_total{tracker="default"} ${attempts}`);
     });
   });
 

@@ -215,7 +215,9 @@ describe('billing-grade delivery under faults', () => {
     expect(stats.dropped).toEqual({ overflow: 0, rejected: 0, too_large: 0, expired: 0, shutdown: 0, not_stored: 0 });
     expect(stats.authFailures).toBeGreaterThan(1);
     expect(invalidated).toBeGreaterThan(1);
-    expect(await registry.metrics()).toMatch(new RegExp(`snowplow_auth_failures_total ${stats.authFailures}\\b`));
+    expect(await registry.metrics()).toMatch(
+      new RegExp(`snowplow_auth_failures_total\\{tracker="default"\\} ${stats.authFailures}\\b`),
+    );
     const authLines = lines.filter((l) => /authentication with the collector is failing/.test(l.message));
     expect(authLines).toHaveLength(1);
     expect(authLines[0].level).toBe('error');
