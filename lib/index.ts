@@ -25,22 +25,30 @@ export type { TrackErrorSink } from './module/track-error-sink';
 // @TrackEvent on handlers (decorators/, interceptors/)
 export type { TrackerChoice } from './interceptors/handler-options';
 export { TrackEvent } from './decorators/track-event.decorator';
+export type { TrackEventDecorator } from './decorators/track-event.decorator';
 export { TrackEventInterceptor } from './interceptors/track-event.interceptor';
 export type {
   TrackEventAlwaysOptions,
   TrackEventContext,
   TrackEventContextBase,
+  TrackEventData,
   TrackEventErrorContext,
   TrackEventErrorOptions,
   TrackEventOn,
   TrackEventOptions,
   TrackEventProps,
+  TrackEventSelfDescribing,
   TrackEventSuccessContext,
   TrackEventSuccessOptions,
 } from './interceptors/track-event.metadata';
+export type { HandlerTrackOptions, TrackEventEntities, TrackEventSubject } from './interceptors/handler-track-options';
+// Both decorators typed with the user's schema catalogue
+export { createTrackDecorators } from './decorators/create-track-decorators';
+export type { TrackDecorators } from './decorators/create-track-decorators';
 
 // @TrackBillingEvent on handlers
 export { TrackBillingEvent } from './decorators/track-billing-event.decorator';
+export type { TrackBillingEventDecorator } from './decorators/track-billing-event.decorator';
 export { TrackBillingEventInterceptor } from './interceptors/track-billing-event.interceptor';
 export type {
   TrackBillingEventAlwaysOptions,

@@ -207,6 +207,36 @@ const rows: Row[] = [
       'must be a tracker name: a letter, then up to 62 letters, digits, "_" or "-", got "has space"',
   },
   {
+    input: "`@TrackEvent({ schema: 'com.acme/rated', data })`",
+    run: () => decorate({ schema: 'com.acme/rated', data: {} }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "event.schema": @TrackEvent on Fixture.handler: ' +
+      'must be an Iglu URI of the form iglu:vendor/name/jsonschema/1-0-0, got "com.acme/rated"',
+  },
+  {
+    input: '`@TrackEvent({ schema, data: [1] })`',
+    run: () => decorate({ schema: 'iglu:com.acme/rated/jsonschema/1-0-0', data: [1] }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "event.data": @TrackEvent on Fixture.handler: must be a plain object, got an array',
+  },
+  {
+    input: "`@TrackEvent('e', { entities: [{ schema }] })` (no data)",
+    run: () => decorate('e', { entities: [{ schema: 'iglu:com.acme/cart/jsonschema/1-0-0' }] }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "options.entities[0].data": @TrackEvent on Fixture.handler: is required: a plain object',
+  },
+  {
+    input: "`@TrackBillingEvent(fn, { subject: { vid: 'one' } })`",
+    run: () => decorateBilling(billFromResult, { subject: { vid: 'one' } }),
+    error: InvalidOptionError,
+    message:
+      'Invalid Snowplow option "options.subject.vid": @TrackBillingEvent on Fixture.handler: ' +
+      'must be an integer from 0 to 32767, got string',
+  },
+  {
     input: '`@TrackBillingEvent(42)`',
     run: () => decorateBilling(42),
     error: InvalidOptionError,
@@ -235,7 +265,7 @@ const rows: Row[] = [
     error: InvalidOptionError,
     message:
       'Invalid Snowplow option "options.optinal": @TrackBillingEvent on Fixture.handler: ' +
-      'unknown option (expected one of: optional, on, tracker)',
+      'unknown option (expected one of: optional, on, entities, subject, tracker)',
   },
   {
     input: '`@TrackBillingEvent(fn, { optional: { projectId: -1 } })`',

@@ -2,3 +2,4 @@
 export * from './handler-decorator';
 export * from './track-billing-event.decorator';
 export * from './track-event.decorator';
+export * from './create-track-decorators';

@@ -3,6 +3,7 @@ import { InvalidEventError } from '../errors';
 import { TrackerService } from '../module/tracker.service';
 import { describeType } from '../utils';
 import { HandlerTrackingInterceptor, interceptorFor } from './handler-tracking.interceptor';
+import { handlerTrackOptions, readsContext } from './handler-track-options';
 import { getTrackBillingEventMetadata, TrackBillingEventMetadata } from './track-billing-event.metadata';
 import type { TrackEventContext } from './track-event.metadata';
 
@@ -37,8 +38,10 @@ export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<Tra
   /** The plan of `handler` on `controller` (resolved once per handler), or `undefined` when it is not decorated. */
   protected resolvePlan(handler: object, controller: object): TrackBillingEventPlan | undefined {
     const metadata = getTrackBillingEventMetadata(handler, controller);
-    const dynamic = typeof metadata?.input === 'function' || typeof metadata?.optional === 'function';
-    return metadata && { ...metadata, dynamic };
+    if (!metadata) return undefined;
+    const dynamic =
+      typeof metadata.input === 'function' || typeof metadata.optional === 'function' || readsContext(metadata);
+    return { ...metadata, dynamic };
   }
 
   /** Tracks one call; `ctx` is given when the plan reads it. Never throws. */
@@ -52,7 +55,8 @@ export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<Tra
       if (optional !== null && optional !== undefined) {
         checkReturned('optional', optional, 'a BillingEventOptionalInput, null or undefined');
       }
-      this.tracker.trackBillingEventFromHandler(required, optional ?? undefined, plan.where);
+      const options = handlerTrackOptions(plan, ctx);
+      this.tracker.trackBillingEventFromHandler(required, optional ?? undefined, plan.where, options);
     } catch (err) {
       const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       // recordTrackError never throws.

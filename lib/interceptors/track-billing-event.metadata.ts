@@ -1,12 +1,20 @@
-import { InvalidEventError, InvalidOptionError } from '../errors';
+import { InvalidOptionError } from '../errors';
 import {
   BillingEventOptionalInput,
   BillingEventRequiredInput,
   checkOptionalInput,
   checkRequiredInput,
 } from '../tracker/billing-event';
+import type { AnySchemas } from '../tracker/schema-catalogue';
 import { describeType } from '../utils';
-import { checkDecoratorOptions, checkOn, checkTrackerOption, TrackerChoice } from './handler-options';
+import { checkDecoratorOptions, checkOn } from './handler-options';
+import {
+  asOptionError,
+  HANDLER_TRACK_OPTION_KEYS,
+  HandlerTrackOptions,
+  ResolvedHandlerTrackOptions,
+  resolveHandlerTrackOptions,
+} from './handler-track-options';
 import type {
   TrackEventContext,
   TrackEventErrorContext,
@@ -29,7 +37,11 @@ export type TrackBillingEventOptional<TContext = TrackEventContext> =
   BillingEventOptionalInput | ((ctx: TContext) => BillingEventOptionalInput | null | undefined);
 
 /** `@TrackBillingEvent` options billing successful calls (the default). */
-export interface TrackBillingEventSuccessOptions<TRequest = any, TResult = any> extends TrackerChoice {
+export interface TrackBillingEventSuccessOptions<
+  TRequest = any,
+  TResult = any,
+  S extends object = AnySchemas,
+> extends HandlerTrackOptions<TrackEventSuccessContext<TRequest, TResult>, S> {
   /** Bill calls that succeed (the default). */
   on?: 'success';
   /** Optional billable_usage fields: an object, or a function of the success context. */
@@ -37,7 +49,10 @@ export interface TrackBillingEventSuccessOptions<TRequest = any, TResult = any> 
 }
 
 /** `@TrackBillingEvent` options billing failed calls. */
-export interface TrackBillingEventErrorOptions<TRequest = any> extends TrackerChoice {
+export interface TrackBillingEventErrorOptions<
+  TRequest = any,
+  S extends object = AnySchemas,
+> extends HandlerTrackOptions<TrackEventErrorContext<TRequest>, S> {
   /** Bill calls that fail (the error still reaches the client unchanged). */
   on: 'error';
   /** Optional billable_usage fields: an object, or a function of the error context. */
@@ -45,7 +60,11 @@ export interface TrackBillingEventErrorOptions<TRequest = any> extends TrackerCh
 }
 
 /** `@TrackBillingEvent` options billing every call. */
-export interface TrackBillingEventAlwaysOptions<TRequest = any, TResult = any> extends TrackerChoice {
+export interface TrackBillingEventAlwaysOptions<
+  TRequest = any,
+  TResult = any,
+  S extends object = AnySchemas,
+> extends HandlerTrackOptions<TrackEventContext<TRequest, TResult>, S> {
   /** Bill every call, whatever its outcome. */
   on: 'always';
   /** Optional billable_usage fields: an object, or a function of either context. */
@@ -53,16 +72,17 @@ export interface TrackBillingEventAlwaysOptions<TRequest = any, TResult = any> e
 }
 
 /**
- * Options of `@TrackBillingEvent`: `on` as for `@TrackEvent`, and `optional`, the optional
- * billable_usage fields. The context the functions receive follows `on`.
+ * Options of `@TrackBillingEvent`: `on` as for `@TrackEvent`, `optional`, the optional
+ * billable_usage fields, and `entities` and `subject` (see `HandlerTrackOptions`; the
+ * `billable_usage` entity stays first). The context the functions receive follows `on`.
  */
-export type TrackBillingEventOptions<TRequest = any, TResult = any> =
-  | TrackBillingEventSuccessOptions<TRequest, TResult>
-  | TrackBillingEventErrorOptions<TRequest>
-  | TrackBillingEventAlwaysOptions<TRequest, TResult>;
+export type TrackBillingEventOptions<TRequest = any, TResult = any, S extends object = AnySchemas> =
+  | TrackBillingEventSuccessOptions<TRequest, TResult, S>
+  | TrackBillingEventErrorOptions<TRequest, S>
+  | TrackBillingEventAlwaysOptions<TRequest, TResult, S>;
 
 /** The validated form stored as metadata and read by `TrackBillingEventInterceptor`. */
-export interface TrackBillingEventMetadata {
+export interface TrackBillingEventMetadata extends ResolvedHandlerTrackOptions {
   /** A checked plain copy of a static input, or the input function. */
   input: TrackBillingEventInput;
   /** A checked plain copy of static optional fields, the function, or undefined. */
@@ -74,7 +94,7 @@ export interface TrackBillingEventMetadata {
   where: string;
 }
 
-const OPTION_KEYS = ['optional', 'on', 'tracker'];
+const OPTION_KEYS = ['optional', 'on', ...HANDLER_TRACK_OPTION_KEYS];
 
 /**
  * Checks `@TrackBillingEvent(input, options)` and returns what the interceptor needs. A static
@@ -97,7 +117,7 @@ export function resolveTrackBillingEventOptions(
     input: checkedInput as TrackBillingEventInput,
     optional: optional as TrackBillingEventOptional | undefined,
     on: checkOn(checked.on, at),
-    tracker: checkTrackerOption(checked.tracker, at),
+    ...resolveHandlerTrackOptions(checked, at),
     where,
   };
 }
@@ -108,14 +128,7 @@ function staticOrFunction(value: unknown, option: string, check: (value: unknown
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidOptionError(option, `${at}: must be an object or a function, got ${describeType(value)}`);
   }
-  try {
-    return check(value);
-  } catch (err) {
-    if (!(err instanceof InvalidEventError)) throw err;
-    // The tracker's rule and wording, as an option error naming the field inside the argument.
-    const reason = err.message.slice(`Invalid event field "${err.field}": `.length);
-    throw new InvalidOptionError(`${option}.${err.field}`, `${at}: ${reason}`);
-  }
+  return asOptionError(at, () => check(value), `${option}.`);
 }
 
 /** The `@TrackBillingEvent` options that apply to a handler: its own, else its class's (inherited ones included). */

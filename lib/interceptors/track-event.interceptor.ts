@@ -3,7 +3,13 @@ import { InvalidEventError } from '../errors';
 import { TrackerService } from '../module/tracker.service';
 import { describeType, isPlainObject } from '../utils';
 import { HandlerTrackingInterceptor, interceptorFor } from './handler-tracking.interceptor';
-import { getTrackEventMetadata, TrackEventContext, TrackEventMetadata } from './track-event.metadata';
+import { handlerTrackOptions, readsContext } from './handler-track-options';
+import {
+  CustomEventMetadata,
+  getTrackEventMetadata,
+  TrackEventContext,
+  TrackEventMetadata,
+} from './track-event.metadata';
 
 /** The calls a TrackEventInterceptor (of any module) already handled. */
 const handledCalls = new WeakSet<ExecutionContext>();
@@ -32,28 +38,41 @@ export class TrackEventInterceptor extends HandlerTrackingInterceptor<TrackEvent
   /** The plan of `handler` on `controller` (resolved once per handler), or `undefined` when it is not decorated. */
   protected resolvePlan(handler: object, controller: object): TrackEventPlan | undefined {
     const metadata = getTrackEventMetadata(handler, controller);
-    // Only a props function sees the context and the duration: without one, neither is built.
-    return metadata && { ...metadata, dynamic: typeof metadata.props === 'function' };
+    if (!metadata) return undefined;
+    // Only a function sees the context and the duration: without one, neither is built.
+    const own = metadata.schema === undefined ? metadata.props : metadata.data;
+    return { ...metadata, dynamic: typeof own === 'function' || readsContext(metadata) };
   }
 
   /** Tracks one call; `ctx` is given when the plan reads it. Never throws. */
   protected track(plan: TrackEventPlan, ctx: TrackEventContext | undefined): void {
     try {
-      this.tracker.trackEvent(plan.name, ctx ? resolveProps(plan, ctx) : (plan.props as Record<string, unknown>));
+      if (plan.schema === undefined) {
+        const props = ctx ? resolveProps(plan, ctx) : (plan.props as Record<string, unknown> | undefined);
+        this.tracker.trackEvent(plan.name, props, handlerTrackOptions(plan, ctx));
+        return;
+      }
+      const data = typeof plan.data === 'function' ? plan.data(ctx as TrackEventContext) : plan.data;
+      // null or undefined: no event for this call.
+      if (data === undefined || data === null) return;
+      this.tracker.trackSelfDescribingEvent(
+        { schema: plan.schema, data: data as Record<string, unknown> },
+        handlerTrackOptions(plan, ctx),
+      );
     } catch (err) {
+      const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       // recordTrackError never throws.
-      this.tracker.recordTrackError(err, 'interceptor', 'custom');
+      this.tracker.recordTrackError(`@TrackEvent on ${plan.where}: ${reason}`, 'interceptor', 'custom');
     }
   }
 }
 
-function resolveProps(metadata: TrackEventMetadata, ctx: TrackEventContext): Record<string, unknown> | undefined {
+function resolveProps(metadata: CustomEventMetadata, ctx: TrackEventContext): Record<string, unknown> | undefined {
   if (typeof metadata.props !== 'function') return metadata.props;
   const props: unknown = metadata.props(ctx);
   if (props === undefined || isPlainObject(props)) return props;
   throw new InvalidEventError(
     'props',
-    `the props function of @TrackEvent('${metadata.name}') on ${metadata.where} returned ${describeType(props)}; ` +
-      'it must return a plain object or undefined',
+    `the props function returned ${describeType(props)}; it must return a plain object or undefined`,
   );
 }

@@ -158,14 +158,18 @@ export class TrackerService<S extends object = AnySchemas> {
    * next send (dead-lettered at shutdown if it never is), its whole payload is logged at error
    * level, and the failure is counted in `snowplow_track_errors_total{source="interceptor",kind="billing"}`
    * as well as `snowplow_storage_errors_total{op="commit"}`. Invalid input still throws. `where`
-   * names the handler for the log.
+   * names the handler for the log; `options` are those of `trackBillingEventWithOptionalInput`.
    */
   trackBillingEventFromHandler(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
     where: string,
+    options?: TrackOptions<S>,
   ): BillingTrackResult {
-    const result = this.tracker.trackBillingEventWithOptionalInput(required, optional, { whenNotCommitted: 'hold' });
+    const result = this.tracker.trackBillingEventWithOptionalInput(required, optional, {
+      ...options,
+      whenNotCommitted: 'hold',
+    });
     if (result.notCommitted) {
       const { name, message } = result.notCommitted;
       this.recordTrackError(

@@ -47,7 +47,7 @@ describe('@TrackBillingEvent at decoration time', () => {
       'an unknown option',
       [fromResult, { optinal: {} }],
       'options.optinal',
-      /unknown option \(expected one of: optional, on, tracker\)/,
+      /unknown option \(expected one of: optional, on, entities, subject, tracker\)/,
     ],
     ['an unknown on value', [fromResult, { on: 'never' }], 'options.on', /got "never"/],
     ['a string optional', [fromResult, { optional: 'x' }], 'options.optional', /object or a function, got string/],
@@ -63,6 +63,25 @@ describe('@TrackBillingEvent at decoration time', () => {
       'options.optional.metadata',
       /must be a plain object, got an array/,
     ],
+    [
+      'entities that are a string',
+      [fromResult, { entities: 'cart' }],
+      'options.entities',
+      /array of \{schema, data\} or a function, got string/,
+    ],
+    [
+      'an entity with a malformed schema',
+      [fromResult, { entities: [{ schema: 'iglu:com.acme/cart', data: {} }] }],
+      'options.entities[0].schema',
+      /must be an Iglu URI of the form/,
+    ],
+    [
+      'an entity whose data is an array',
+      [fromResult, { entities: [{ schema: 'iglu:com.acme/cart/jsonschema/1-0-0', data: [] }] }],
+      'options.entities[0].data',
+      /must be a plain object, got an array/,
+    ],
+    ['a subject ip that is a number', [fromResult, { subject: { ip: 1 } }], 'options.subject.ip', /got number/],
   ])('rejects %s naming the argument', (_what, args, option, reason) => {
     const error = decorationError(() => decorateMethod(...args));
     expect(error.option).toBe(option);
@@ -79,23 +98,30 @@ describe('@TrackBillingEvent at decoration time', () => {
     };
     const required = { ...input };
     const optionalFn = () => ({ projectId: 1 });
+    const entity = { schema: 'iglu:com.acme/cart/jsonschema/1-0-0', data: { items: 1 } };
+    const subject = { uid: 'u-1' };
+    const entitiesFn = () => [entity];
 
     class Fixture {
-      @TrackBillingEvent(required, { optional, on: 'always' })
+      @TrackBillingEvent(required, { optional, on: 'always', entities: [entity], subject })
       fixed(): void {}
 
-      @TrackBillingEvent(fromResult, { optional: optionalFn })
+      @TrackBillingEvent(fromResult, { optional: optionalFn, entities: entitiesFn })
       dynamic(): void {}
     }
     required.quantity = 99;
     optional.seatIds!.push('b');
     (optional.metadata as Record<string, unknown>).plan = 'changed';
+    entity.data.items = 99;
+    subject.uid = 'changed';
 
     const fixed = Reflect.getOwnMetadata(TRACK_BILLING_EVENT_METADATA, Fixture.prototype.fixed);
     expect(fixed).toEqual<TrackBillingEventMetadata>({
       input: { ...input, quantity: 1 },
       optional: { seatIds: ['a'], metadata: { plan: 'gold' } },
       on: 'always',
+      entities: [{ schema: 'iglu:com.acme/cart/jsonschema/1-0-0', data: { items: 1 } }],
+      subject: { uid: 'u-1' },
       tracker: 'default',
       where: 'Fixture.fixed',
     });
@@ -103,6 +129,7 @@ describe('@TrackBillingEvent at decoration time', () => {
       input: fromResult,
       optional: optionalFn,
       on: 'success',
+      entities: entitiesFn,
       tracker: 'default',
       where: 'Fixture.dynamic',
     });

@@ -11,6 +11,12 @@ import { TrackEventInterceptor } from '../../lib/interceptors';
 import { Tracker } from '../../lib/tracker';
 import { decorationError } from './support/decoration';
 
+const CHECKOUT = 'iglu:com.acme/checkout/jsonschema/1-0-0';
+const CART = 'iglu:com.acme/cart/jsonschema/1-0-0';
+/** An entities array whose first index is a hole. */
+const holey: unknown[] = [];
+holey[1] = { schema: CART, data: {} };
+
 /** Decorates a fresh method with `@TrackEvent(...args)` (bypassing the compile-time types). */
 function decorateMethod(...args: unknown[]): void {
   const track = TrackEvent as (...a: unknown[]) => MethodDecorator;
@@ -38,7 +44,57 @@ describe('@TrackEvent at decoration time', () => {
     ['props whose toJSON returns a number', ['ok', { props: { toJSON: () => 5 } }], 'options.props', /gives a number/],
     ['toJSON-undefined props', ['ok', { props: { toJSON: () => undefined } }], 'options.props', /undefined/],
     ['props whose toJSON returns an array', ['ok', { props: { toJSON: () => [] } }], 'options.props', /gives an array/],
-    ['an unknown option', ['ok', { prop: {} }], 'options.prop', /unknown option/],
+    [
+      'an unknown option',
+      ['ok', { prop: {} }],
+      'options.prop',
+      /unknown option \(expected one of: props, on, entities, subject, tracker\)/,
+    ],
+    // The self-describing form: its event, checked with the tracker's rules.
+    [
+      'an array event',
+      [[CHECKOUT]],
+      'event',
+      /an event name or a self-describing event \{schema, data\}, got an array/,
+    ],
+    ['a class-instance event', [new Date()], 'event', /got an instance of Date/],
+    ['an event without schema', [{ data: {} }], 'event.schema', /is required: an Iglu URI/],
+    ['a malformed schema', [{ schema: 'com.acme/checkout', data: {} }], 'event.schema', /iglu:vendor\/name/],
+    ['a numeric schema', [{ schema: 7, data: {} }], 'event.schema', /must be an Iglu URI, got number/],
+    ['an event without data', [{ schema: CHECKOUT }], 'event.data', /is required: a plain object, or a function/],
+    ['null data', [{ schema: CHECKOUT, data: null }], 'event.data', /is required/],
+    ['array data', [{ schema: CHECKOUT, data: [1] }], 'event.data', /must be a plain object, got an array/],
+    ['data with a BigInt', [{ schema: CHECKOUT, data: { n: 1n } }], 'event.data', /BigInt/],
+    ['an unknown event field', [{ schema: CHECKOUT, data: {}, props: {} }], 'event.props', /not a field/],
+    ['props beside an event', [{ schema: CHECKOUT, data: {} }, { props: {} }], 'options.props', /event name's/],
+    ['an unknown on with an event', [{ schema: CHECKOUT, data: {} }, { on: 'never' }], 'options.on', /"never"/],
+    // entities and subject, on either form.
+    [
+      'entities that are an object',
+      ['ok', { entities: {} }],
+      'options.entities',
+      /array .* or a function, got an object/,
+    ],
+    ['an entity without data', ['ok', { entities: [{ schema: CART }] }], 'options.entities[0].data', /is required/],
+    [
+      'an entity with a bad schema',
+      [
+        { schema: CHECKOUT, data: {} },
+        {
+          entities: [
+            { schema: CART, data: {} },
+            { schema: 'cart', data: {} },
+          ],
+        },
+      ],
+      'options.entities[1].schema',
+      /must be an Iglu URI/,
+    ],
+    ['an entity that is a string', ['ok', { entities: ['x'] }], 'options.entities[0]', /must be an object, got string/],
+    ['a hole in entities', ['ok', { entities: holey }], 'options.entities[0]', /is a hole/],
+    ['a subject that is a string', ['ok', { subject: 'u-1' }], 'options.subject', /must be an object, got string/],
+    ['a fractional subject vid', ['ok', { subject: { vid: 1.5 } }], 'options.subject.vid', /integer/],
+    ['an unknown subject field', ['ok', { subject: { user: 'u' } }], 'options.subject.user', /not a subject field/],
   ])('rejects %s naming the argument', (_what, args, option, reason) => {
     const error = decorationError(() => decorateMethod(...args));
     expect(error.option).toBe(option);
@@ -198,5 +254,68 @@ describe('@TrackEvent at decoration time', () => {
       always(): void {}
     }
     expect(getTrackEventMetadata(Typed.prototype.always, Typed)?.on).toBe('always');
+  });
+  it('stores a self-describing event, its entities and subject as plain copies; functions as given', () => {
+    const data = { orderId: 'o-1', total: 1, toJSON: undefined as unknown };
+    const entity = { schema: CART, data: { items: 2 } };
+    const subject = { uid: 'u-1' };
+    const dataFn = () => ({ orderId: 'o-2', total: 2 });
+    const entitiesFn = () => [entity];
+    const subjectFn = () => subject;
+    class Fixture {
+      @TrackEvent({ schema: CHECKOUT, data }, { on: 'always', entities: [entity], subject })
+      fixed(): void {}
+
+      @TrackEvent({ schema: CHECKOUT, data: dataFn }, { entities: entitiesFn, subject: subjectFn })
+      dynamic(): void {}
+    }
+    data.orderId = 'changed';
+    entity.data.items = 99;
+    subject.uid = 'changed';
+
+    expect(getTrackEventMetadata(Fixture.prototype.fixed, Fixture)).toEqual({
+      schema: CHECKOUT,
+      data: { orderId: 'o-1', total: 1 },
+      on: 'always',
+      entities: [{ schema: CART, data: { items: 2 } }],
+      subject: { uid: 'u-1' },
+      where: 'Fixture.fixed',
+    });
+    expect(getTrackEventMetadata(Fixture.prototype.dynamic, Fixture)).toEqual({
+      schema: CHECKOUT,
+      data: dataFn,
+      on: 'success',
+      entities: entitiesFn,
+      subject: subjectFn,
+      where: 'Fixture.dynamic',
+    });
+  });
+
+  it('types the self-describing form and the entities after `on` (checked by tsc)', () => {
+    class Typed {
+      @TrackEvent<unknown, { id: string }>(
+        { schema: CHECKOUT, data: ({ result }) => ({ orderId: result.id }) },
+        {
+          entities: ({ result }) => [{ schema: CART, data: { id: result.id } }],
+          subject: ({ result }) => ({ uid: result.id }),
+        },
+      )
+      success(): void {}
+
+      @TrackEvent<unknown, { id: string }>(
+        // @ts-expect-error an error context has no result
+        { schema: CHECKOUT, data: ({ result }) => ({ orderId: result.id }) },
+        { on: 'error' },
+      )
+      errorResult(): void {}
+
+      @TrackEvent(
+        { schema: CHECKOUT, data: { orderId: 'o' } },
+        // @ts-expect-error an error context has no result
+        { on: 'error', entities: ({ result }) => [{ schema: CART, data: { items: result.items } }] },
+      )
+      errorEntities(): void {}
+    }
+    expect(getTrackEventMetadata(Typed.prototype.success, Typed)?.on).toBe('success');
   });
 });

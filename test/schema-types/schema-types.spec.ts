@@ -7,11 +7,11 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { SchemaTypesSourceError, SchemaTypesUsageError, SnowplowError } from '../../lib/errors';
 import { parseSchemaTypesArgs, runSchemaTypesCli } from '../../lib/schema-types/schema-types.cli';
+import { lineOf, typecheck } from '../support/typecheck';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
 const FIXTURE_IGLU = join(ROOT, 'test/fixtures/iglu');
-const TSC = require.resolve('typescript/bin/tsc');
 const SWC_REGISTER = require.resolve('@swc-node/register');
 const CLI = join(ROOT, 'lib/schema-types/schema-types.cli.ts');
 
@@ -22,61 +22,6 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'nestjs-snowplow-types-'));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** One TypeScript diagnostic, as `tsc --pretty false` prints it. */
-interface Diagnostic {
-  file: string;
-  line: number;
-  code: string;
-  message: string;
-}
-
-/** Runs tsc (the repository's) on `files` of `dir`, strict, the library mapped to its sources. */
-async function typecheck(dir: string, files: string[]): Promise<Diagnostic[]> {
-  const config = {
-    compilerOptions: {
-      strict: true,
-      noEmit: true,
-      module: 'commonjs',
-      moduleResolution: 'node10',
-      ignoreDeprecations: '6.0',
-      target: 'ES2022',
-      lib: ['ES2022'],
-      types: ['node'],
-      typeRoots: [join(ROOT, 'node_modules/@types')],
-      skipLibCheck: true,
-      experimentalDecorators: true,
-      emitDecoratorMetadata: true,
-      paths: {
-        'nestjs-snowplow': [join(ROOT, 'lib/index.ts')],
-        'nestjs-snowplow/core': [join(ROOT, 'lib/core/index.ts')],
-        '@nestjs/common': [join(ROOT, 'node_modules/@nestjs/common')],
-      },
-    },
-    files,
-  };
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(config, null, 2));
-  let output: string;
-  try {
-    ({ stdout: output } = await run(process.execPath, [TSC, '-p', 'tsconfig.json', '--pretty', 'false'], { cwd: dir }));
-  } catch (error) {
-    output = (error as { stdout?: string }).stdout ?? '';
-    if (output === '') throw error;
-  }
-  const diagnostics: Diagnostic[] = [];
-  for (const line of output.split('\n')) {
-    const match = /^(.+?)\((\d+),\d+\): error (TS\d+): (.*)$/.exec(line);
-    if (match) diagnostics.push({ file: match[1], line: Number(match[2]), code: match[3], message: match[4] });
-  }
-  return diagnostics;
-}
-
-/** The 1-based line of `source` that holds `marker`. */
-function lineOf(source: string, marker: string): number {
-  const index = source.split('\n').findIndex((line) => line.includes(marker));
-  if (index < 0) throw new Error(`no line with ${marker}`);
-  return index + 1;
-}
 
 describe('nestjs-snowplow-types on the fixture Iglu folder', () => {
   let dir: string;
