@@ -279,6 +279,7 @@ describe('@TrackEvent at decoration time', () => {
       on: 'always',
       entities: [{ schema: CART, data: { items: 2 } }],
       subject: { uid: 'u-1' },
+      tracker: 'default',
       where: 'Fixture.fixed',
     });
     expect(getTrackEventMetadata(Fixture.prototype.dynamic, Fixture)).toEqual({
@@ -287,6 +288,7 @@ describe('@TrackEvent at decoration time', () => {
       on: 'success',
       entities: entitiesFn,
       subject: subjectFn,
+      tracker: 'default',
       where: 'Fixture.dynamic',
     });
   });

@@ -15,6 +15,7 @@ import {
   InvalidOptionError,
   SNOWPLOW_MODULE_OPTIONS,
   SnowplowModule,
+  SnowplowModuleOptions,
   TrackBillingEvent,
   TrackerService,
   TrackEvent,
@@ -123,7 +124,8 @@ describe('named SnowplowModule instances', () => {
     await Promise.all([main.close(), other.close()]);
   });
 
-  async function twoInstances(): Promise<INestApplication> {
+  /** `more`: options of both instances. */
+  async function twoInstances(more: Partial<SnowplowModuleOptions> = {}): Promise<INestApplication> {
     @Module({ imports: [TerminusModule], controllers: [HealthController], providers: [SnowplowHealthIndicator] })
     class HealthModule {}
     const moduleRef = await Test.createTestingModule({
@@ -133,6 +135,7 @@ describe('named SnowplowModule instances', () => {
           appId: 'billing-api',
           metrics: { registry },
           isGlobal: true,
+          ...more,
         }),
         SnowplowModule.forRootAsync({
           name: 'analytics',
@@ -142,6 +145,7 @@ describe('named SnowplowModule instances', () => {
             appId: 'analytics-api',
             metrics: { registry },
             correlationIdHeaders: ['x-analytics-id'],
+            ...more,
           }),
         }),
         HealthModule,
@@ -244,7 +248,8 @@ describe('named SnowplowModule instances', () => {
   });
 
   it('a named instance logs under Snowplow:<name>, and each instance drains on shutdown', async () => {
-    app = await twoInstances();
+    // Nothing leaves before shutdown: each instance's drain sends its one event, and says so.
+    app = await twoInstances({ lingerMs: 60_000, batchSize: 10 });
     app.get(UsageService).analytics.trackEvent('before_close');
     app.get(UsageService).billing.trackEvent('before_close');
     await app.close();
