@@ -55,8 +55,10 @@ export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<Tra
       if (optional !== null && optional !== undefined) {
         checkReturned('optional', optional, 'a BillingEventOptionalInput, null or undefined');
       }
-      const options = handlerTrackOptions(plan, ctx);
-      this.tracker.trackBillingEventFromHandler(required, optional ?? undefined, plan.where, options);
+      // The bill first: entities and subject that fail are left out of it (see trackBillingEventFromHandler).
+      this.tracker.trackBillingEventFromHandler(required, optional ?? undefined, plan.where, () =>
+        handlerTrackOptions(plan, ctx),
+      );
     } catch (err) {
       const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       // recordTrackError never throws.

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InvalidOptionError } from '../errors';
+import { InvalidEventError, InvalidOptionError } from '../errors';
 import type { BillingEventOptionalInput, BillingEventRequiredInput } from '../tracker/billing-event';
 import type { EventKind } from '../tracker/payload';
 import type { PageView } from '../tracker/page-view-event';
@@ -158,18 +158,42 @@ export class TrackerService<S extends object = AnySchemas> {
    * next send (dead-lettered at shutdown if it never is), its whole payload is logged at error
    * level, and the failure is counted in `snowplow_track_errors_total{source="interceptor",kind="billing"}`
    * as well as `snowplow_storage_errors_total{op="commit"}`. Invalid input still throws. `where`
-   * names the handler for the log; `options` are those of `trackBillingEventWithOptionalInput`.
+   * names the handler for the log.
+   *
+   * `options` gives the decorator's entities and subject. The bill comes first: when `options`
+   * throws, or the tracker refuses what it gave (an entity without data, a subject field out of
+   * range, an entity off its schema in strict mode), the bill is sent without them, the failure is
+   * warned about (every time) and counted in `snowplow_track_errors_total{source="entities",kind="billing"}`.
    */
   trackBillingEventFromHandler(
     required: BillingEventRequiredInput,
     optional: BillingEventOptionalInput | undefined,
     where: string,
-    options?: TrackOptions<S>,
+    options?: () => TrackOptions<S> | undefined,
   ): BillingTrackResult {
-    const result = this.tracker.trackBillingEventWithOptionalInput(required, optional, {
-      ...options,
-      whenNotCommitted: 'hold',
-    });
+    const track = (given: TrackOptions<S> | undefined) =>
+      this.tracker.trackBillingEventWithOptionalInput(required, optional, { ...given, whenNotCommitted: 'hold' });
+    let result: BillingTrackResult;
+    let leftOut: unknown;
+    let given: TrackOptions<S> | undefined;
+    try {
+      given = options?.();
+    } catch (err) {
+      leftOut = err;
+    }
+    if (given === undefined) {
+      result = track(undefined);
+    } else {
+      try {
+        result = track(given);
+      } catch (err) {
+        // Only a refusal of the event's fields can be about the options; the bill alone decides then.
+        if (!(err instanceof InvalidEventError)) throw err;
+        result = track(undefined);
+        leftOut = err;
+      }
+    }
+    if (leftOut !== undefined) this.reportLeftOut(where, leftOut, result.eid);
     if (result.notCommitted) {
       const { name, message } = result.notCommitted;
       this.recordTrackError(
@@ -179,6 +203,20 @@ export class TrackerService<S extends object = AnySchemas> {
       );
     }
     return result;
+  }
+
+  /** A bill sent without its decorator's entities and subject: counted and warned about. Never throws. */
+  private reportLeftOut(where: string, error: unknown, eid: string): void {
+    try {
+      this.trackErrors.trackError('entities', 'billing');
+      const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      this.logger.warn(
+        `@TrackBillingEvent on ${where}: its entities or subject failed (${why}); the bill ${eid} was sent without ` +
+          'them. Every such bill is counted in track_errors_total{source="entities",kind="billing"}',
+      );
+    } catch {
+      // Reporting must never fail a track call.
+    }
   }
 
   /**

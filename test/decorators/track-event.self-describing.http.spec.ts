@@ -200,6 +200,15 @@ class BillingController {
   entitiesThrow() {
     return { ok: 'still' };
   }
+
+  @Post('entities-refused')
+  @TrackBillingEvent(BILL, {
+    entities: () => [{ schema: CART } as never],
+    subject: { uid: 'kept-out' },
+  })
+  entitiesRefused() {
+    return { ok: 'billed' };
+  }
 }
 
 @Controller('class-level')
@@ -419,18 +428,44 @@ describe('@TrackEvent({ schema, data }) and the entities and subject options (Ex
     expect(failed?.contexts[1].data).toEqual({ tenant: 'acme' });
   });
 
-  it('a throwing billing entities function sends no bill, logged at error level and counted', async () => {
-    const errorsBefore = await trackErrors(registry, 'interceptor', 'billing');
-    const enqueuedBefore = emitter.stats().enqueued;
+  it('a throwing billing entities function never costs the bill: it is sent without them, warned and counted', async () => {
+    const notSentBefore = await trackErrors(registry, 'interceptor', 'billing');
+    const leftOutBefore = await trackErrors(registry, 'entities', 'billing');
     errors.length = 0;
+    warnings.length = 0;
 
     await request(server()).post('/billing/entities-throw').expect(201, { ok: 'still' });
 
-    expect(emitter.stats().enqueued).toBe(enqueuedBefore);
-    expect(await trackErrors(registry, 'interceptor', 'billing')).toBe(errorsBefore + 1);
-    expect(errors).toEqual([
-      'billing event not sent (interceptor): @TrackBillingEvent on BillingController.entitiesThrow: ' +
-        'Error: billing entities exploded',
+    const events = await sent();
+    expect(events).toHaveLength(1);
+    expect(events[0].eventType).toBe('se');
+    expect(schemasOf(events[0])).toEqual([BILLABLE_USAGE]);
+    expect(await trackErrors(registry, 'interceptor', 'billing')).toBe(notSentBefore);
+    expect(await trackErrors(registry, 'entities', 'billing')).toBe(leftOutBefore + 1);
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([
+      '@TrackBillingEvent on BillingController.entitiesThrow: its entities or subject failed ' +
+        `(Error: billing entities exploded); the bill ${events[0].eid} was sent without them. ` +
+        'Every such bill is counted in track_errors_total{source="entities",kind="billing"}',
+    ]);
+  });
+
+  it('billing entities the tracker refuses are left out with the subject; the bill is sent', async () => {
+    const leftOutBefore = await trackErrors(registry, 'entities', 'billing');
+    warnings.length = 0;
+
+    await request(server()).post('/billing/entities-refused').expect(201, { ok: 'billed' });
+
+    const events = await sent();
+    expect(events).toHaveLength(1);
+    expect(schemasOf(events[0])).toEqual([BILLABLE_USAGE]);
+    expect(events[0].raw.uid).toBeUndefined();
+    expect(await trackErrors(registry, 'entities', 'billing')).toBe(leftOutBefore + 1);
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        '@TrackBillingEvent on BillingController.entitiesRefused: its entities or subject failed ' +
+          '(InvalidEventError: Invalid event field "options.entities[0].data"',
+      ),
     ]);
   });
 });
