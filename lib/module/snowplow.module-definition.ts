@@ -28,7 +28,10 @@ export interface SnowplowModuleImportOptions {
   name?: string;
 }
 
-/** What `SnowplowModule.forRootAsync` takes: `useFactory`/`useClass`/`useExisting`, `imports`, `inject`, `isGlobal`, `name`. */
+/**
+ * What `SnowplowModule.forRootAsync` takes: `useFactory`/`useClass`/`useExisting`, `imports`,
+ * `inject`, `isGlobal` and `name`.
+ */
 export type SnowplowModuleAsyncOptions = ConfigurableModuleAsyncOptions<SnowplowModuleOptions, 'create'> &
   SnowplowModuleImportOptions;
 
