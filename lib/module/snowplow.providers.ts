@@ -1,6 +1,6 @@
 import { HttpService } from '@nestjs/axios';
 import { InjectionToken, Logger, Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, ModulesContainer } from '@nestjs/core';
 import { Axios, AxiosInstance } from 'axios';
 import { Emitter } from '../emitter/emitter';
 import { SnowplowEmitter } from '../emitter/snowplow-emitter';
@@ -132,8 +132,9 @@ export function snowplowProviders(name: string = DEFAULT_TRACKER_NAME): Provider
         metrics: EmitterMetrics | undefined,
         parts: ModuleParts,
         instance: SnowplowInstance,
-      ) => new SnowplowLifecycle(emitter, metrics, parts, instance),
-      inject: [token('emitter'), token('metrics'), token('module-parts'), token('instance')],
+        modules: ModulesContainer,
+      ) => new SnowplowLifecycle(emitter, metrics, parts, instance, modules),
+      inject: [token('emitter'), token('metrics'), token('module-parts'), token('instance'), ModulesContainer],
     },
     {
       provide: APP_INTERCEPTOR,

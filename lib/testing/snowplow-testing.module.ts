@@ -2,7 +2,6 @@ import { DynamicModule, INestApplicationContext, InjectionToken, Module, Provide
 import type { TestingModuleBuilder } from '@nestjs/testing';
 import { checkTrackerName } from '../module/snowplow-instance';
 import type { SnowplowModuleOptions } from '../module/snowplow-module-options';
-import { SNOWPLOW_MODULE_OPTIONS } from '../module/snowplow.module-definition';
 import { optionsToken, serviceToken, snowplowProviders } from '../module/snowplow.providers';
 import { DEFAULT_TRACKER_NAME, snowplowToken } from '../module/snowplow.tokens';
 import { SnowplowTestingCapture } from './snowplow-testing.capture';
@@ -52,14 +51,17 @@ export class SnowplowTestingModule {
           return token !== undefined && replaced.has(token) ? { provide: token, useValue: capture } : provider;
         }),
     ];
+    // What the real module exports, and the capture for the default instance.
     const exports: unknown[] = [
       serviceToken('emitter', name),
       serviceToken('tracker', name),
+      optionsToken(name),
       snowplowToken('emitter', name),
+      snowplowToken('track-errors', name),
     ];
     if (name === DEFAULT_TRACKER_NAME) {
       providers.push({ provide: SnowplowTestingCapture, useValue: capture });
-      exports.push(SNOWPLOW_MODULE_OPTIONS, SnowplowTestingCapture);
+      exports.push(SnowplowTestingCapture);
     }
     return {
       module: SnowplowTestingModule,

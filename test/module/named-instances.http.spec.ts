@@ -2,7 +2,20 @@
 // with its own collector, request contexts, metrics (told apart by `tracker`), health key, log
 // context and testing capture; injected with @InjectTracker / @InjectEmitter, chosen by
 // decorators with { tracker }. Every event is decoded and Iglu-validated at its loopback collector.
-import { Controller, Get, Headers, INestApplication, Injectable, LoggerService, Module, Post } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Headers,
+  Inject,
+  INestApplication,
+  Injectable,
+  LoggerService,
+  Module,
+  Post,
+} from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
@@ -89,8 +102,11 @@ class HealthController {
 /** Records what the app logs, with the logger context. */
 class RecordingLogger implements LoggerService {
   readonly lines: Array<{ context: string; message: string }> = [];
+  /** When each line was logged (epoch ms), by index. */
+  readonly times: number[] = [];
   log(message: unknown, context?: unknown): void {
     this.lines.push({ context: String(context), message: String(message) });
+    this.times.push(Date.now());
   }
   warn(message: unknown, context?: unknown): void {
     this.log(message, context);
@@ -385,5 +401,155 @@ describe('named SnowplowModule instances', () => {
     } finally {
       await testApp.close();
     }
+  });
+
+  it('at shutdown the instances drain side by side: a dead collector of one never holds back the other', async () => {
+    // Both ways round, so that the order Nest calls the two lifecycles in cannot hide a serial drain.
+    for (const dead of ['default', 'analytics'] as const) {
+      const gone = await startLocalCollector();
+      await gone.close();
+      const live = await startLocalCollector();
+      const logs = new RecordingLogger();
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          SnowplowModule.forRoot({
+            collectorUrl: dead === 'default' ? gone.endpoint : live.endpoint,
+            appId: 'default-app',
+            metrics: false,
+            isGlobal: true,
+            lingerMs: 60_000,
+            shutdownTimeoutMs: 1_500,
+          }),
+          SnowplowModule.forRoot({
+            name: 'analytics',
+            collectorUrl: dead === 'analytics' ? gone.endpoint : live.endpoint,
+            appId: 'analytics-app',
+            metrics: false,
+            isGlobal: true,
+            lingerMs: 60_000,
+            shutdownTimeoutMs: 1_500,
+          }),
+        ],
+        providers: [UsageService],
+      }).compile();
+      const closing = moduleRef.createNestApplication({ logger: logs });
+      await closing.init();
+      const usage = closing.get(UsageService);
+      usage.billing.trackBillingEvent(USAGE);
+      usage.analytics.trackBillingEvent(USAGE);
+      await closing.close();
+      try {
+        const deadline = logs.lines.findIndex((line) =>
+          line.message.startsWith('shutdown deadline of 1500 ms reached'),
+        );
+        expect(deadline).toBeGreaterThanOrEqual(0);
+        expect(logs.lines[deadline].context).toBe(dead === 'default' ? 'Snowplow' : 'Snowplow:analytics');
+        const arrived = live.accepted();
+        expect(arrived).toHaveLength(1);
+        expect(decodeAccepted(live)[0].raw.aid).toBe(dead === 'default' ? 'analytics-app' : 'default-app');
+        // The live instance's bill left before the dead one gave up, not after it.
+        expect(arrived[0].receivedAt).toBeLessThan(logs.times[deadline]);
+      } finally {
+        await live.close();
+      }
+    }
+  });
+
+  it('refuses a second import under one name, and two instances over one outbox, at startup', async () => {
+    const twice = createApp({
+      imports: [
+        SnowplowModule.forRoot({ name: 'analytics', collectorUrl: main.endpoint, appId: 'a', metrics: false }),
+        SnowplowModule.forRoot({ name: 'analytics', collectorUrl: other.endpoint, appId: 'b', metrics: false }),
+      ],
+    });
+    await expect(twice).rejects.toThrow(InvalidOptionError);
+    await expect(twice).rejects.toThrow('imported twice as the instance "analytics"');
+
+    const dir = mkdtempSync(join(tmpdir(), 'named-outbox-'));
+    try {
+      // shared: true, else the file's own lock refuses the second instance first.
+      const storage = { type: 'sqlite' as const, path: join(dir, 'outbox.db'), shared: true };
+      const shared = createApp({
+        imports: [
+          SnowplowModule.forRoot({ collectorUrl: main.endpoint, appId: 'a', metrics: false, storage }),
+          SnowplowModule.forRoot({
+            name: 'analytics',
+            collectorUrl: other.endpoint,
+            appId: 'b',
+            metrics: false,
+            storage,
+          }),
+        ],
+      });
+      await expect(shared).rejects.toThrow(
+        `the instances "default" and "analytics" would share one outbox (sqlite:${join(dir, 'outbox.db')})`,
+      );
+      // Their own files: both start, and each delivers its own bill to its own collector.
+      const own = await createApp({
+        imports: [
+          SnowplowModule.forRoot({ collectorUrl: main.endpoint, appId: 'a', metrics: false, storage, isGlobal: true }),
+          SnowplowModule.forRoot({
+            name: 'analytics',
+            collectorUrl: other.endpoint,
+            appId: 'b',
+            metrics: false,
+            isGlobal: true,
+            storage: { type: 'sqlite', path: join(dir, 'analytics.db') },
+          }),
+        ],
+        providers: [UsageService],
+      });
+      own.get(UsageService).billing.trackBillingEvent(USAGE);
+      own.get(UsageService).analytics.trackBillingEvent(USAGE);
+      await own.close();
+      expect(decodeAccepted(main).map((e) => e.raw.aid)).toEqual(['a']);
+      expect(decodeAccepted(other).map((e) => e.raw.aid)).toEqual(['b']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two instances on one PostgreSQL server need tables of their own (the same table is refused)', async () => {
+    const url = 'postgres://app:secret@127.0.0.1:5432/test';
+    const app = createApp({
+      imports: [
+        SnowplowModule.forRoot({
+          collectorUrl: main.endpoint,
+          appId: 'a',
+          metrics: false,
+          storage: { type: 'postgres', connectionString: url },
+        }),
+        SnowplowModule.forRoot({
+          name: 'analytics',
+          collectorUrl: other.endpoint,
+          appId: 'b',
+          metrics: false,
+          storage: { type: 'postgres', connectionString: 'postgres://other@127.0.0.1/test', schema: 'public' },
+        }),
+      ],
+    });
+    const error = await app.then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error?.message).toContain('(postgres:127.0.0.1:5432/test/public.snowplow_outbox)');
+    expect(error?.message).not.toContain('secret');
+  });
+
+  it('the testing stand-in of a named instance exports what the real one does', async () => {
+    @Injectable()
+    class NeedsOptions {
+      constructor(@Inject(getSnowplowToken('options', 'analytics')) readonly options: { appId: string }) {}
+    }
+    const testApp = await createApp({
+      imports: [SnowplowTestingModule.forRoot({ name: 'analytics', appId: 'stand-in' })],
+      providers: [NeedsOptions],
+    }).catch((err: unknown) => err as Error);
+    // Not global: the stand-in's exports reach the importing module, as the real module's do.
+    expect(testApp).not.toBeInstanceOf(Error);
+    const started = testApp as INestApplication;
+    expect(started.get(NeedsOptions).options.appId).toBe('stand-in');
+    await started.close();
   });
 });
