@@ -166,6 +166,54 @@ describe('replayDeadLetters, its final rewrite', () => {
   });
 });
 
+describe('replayDeadLetters, a line appended just after it measured the file', () => {
+  const dir = useTempDir();
+  let collector: LocalCollector;
+  let path: string;
+  const logger = recordingLogger();
+  beforeEach(async () => {
+    collector = await startLocalCollector();
+    path = join(dir.path, 'dead-letters.jsonl');
+    logger.lines.length = 0;
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await collector.close();
+  });
+  const eidsSent = () =>
+    collector.requests.flatMap((request) => JSON.parse(request.body).data.map((event: { eid: string }) => event.eid));
+
+  /** Appends `text` to the file as the replay opens its journal: after it took the file's size, before any read. */
+  function appendWhenTheJournalOpens(text: string): void {
+    const realOpen = fs.openSync;
+    let appended = false;
+    jest.spyOn(fs, 'openSync').mockImplementation((...args: Parameters<typeof fs.openSync>) => {
+      if (!appended && args[0] === `${path}.replay-journal`) {
+        appended = true;
+        appendFileSync(path, text);
+      }
+      return realOpen(...args);
+    });
+  }
+
+  it.each([
+    ['whole', '\n'],
+    ['without its newline yet', ''],
+  ])('is left for the next replay (%s): not read, not sent, kept as appended', async (_case, newline) => {
+    const written = records(3);
+    const [late] = records(1, { billing: 1 });
+    writeFileSync(path, jsonl(written));
+    appendWhenTheJournalOpens(`${JSON.stringify(late)}${newline}`);
+
+    expect(await replayDeadLetters(path, { collectorUrl: collector.endpoint, timeoutMs: 10_000, logger })).toEqual(
+      counts({ total: 3, delivered: 3, remaining: 1, appended: 1 }),
+    );
+    expect(eidsSent().sort()).toEqual(written.map((record) => record.eid).sort());
+    expect(readFileSync(path, 'utf8')).toBe(jsonl([late]));
+    expect(logger.lines).toEqual([]);
+  });
+});
+
 describe('replayDeadLetters, of a path that is not a file it can read', () => {
   const dir = useTempDir();
   const logger = recordingLogger();
