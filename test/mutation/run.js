@@ -71,6 +71,7 @@ const TARGETS = {
       'replay/replay-report.spec.ts',
       'replay/replay-journal.spec.ts',
       'replay/replay-journal-format.spec.ts',
+      'replay/replay-rewrite.spec.ts',
     ],
   },
   auth: {

@@ -22,6 +22,16 @@ export function mountTmpfs(size = '300k'): string {
   return dir;
 }
 
+/** Makes a file system of `mountTmpfs` read-only (writes then fail with EROFS, for root too). */
+export function remountReadOnly(dir: string): void {
+  const result = spawnSync('mount', ['-o', 'remount,ro', dir], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new Error(
+      `\`mount -o remount,ro ${dir}\` was refused (${(result.stderr || `exit ${result.status}`).trim()})`,
+    );
+  }
+}
+
 /** Unmounts and removes a directory of `mountTmpfs`. */
 export function unmountTmpfs(dir: string | undefined): void {
   if (dir === undefined) return;
