@@ -70,6 +70,44 @@ export interface TrackerEvent extends EventAdditions {
 /** No entities: shared, never written to. */
 export const NO_ENTITIES: readonly EntityJson[] = Object.freeze([]);
 
+/*
+ * The objects below are written out field by field, never as `{ ...additions, lane, ... }`: V8
+ * (node 20) gives every object made by a spread followed by keys the source lacks a hidden class
+ * of its own, built on the spot (about 10 µs and a new map per event, and the maps fill the old
+ * space). With the spreads, `trackSelfDescribingEvent` with two entities counted ~95,000
+ * instructions per call in `npm run bench:instructions`; without them ~48,000.
+ */
+
+/** The event of `data`, tracked at `trackedAt`, with what the options added. */
+export function trackerEvent(
+  lane: EventLane,
+  eid: string,
+  trackedAt: number,
+  data: EventData,
+  additions: EventAdditions,
+): TrackerEvent {
+  return {
+    lane,
+    eid,
+    trackedAt,
+    data,
+    entities: additions.entities,
+    subject: additions.subject,
+    trueTimestamp: additions.trueTimestamp,
+    deviceTimestamp: additions.deviceTimestamp,
+  };
+}
+
+/** `additions` with other entities. */
+export function withEntities(additions: EventAdditions, entities: readonly EntityJson[]): EventAdditions {
+  return {
+    entities,
+    subject: additions.subject,
+    trueTimestamp: additions.trueTimestamp,
+    deviceTimestamp: additions.deviceTimestamp,
+  };
+}
+
 /** The event's type-specific fields, serialised (never empty). */
 function dataFields(data: EventData): string {
   switch (data.type) {
