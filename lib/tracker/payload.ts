@@ -48,6 +48,11 @@ export function bodyBytes(json: string): number {
   return Buffer.byteLength(json, 'utf8') + PER_EVENT_OVERHEAD;
 }
 
+/** The UTF-8 size of `text`. */
+export function utf8Length(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
 /**
  * How durable a tracked event became: `durable: false` for a store that keeps events in memory
  * only, `durable: true` once the event is committed (a SQLite file, a PostgreSQL table).
@@ -185,6 +190,30 @@ export class PayloadWriter {
       if (key !== 'p' && key !== 'ua') tail += `,"${key}":${JSON.stringify(subject[key])}`;
     }
     return `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${common},${tail}}`;
+  }
+
+  /**
+   * The body bytes of `textWith(...)` (see `bodyBytes`), from the UTF-8 size of `fields`: the
+   * subject's fields are measured as `textWith` writes them (its keys are ASCII wire keys).
+   */
+  bytesOfWith(
+    eventType: string,
+    eid: string,
+    dtm: number,
+    fieldsBytes: number,
+    subject: SubjectFields | undefined,
+  ): number {
+    let bytes = this.bytesOf(eventType, eid, dtm, fieldsBytes);
+    if (subject === undefined) return bytes;
+    const { p, ua } = subject;
+    if (p !== undefined || ua !== undefined) {
+      bytes += utf8Length(this.commonText(p ?? 'srv', ua ?? this.context.userAgent)) - this.commonBytes;
+    }
+    for (const key in subject) {
+      // ,"<key>":<value as JSON>
+      if (key !== 'p' && key !== 'ua') bytes += key.length + 4 + utf8Length(JSON.stringify(subject[key]));
+    }
+    return bytes;
   }
 
   /** The item's text; `fields` is the already-serialised tail, e.g. `"ue_px":"..."`, and must not be empty. */

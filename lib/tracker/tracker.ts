@@ -10,7 +10,7 @@ import {
   CorrelationIdSource,
 } from './billing-event';
 import { customEvent, customEventData } from './custom-event';
-import { EventAdditions, EventData, EventLane, toPayload, trackerEvent, withEntities } from './event';
+import { EventAdditions, EventData, EventLane, EventPayload, toPayload, withEntities } from './event';
 import {
   defaultEntityErrorLog,
   EntityEventView,
@@ -417,23 +417,25 @@ export class Tracker<S extends object = AnySchemas> {
     return mergeSubjects(this.subject, checkSubject('contextSubject', this.contextSubject()));
   }
 
-  /** Builds the event of `data` with what the options added, and hands it to the sink. */
+  /**
+   * Builds the event of `data` with what the options added, and hands it to the sink. The event
+   * holds what was taken now (texts, timestamps) and writes its wire form when read (`EventPayload`).
+   */
   private emitEvent(lane: EventLane, data: EventData, additions: EventAdditions | undefined): TrackResult {
     const eid = flat(randomUUID());
     const own = additions ?? NO_ADDITIONS;
     if (this.globals === undefined) {
-      const event = trackerEvent(lane, eid, Date.now(), data, own);
+      const event = new EventPayload(this.writer, lane, eid, Date.now(), data, own);
       if (this.validator !== undefined) this.validator.check(event);
-      return this.emit(toPayload(this.writer, event));
+      return this.emit(event);
     }
     const added = this.withGlobals(own, new EntityEventView(lane, eid, data));
-    const event = trackerEvent(lane, eid, Date.now(), data, added);
+    let event = new EventPayload(this.writer, lane, eid, Date.now(), data, added);
     if (this.validator !== undefined) this.validator.check(event);
-    let payload = toPayload(this.writer, event);
-    if (added !== own && this.tooLargeWithGlobals(payload, lane)) {
-      payload = toPayload(this.writer, trackerEvent(lane, eid, event.trackedAt, data, own));
+    if (added !== own && this.tooLargeWithGlobals(event, lane)) {
+      event = new EventPayload(this.writer, lane, eid, event.trackedAt, data, own);
     }
-    return this.emit(payload);
+    return this.emit(event);
   }
 
   /**
@@ -443,7 +445,7 @@ export class Tracker<S extends object = AnySchemas> {
   private tooLargeWithGlobals(payload: TrackedPayload, lane: EventLane): boolean {
     const max = this.sink.maxEventBytes;
     if (max === undefined) return false;
-    const bytes = bodyBytes(payload.json);
+    const bytes = payload.bytes ?? bodyBytes(payload.json);
     if (bytes <= max) return false;
     this.reportEntityFailure({ path: 'entities', error: new EventTooLargeError(bytes, max), lane });
     return true;
