@@ -3,7 +3,8 @@
  * `valgrind --tool=callgrind` (callgrind's total `Ir`: user-space instructions of one process,
  * whatever the machine's load) for nestjs-snowplow and @snowplow/node-tracker side by side:
  *
- *   - per `trackEvent` (into the library's own queue, nothing sent);
+ *   - per `trackEvent` (into the library's own queue, nothing sent), and per self-describing event
+ *     with two entities (`trackSelfDescribingEvent`; node-tracker's `track` with two contexts);
  *   - per delivered event at a fixed batch size of 100 and of 1,000 (track a batch, wait until the
  *     bench collector, another process, has it, repeat; every event checked at the collector);
  *   - per `@TrackEvent` request through a real Nest app (ours; only the app's process is counted,
@@ -20,7 +21,7 @@
  * deliver every event.
  *
  *   INSTR_PAIRS=n           pairs per figure (default 3)
- *   INSTR_FIGURES=a,b       only these figures (track, batch100, batch1000, request)
+ *   INSTR_FIGURES=a,b       only these figures (track, trackSd, batch100, batch1000, request)
  *   INSTR_SUBJECTS=a,b      only these subjects (ours, node-tracker)
  *   INSTR_JOBS=n            measured processes at once (default: the CPU count; counts do not depend on it)
  *   INSTR_SCALE=x           multiply every N and warm-up (e.g. 0.1 for a smoke run: not a result)
@@ -41,7 +42,7 @@ import { nodeTrackerVersion } from './support/subjects';
 import { NODE_TRACKER_MAX_POST_BYTES } from './support/instruction-subjects';
 
 type SubjectName = 'ours' | 'node-tracker';
-type FigureId = 'track' | 'batch100' | 'batch1000' | 'request';
+type FigureId = 'track' | 'trackSd' | 'batch100' | 'batch1000' | 'request';
 
 /**
  * One measured process: after its warm-up, one measured interval per entry of `sizes` (units of
@@ -61,6 +62,7 @@ interface Plan {
 
 const FIGURES: Record<FigureId, string> = {
   track: 'per `trackEvent` (nothing sent)',
+  trackSd: 'per `trackSelfDescribingEvent`, two entities (nothing sent)',
   batch100: 'per delivered event, batches of 100',
   batch1000: 'per delivered event, batches of 1,000',
   request: 'per `@TrackEvent` request (Nest + Express, pass-through handler, batches of 100)',
@@ -124,19 +126,21 @@ function workIntervals(intervals: Interval[], expected: number): Count[] {
   return work;
 }
 
-function trackPlan(subject: SubjectName, scale: number): Plan {
+/** Per track call: `trackEvent` (`track`), or a self-describing event with two entities (`trackSd`). */
+function trackPlan(figure: 'track' | 'trackSd', subject: SubjectName, scale: number): Plan {
   // node-tracker's track call costs ~20× ours: fewer calls keep its process short (it serves the ratio).
   const [warmup, calls] = subject === 'ours' ? [20_000, 10_000] : [1_000, 500];
   const w = scaled(warmup, scale);
   const n = scaled(calls, scale);
   return {
-    figure: 'track',
+    figure,
     subject,
     units: n,
-    sizes: `${fmt(w)} warm-up calls; N = ${fmt(n)} calls`,
+    sizes: `${fmt(w)} warm-up calls, 3 rehearsals of 2N; N = ${fmt(n)} calls`,
     measure: async (sizes) => {
       const { intervals } = await runUnderCallgrind('instructions-track.ts', {
         subject,
+        event: figure === 'trackSd' ? 'selfDescribing' : 'custom',
         warmup: w,
         sizes,
         chunk: 1_000,
@@ -342,7 +346,7 @@ async function main(): Promise<number> {
   const pairs = envNumber('INSTR_PAIRS', 3);
   const jobs = envNumber('INSTR_JOBS', availableParallelism());
   const scale = envNumber('INSTR_SCALE', 1, false);
-  const figures = envList<FigureId>('INSTR_FIGURES', ['track', 'batch100', 'batch1000', 'request']);
+  const figures = envList<FigureId>('INSTR_FIGURES', ['track', 'trackSd', 'batch100', 'batch1000', 'request']);
   const subjects = envList<SubjectName>('INSTR_SUBJECTS', ['ours', 'node-tracker']);
   const distDir = process.env.INSTR_DIST ? resolve(process.env.INSTR_DIST) : undefined;
   const startedAt = new Date();
@@ -356,7 +360,7 @@ async function main(): Promise<number> {
   const plans: Plan[] = [];
   for (const figure of figures) {
     for (const subject of subjects) {
-      if (figure === 'track') plans.push(trackPlan(subject, scale));
+      if (figure === 'track' || figure === 'trackSd') plans.push(trackPlan(figure, subject, scale));
       if (figure === 'batch100') plans.push(deliveryPlan(subject, 100, scale));
       if (figure === 'batch1000') plans.push(deliveryPlan(subject, 1_000, scale));
       if (figure === 'request' && subject === 'ours') plans.push(requestPlan(scale));
@@ -452,7 +456,7 @@ async function main(): Promise<number> {
         [
           'how',
           `${valgrind} \`--tool=callgrind\`, node ${process.version} \`${NODE_FLAGS.join(' ')}\`; ` +
-            `${pairs} pairs (N, 2N) per figure: intervals of one process per figure and subject (per trackEvent each after a full GC), ` +
+            `${pairs} pairs (N, 2N) per figure: intervals of one process per figure and subject (per track call each after a full GC, the warm-up's subject held), ` +
             "counted with `callgrind_control -d`; marginal (Ir(2N) − Ir(N)) / N, medians; the instructions of V8's " +
             'optimising compiler (calls into `Runtime_CompileOptimized*`) are left out of the figures (see bench/README.md)' +
             (scale !== 1 ? ` · **INSTR_SCALE=${scale}: not a result**` : '') +
@@ -477,7 +481,9 @@ async function main(): Promise<number> {
     ),
     '',
     `Per trackEvent: ours into a real \`Emitter\` (send loop not started, capacity for every call); node-tracker into its ` +
-      `own emitter and unbounded in-memory store, \`bufferSize\` above the calls. Per delivered event: track a batch, wait ` +
+      `own emitter and unbounded in-memory store, \`bufferSize\` above the calls. Per trackSelfDescribingEvent: the same, ` +
+      `a \`com.acme/checkout\` event with a \`cart\` and a \`tenant\` entity (node-tracker: \`track\` with the two as its ` +
+      `context). Per delivered event: track a batch, wait ` +
       `until the collector (another process) has accepted it, repeat; ours \`batchSize\` = \`maxBatchSize\` = the batch, ` +
       `waited on with \`drain()\`; node-tracker \`bufferSize\` = the batch, \`maxPostBytes\` ${fmt(NODE_TRACKER_MAX_POST_BYTES)} ` +
       `(one request per batch). Per request: only the app's process is counted; the load comes from another process, one ` +

@@ -1,15 +1,19 @@
 /**
  * The two libraries as `npm run bench:instructions` drives them (bench/children/instructions-*.ts).
- * Same event as every other row (bench/support/subjects.ts). Each library is loaded only by the
- * subject that uses it, so a measured process holds one of them.
+ * Same events as the other rows (bench/support/subjects.ts): the custom event, or (`selfDescribing`)
+ * the self-describing event with two entities. Each library is loaded only by the subject that uses
+ * it, so a measured process holds one of them.
  */
 import { dirname } from 'node:path';
 import type * as NodeTrackerModule from '@snowplow/node-tracker';
 import type { EventStore } from '@snowplow/node-tracker';
 import type * as OurModule from 'nestjs-snowplow/core';
-import { APP_ID, EVENT_NAME, EVENT_PROPS, NAMESPACE } from './subjects';
+import { APP_ID, EVENT_NAME, EVENT_PROPS, NAMESPACE, SD_ENTITIES, SD_EVENT } from './subjects';
 
 export type InstructionSubjectName = 'ours' | 'node-tracker';
+
+/** What `track()` tracks: `trackEvent`'s custom event, or a self-describing event with two entities. */
+export type InstructionEvent = 'custom' | 'selfDescribing';
 
 const CUSTOM_EVENT_SCHEMA = 'iglu:com.gitlab/custom_event/jsonschema/1-0-0';
 
@@ -42,7 +46,7 @@ export interface InstructionSubject {
 
 const silent = { warn: () => undefined, error: () => undefined };
 
-function ours(mode: InstructionSubjectMode): InstructionSubject {
+function ours(mode: InstructionSubjectMode, tracked: InstructionEvent): InstructionSubject {
   const { Emitter, Tracker } = require('nestjs-snowplow/core') as typeof OurModule;
   const emitter =
     'holdAll' in mode
@@ -57,10 +61,16 @@ function ours(mode: InstructionSubjectMode): InstructionSubject {
   if (!('holdAll' in mode)) emitter.start();
   const tracker = new Tracker({ appId: APP_ID, emitter, namespace: NAMESPACE });
   const props = EVENT_PROPS as Record<string, unknown>;
+  const options = { entities: SD_ENTITIES };
   return {
-    track: () => {
-      tracker.trackEvent(EVENT_NAME, props);
-    },
+    track:
+      tracked === 'selfDescribing'
+        ? () => {
+            tracker.trackSelfDescribingEvent(SD_EVENT, options);
+          }
+        : () => {
+            tracker.trackEvent(EVENT_NAME, props);
+          },
     held: async () => emitter.stats().queued,
     delivered: async (total, timeoutMs) => {
       // drain() skips the linger and resolves when nothing is queued or in flight.
@@ -87,7 +97,7 @@ function loadInMemoryEventStore(): NewInMemoryEventStore {
   return core.newInMemoryEventStore;
 }
 
-function nodeTracker(mode: InstructionSubjectMode): InstructionSubject {
+function nodeTracker(mode: InstructionSubjectMode, tracked: InstructionEvent): InstructionSubject {
   const { buildSelfDescribingEvent, newTracker } = require('@snowplow/node-tracker') as typeof NodeTrackerModule;
   let sent = 0;
   let failure: string | undefined;
@@ -129,10 +139,16 @@ function nodeTracker(mode: InstructionSubjectMode): InstructionSubject {
     );
   }
   const event = { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } };
+  const entities = SD_ENTITIES as unknown as NodeTrackerModule.SelfDescribingJson[];
   return {
-    track: () => {
-      tracker.track(buildSelfDescribingEvent({ event }));
-    },
+    track:
+      tracked === 'selfDescribing'
+        ? () => {
+            tracker.track(buildSelfDescribingEvent({ event: SD_EVENT }), entities);
+          }
+        : () => {
+            tracker.track(buildSelfDescribingEvent({ event }));
+          },
     held: () => store.count(),
     delivered: (total, timeoutMs, flush) =>
       new Promise<void>((resolve, reject) => {
@@ -158,6 +174,10 @@ function nodeTracker(mode: InstructionSubjectMode): InstructionSubject {
   };
 }
 
-export function instructionSubject(name: InstructionSubjectName, mode: InstructionSubjectMode): InstructionSubject {
-  return name === 'ours' ? ours(mode) : nodeTracker(mode);
+export function instructionSubject(
+  name: InstructionSubjectName,
+  mode: InstructionSubjectMode,
+  tracked: InstructionEvent = 'custom',
+): InstructionSubject {
+  return name === 'ours' ? ours(mode, tracked) : nodeTracker(mode, tracked);
 }

@@ -4,11 +4,25 @@ import type * as NodeTrackerModule from '@snowplow/node-tracker';
 import type { EventStore } from '@snowplow/node-tracker';
 import type * as OurModule from 'nestjs-snowplow/core';
 
-/** The one event every subject tracks: a custom event with a name and two small props. */
+/** The event every subject tracks but the `-sd` ones: a custom event with a name and two small props. */
 export const EVENT_NAME = 'bench_click';
 export const EVENT_PROPS: Readonly<Record<string, unknown>> = Object.freeze({ plan: 'premium', seats: 3 });
 export const APP_ID = 'bench';
 export const NAMESPACE = 'gitlab';
+
+/**
+ * The `-sd` subjects' event (row 1 and `npm run bench:instructions`): a self-describing event of a
+ * test schema with two entities, the schemas of test/fixtures/iglu (`com.acme/checkout`, `cart`,
+ * `tenant`).
+ */
+export const SD_EVENT = Object.freeze({
+  schema: 'iglu:com.acme/checkout/jsonschema/1-0-0',
+  data: Object.freeze({ orderId: 'o-1042', total: 42.5, currency: 'EUR' }),
+});
+export const SD_ENTITIES = Object.freeze([
+  Object.freeze({ schema: 'iglu:com.acme/cart/jsonschema/1-0-0', data: Object.freeze({ items: 3, coupon: null }) }),
+  Object.freeze({ schema: 'iglu:com.acme/tenant/jsonschema/1-0-0', data: Object.freeze({ tenant: 'acme' }) }),
+]);
 
 /**
  * What is measured:
@@ -17,10 +31,14 @@ export const NAMESPACE = 'gitlab';
  * - `node-tracker`: `newTracker` with its default emitter (in-memory store of 1,000, bufferSize 10).
  * - `node-tracker-unbounded`: the same with `eventStore: newInMemoryEventStore({ maxSize: Infinity })`.
  * - `floor`: JSON.stringify of the same payload + randomUUID + base64, kept in a small array.
+ * - `ours-sd`, `node-tracker-sd`: as `ours` and `node-tracker`, tracking `SD_EVENT` with the two
+ *   `SD_ENTITIES` (ours `trackSelfDescribingEvent(event, { entities })`, node-tracker
+ *   `track(buildSelfDescribingEvent({ event }), entities)`).
  *
  * Each library is loaded only by the subjects that use it, so a child process holds one of them.
  */
-export type SubjectName = 'ours' | 'ours-100k' | 'node-tracker' | 'node-tracker-unbounded' | 'floor';
+export type SubjectName =
+  'ours' | 'ours-100k' | 'node-tracker' | 'node-tracker-unbounded' | 'floor' | 'ours-sd' | 'node-tracker-sd';
 
 export const SUBJECT_LABELS: Record<SubjectName, string> = {
   ours: 'nestjs-snowplow (defaults: ring buffer 10,000)',
@@ -28,6 +46,8 @@ export const SUBJECT_LABELS: Record<SubjectName, string> = {
   'node-tracker': '@snowplow/node-tracker (defaults: store 1,000)',
   'node-tracker-unbounded': '@snowplow/node-tracker (unbounded store)',
   floor: 'floor: JSON.stringify + randomUUID + base64',
+  'ours-sd': 'nestjs-snowplow `trackSelfDescribingEvent`, 2 entities (defaults)',
+  'node-tracker-sd': '@snowplow/node-tracker self-describing event, 2 entities (defaults)',
 };
 
 export interface Subject {
@@ -80,7 +100,7 @@ export function emitterOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Rec
   return parsed as Record<string, unknown>;
 }
 
-function ours(name: SubjectName, collectorEndpoint: string, capacity?: number): Subject {
+function ours(name: SubjectName, collectorEndpoint: string, capacity?: number, selfDescribing = false): Subject {
   const { Emitter, Tracker } = loadOurs();
   const emitter = new Emitter({
     ...emitterOptionsFromEnv(),
@@ -91,11 +111,16 @@ function ours(name: SubjectName, collectorEndpoint: string, capacity?: number): 
   emitter.start();
   const tracker = new Tracker({ appId: APP_ID, emitter, namespace: NAMESPACE });
   const props = EVENT_PROPS as Record<string, unknown>;
+  const options = { entities: SD_ENTITIES };
   return {
     name,
-    track: () => {
-      tracker.trackEvent(EVENT_NAME, props);
-    },
+    track: selfDescribing
+      ? () => {
+          tracker.trackSelfDescribingEvent(SD_EVENT, options);
+        }
+      : () => {
+          tracker.trackEvent(EVENT_NAME, props);
+        },
     queued: async () => {
       const s = emitter.stats();
       return s.queued + s.inFlight;
@@ -107,17 +132,22 @@ function ours(name: SubjectName, collectorEndpoint: string, capacity?: number): 
   };
 }
 
-function nodeTracker(name: SubjectName, collectorOrigin: string, unbounded: boolean): Subject {
+function nodeTracker(name: SubjectName, collectorOrigin: string, unbounded: boolean, selfDescribing = false): Subject {
   const { buildSelfDescribingEvent, newTracker } = loadNodeTracker();
   const newInMemoryEventStore = loadInMemoryEventStore();
   const store = newInMemoryEventStore(unbounded ? { maxSize: Number.POSITIVE_INFINITY } : {});
   const tracker = newTracker({ namespace: NAMESPACE, appId: APP_ID }, { endpoint: collectorOrigin, eventStore: store });
   const event = { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } };
+  const entities = SD_ENTITIES as unknown as NodeTrackerModule.SelfDescribingJson[];
   return {
     name,
-    track: () => {
-      tracker.track(buildSelfDescribingEvent({ event }));
-    },
+    track: selfDescribing
+      ? () => {
+          tracker.track(buildSelfDescribingEvent({ event: SD_EVENT }), entities);
+        }
+      : () => {
+          tracker.track(buildSelfDescribingEvent({ event }));
+        },
     queued: () => store.count(),
     close: async (timeoutMs) => {
       let timer: NodeJS.Timeout | undefined;
@@ -172,6 +202,10 @@ export function createSubject(name: SubjectName, collectorPort: number): Subject
       return nodeTracker(name, origin, true);
     case 'floor':
       return floor();
+    case 'ours-sd':
+      return ours(name, endpoint, undefined, true);
+    case 'node-tracker-sd':
+      return nodeTracker(name, origin, false, true);
   }
 }
 

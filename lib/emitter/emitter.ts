@@ -4,6 +4,7 @@ import { DeadLetterFile } from '../dead-letter/dead-letter-file';
 import { EmitterStoppedError, EventTooLargeError, StorageBufferFullError } from '../errors';
 import { createStorage, EventStorage, isEventStorage, QueuedEvent } from '../storage';
 import { CustomEventPayload } from '../tracker/custom-event';
+import { EventPayload } from '../tracker/event';
 import { bodyBytes, CommitOutcome, EnqueueOptions, EventSink, NOT_DURABLE, TrackedPayload } from '../tracker/payload';
 import type { TransactionLike } from '../tracker/transaction';
 import { transactionSink } from './transaction-sink';
@@ -202,9 +203,10 @@ export class Emitter implements SnowplowEmitter {
     if (this.state.stopped) throw new EmitterStoppedError();
     const bytes = payload.bytes ?? bodyBytes(payload.json);
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
-    // A custom event of the tracker is queued as it is: it writes its payload text only when sent.
+    // The tracker's events but billing ones are queued as they are: they write their payload text
+    // only when read (sent, or written to a durable store).
     const event: QueuedEvent =
-      payload instanceof CustomEventPayload
+      payload instanceof CustomEventPayload || payload instanceof EventPayload
         ? payload
         : { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes, attempts: 0 };
     let overwritten = 0;

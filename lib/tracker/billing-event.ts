@@ -1,4 +1,4 @@
-import type { EventAdditions, TrackerEvent } from './event';
+import { EventAdditions, StructData, TrackerEvent, trackerEvent, withEntities } from './event';
 import { SCHEMAS } from './schemas';
 import {
   BillingRealm,
@@ -198,18 +198,13 @@ export function billingEvent(
   dtm: number,
   additions: EventAdditions,
 ): TrackerEvent {
-  return {
-    ...additions,
-    lane: 'billing',
-    eid,
-    trackedAt: dtm,
-    data: {
-      type: 'se',
-      category: billing.category,
-      action: billing.eventType,
-      label: eventId,
-      value: String(billing.quantity),
-    },
-    entities: [{ schema: SCHEMAS.billableUsage, json: billing.entity }, ...additions.entities],
+  const data: StructData = {
+    type: 'se',
+    category: billing.category,
+    action: billing.eventType,
+    label: eventId,
+    value: String(billing.quantity),
   };
+  const entities = [{ schema: SCHEMAS.billableUsage, json: billing.entity }, ...additions.entities];
+  return trackerEvent('billing', eid, dtm, data, withEntities(additions, entities));
 }

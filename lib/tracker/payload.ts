@@ -35,9 +35,22 @@ export interface TrackedPayload {
 /** `"stm":"<13 digits>",` added to each event on send, plus the comma between events. */
 export const PER_EVENT_OVERHEAD = '"stm":"0000000000000",'.length + 1;
 
+/**
+ * `payload` with its body bytes known. Written out, not `{ ...payload, bytes }`: V8 gives an
+ * object made by a spread and a new key a hidden class of its own (see `trackerEvent`).
+ */
+export function withBytes(payload: TrackedPayload, bytes: number): TrackedPayload {
+  return { kind: payload.kind, eid: payload.eid, dtm: payload.dtm, json: payload.json, bytes };
+}
+
 /** The bytes an event of this payload text takes in a request body. */
 export function bodyBytes(json: string): number {
   return Buffer.byteLength(json, 'utf8') + PER_EVENT_OVERHEAD;
+}
+
+/** The UTF-8 size of `text`. */
+export function utf8Length(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
 
 /**
@@ -177,6 +190,30 @@ export class PayloadWriter {
       if (key !== 'p' && key !== 'ua') tail += `,"${key}":${JSON.stringify(subject[key])}`;
     }
     return `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${common},${tail}}`;
+  }
+
+  /**
+   * The body bytes of `textWith(...)` (see `bodyBytes`), from the UTF-8 size of `fields`: the
+   * subject's fields are measured as `textWith` writes them (its keys are ASCII wire keys).
+   */
+  bytesOfWith(
+    eventType: string,
+    eid: string,
+    dtm: number,
+    fieldsBytes: number,
+    subject: SubjectFields | undefined,
+  ): number {
+    let bytes = this.bytesOf(eventType, eid, dtm, fieldsBytes);
+    if (subject === undefined) return bytes;
+    const { p, ua } = subject;
+    if (p !== undefined || ua !== undefined) {
+      bytes += utf8Length(this.commonText(p ?? 'srv', ua ?? this.context.userAgent)) - this.commonBytes;
+    }
+    for (const key in subject) {
+      // ,"<key>":<value as JSON>
+      if (key !== 'p' && key !== 'ua') bytes += key.length + 4 + utf8Length(JSON.stringify(subject[key]));
+    }
+    return bytes;
   }
 
   /** The item's text; `fields` is the already-serialised tail, e.g. `"ue_px":"..."`, and must not be empty. */

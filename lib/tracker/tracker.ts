@@ -10,7 +10,7 @@ import {
   CorrelationIdSource,
 } from './billing-event';
 import { customEvent, customEventData } from './custom-event';
-import { EventAdditions, EventData, EventLane, TrackerEvent, toPayload } from './event';
+import { EventAdditions, EventData, EventLane, EventPayload, toPayload, withEntities } from './event';
 import {
   defaultEntityErrorLog,
   EntityEventView,
@@ -28,6 +28,7 @@ import {
   commitOf,
   PayloadWriter,
   TrackedPayload,
+  withBytes,
 } from './payload';
 import type { TransactionLike } from './transaction';
 import type { AnySchemas, SchemaOf, SelfDescribingEventOf } from './schema-catalogue';
@@ -309,13 +310,13 @@ export class Tracker<S extends object = AnySchemas> {
     const maxEventBytes = this.sink.maxEventBytes;
     if (billing.correlationIdLength !== undefined && maxEventBytes !== undefined) {
       // A correlation id never makes a bill fail: past the sink's limit, the event goes without it.
-      payload = { ...payload, bytes: bodyBytes(payload.json) };
+      payload = withBytes(payload, bodyBytes(payload.json));
       if ((payload.bytes as number) > maxEventBytes) {
         const without = buildBillingEvent(required, optional, eventId, dtm, undefined, true);
         const smaller = this.billingPayload(without, eventId, eid, dtm, additions);
         const bytes = bodyBytes(smaller.json);
         if (bytes <= maxEventBytes) {
-          payload = { ...smaller, bytes };
+          payload = withBytes(smaller, bytes);
           droppedCorrelationId = billing.correlationIdLength;
         }
       }
@@ -416,23 +417,25 @@ export class Tracker<S extends object = AnySchemas> {
     return mergeSubjects(this.subject, checkSubject('contextSubject', this.contextSubject()));
   }
 
-  /** Builds the event of `data` with what the options added, and hands it to the sink. */
+  /**
+   * Builds the event of `data` with what the options added, and hands it to the sink. The event
+   * holds what was taken now (texts, timestamps) and writes its wire form when read (`EventPayload`).
+   */
   private emitEvent(lane: EventLane, data: EventData, additions: EventAdditions | undefined): TrackResult {
     const eid = flat(randomUUID());
     const own = additions ?? NO_ADDITIONS;
     if (this.globals === undefined) {
-      const event: TrackerEvent = { ...own, lane, eid, trackedAt: Date.now(), data };
+      const event = new EventPayload(this.writer, lane, eid, Date.now(), data, own);
       if (this.validator !== undefined) this.validator.check(event);
-      return this.emit(toPayload(this.writer, event));
+      return this.emit(event);
     }
     const added = this.withGlobals(own, new EntityEventView(lane, eid, data));
-    const event: TrackerEvent = { ...added, lane, eid, trackedAt: Date.now(), data };
+    let event = new EventPayload(this.writer, lane, eid, Date.now(), data, added);
     if (this.validator !== undefined) this.validator.check(event);
-    let payload = toPayload(this.writer, event);
-    if (added !== own && this.tooLargeWithGlobals(payload, lane)) {
-      payload = toPayload(this.writer, { ...event, entities: own.entities });
+    if (added !== own && this.tooLargeWithGlobals(event, lane)) {
+      event = new EventPayload(this.writer, lane, eid, event.trackedAt, data, own);
     }
-    return this.emit(payload);
+    return this.emit(event);
   }
 
   /**
@@ -442,7 +445,7 @@ export class Tracker<S extends object = AnySchemas> {
   private tooLargeWithGlobals(payload: TrackedPayload, lane: EventLane): boolean {
     const max = this.sink.maxEventBytes;
     if (max === undefined) return false;
-    const bytes = bodyBytes(payload.json);
+    const bytes = payload.bytes ?? bodyBytes(payload.json);
     if (bytes <= max) return false;
     this.reportEntityFailure({ path: 'entities', error: new EventTooLargeError(bytes, max), lane });
     return true;
@@ -460,7 +463,7 @@ export class Tracker<S extends object = AnySchemas> {
   private withGlobals(additions: EventAdditions, view: EntityEventView): EventAdditions {
     const globals = (this.globals as GlobalEntities).collect(view, (failure) => this.reportEntityFailure(failure));
     if (globals.length === 0) return additions;
-    return { ...additions, entities: additions.entities.length === 0 ? globals : [...additions.entities, ...globals] };
+    return withEntities(additions, additions.entities.length === 0 ? globals : [...additions.entities, ...globals]);
   }
 }
 
