@@ -2,9 +2,21 @@
 // entries with accept/reject rule sets and filters, sent by a real emitter to the loopback
 // collector, where every payload is decoded and validated against the Snowplow protocol schemas and
 // the test schemas of test/fixtures/iglu (com.acme/tenant and com.acme/cart are entities).
-import { Emitter, GlobalEntityFailure, InvalidOptionError, Tracker } from '../../lib/core';
+import {
+  Emitter,
+  EventTooLargeError,
+  GlobalEntityFailure,
+  InvalidEventError,
+  InvalidOptionError,
+  Tracker,
+} from '../../lib/core';
 import { GoodEvent } from '../../lib/testing/types';
-import { schemaMatchesRule } from '../../lib/tracker/global-entities';
+import {
+  defaultEntityErrorLog,
+  describeEntityFailure,
+  GlobalEntityEvent,
+  schemaMatchesRule,
+} from '../../lib/tracker/global-entities';
 import { BILL, BILLABLE_USAGE, CART, CHECKOUT, goodByEid, useFixtureCollector } from './support/fixture-collector';
 
 const TENANT = 'iglu:com.acme/tenant/jsonschema/1-0-0';
@@ -250,6 +262,127 @@ describe('the entities option, checked at construction', () => {
       ]);
     } finally {
       warn.mockRestore();
+    }
+  });
+});
+
+describe('what a generator sees of the event', () => {
+  it('each event type, its lane, eid, schema and data (frozen, optional fields only when set)', async () => {
+    const seen: Array<Pick<GlobalEntityEvent, 'eventType' | 'lane' | 'eid' | 'schema' | 'data'> & { frozen: boolean }> =
+      [];
+    const { tracker, emitter } = trackerOf({
+      entities: [
+        (event) => {
+          const { eventType, lane, eid, schema, data } = event;
+          // Read twice: parsed once, the same frozen object.
+          seen.push({ eventType, lane, eid, schema, data, frozen: Object.isFrozen(data) && event.data === data });
+          return undefined;
+        },
+      ],
+    });
+    const eids = [
+      tracker.trackStructEvent({ category: 'shop', action: 'buy', label: 'sku-1', property: 'blue', value: 2.5 }).eid,
+      tracker.trackStructEvent({ category: 'shop', action: 'view', label: '' }).eid,
+      tracker.trackPageView({ url: 'https://shop.example/', title: 'Shop', referrer: 'https://ref.example/' }).eid,
+      tracker.trackPageView({ url: 'https://shop.example/cart' }).eid,
+      tracker.trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o-1', total: 1 } }).eid,
+      tracker.trackBillingEvent(BILL).eid,
+    ];
+    await delivered(emitter, 6);
+    expect(seen.map(({ eid }) => eid)).toEqual(eids);
+    expect(seen.map(({ eid: _eid, data, ...rest }) => ({ ...rest, data: { ...data } }))).toEqual([
+      {
+        eventType: 'se',
+        lane: 'custom',
+        schema: undefined,
+        frozen: true,
+        data: { category: 'shop', action: 'buy', label: 'sku-1', property: 'blue', value: 2.5 },
+      },
+      { eventType: 'se', lane: 'custom', schema: undefined, frozen: true, data: { category: 'shop', action: 'view' } },
+      {
+        eventType: 'pv',
+        lane: 'custom',
+        schema: undefined,
+        frozen: true,
+        data: { url: 'https://shop.example/', title: 'Shop', referrer: 'https://ref.example/' },
+      },
+      { eventType: 'pv', lane: 'custom', schema: undefined, frozen: true, data: { url: 'https://shop.example/cart' } },
+      { eventType: 'ue', lane: 'custom', schema: CHECKOUT, frozen: true, data: { orderId: 'o-1', total: 1 } },
+      {
+        eventType: 'se',
+        lane: 'billing',
+        schema: BILLABLE_USAGE,
+        frozen: true,
+        data: expect.objectContaining({ event_type: 'ci_minutes', quantity: 3, unit_of_measure: 'minute' }),
+      },
+    ]);
+    // No key is there with an undefined value.
+    expect(seen.map(({ data }) => Object.values(data).includes(undefined))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+});
+
+describe('the report of a global entity left out', () => {
+  const failure = (error: unknown, path = 'entities[0]'): GlobalEntityFailure => ({ path, error, lane: 'custom' });
+
+  it('names the entry and what it threw, the invalid field, or the sizes of a too large event', () => {
+    expect(describeEntityFailure(failure(new TypeError('no tenant'), 'entities[2]'))).toBe(
+      'global entity entities[2] threw TypeError: no tenant',
+    );
+    expect(describeEntityFailure(failure('boom', 'entities[1].filter'))).toBe(
+      'global entity entities[1].filter threw string',
+    );
+    expect(describeEntityFailure(failure(null))).toBe('global entity entities[0] threw null');
+    expect(
+      describeEntityFailure(
+        failure(new InvalidEventError('entities[2][1].data', 'must be an object'), 'entities[2][1]'),
+      ),
+    ).toBe('global entity entities[2][1] is invalid: "entities[2][1].data" must be an object');
+    expect(describeEntityFailure(failure(new EventTooLargeError(5_123, 4_000), 'entities'))).toBe(
+      'global entities left out: with them the event would take 5123 bytes, over maxEventBytes (4000)',
+    );
+  });
+
+  it('the default log warns once per interval (10 s unless set), then counts those left out since', () => {
+    const now = jest.spyOn(Date, 'now');
+    try {
+      const warnings: string[] = [];
+      const log = defaultEntityErrorLog((message) => warnings.push(message));
+      const at = (ms: number, what: string) => {
+        now.mockReturnValue(ms);
+        log(failure(new Error(what)));
+      };
+      at(100_000, 'a');
+      at(100_000, 'b');
+      at(109_999, 'c');
+      at(110_000, 'd');
+      at(119_999, 'e');
+      at(120_000, 'f');
+      const sent = '; the event was sent without it';
+      expect(warnings).toEqual([
+        `nestjs-snowplow: global entity entities[0] threw Error: a${sent}`,
+        `nestjs-snowplow: global entity entities[0] threw Error: d${sent} (2 more since the last report)`,
+        `nestjs-snowplow: global entity entities[0] threw Error: f${sent} (1 more since the last report)`,
+      ]);
+
+      const short: string[] = [];
+      const every50 = defaultEntityErrorLog((message) => short.push(message), 50);
+      now.mockReturnValue(0);
+      every50(failure(new Error('first')));
+      now.mockReturnValue(50);
+      every50(failure(new Error('second')));
+      expect(short).toEqual([
+        `nestjs-snowplow: global entity entities[0] threw Error: first${sent}`,
+        `nestjs-snowplow: global entity entities[0] threw Error: second${sent}`,
+      ]);
+    } finally {
+      now.mockRestore();
     }
   });
 });
