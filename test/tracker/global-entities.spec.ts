@@ -126,6 +126,9 @@ describe('global entities at the collector', () => {
         { entity: tenant('filtered'), filter: () => JSON.parse('{') as boolean },
         () => [{ schema: TENANT } as never, tenant('kept')],
         () => ({ schema: 'not-a-uri', data: {} }) as never,
+        // Nothing to add, not a failure.
+        () => null,
+        { entity: tenant('not-true'), filter: () => 1 as unknown as boolean },
         tenant('static'),
       ],
       onEntityError: (failure) => failures.push(failure),
@@ -223,6 +226,17 @@ describe('the entities option, checked at construction', () => {
     [[{ entity: tenant('x'), filter: true }], 'entities[0].filter', 'must be a function'],
     [[{ entity: { schema: TENANT, data: [] } }], 'entities[0].entity.data', ''],
     [[{ entity: tenant('x'), when: () => true }], 'entities[0].when', 'is not a key'],
+    [[tenant('x'), null], 'entities[1]', 'must be an entity {schema, data}, a generator function or {entity'],
+    [[[tenant('x')]], 'entities[0]', 'must be an entity {schema, data}, a generator function or {entity'],
+    // eslint-disable-next-line no-sparse-arrays
+    [[, tenant('x')], 'entities[0]', 'is a hole'],
+    [
+      [{ entity: tenant('x'), accept: ['iglu:com.ac me/x/jsonschema/1-0-0'] }],
+      'entities[0].accept[0]',
+      'invalid vendor',
+    ],
+    [[{ entity: tenant('x'), accept: ['iglu:com.acme/x/jsonschema/1-01-0'] }], 'entities[0].accept[0]', 'not M-R-A'],
+    [[{ entity: tenant('x'), accept: ['iglu:com.acme/x/jsonschema/1-0-0x'] }], 'entities[0].accept[0]', 'not M-R-A'],
   ])('%j is refused, naming %s', (entities, option, reason) => {
     const error = refused(entities);
     expect(error.option).toBe(option);
@@ -241,8 +255,22 @@ describe('the entities option, checked at construction', () => {
     ['iglu:com.acme/a_b-c/jsonschema/10-2-*', 'iglu:com.acme/a_b-c/jsonschema/10-2-3', true],
     ['iglu:com.acme/*/jsonschema/*-*-*', 'iglu:com.acmex/checkout/jsonschema/1-0-0', false],
     ['iglu:com.gitlab/*/jsonschema/*-*-*', 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2', true],
+    ['iglu:com.acme/x/jsonschema/100-20-0', 'iglu:com.acme/x/jsonschema/100-20-0', true],
+    ['iglu:com.acme/x/jsonschema/100-20-0', 'iglu:com.acme/x/jsonschema/100-2-0', false],
   ])('the rule %s matches %s: %s', (rule, schema, matches) => {
     expect(schemaMatchesRule(rule, schema)).toBe(matches);
+  });
+
+  it('null and [] are no global entities: the events are sent as without the option', async () => {
+    const { emitter } = trackerOf();
+    const eids = [null, []].map(
+      (entities) =>
+        new Tracker({ appId: 'globals', emitter, entities: entities as never }).trackEvent('signup', null, {
+          entities: [tenant('own')],
+        }).eid,
+    );
+    const events = await delivered(emitter, 2);
+    expect(eids.map((eid) => events.get(eid)?.contexts)).toEqual([[tenant('own')], [tenant('own')]]);
   });
 
   it('without onEntityError, a failure is warned about on the console at most once per 10 s', async () => {
