@@ -261,6 +261,17 @@ describe('the entities option, checked at construction', () => {
     expect(schemaMatchesRule(rule, schema)).toBe(matches);
   });
 
+  it('a refused rule is quoted to its first 200 characters; schemaMatchesRule names the rule', () => {
+    const long = `iglu:com.acme/${'n'.repeat(300)}/avro/1-0-0`;
+    const error = refused([{ entity: tenant('x'), accept: [long] }]);
+    expect(error.message).toContain(
+      `has a format other than jsonschema or * in ${JSON.stringify(long.slice(0, 200))} (a rule is`,
+    );
+    expect(() => schemaMatchesRule('com.acme/x/jsonschema/1-0-0', CHECKOUT)).toThrow(
+      expect.objectContaining({ option: 'rule' }),
+    );
+  });
+
   it('null and [] are no global entities: the events are sent as without the option', async () => {
     const { emitter } = trackerOf();
     const eids = [null, []].map(
