@@ -58,6 +58,9 @@ describe('legacyLane and legacyLaneOfJson (dead-letter lines and outbox rows wri
     expect(legacyLane({ e: 'se', cx: cx({ data: [{ schema: `x${BILLABLE}` }] }) })).toBe('custom');
     // A cx that is not a string, or no cx at all.
     expect(legacyLane({ e: 'se', cx: 7 })).toBe('custom');
+    // Not even the bytes of a bill's contexts as an array.
+    const bytes = Array.from(Buffer.from(JSON.stringify({ data: [{ schema: BILLABLE, data: {} }] })));
+    expect(legacyLane({ e: 'se', cx: bytes })).toBe('custom');
     expect(legacyLane({ e: 'se' })).toBe('custom');
     expect(legacyLane({ e: 'pv', cx: bill.cx })).toBe('custom');
   });
