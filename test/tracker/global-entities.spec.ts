@@ -85,7 +85,12 @@ describe('global entities at the collector', () => {
         { entity: () => tenant('billing'), accept: ['iglu:com.gitlab/billable_usage/jsonschema/1-0-*'] },
         { entity: tenant('acme-2'), accept: ['iglu:com.acme/*/jsonschema/2-*-*'] },
         { entity: tenant('struct-buy'), filter: (event) => event.eventType === 'se' && event.data.action === 'buy' },
-        { entity: tenant('big-orders'), accept: [CHECKOUT], filter: (event) => (event.data.total as number) > 100 },
+        // Any one rule of a set matching is enough.
+        {
+          entity: tenant('big-orders'),
+          accept: ['iglu:com.acme/*/jsonschema/2-*-*', CHECKOUT],
+          filter: (event) => (event.data.total as number) > 100,
+        },
       ],
     });
     const ids = {
@@ -225,7 +230,16 @@ describe('the entities option, checked at construction', () => {
     [[{ entity: tenant('x'), reject: [7] }], 'entities[0].reject[0]', 'must be a schema rule'],
     [[{ entity: tenant('x'), filter: true }], 'entities[0].filter', 'must be a function'],
     [[{ entity: { schema: TENANT, data: [] } }], 'entities[0].entity.data', ''],
-    [[{ entity: tenant('x'), when: () => true }], 'entities[0].when', 'is not a key'],
+    [
+      [{ entity: tenant('x'), when: () => true }],
+      'entities[0].when',
+      'is not a key of a conditional entity (entity, accept, reject, filter)',
+    ],
+    [
+      [{ entity: tenant('x'), accept: ['iglu:acme/x/jsonschema/1-0-0'] }],
+      'entities[0].accept[0]',
+      'at least two parts',
+    ],
     [[tenant('x'), null], 'entities[1]', 'must be an entity {schema, data}, a generator function or {entity'],
     [[[tenant('x')]], 'entities[0]', 'must be an entity {schema, data}, a generator function or {entity'],
     // eslint-disable-next-line no-sparse-arrays
