@@ -117,3 +117,61 @@ describe('the event model', () => {
     expect(queued).toHaveLength(3);
   });
 });
+
+describe('track options that add nothing, and each addition alone', () => {
+  const wire = (json: string) => {
+    const { eid: _eid, dtm: _dtm, stm: _stm, ...rest } = JSON.parse(json) as Record<string, string>;
+    return rest;
+  };
+
+  it('null options, null or empty parts and unset subject fields send what no options send', () => {
+    const { tracker, queued } = setup();
+    tracker.trackStructEvent({ category: 'c', action: 'a' });
+    for (const options of [
+      null,
+      {},
+      { entities: null, subject: null, trueTimestamp: undefined, deviceTimestamp: undefined },
+      { entities: [] },
+      { subject: {} },
+      { subject: { uid: undefined, vid: undefined } },
+    ]) {
+      tracker.trackStructEvent({ category: 'c', action: 'a' }, options as never);
+    }
+    const [plain, ...others] = queued.map((p) => wire(p.json));
+    expect(others).toEqual(others.map(() => plain));
+    expect(plain).not.toHaveProperty('cx');
+  });
+
+  it('trueTimestamp alone, deviceTimestamp alone, one entity alone, one subject field alone: each is sent', () => {
+    const { tracker, queued } = setup();
+    const at = (options: object) => {
+      tracker.trackStructEvent({ category: 'c', action: 'a' }, options);
+      return JSON.parse(queued[queued.length - 1].json) as Record<string, string>;
+    };
+    expect(at({ trueTimestamp: 1_600_000_000_000 })).toMatchObject({ ttm: '1600000000000' });
+    expect(at({ deviceTimestamp: 1_600_000_000_001 })).toMatchObject({ dtm: '1600000000001' });
+    expect(at({ entities: [{ schema: CART, data: { items: 1 } }] })).toHaveProperty('cx');
+    expect(at({ subject: { cd: 24 } })).toMatchObject({ cd: '24' });
+  });
+
+  it("the tracker's subject alone, with null, empty or no options; a null or empty tracker subject adds nothing", () => {
+    const { tracker, queued } = setup({ subject: { uid: 'tracker-user' } });
+    tracker.trackStructEvent({ category: 'c', action: 'a' });
+    tracker.trackStructEvent({ category: 'c', action: 'a' }, null as never);
+    tracker.trackStructEvent({ category: 'c', action: 'a' }, {});
+    tracker.trackBillingEvent(BILL);
+    expect(queued.map((p) => (JSON.parse(p.json) as Record<string, string>).uid)).toEqual([
+      'tracker-user',
+      'tracker-user',
+      'tracker-user',
+      'tracker-user',
+    ]);
+    const sent: string[] = [];
+    for (const subject of [undefined, null, {}, { uid: undefined }]) {
+      const bare = setup({ subject: subject as never });
+      bare.tracker.trackStructEvent({ category: 'c', action: 'a' });
+      sent.push(JSON.stringify(wire(bare.last().json)));
+    }
+    expect(new Set(sent).size).toBe(1);
+  });
+});

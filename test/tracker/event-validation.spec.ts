@@ -221,3 +221,44 @@ describe('timestamps and other options', () => {
     );
   });
 });
+
+describe('what the errors of options and subjects list', () => {
+  const reason = (fn: (tracker: Tracker) => unknown): string => {
+    const { tracker } = setup();
+    try {
+      fn(tracker);
+    } catch (err) {
+      return (err as InvalidEventError).reason;
+    }
+    throw new Error('nothing was refused');
+  };
+
+  it('an unknown subject field: every subject field, in order', () => {
+    expect(reason((t) => t.trackEvent('e', {}, { subject: { userId: 'u' } as never }))).toBe(
+      'is not a subject field (p, ua, uid, ip, duid, nuid, sid, vid, lang, tz, res, vp, cd)',
+    );
+  });
+
+  it("an unknown option of a billing event: the method's own options too", () => {
+    expect(
+      reason((t) => t.trackBillingEventWithOptionalInput(BILL, undefined, { whenNotComitted: 'hold' } as never)),
+    ).toBe('is not an option (entities, subject, trueTimestamp, deviceTimestamp, whenNotCommitted)');
+    // A billing option is no option of the other methods.
+    expect(reason((t) => t.trackEvent('e', {}, { whenNotCommitted: 'hold' } as never))).toBe(
+      'is not an option (entities, subject, trueTimestamp, deviceTimestamp)',
+    );
+  });
+
+  it('entities that are no array, a hole, and a subject that is no object', () => {
+    expect(reason((t) => t.trackEvent('e', {}, { entities: { schema: CART, data: {} } } as never))).toBe(
+      'must be an array of {schema, data}, got an object',
+    );
+    // eslint-disable-next-line no-sparse-arrays
+    expect(reason((t) => t.trackEvent('e', {}, { entities: [, { schema: CART, data: {} }] } as never))).toBe(
+      'is a hole: every entity needs a schema and data',
+    );
+    expect(() => setup().tracker.trackEvent('e', {}, { subject: 'u-1' } as never)).toThrow(
+      expect.objectContaining({ field: 'options.subject' }),
+    );
+  });
+});

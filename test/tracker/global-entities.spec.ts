@@ -2,9 +2,21 @@
 // entries with accept/reject rule sets and filters, sent by a real emitter to the loopback
 // collector, where every payload is decoded and validated against the Snowplow protocol schemas and
 // the test schemas of test/fixtures/iglu (com.acme/tenant and com.acme/cart are entities).
-import { Emitter, GlobalEntityFailure, InvalidOptionError, Tracker } from '../../lib/core';
+import {
+  Emitter,
+  EventTooLargeError,
+  GlobalEntityFailure,
+  InvalidEventError,
+  InvalidOptionError,
+  Tracker,
+} from '../../lib/core';
 import { GoodEvent } from '../../lib/testing/types';
-import { schemaMatchesRule } from '../../lib/tracker/global-entities';
+import {
+  defaultEntityErrorLog,
+  describeEntityFailure,
+  GlobalEntityEvent,
+  schemaMatchesRule,
+} from '../../lib/tracker/global-entities';
 import { BILL, BILLABLE_USAGE, CART, CHECKOUT, goodByEid, useFixtureCollector } from './support/fixture-collector';
 
 const TENANT = 'iglu:com.acme/tenant/jsonschema/1-0-0';
@@ -73,7 +85,12 @@ describe('global entities at the collector', () => {
         { entity: () => tenant('billing'), accept: ['iglu:com.gitlab/billable_usage/jsonschema/1-0-*'] },
         { entity: tenant('acme-2'), accept: ['iglu:com.acme/*/jsonschema/2-*-*'] },
         { entity: tenant('struct-buy'), filter: (event) => event.eventType === 'se' && event.data.action === 'buy' },
-        { entity: tenant('big-orders'), accept: [CHECKOUT], filter: (event) => (event.data.total as number) > 100 },
+        // Any one rule of a set matching is enough.
+        {
+          entity: tenant('big-orders'),
+          accept: ['iglu:com.acme/*/jsonschema/2-*-*', CHECKOUT],
+          filter: (event) => (event.data.total as number) > 100,
+        },
       ],
     });
     const ids = {
@@ -114,6 +131,9 @@ describe('global entities at the collector', () => {
         { entity: tenant('filtered'), filter: () => JSON.parse('{') as boolean },
         () => [{ schema: TENANT } as never, tenant('kept')],
         () => ({ schema: 'not-a-uri', data: {} }) as never,
+        // Nothing to add, not a failure.
+        () => null,
+        { entity: tenant('not-true'), filter: () => 1 as unknown as boolean },
         tenant('static'),
       ],
       onEntityError: (failure) => failures.push(failure),
@@ -210,7 +230,27 @@ describe('the entities option, checked at construction', () => {
     [[{ entity: tenant('x'), reject: [7] }], 'entities[0].reject[0]', 'must be a schema rule'],
     [[{ entity: tenant('x'), filter: true }], 'entities[0].filter', 'must be a function'],
     [[{ entity: { schema: TENANT, data: [] } }], 'entities[0].entity.data', ''],
-    [[{ entity: tenant('x'), when: () => true }], 'entities[0].when', 'is not a key'],
+    [
+      [{ entity: tenant('x'), when: () => true }],
+      'entities[0].when',
+      'is not a key of a conditional entity (entity, accept, reject, filter)',
+    ],
+    [
+      [{ entity: tenant('x'), accept: ['iglu:acme/x/jsonschema/1-0-0'] }],
+      'entities[0].accept[0]',
+      'at least two parts',
+    ],
+    [[tenant('x'), null], 'entities[1]', 'must be an entity {schema, data}, a generator function or {entity'],
+    [[[tenant('x')]], 'entities[0]', 'must be an entity {schema, data}, a generator function or {entity'],
+    // eslint-disable-next-line no-sparse-arrays
+    [[, tenant('x')], 'entities[0]', 'is a hole'],
+    [
+      [{ entity: tenant('x'), accept: ['iglu:com.ac me/x/jsonschema/1-0-0'] }],
+      'entities[0].accept[0]',
+      'invalid vendor',
+    ],
+    [[{ entity: tenant('x'), accept: ['iglu:com.acme/x/jsonschema/1-01-0'] }], 'entities[0].accept[0]', 'not M-R-A'],
+    [[{ entity: tenant('x'), accept: ['iglu:com.acme/x/jsonschema/1-0-0x'] }], 'entities[0].accept[0]', 'not M-R-A'],
   ])('%j is refused, naming %s', (entities, option, reason) => {
     const error = refused(entities);
     expect(error.option).toBe(option);
@@ -229,8 +269,33 @@ describe('the entities option, checked at construction', () => {
     ['iglu:com.acme/a_b-c/jsonschema/10-2-*', 'iglu:com.acme/a_b-c/jsonschema/10-2-3', true],
     ['iglu:com.acme/*/jsonschema/*-*-*', 'iglu:com.acmex/checkout/jsonschema/1-0-0', false],
     ['iglu:com.gitlab/*/jsonschema/*-*-*', 'iglu:com.gitlab/billable_usage/jsonschema/1-0-2', true],
+    ['iglu:com.acme/x/jsonschema/100-20-0', 'iglu:com.acme/x/jsonschema/100-20-0', true],
+    ['iglu:com.acme/x/jsonschema/100-20-0', 'iglu:com.acme/x/jsonschema/100-2-0', false],
   ])('the rule %s matches %s: %s', (rule, schema, matches) => {
     expect(schemaMatchesRule(rule, schema)).toBe(matches);
+  });
+
+  it('a refused rule is quoted to its first 200 characters; schemaMatchesRule names the rule', () => {
+    const long = `iglu:com.acme/${'n'.repeat(300)}/avro/1-0-0`;
+    const error = refused([{ entity: tenant('x'), accept: [long] }]);
+    expect(error.message).toContain(
+      `has a format other than jsonschema or * in ${JSON.stringify(long.slice(0, 200))} (a rule is`,
+    );
+    expect(() => schemaMatchesRule('com.acme/x/jsonschema/1-0-0', CHECKOUT)).toThrow(
+      expect.objectContaining({ option: 'rule' }),
+    );
+  });
+
+  it('null and [] are no global entities: the events are sent as without the option', async () => {
+    const { emitter } = trackerOf();
+    const eids = [null, []].map(
+      (entities) =>
+        new Tracker({ appId: 'globals', emitter, entities: entities as never }).trackEvent('signup', null, {
+          entities: [tenant('own')],
+        }).eid,
+    );
+    const events = await delivered(emitter, 2);
+    expect(eids.map((eid) => events.get(eid)?.contexts)).toEqual([[tenant('own')], [tenant('own')]]);
   });
 
   it('without onEntityError, a failure is warned about on the console at most once per 10 s', async () => {
@@ -250,6 +315,127 @@ describe('the entities option, checked at construction', () => {
       ]);
     } finally {
       warn.mockRestore();
+    }
+  });
+});
+
+describe('what a generator sees of the event', () => {
+  it('each event type, its lane, eid, schema and data (frozen, optional fields only when set)', async () => {
+    const seen: Array<Pick<GlobalEntityEvent, 'eventType' | 'lane' | 'eid' | 'schema' | 'data'> & { frozen: boolean }> =
+      [];
+    const { tracker, emitter } = trackerOf({
+      entities: [
+        (event) => {
+          const { eventType, lane, eid, schema, data } = event;
+          // Read twice: parsed once, the same frozen object.
+          seen.push({ eventType, lane, eid, schema, data, frozen: Object.isFrozen(data) && event.data === data });
+          return undefined;
+        },
+      ],
+    });
+    const eids = [
+      tracker.trackStructEvent({ category: 'shop', action: 'buy', label: 'sku-1', property: 'blue', value: 2.5 }).eid,
+      tracker.trackStructEvent({ category: 'shop', action: 'view', label: '' }).eid,
+      tracker.trackPageView({ url: 'https://shop.example/', title: 'Shop', referrer: 'https://ref.example/' }).eid,
+      tracker.trackPageView({ url: 'https://shop.example/cart' }).eid,
+      tracker.trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o-1', total: 1 } }).eid,
+      tracker.trackBillingEvent(BILL).eid,
+    ];
+    await delivered(emitter, 6);
+    expect(seen.map(({ eid }) => eid)).toEqual(eids);
+    expect(seen.map(({ eid: _eid, data, ...rest }) => ({ ...rest, data: { ...data } }))).toEqual([
+      {
+        eventType: 'se',
+        lane: 'custom',
+        schema: undefined,
+        frozen: true,
+        data: { category: 'shop', action: 'buy', label: 'sku-1', property: 'blue', value: 2.5 },
+      },
+      { eventType: 'se', lane: 'custom', schema: undefined, frozen: true, data: { category: 'shop', action: 'view' } },
+      {
+        eventType: 'pv',
+        lane: 'custom',
+        schema: undefined,
+        frozen: true,
+        data: { url: 'https://shop.example/', title: 'Shop', referrer: 'https://ref.example/' },
+      },
+      { eventType: 'pv', lane: 'custom', schema: undefined, frozen: true, data: { url: 'https://shop.example/cart' } },
+      { eventType: 'ue', lane: 'custom', schema: CHECKOUT, frozen: true, data: { orderId: 'o-1', total: 1 } },
+      {
+        eventType: 'se',
+        lane: 'billing',
+        schema: BILLABLE_USAGE,
+        frozen: true,
+        data: expect.objectContaining({ event_type: 'ci_minutes', quantity: 3, unit_of_measure: 'minute' }),
+      },
+    ]);
+    // No key is there with an undefined value.
+    expect(seen.map(({ data }) => Object.values(data).includes(undefined))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+});
+
+describe('the report of a global entity left out', () => {
+  const failure = (error: unknown, path = 'entities[0]'): GlobalEntityFailure => ({ path, error, lane: 'custom' });
+
+  it('names the entry and what it threw, the invalid field, or the sizes of a too large event', () => {
+    expect(describeEntityFailure(failure(new TypeError('no tenant'), 'entities[2]'))).toBe(
+      'global entity entities[2] threw TypeError: no tenant',
+    );
+    expect(describeEntityFailure(failure('boom', 'entities[1].filter'))).toBe(
+      'global entity entities[1].filter threw string',
+    );
+    expect(describeEntityFailure(failure(null))).toBe('global entity entities[0] threw null');
+    expect(
+      describeEntityFailure(
+        failure(new InvalidEventError('entities[2][1].data', 'must be an object'), 'entities[2][1]'),
+      ),
+    ).toBe('global entity entities[2][1] is invalid: "entities[2][1].data" must be an object');
+    expect(describeEntityFailure(failure(new EventTooLargeError(5_123, 4_000), 'entities'))).toBe(
+      'global entities left out: with them the event would take 5123 bytes, over maxEventBytes (4000)',
+    );
+  });
+
+  it('the default log warns once per interval (10 s unless set), then counts those left out since', () => {
+    const now = jest.spyOn(Date, 'now');
+    try {
+      const warnings: string[] = [];
+      const log = defaultEntityErrorLog((message) => warnings.push(message));
+      const at = (ms: number, what: string) => {
+        now.mockReturnValue(ms);
+        log(failure(new Error(what)));
+      };
+      at(100_000, 'a');
+      at(100_000, 'b');
+      at(109_999, 'c');
+      at(110_000, 'd');
+      at(119_999, 'e');
+      at(120_000, 'f');
+      const sent = '; the event was sent without it';
+      expect(warnings).toEqual([
+        `nestjs-snowplow: global entity entities[0] threw Error: a${sent}`,
+        `nestjs-snowplow: global entity entities[0] threw Error: d${sent} (2 more since the last report)`,
+        `nestjs-snowplow: global entity entities[0] threw Error: f${sent} (1 more since the last report)`,
+      ]);
+
+      const short: string[] = [];
+      const every50 = defaultEntityErrorLog((message) => short.push(message), 50);
+      now.mockReturnValue(0);
+      every50(failure(new Error('first')));
+      now.mockReturnValue(50);
+      every50(failure(new Error('second')));
+      expect(short).toEqual([
+        `nestjs-snowplow: global entity entities[0] threw Error: first${sent}`,
+        `nestjs-snowplow: global entity entities[0] threw Error: second${sent}`,
+      ]);
+    } finally {
+      now.mockRestore();
     }
   });
 });

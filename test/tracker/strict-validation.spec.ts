@@ -1,7 +1,10 @@
 // Strict mode (`validate: { schemas }`): every event's data and entities are checked against the
 // local Iglu schemas at track time; a mismatch throws a SchemaValidationError naming the JSON path
 // and nothing is sent, while the events that match reach the loopback collector, valid there too.
-import { Emitter, SchemaValidationError, Tracker } from '../../lib/core';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Emitter, InvalidOptionError, SchemaValidationError, Tracker } from '../../lib/core';
 import { FIXTURE_IGLU_DIR } from '../support/decode';
 import { BILL, CART, CHECKOUT, useFixtureCollector } from './support/fixture-collector';
 
@@ -79,5 +82,117 @@ describe('strict mode: validate: { schemas }', () => {
     loose.trackSelfDescribingEvent({ schema: CHECKOUT, data: { orderId: 'o', total: '1' } });
     expect((await emitter.drain(20_000)).drained).toBe(true);
     expect(suite.collector.bad()).toHaveLength(1);
+  });
+});
+
+describe('strict mode: the JSON paths and texts of its errors', () => {
+  const PATHS = 'iglu:com.acme/paths/jsonschema/1-0-0';
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'strict-paths-'));
+    const folder = join(dir, 'schemas/com.acme/paths/jsonschema');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(
+      join(folder, '1-0-0'),
+      JSON.stringify({
+        $schema: 'http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#',
+        self: { vendor: 'com.acme', name: 'paths', format: 'jsonschema', version: '1-0-0' },
+        type: 'object',
+        properties: {
+          lines: { type: 'array', items: { type: 'object', properties: { qty: { type: 'integer' } } } },
+          'a-b': { type: 'string' },
+          'x/y': { type: 'string' },
+          tip2: { type: 'string' },
+          '2nd': { type: 'string' },
+        },
+        required: ['2nd'],
+        additionalProperties: false,
+      }),
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const refusal = (data: Record<string, unknown>, entity = false): SchemaValidationError => {
+    const tracker = new Tracker({
+      appId: 'strict',
+      emitter: { enqueue: () => undefined },
+      validate: { schemas: [FIXTURE_IGLU_DIR, dir] },
+    });
+    return thrown(() =>
+      entity
+        ? tracker.trackStructEvent({ category: 'c', action: 'a' }, { entities: [{ schema: PATHS, data }] })
+        : tracker.trackSelfDescribingEvent({ schema: PATHS, data }),
+    );
+  };
+  const ok = { '2nd': 'x' };
+
+  it('array items, names that are no identifiers, an escaped "/" or "~", a name ending with a digit', () => {
+    expect(refusal({ ...ok, lines: [{ qty: 1 }, { qty: 'x' }] }).field).toBe('event.data.lines[1].qty');
+    expect(refusal({ ...ok, 'a-b': 1 }).field).toBe('event.data["a-b"]');
+    expect(refusal({ ...ok, 'x/y': 1 }).field).toBe('event.data["x/y"]');
+    expect(refusal({ ...ok, 't~1': 'x' }).field).toBe('event.data["t~1"]');
+    expect(refusal({ ...ok, tip2: 1 }).field).toBe('event.data.tip2');
+    expect(refusal({}).field).toBe('event.data["2nd"]');
+    expect(refusal({ ...ok, lines: [{ qty: 'x' }] }, true).field).toBe('entities[0].data.lines[0].qty');
+  });
+
+  it('every problem is in the message, the first names the field; an unknown schema names every folder given', () => {
+    const both = refusal({ ...ok, 'a-b': 1, tip2: 2 });
+    expect(both.field).toBe('event.data["a-b"]');
+    expect(both.problems).toHaveLength(2);
+    expect(both.reason).toBe(`does not match ${PATHS}: ${both.problems.map((p) => p.message).join('; ')}`);
+    const tracker = new Tracker({
+      appId: 'strict',
+      emitter: { enqueue: () => undefined },
+      validate: { schemas: [FIXTURE_IGLU_DIR, dir] },
+    });
+    const missing = thrown(() =>
+      tracker.trackStructEvent(
+        { category: 'c', action: 'a' },
+        { entities: [{ schema: 'iglu:com.acme/nope/jsonschema/1-0-0', data: {} }] },
+      ),
+    );
+    expect(missing.field).toBe('entities[0].schema');
+    expect(missing.reason).toBe(
+      `iglu:com.acme/nope/jsonschema/1-0-0 is not in the local schemas (validate.schemas: ${FIXTURE_IGLU_DIR}, ${dir})`,
+    );
+  });
+
+  it('validate: false or undefined is off; null, an array or a list with an empty or non-text folder is refused', () => {
+    const queued: unknown[] = [];
+    for (const validate of [false, undefined]) {
+      const tracker = new Tracker({
+        appId: 'strict',
+        emitter: { enqueue: (p) => void queued.push(p) },
+        validate: validate as never,
+      });
+      tracker.trackSelfDescribingEvent({ schema: PATHS, data: { wrong: true } });
+    }
+    expect(queued).toHaveLength(2);
+    const option = (validate: unknown): string | undefined => {
+      try {
+        new Tracker({ appId: 'strict', emitter: { enqueue: () => undefined }, validate: validate as never });
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidOptionError);
+        return (error as InvalidOptionError).option;
+      }
+      return undefined;
+    };
+    expect([null, [], [dir], 'dir', true].map(option)).toEqual([
+      'validate',
+      'validate',
+      'validate',
+      'validate',
+      'validate',
+    ]);
+    expect([{}, { schemas: [] }, { schemas: [dir, ''] }, { schemas: [dir, 7] }, { schemas: 7 }].map(option)).toEqual([
+      'validate.schemas',
+      'validate.schemas',
+      'validate.schemas',
+      'validate.schemas',
+      'validate.schemas',
+    ]);
+    expect(option({ schemas: [dir] })).toBeUndefined();
+    expect(option({ schemas: dir })).toBeUndefined();
   });
 });
