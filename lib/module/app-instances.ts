@@ -15,8 +15,8 @@ export interface InstanceEntry {
  * The `SnowplowModule` instances of one Nest app: every instance's lifecycle joins the app's
  * group, keyed by Nest's modules container (one per app). Two imports under one name (unnamed
  * imports excepted, as they always were), or two instances over one outbox (each would send what
- * the other stores, to its own collector) fail at startup; at shutdown, the instances drain side by side, so the app waits for the slowest one,
- * not for the sum of them.
+ * the other stores, to its own collector) fail at startup. At shutdown the instances drain side
+ * by side, so the app waits for the slowest one, not for the sum of them.
  */
 export class AppInstances {
   private static readonly apps = new WeakMap<object, AppInstances>();
