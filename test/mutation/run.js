@@ -72,6 +72,8 @@ const TARGETS = {
       'replay/replay-journal.spec.ts',
       'replay/replay-journal-format.spec.ts',
       'replay/replay-rewrite.spec.ts',
+      'replay/replay-lines.spec.ts',
+      'replay/legacy-lane.spec.ts',
     ],
   },
   auth: {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeadLetterRecord, replayDeadLetters } from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
@@ -183,7 +183,13 @@ describe('replayDeadLetters, when lines fail', () => {
     const alive = spawn(process.execPath, ['-e', 'process.stdin.resume()'], { stdio: ['pipe', 'ignore', 'ignore'] });
     try {
       const leftovers = [`dead-letters.jsonl.${dead}.tmp`, `dead-letters.jsonl.${alive.pid}.tmp`];
-      const others = [`other.jsonl.${dead}.tmp`, 'dead-letters.jsonl.x1.tmp', `dead-letters.jsonl.${dead}.tmp.bak`];
+      const others = [
+        `other.jsonl.${dead}.tmp`,
+        'dead-letters.jsonl.x1.tmp',
+        `dead-letters.jsonl.${dead}.tmp.bak`,
+        `dead-letters.jsonl.${dead}.bak`,
+        `dead-letters.jsonl.${dead}x.tmp`,
+      ];
       for (const name of [...leftovers, ...others]) writeFileSync(join(dir.path, name), 'half a rewrite');
 
       expect(await replay()).toMatchObject({ total: 2, delivered: 2, remaining: 0 });
@@ -194,6 +200,20 @@ describe('replayDeadLetters, when lines fail', () => {
     } finally {
       alive.kill('SIGKILL');
     }
+  });
+
+  it('says so, and goes on, when a leftover of a killed replay cannot be removed (a directory by that name)', async () => {
+    writeFileSync(path, jsonl(records(2)));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const leftover = join(dir.path, `dead-letters.jsonl.${dead}.tmp`);
+    mkdirSync(join(leftover, 'inside'), { recursive: true });
+
+    expect(await replay()).toMatchObject({ total: 2, delivered: 2, remaining: 0 });
+    expect(readdirSync(dir.path).sort()).toEqual(['dead-letters.jsonl', `dead-letters.jsonl.${dead}.tmp`]);
+    // (node's words for it vary between versions; the cause is named.)
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0].startsWith(`could not remove ${leftover} left by a killed replay: `)).toBe(true);
+    expect(logger.lines[0]).toContain('EISDIR');
   });
 
   it('skips the lines its journal names after a rewrite it refused, once the file is as it was', async () => {

@@ -13,6 +13,20 @@ import { fillDisk, mountTmpfs, unmountTmpfs } from '../storage/support/tmpfs';
 import { jsonl, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 import { counts } from './support/results';
 
+/** The files under `dir` this process holds open (a descriptor a replay forgot to close). */
+function descriptorsUnder(dir: string): string[] {
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target === dir || target.startsWith(`${dir}/`)) open.push(target);
+    } catch {
+      // Closed since the listing.
+    }
+  }
+  return open;
+}
+
 describe('replayDeadLetters, its final rewrite', () => {
   const dir = useTempDir();
   let collector: LocalCollector;
@@ -62,6 +76,24 @@ describe('replayDeadLetters, its final rewrite', () => {
     expect(readFileSync(path, 'utf8')).toBe(jsonl([late]));
     expect(eidsSent()).not.toContain(late.eid);
     expect(readdirSync(dir.path)).toEqual(['dead-letters.jsonl']);
+  });
+
+  it('keeps lines around its 128 KB write buffer byte for byte, and one appended past the first 128 KB read', async () => {
+    const [record] = records(1);
+    // After the first kept line, the second fills the buffer to one byte past its end with its
+    // newline; the third is exactly as long as the buffer. The file is over 2 x 128 KB long.
+    const kept = ['a'.repeat(100), 'b'.repeat(131_072 - 101), 'c'.repeat(131_072), 'd'.repeat(10)];
+    writeFileSync(path, `${JSON.stringify(record)}\n${kept.join('\n')}\n`);
+    // Appended while the replay sends: the rewrite reads it in chunks the first read never saw.
+    const late = 'e'.repeat(300_000);
+    collector.behaviour = () => {
+      appendFileSync(path, `${late}\n`);
+      return { status: 200 };
+    };
+
+    expect(await replay()).toEqual(counts({ total: 5, delivered: 1, invalid: 4, remaining: 5, appended: 1 }));
+    expect(readFileSync(path, 'utf8')).toBe(`${[...kept, late].join('\n')}\n`);
+    expect(descriptorsUnder(dir.path)).toEqual([]);
   });
 
   it('gives up after five rewrites when lines keep arriving, leaving the file and its journal for the next replay', async () => {
@@ -114,6 +146,7 @@ describe('replayDeadLetters, its final rewrite', () => {
       );
       expect(readFileSync(file, 'utf8')).toBe(text);
       expect(readdirSync(disk).sort()).toEqual(['dead-letters.jsonl', 'dead-letters.jsonl.replay-journal', 'filler']);
+      expect(descriptorsUnder(disk)).toEqual([]);
 
       rmSync(filler);
       const requests = collector.requests.length;
@@ -143,6 +176,7 @@ describe('replayDeadLetters, its final rewrite', () => {
       expect(readFileSync(path, 'utf8')).toBe(jsonl(written));
       expect(existsSync(tmp)).toBe(false);
       expect(existsSync(`${path}.replay-journal`)).toBe(true);
+      expect(descriptorsUnder(dir.path)).toEqual([]);
     } finally {
       spawnSync('umount', [path]);
     }
