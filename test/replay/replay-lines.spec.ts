@@ -69,9 +69,9 @@ describe('replayDeadLetters, reading the lines of the file', () => {
 
   it('sends a record whose eid is not its first key (written by another tool) as any other', async () => {
     const [record] = records(1);
-    const { eid, ...rest } = record;
+    const { eid, payload, ...rest } = record;
     // The payload first: a quick read of the start of the line must not take a word of it for the eid.
-    const line = JSON.stringify({ payload: rest.payload, ...rest, eid });
+    const line = JSON.stringify({ payload, ...rest, eid });
     writeFileSync(path, `${line}\n`);
     expect(await replay()).toEqual(counts({ total: 1, delivered: 1, remaining: 0 }));
     expect(eidsSent()).toEqual([eid]);
