@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { InvalidOptionError } from '../errors';
+import { outboxNames, PostgresOutboxNames } from '../storage/postgres-sql';
 import { DEFAULT_TRACKER_NAME } from './snowplow.tokens';
 
 /** One `SnowplowModule` instance of an app, as its siblings see it. */
@@ -89,9 +90,13 @@ export function storeKey(storage: unknown): string | undefined {
   const given = storage as StorageOption;
   if (given.type === 'sqlite' && typeof given.path === 'string') return `sqlite:${resolve(given.path)}`;
   if (given.type === 'postgres') {
-    const table = `${typeof given.schema === 'string' ? given.schema : 'public'}.${
-      typeof given.table === 'string' ? given.table : 'snowplow_outbox'
-    }`;
+    let table: string;
+    try {
+      // The store's own defaults and rules: `schema.table`.
+      table = outboxNames(given as PostgresOutboxNames).channel;
+    } catch {
+      return undefined; // names the options check refuses at startup anyway
+    }
     if (given.pool !== null && typeof given.pool === 'object') return `postgres:pool#${idOf(given.pool)}/${table}`;
     if (typeof given.connectionString === 'string') return `postgres:${serverOf(given.connectionString)}/${table}`;
     return undefined;
