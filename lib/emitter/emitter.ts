@@ -450,9 +450,9 @@ export class Emitter implements SnowplowEmitter {
    * one's first event came within `lingerMs` of its leaving, and this one reached `batchSize` within
    * `lingerMs` too), the batch then waits on for up to `maxLingerMs` from its first event to fill up
    * to `maxBatchSize` or `maxBatchBytes`. (The queue may empty between batches: events that arrive
-   * in bursts, each answered before the next, are a sustained load too.) A flush, drain or stop ends any wait; billing events that
-   * arrive meanwhile leave at once in passes of their own. Returns such a pass if it failed (null
-   * if it threw), undefined otherwise.
+   * in bursts, each answered before the next, are a sustained load too.) A flush, drain or stop
+   * ends any wait; billing events that arrive meanwhile leave at once in passes of their own.
+   * Returns such a pass if it failed (null if it threw), undefined otherwise.
    */
   private async linger(): Promise<SendPass | null | undefined> {
     const { lingerMs, maxLingerMs, batchSize, maxBatchSize } = this.options;
