@@ -1,3 +1,4 @@
+import { putAscii, putBase64url, putBytes } from './body-writer';
 import { NO_ENTITIES, SelfDescribingData, TrackerEvent } from './event';
 import { base64Length, encodeBase64, PayloadWriter, TrackedPayload } from './payload';
 import { SCHEMAS } from './schemas';
@@ -17,6 +18,25 @@ const UE_PX_BYTES = '"ue_px":"'.length + 1;
 interface QuotedName {
   readonly text: string;
   readonly bytes: number;
+  /**
+   * The `ue_px` text of an event of this name up to its props, as far as it is fixed: the base64 of
+   * the UTF-8 of `WRAPPER_HEAD{"name":<text>`, to its last whole 3 bytes (base64 writes 3 bytes as
+   * 4 characters, so what follows is encoded on its own and appended), in ASCII bytes.
+   */
+  readonly head64: Uint8Array;
+  /** The 0 to 2 bytes of that UTF-8 after the last whole 3: encoded with what follows. */
+  readonly rest: Uint8Array;
+}
+
+function quoted(text: string): QuotedName {
+  const head = Buffer.from(`${WRAPPER_HEAD}{"name":${text}`, 'utf8');
+  const whole = head.length - (head.length % 3);
+  return {
+    text,
+    bytes: Buffer.byteLength(text, 'utf8'),
+    head64: Buffer.from(head.subarray(0, whole).toString('base64url'), 'latin1'),
+    rest: Uint8Array.from(head.subarray(whole)),
+  };
 }
 
 /** Names are constants at call sites: each is validated and quoted once (bounded, so dynamic names cannot grow it). */
@@ -24,15 +44,14 @@ const quotedNames = new Map<string, QuotedName>();
 const MAX_CACHED_NAMES = 1_000;
 
 function quotedName(name: string): QuotedName {
-  let quoted = quotedNames.get(name);
-  if (quoted === undefined) {
+  let known = quotedNames.get(name);
+  if (known === undefined) {
     validateEventName(name);
-    const text = JSON.stringify(name);
-    quoted = { text, bytes: Buffer.byteLength(text, 'utf8') };
+    known = quoted(JSON.stringify(name));
     if (quotedNames.size >= MAX_CACHED_NAMES) quotedNames.clear();
-    quotedNames.set(name, quoted);
+    quotedNames.set(name, known);
   }
-  return quoted;
+  return known;
 }
 
 /**
@@ -103,7 +122,44 @@ export class CustomEventPayload implements TrackedPayload, TrackerEvent {
     const uePx = encodeBase64(`${WRAPPER_HEAD}${customEventJson(this.name, this.props)}${WRAPPER_TAIL}`);
     return this.writer.text('ue', this.eid, this.dtm, `"ue_px":"${uePx}"`);
   }
+
+  /**
+   * The UTF-8 bytes of `json` without its opening `{`, written into `body` at `offset` (what a
+   * request body holds after the event's `{"stm":"...",`), without making `json`: the fixed head
+   * of `ue_px` comes encoded from the name's cache, and only the props and the closing braces are
+   * encoded here. Returns the offset after them, or -1 when the caller has to write
+   * `json.slice(1)` instead (see `PayloadWriter.writeHead`, or props too large for the scratch).
+   */
+  writeTail(body: Uint8Array, offset: number): number {
+    let at = this.writer.writeHead(body, offset, 'ue', this.eid, this.dtm);
+    if (at < 0) return -1;
+    const name = this.name;
+    const props = this.props;
+    // The bytes after the name's encoded head: its 0-2 left over, the props, `}` and WRAPPER_TAIL.
+    let n = putBytes(tailScratch, 0, name.rest);
+    if (props !== undefined) {
+      if (props.length * 3 + PROPS_KEY_BYTES.length + 8 > tailScratch.length) return -1;
+      n = putBytes(tailScratch, n, PROPS_KEY_BYTES);
+      const ascii = putAscii(tailScratch, n, props);
+      n = ascii < 0 ? n + tailScratch.write(props, n, 'utf8') : ascii;
+    }
+    tailScratch[n] = CLOSE_BRACE;
+    tailScratch[n + 1] = CLOSE_BRACE;
+    tailScratch[n + 2] = CLOSE_BRACE;
+    at = putBytes(body, putBytes(body, at, UE_PX_OPEN), name.head64);
+    at = putBase64url(body, at, tailScratch, n + 3);
+    body[at] = QUOTE;
+    body[at + 1] = CLOSE_BRACE;
+    return at + 2;
+  }
 }
+
+/** Where `writeTail` puts the bytes it encodes (props of up to ~21,000 characters; larger ones go by `json`). */
+const tailScratch = Buffer.allocUnsafeSlow(64 * 1024);
+const PROPS_KEY_BYTES = Buffer.from(PROPS_KEY, 'latin1');
+const UE_PX_OPEN = Buffer.from('"ue_px":"', 'latin1');
+const QUOTE = 0x22;
+const CLOSE_BRACE = 0x7d;
 
 function customEventJson(name: QuotedName, props: string | undefined): string {
   return props === undefined ? `{"name":${name.text}}` : `{"name":${name.text}${PROPS_KEY}${props}}`;
