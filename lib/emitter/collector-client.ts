@@ -156,7 +156,11 @@ export class CollectorClient {
    * Written out key by key, not as `{ ...settings, data, headers, signal }`: V8 gives an object made
    * by a spread and keys added after it a hidden class of its own, built on the spot, per request.
    */
-  private requestConfig(data: Buffer | string, headers: Record<string, string>, signal: AbortSignal): AxiosRequestConfig {
+  private requestConfig(
+    data: Buffer | string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): AxiosRequestConfig {
     const r = this.#request;
     return {
       method: r.method,
