@@ -1,4 +1,3 @@
-import { putAscii, putBase64url, putBytes } from './body-writer';
 import { NO_ENTITIES, SelfDescribingData, TrackerEvent } from './event';
 import { base64Length, encodeBase64, PayloadWriter, TrackedPayload } from './payload';
 import { SCHEMAS } from './schemas';
@@ -21,9 +20,9 @@ interface QuotedName {
   /**
    * The `ue_px` text of an event of this name up to its props, as far as it is fixed: the base64 of
    * the UTF-8 of `WRAPPER_HEAD{"name":<text>`, to its last whole 3 bytes (base64 writes 3 bytes as
-   * 4 characters, so what follows is encoded on its own and appended), in ASCII bytes.
+   * 4 characters, so what follows is encoded on its own and appended).
    */
-  readonly head64: Uint8Array;
+  readonly head64: string;
   /** The 0 to 2 bytes of that UTF-8 after the last whole 3: encoded with what follows. */
   readonly rest: Uint8Array;
 }
@@ -34,7 +33,7 @@ function quoted(text: string): QuotedName {
   return {
     text,
     bytes: Buffer.byteLength(text, 'utf8'),
-    head64: Buffer.from(head.subarray(0, whole).toString('base64url'), 'latin1'),
+    head64: head.toString('base64url', 0, whole),
     rest: Uint8Array.from(head.subarray(whole)),
   };
 }
@@ -124,42 +123,32 @@ export class CustomEventPayload implements TrackedPayload, TrackerEvent {
   }
 
   /**
-   * The UTF-8 bytes of `json` without its opening `{`, written into `body` at `offset` (what a
-   * request body holds after the event's `{"stm":"...",`), without making `json`: the fixed head
-   * of `ue_px` comes encoded from the name's cache, and only the props and the closing braces are
-   * encoded here. Returns the offset after them, or -1 when the caller has to write
-   * `json.slice(1)` instead (see `PayloadWriter.writeHead`, or props too large for the scratch).
+   * `json` without its opening `{`: what a request body holds after the event's `{"stm":"...",`
+   * (see `serialiseBatch`). Written without encoding the whole `ue_px`: the base64 of its fixed
+   * head (the wrappers and the name) comes from the name's cache, and only what follows (the
+   * props and the closing braces) is encoded here.
    */
-  writeTail(body: Uint8Array, offset: number): number {
-    let at = this.writer.writeHead(body, offset, 'ue', this.eid, this.dtm);
-    if (at < 0) return -1;
+  get tail(): string {
+    return this.writer.tail('ue', this.eid, this.dtm, `"ue_px":"${this.uePx()}"`);
+  }
+
+  /** The `ue_px` text, from the name's encoded head and the rest encoded now. */
+  private uePx(): string {
     const name = this.name;
     const props = this.props;
-    // The bytes after the name's encoded head: its 0-2 left over, the props, `}` and WRAPPER_TAIL.
-    let n = putBytes(tailScratch, 0, name.rest);
-    if (props !== undefined) {
-      if (props.length * 3 + PROPS_KEY_BYTES.length + 8 > tailScratch.length) return -1;
-      n = putBytes(tailScratch, n, PROPS_KEY_BYTES);
-      const ascii = putAscii(tailScratch, n, props);
-      n = ascii < 0 ? n + tailScratch.write(props, n, 'utf8') : ascii;
+    if (props !== undefined && props.length * 3 + 16 > tailScratch.length) {
+      return encodeBase64(`${WRAPPER_HEAD}${customEventJson(name, props)}${WRAPPER_TAIL}`);
     }
-    tailScratch[n] = CLOSE_BRACE;
-    tailScratch[n + 1] = CLOSE_BRACE;
-    tailScratch[n + 2] = CLOSE_BRACE;
-    at = putBytes(body, putBytes(body, at, UE_PX_OPEN), name.head64);
-    at = putBase64url(body, at, tailScratch, n + 3);
-    body[at] = QUOTE;
-    body[at + 1] = CLOSE_BRACE;
-    return at + 2;
+    // The 0-2 bytes of the head left over, then the props, `}` and WRAPPER_TAIL.
+    const rest = name.rest;
+    for (let i = 0; i < rest.length; i++) tailScratch[i] = rest[i];
+    const end = rest.length + tailScratch.write(props === undefined ? '}}}' : `${PROPS_KEY}${props}}}}`, rest.length);
+    return name.head64 + tailScratch.toString('base64url', 0, end);
   }
 }
 
-/** Where `writeTail` puts the bytes it encodes (props of up to ~21,000 characters; larger ones go by `json`). */
+/** Where `uePx` encodes the props (up to ~21,000 characters; larger ones are encoded whole). */
 const tailScratch = Buffer.allocUnsafeSlow(64 * 1024);
-const PROPS_KEY_BYTES = Buffer.from(PROPS_KEY, 'latin1');
-const UE_PX_OPEN = Buffer.from('"ue_px":"', 'latin1');
-const QUOTE = 0x22;
-const CLOSE_BRACE = 0x7d;
 
 function customEventJson(name: QuotedName, props: string | undefined): string {
   return props === undefined ? `{"name":${name.text}}` : `{"name":${name.text}${PROPS_KEY}${props}}`;

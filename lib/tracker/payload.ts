@@ -1,7 +1,6 @@
 import type { SnowplowError } from '../errors';
 import type { TransactionLike } from './transaction';
 import type { SubjectFields } from './subject';
-import { putAscii, putBytes, putInteger } from './body-writer';
 
 /**
  * The lane an event waits in (not its type: a structured event of `trackStructEvent` is `custom`).
@@ -147,11 +146,6 @@ export function base64Length(bytes: number): number {
   return Math.floor((bytes * 4 + 2) / 3);
 }
 
-const E_OPEN = Buffer.from('"e":"', 'latin1');
-const EID_OPEN = Buffer.from('","eid":"', 'latin1');
-const DTM_OPEN = Buffer.from('","dtm":"', 'latin1');
-const DTM_CLOSE = Buffer.from('",', 'latin1');
-
 /**
  * Writes payload_data items by string concatenation. The fields shared by every event of a
  * tracker are escaped once, here; per event only the type-specific fields are serialised.
@@ -160,13 +154,10 @@ export class PayloadWriter {
   private readonly common: string;
   /** UTF-8 size of the common fields (the only part of a payload that may hold non-ASCII text besides the tail). */
   private readonly commonBytes: number;
-  /** The common fields and the comma after them, in UTF-8 (see `writeHead`). */
-  private readonly commonUtf8: Buffer;
 
   constructor(private readonly context: PayloadContext) {
     this.common = this.commonText('srv', context.userAgent);
     this.commonBytes = Buffer.byteLength(this.common, 'utf8');
-    this.commonUtf8 = Buffer.from(`${this.common},`, 'utf8');
   }
 
   /** The fields shared by the tracker's events, with this platform and user agent. */
@@ -230,20 +221,9 @@ export class PayloadWriter {
     return `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${this.common},${fields}}`;
   }
 
-  /**
-   * The UTF-8 bytes of `text(eventType, eid, dtm, fields)` from after its opening `{` up to
-   * `fields`, that is `"e":"<type>","eid":"<eid>","dtm":"<dtm>",<common>,`, written into `body` at
-   * `offset` (see `CustomEventPayload.writeTail`). Returns the offset after them, or -1 when the
-   * type or id is not ASCII or `dtm` not a non-negative safe integer: the caller then writes `text`.
-   */
-  writeHead(body: Uint8Array, offset: number, eventType: string, eid: string, dtm: number): number {
-    let at = putAscii(body, putBytes(body, offset, E_OPEN), eventType);
-    if (at < 0) return -1;
-    at = putAscii(body, putBytes(body, at, EID_OPEN), eid);
-    if (at < 0) return -1;
-    at = putInteger(body, putBytes(body, at, DTM_OPEN), dtm);
-    if (at < 0) return -1;
-    return putBytes(body, putBytes(body, at, DTM_CLOSE), this.commonUtf8);
+  /** `text(...)` without its opening `{` (see `CustomEventPayload.tail`). */
+  tail(eventType: string, eid: string, dtm: number, fields: string): string {
+    return `"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${this.common},${fields}}`;
   }
 
   /**

@@ -106,6 +106,20 @@ describe('serialiseBatch of trackEvent events without options (written into the 
     expect(decodeValidBody(all.toString('utf8')).map((e) => e.eid)).toEqual(events.map((e) => e.eid));
   });
 
+  it('an stm of 14 digits, one event with one non-ASCII character: the same bytes as its json', () => {
+    // As many characters as the sizes say bytes: the one the 14th digit adds, the one ä saves.
+    const events: TrackedPayload[] = [];
+    const tracker = new Tracker({ appId: 'äpp', emitter: { enqueue: (p) => void events.push(p) } });
+    tracker.trackEvent('n', { c: 1 });
+    const stm = 10_000_000_000_000;
+    const want = Buffer.from(
+      '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[' +
+        `{"stm":"${stm}",${events[0].json.slice(1)}]}`,
+      'utf8',
+    );
+    expect(serialiseBatch(events as QueuedEvent[], stm).equals(want)).toBe(true);
+  });
+
   it('mixed with other events, and with an stm of other than 13 digits', () => {
     // The custom events as the tracker hands them over; the billing one as a store holds it.
     const events = payloads().map((p) => (p.bytes === undefined ? queued(p) : (p as QueuedEvent)));
