@@ -17,6 +17,25 @@ const UE_PX_BYTES = '"ue_px":"'.length + 1;
 interface QuotedName {
   readonly text: string;
   readonly bytes: number;
+  /**
+   * The `ue_px` text of an event of this name up to its props, as far as it is fixed: the base64 of
+   * the UTF-8 of `WRAPPER_HEAD{"name":<text>`, to its last whole 3 bytes (base64 writes 3 bytes as
+   * 4 characters, so what follows is encoded on its own and appended).
+   */
+  readonly head64: string;
+  /** The 0 to 2 bytes of that UTF-8 after the last whole 3: encoded with what follows. */
+  readonly rest: Uint8Array;
+}
+
+function quoted(text: string): QuotedName {
+  const head = Buffer.from(`${WRAPPER_HEAD}{"name":${text}`, 'utf8');
+  const whole = head.length - (head.length % 3);
+  return {
+    text,
+    bytes: Buffer.byteLength(text, 'utf8'),
+    head64: head.toString('base64url', 0, whole),
+    rest: Uint8Array.from(head.subarray(whole)),
+  };
 }
 
 /** Names are constants at call sites: each is validated and quoted once (bounded, so dynamic names cannot grow it). */
@@ -24,15 +43,14 @@ const quotedNames = new Map<string, QuotedName>();
 const MAX_CACHED_NAMES = 1_000;
 
 function quotedName(name: string): QuotedName {
-  let quoted = quotedNames.get(name);
-  if (quoted === undefined) {
+  let known = quotedNames.get(name);
+  if (known === undefined) {
     validateEventName(name);
-    const text = JSON.stringify(name);
-    quoted = { text, bytes: Buffer.byteLength(text, 'utf8') };
+    known = quoted(JSON.stringify(name));
     if (quotedNames.size >= MAX_CACHED_NAMES) quotedNames.clear();
-    quotedNames.set(name, quoted);
+    quotedNames.set(name, known);
   }
-  return quoted;
+  return known;
 }
 
 /**
@@ -103,7 +121,34 @@ export class CustomEventPayload implements TrackedPayload, TrackerEvent {
     const uePx = encodeBase64(`${WRAPPER_HEAD}${customEventJson(this.name, this.props)}${WRAPPER_TAIL}`);
     return this.writer.text('ue', this.eid, this.dtm, `"ue_px":"${uePx}"`);
   }
+
+  /**
+   * `json` without its opening `{`: what a request body holds after the event's `{"stm":"...",`
+   * (see `serialiseBatch`). Written without encoding the whole `ue_px`: the base64 of its fixed
+   * head (the wrappers and the name) comes from the name's cache, and only what follows (the
+   * props and the closing braces) is encoded here.
+   */
+  get tail(): string {
+    return this.writer.tail('ue', this.eid, this.dtm, `"ue_px":"${this.uePx()}"`);
+  }
+
+  /** The `ue_px` text, from the name's encoded head and the rest encoded now. */
+  private uePx(): string {
+    const name = this.name;
+    const props = this.props;
+    if (props !== undefined && props.length * 3 + 16 > tailScratch.length) {
+      return encodeBase64(`${WRAPPER_HEAD}${customEventJson(name, props)}${WRAPPER_TAIL}`);
+    }
+    // The 0-2 bytes of the head left over, then the props, `}` and WRAPPER_TAIL.
+    const rest = name.rest;
+    for (let i = 0; i < rest.length; i++) tailScratch[i] = rest[i];
+    const end = rest.length + tailScratch.write(props === undefined ? '}}}' : `${PROPS_KEY}${props}}}}`, rest.length);
+    return name.head64 + tailScratch.toString('base64url', 0, end);
+  }
 }
+
+/** Where `uePx` encodes the props (up to ~21,000 characters; larger ones are encoded whole). */
+const tailScratch = Buffer.allocUnsafeSlow(64 * 1024);
 
 function customEventJson(name: QuotedName, props: string | undefined): string {
   return props === undefined ? `{"name":${name.text}}` : `{"name":${name.text}${PROPS_KEY}${props}}`;

@@ -221,6 +221,11 @@ export class PayloadWriter {
     return `{"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${this.common},${fields}}`;
   }
 
+  /** `text(...)` without its opening `{` (see `CustomEventPayload.tail`). */
+  tail(eventType: string, eid: string, dtm: number, fields: string): string {
+    return `"e":"${eventType}","eid":"${eid}","dtm":"${dtm}",${this.common},${fields}}`;
+  }
+
   /**
    * The body bytes of `text(...)` (see `bodyBytes`), from the UTF-8 size of `fields`: the rest is
    * ASCII but the common fields, whose size is known.

@@ -1,5 +1,5 @@
 import { InvalidEventError } from '../errors';
-import { igluUri, jsonObjectText, requiredInputObject } from '../validation';
+import { igluUri, requiredInputObject, serialiseJsonObject } from '../validation';
 import type { EntityJson, SelfDescribingData } from './event';
 
 /**
@@ -15,15 +15,57 @@ export interface SelfDescribingJson<T extends object = Record<string, unknown>> 
 }
 
 /**
+ * Iglu URIs already checked: schemas are constants at call sites, so each is matched against the
+ * URI pattern once (about 700 instructions a URI), like event names (bounded, so that URIs made
+ * at run time cannot grow it).
+ */
+const checkedSchemas = new Set<string>();
+const MAX_CACHED_SCHEMAS = 1_000;
+
+/** `schema` if it is an Iglu URI (see `igluUri`); the error names the field as `fieldName` does. */
+function schemaOf(schema: unknown, name: string, index: number, prefix: string | undefined): string {
+  if (typeof schema === 'string' && checkedSchemas.has(schema)) return schema;
+  const uri = igluUri(fieldName(name, index, prefix, 'schema'), schema);
+  if (checkedSchemas.size >= MAX_CACHED_SCHEMAS) checkedSchemas.clear();
+  checkedSchemas.add(uri);
+  return uri;
+}
+
+/** The name of a field of the value: `<prefix><field>`, or `<name>[<index>].<field>` for an item of a list. */
+function fieldName(name: string, index: number, prefix: string | undefined, field: string): string {
+  return index < 0 ? `${prefix ?? ''}${field}` : `${name}[${index}].${field}`;
+}
+
+/**
+ * The checks of `checkSelfDescribing`, for a value named `name` (or, when `index` is not negative,
+ * the item `<name>[<index>]` of a list, whose fields are `<name>[<index>].<field>`): the names
+ * are written only for an error.
+ */
+function checked(value: unknown, name: string, index: number, prefix: string | undefined): EntityJson {
+  const input = requiredInputObject(index < 0 ? name : `${name}[${index}]`, value);
+  if (input.data === undefined || input.data === null) {
+    throw new InvalidEventError(fieldName(name, index, prefix, 'data'), 'is required: a plain object');
+  }
+  const schema = schemaOf(input.schema, name, index, prefix);
+  const text = serialiseJsonObject(input.data);
+  if ('error' in text) throw new InvalidEventError(fieldName(name, index, prefix, 'data'), text.error);
+  return { schema, json: text.json };
+}
+
+/**
  * A self-describing JSON checked: `value` (named `name` in an error) must be an object, its
  * `schema` (named `<prefix>schema`) an Iglu URI and its `data` (`<prefix>data`) a JSON object.
  */
 export function checkSelfDescribing(value: unknown, name: string, prefix: string): EntityJson {
-  const input = requiredInputObject(name, value);
-  if (input.data === undefined || input.data === null) {
-    throw new InvalidEventError(`${prefix}data`, 'is required: a plain object');
-  }
-  return { schema: igluUri(`${prefix}schema`, input.schema), json: jsonObjectText(`${prefix}data`, input.data) };
+  return checked(value, name, -1, prefix);
+}
+
+/**
+ * The item `index` of a list of self-describing JSONs named `list`, checked as `checkSelfDescribing`
+ * checks it with `name` `<list>[<index>]` and `prefix` `<list>[<index>].`.
+ */
+export function checkSelfDescribingItem(value: unknown, list: string, index: number): EntityJson {
+  return checked(value, list, index, undefined);
 }
 
 /** The data of a self-describing event (`trackSelfDescribingEvent`), sent as `ue_px`. */

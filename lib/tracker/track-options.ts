@@ -3,7 +3,7 @@ import { describeType } from '../utils/values';
 import { optionalTimestamp, requiredInputObject } from '../validation';
 import { EntityJson, EventAdditions, NO_ENTITIES } from './event';
 import type { AnySchemas, SelfDescribingOf } from './schema-catalogue';
-import { checkSelfDescribing } from './self-describing-event';
+import { checkSelfDescribingItem } from './self-describing-event';
 import { checkSubject, mergeSubjects, Subject, SubjectFields } from './subject';
 
 /**
@@ -66,9 +66,10 @@ function checkEntities(value: unknown): readonly EntityJson[] {
   }
   const entities: EntityJson[] = [];
   for (let i = 0; i < value.length; i++) {
-    const name = `options.entities[${i}]`;
-    if (!(i in value)) throw new InvalidEventError(name, 'is a hole: every entity needs a schema and data');
-    entities.push(checkSelfDescribing(value[i], name, `${name}.`));
+    if (!(i in value)) {
+      throw new InvalidEventError(`options.entities[${i}]`, 'is a hole: every entity needs a schema and data');
+    }
+    entities.push(checkSelfDescribingItem(value[i], 'options.entities', i));
   }
   return entities;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EventTooLargeError, InvalidEventError, InvalidOptionError, SnowplowError } from '../errors';
 import { TRACKER_VERSION } from '../version';
 import {
@@ -10,6 +9,7 @@ import {
   CorrelationIdSource,
 } from './billing-event';
 import { customEvent, customEventData } from './custom-event';
+import { eventId as newEventId } from './event-id';
 import { EventAdditions, EventData, EventLane, EventPayload, toPayload, withEntities } from './event';
 import {
   defaultEntityErrorLog,
@@ -224,7 +224,7 @@ export class Tracker<S extends object = AnySchemas> {
   trackEvent(name: string, props?: Record<string, unknown> | null, options?: TrackOptions<S>): TrackResult {
     // Without options or a tracker subject, the queued event writes its payload only when sent.
     if (options === undefined && this.plain) {
-      return this.emit(customEvent(this.writer, flat(randomUUID()), Date.now(), name, props));
+      return this.emit(customEvent(this.writer, newEventId(), Date.now(), name, props));
     }
     const data = customEventData(name, props);
     return this.emitEvent('custom', data, checkTrackOptions(options, this.baseSubject()));
@@ -285,8 +285,8 @@ export class Tracker<S extends object = AnySchemas> {
       throw new InvalidEventError('options.whenNotCommitted', "must be 'throw' or 'hold'");
     }
     const dtm = Date.now();
-    const eventId = randomUUID();
-    const eid = randomUUID();
+    const eventId = newEventId();
+    const eid = newEventId();
     const billing = buildBillingEvent(required, optional, eventId, dtm, this.defaultCorrelationId);
     let payload: TrackedPayload;
     if (this.globals === undefined) {
@@ -422,7 +422,7 @@ export class Tracker<S extends object = AnySchemas> {
    * holds what was taken now (texts, timestamps) and writes its wire form when read (`EventPayload`).
    */
   private emitEvent(lane: EventLane, data: EventData, additions: EventAdditions | undefined): TrackResult {
-    const eid = flat(randomUUID());
+    const eid = newEventId();
     const own = additions ?? NO_ADDITIONS;
     if (this.globals === undefined) {
       const event = new EventPayload(this.writer, lane, eid, Date.now(), data, own);

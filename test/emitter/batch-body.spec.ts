@@ -70,3 +70,61 @@ describe('serialiseBatch edges', () => {
     expect(decoded.every((e) => e.raw.stm === '42')).toBe(true);
   });
 });
+
+describe('serialiseBatch of trackEvent events without options (written into the body without their json)', () => {
+  const NAMES = ['a', 'ab', 'abc', 'plain', 'ünïcödé', '🚀', 'quote " backslash \\'];
+  const PROPS: Array<Record<string, unknown> | null | undefined> = [
+    undefined,
+    null,
+    {},
+    { a: 1 },
+    { city: 'Zürich', emoji: '🚀', line: '\u2028' },
+    { s: 'x'.repeat(5_000) },
+    { s: 'é'.repeat(30_000) },
+  ];
+  const STM = 1_767_323_045_000;
+  /** The body as the string path writes it, from each event's `json`. */
+  const byJson = (events: readonly TrackedPayload[]) =>
+    Buffer.from(
+      '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[' +
+        events.map((e) => `{"stm":"${STM}",${e.json.slice(1)}`).join(',') +
+        ']}',
+      'utf8',
+    );
+
+  it.each([['app'], ['äpp ✓']])('writes the same bytes as their json, every name and props (appId %s)', (appId) => {
+    const events: TrackedPayload[] = [];
+    const tracker = new Tracker({ appId, emitter: { enqueue: (p) => void events.push(p) } });
+    for (const name of NAMES) for (const props of PROPS) tracker.trackEvent(name, props);
+    for (const event of events) {
+      expect(event.bytes).toBe(bodyBytes(event.json));
+      const body = serialiseBatch([event as QueuedEvent, event as QueuedEvent], STM);
+      expect(body.equals(byJson([event, event]))).toBe(true);
+    }
+    const all = serialiseBatch(events as QueuedEvent[], STM);
+    expect(all.equals(byJson(events))).toBe(true);
+    expect(decodeValidBody(all.toString('utf8')).map((e) => e.eid)).toEqual(events.map((e) => e.eid));
+  });
+
+  it('an stm of 14 digits, one event with one non-ASCII character: the same bytes as its json', () => {
+    // As many characters as the sizes say bytes: the one the 14th digit adds, the one ä saves.
+    const events: TrackedPayload[] = [];
+    const tracker = new Tracker({ appId: 'äpp', emitter: { enqueue: (p) => void events.push(p) } });
+    tracker.trackEvent('n', { c: 1 });
+    const stm = 10_000_000_000_000;
+    const want = Buffer.from(
+      '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[' +
+        `{"stm":"${stm}",${events[0].json.slice(1)}]}`,
+      'utf8',
+    );
+    expect(serialiseBatch(events as QueuedEvent[], stm).equals(want)).toBe(true);
+  });
+
+  it('mixed with other events, and with an stm of other than 13 digits', () => {
+    // The custom events as the tracker hands them over; the billing one as a store holds it.
+    const events = payloads().map((p) => (p.bytes === undefined ? queued(p) : (p as QueuedEvent)));
+    const body = serialiseBatch(events, 42);
+    expect(decodeValidBody(body.toString('utf8')).map((e) => e.raw.stm)).toEqual(events.map(() => '42'));
+    expect(serialiseBatch(events, STM).equals(byJson(events))).toBe(true);
+  });
+});
