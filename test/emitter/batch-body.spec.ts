@@ -84,7 +84,7 @@ describe('serialiseBatch of trackEvent events without options (written into the 
   ];
   const STM = 1_767_323_045_000;
   /** The body as the string path writes it, from each event's `json`. */
-  const byJson = (events: readonly TrackedPayload[]) =>
+  const byJson = (events: ReadonlyArray<{ json: string }>) =>
     Buffer.from(
       '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[' +
         events.map((e) => `{"stm":"${STM}",${e.json.slice(1)}`).join(',') +
