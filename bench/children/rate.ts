@@ -54,12 +54,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** Tracks at `rate` per second for `durationMs`: every `tickMs`, the calls that are due. */
-function paced(
-  track: (i: number) => void,
-  rate: number,
-  durationMs: number,
-  tickMs: number,
-): Promise<number> {
+function paced(track: (i: number) => void, rate: number, durationMs: number, tickMs: number): Promise<number> {
   return new Promise((resolve) => {
     const started = performance.now();
     let sent = 0;

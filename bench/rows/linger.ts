@@ -78,8 +78,14 @@ export async function lingerRow(ctx: BenchContext): Promise<RowResult> {
           label(s.p),
           fmt(s.budget),
           `**${fmt(s.requests, 1)}**${s.meetsRequests ? '' : ' (over 20)'}`,
-          fmt(m(s.p, (r) => r.eventsPerRequest), 1),
-          fmt(m(s.p, (r) => cpuPerEvent(r, 'ours')), 2),
+          fmt(
+            m(s.p, (r) => r.eventsPerRequest),
+            1,
+          ),
+          fmt(
+            m(s.p, (r) => cpuPerEvent(r, 'ours')),
+            2,
+          ),
           ms(m(s.p, (r) => r.latency.customP50Ms)),
           `**${ms(s.p99)}**`,
           ms(m(s.p, (r) => r.latency.customMaxMs)),
@@ -120,7 +126,7 @@ export async function lingerRow(ctx: BenchContext): Promise<RowResult> {
       "event's track → 2xx, then a CPU window of the same length), ours with `maxLingerMs` as given and every other option " +
       'at its default (`BENCH_EMITTER_OPTIONS` applies too). Budget: `maxLingerMs`, or `lingerMs` when it is 0 (off). ' +
       "Round trip: the observer's `requestFinished` duration of the same run's requests. Requests per 10,000 and CPU " +
-      'from the CPU window (the collector\'s counts); latency from the latency window.',
+      "from the CPU window (the collector's counts); latency from the latency window.",
   ].join('\n');
   return {
     markdown,

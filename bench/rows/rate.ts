@@ -54,11 +54,26 @@ export async function rateRow(ctx: BenchContext): Promise<RowResult> {
   const cpuRows = LINES.map((l) => [
     l.label,
     floorLine(l) ? `${fmt(cpu(l), 2)} (per tracked event)` : `**${fmt(cpu(l), 2)}**`,
-    floorLine(l) ? `— / ${fmt(m(l.id, (r) => r.sent))}` : `${fmt(m(l.id, (r) => r.delivered))} / ${fmt(m(l.id, (r) => r.sent))}`,
-    fmt(m(l.id, (r) => r.cpuPercent), 1),
+    floorLine(l)
+      ? `— / ${fmt(m(l.id, (r) => r.sent))}`
+      : `${fmt(m(l.id, (r) => r.delivered))} / ${fmt(m(l.id, (r) => r.sent))}`,
+    fmt(
+      m(l.id, (r) => r.cpuPercent),
+      1,
+    ),
     floorLine(l) ? '—' : fmt(m(l.id, (r) => r.requestsPerSecond)),
-    floorLine(l) ? '—' : fmt(m(l.id, (r) => r.eventsPerRequest), 1),
-    floorLine(l) ? '—' : `**${fmt(m(l.id, (r) => r.requestsPer10k), 1)}**`,
+    floorLine(l)
+      ? '—'
+      : fmt(
+          m(l.id, (r) => r.eventsPerRequest),
+          1,
+        ),
+    floorLine(l)
+      ? '—'
+      : `**${fmt(
+          m(l.id, (r) => r.requestsPer10k),
+          1,
+        )}**`,
   ]);
   const latencyRows = LINES.map((l) => [
     l.label,
@@ -66,9 +81,18 @@ export async function rateRow(ctx: BenchContext): Promise<RowResult> {
     fmt(m(l.id, (r) => r.callP50Ns)),
     fmt(m(l.id, (r) => r.callP99Ns)),
     fmt(m(l.id, (r) => r.callMaxNs) / 1000, 0),
-    fmt(m(l.id, (r) => r.loopP50Ms), 2),
-    fmt(m(l.id, (r) => r.loopP99Ms), 2),
-    fmt(m(l.id, (r) => r.loopMaxMs), 1),
+    fmt(
+      m(l.id, (r) => r.loopP50Ms),
+      2,
+    ),
+    fmt(
+      m(l.id, (r) => r.loopP99Ms),
+      2,
+    ),
+    fmt(
+      m(l.id, (r) => r.loopMaxMs),
+      1,
+    ),
   ]);
   const requestRtt = (id: Line['id']) =>
     id === 'ours' || id === 'ours-billing'
@@ -150,13 +174,13 @@ export async function rateRow(ctx: BenchContext): Promise<RowResult> {
     '',
     'CPU µs per delivered event = user+system CPU time of the tracking process over the CPU window (tracking and ' +
       'delivery) / events the collector received from it in that window; median of the per-run quotients. Requests per ' +
-      '10,000 delivered events: the collector\'s requests / events in the same window × 10,000. The floor ' +
+      "10,000 delivered events: the collector's requests / events in the same window × 10,000. The floor " +
       `delivers nothing: its figure is per tracked event, i.e. the floor's work plus the pacing (a timer every ${cpuTickMs} ms). ` +
       'The CPU window paces coarsely because a 1 ms timer alone costs ~5 µs of CPU per event at this rate on the bench VM. ' +
       'Latency window: each call timed on its own (hrtime, which adds ~50 ns); loop delay from `monitorEventLoopDelay` ' +
-      '(10 ms resolution), excess over the 10 ms interval. Track → 2xx: the track call\'s start (hrtime) to the moment ' +
+      "(10 ms resolution), excess over the 10 ms interval. Track → 2xx: the track call's start (hrtime) to the moment " +
       "the library reports the event's request accepted, in the same process: ours the Emitter's `callback(successes)` " +
-      '(once per send pass, so an event of an earlier request of the pass is stamped at the pass\'s end), node-tracker ' +
+      "(once per send pass, so an event of an earlier request of the pass is stamped at the pass's end), node-tracker " +
       "`onRequestSuccess` (once per request); after the window the process waits for the window's last events. Request " +
       "round trip: ours' observer `requestFinished` (the request alone, from send to answer). The billing line tracks " +
       `\`trackBillingEvent({ category: 'ci', eventType: 'ci_minutes', realm: 'SaaS', unitOfMeasure: 'minute', quantity: 2 })\` ` +
@@ -175,8 +199,17 @@ export async function rateRow(ctx: BenchContext): Promise<RowResult> {
       {
         target: `steady ${fmt(perSecond)} custom events/s: collector requests per 10,000 events ≤ 20 (row 1b)`,
         measured:
-          `${fmt(m('ours', (r) => r.requestsPer10k), 1)} (runs: ${results.ours.map((r) => fmt(r.requestsPer10k, 1)).join(', ')}); ` +
-          `node-tracker ${fmt(m('node-tracker', (r) => r.requestsPer10k), 1)}; with 1 % billing ${fmt(m('ours-billing', (r) => r.requestsPer10k), 1)}`,
+          `${fmt(
+            m('ours', (r) => r.requestsPer10k),
+            1,
+          )} (runs: ${results.ours.map((r) => fmt(r.requestsPer10k, 1)).join(', ')}); ` +
+          `node-tracker ${fmt(
+            m('node-tracker', (r) => r.requestsPer10k),
+            1,
+          )}; with 1 % billing ${fmt(
+            m('ours-billing', (r) => r.requestsPer10k),
+            1,
+          )}`,
         met: m('ours', (r) => r.requestsPer10k) <= 20,
       },
       {

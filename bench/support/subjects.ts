@@ -210,7 +210,9 @@ function nodeTracker(
       endpoint: collectorOrigin,
       eventStore: store,
       ...(delivered
-        ? { onRequestSuccess: (payloads: NodeTrackerModule.EventBatch) => delivered(payloads.map((p) => String(p.eid))) }
+        ? {
+            onRequestSuccess: (payloads: NodeTrackerModule.EventBatch) => delivered(payloads.map((p) => String(p.eid))),
+          }
         : {}),
     },
   );
@@ -241,24 +243,24 @@ function floor(): Subject {
   const sink: string[] = new Array<string>(1024).fill('');
   let i = 0;
   const track = () => {
-      const uePx = Buffer.from(
-        JSON.stringify({
-          schema: UNSTRUCT_EVENT_SCHEMA,
-          data: { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } },
-        }),
-        'utf8',
-      ).toString('base64url');
-      sink[i++ & 1023] = JSON.stringify({
-        e: 'ue',
-        eid: randomUUID(),
-        dtm: String(Date.now()),
-        p: 'srv',
-        tna: NAMESPACE,
-        aid: APP_ID,
-        tv: 'nestjs-snowplow-0.1.0',
-        ua: 'nestjs-snowplow/0.1.0',
-        ue_px: uePx,
-      });
+    const uePx = Buffer.from(
+      JSON.stringify({
+        schema: UNSTRUCT_EVENT_SCHEMA,
+        data: { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } },
+      }),
+      'utf8',
+    ).toString('base64url');
+    sink[i++ & 1023] = JSON.stringify({
+      e: 'ue',
+      eid: randomUUID(),
+      dtm: String(Date.now()),
+      p: 'srv',
+      tna: NAMESPACE,
+      aid: APP_ID,
+      tv: 'nestjs-snowplow-0.1.0',
+      ua: 'nestjs-snowplow/0.1.0',
+      ue_px: uePx,
+    });
   };
   return {
     name: 'floor',
