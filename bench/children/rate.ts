@@ -85,10 +85,10 @@ function effectiveLinger(options: Record<string, unknown>): { lingerMs: number; 
   const lingerMs = typeof options.lingerMs === 'number' ? options.lingerMs : Number(defaults.DEFAULT_LINGER_MS);
   const known = (emitterDefaults.EMITTER_OPTION_NAMES as readonly string[]).includes('maxLingerMs');
   if (!known) return { lingerMs, maxLingerMs: null };
-  const maxDefault = defaults.DEFAULT_MAX_LINGER_MS;
-  const maxLingerMs =
-    typeof options.maxLingerMs === 'number' ? options.maxLingerMs : typeof maxDefault === 'number' ? maxDefault : null;
-  return { lingerMs, maxLingerMs };
+  if (typeof options.maxLingerMs === 'number') return { lingerMs, maxLingerMs: options.maxLingerMs };
+  // The default as the library resolves it: off with `lingerMs` 0, and never below `lingerMs`.
+  const maxDefault = Number(defaults.DEFAULT_MAX_LINGER_MS);
+  return { lingerMs, maxLingerMs: lingerMs === 0 ? 0 : Math.max(maxDefault, lingerMs) };
 }
 
 main(async () => {
