@@ -81,6 +81,16 @@ export interface EmitterOptions {
    * 0 sends at once. Default 20.
    */
   lingerMs?: number;
+  /**
+   * The latency budget of a batch under sustained load, ms. When the previous batch reached
+   * `batchSize` before `lingerMs` ran out, the next one waits up to this long, counted from when
+   * its first event was queued, to fill up to `maxBatchSize` (or `maxBatchBytes`): fewer, fuller
+   * requests at the same rate (as Kafka's producer does with `linger.ms` and `batch.size`). Under
+   * light load it changes nothing. Billing events never wait for it (they leave at once in a
+   * request of their own), nor do `flush()`, `drain()` and `stop()`. 0 turns it off; otherwise at
+   * least `lingerMs`. Default 100 (0 when `lingerMs` is 0; `lingerMs` when that is larger).
+   */
+  maxLingerMs?: number;
   /** The backoff between failed attempts. Default `{ baseMs: 100, factor: 2, capMs: 30000 }`. */
   backoff?: BackoffOptions;
   /** Statuses that are always retried, even when listed in `dontRetryStatusCodes`. */
@@ -125,6 +135,7 @@ const EMITTER_OPTION_KEYS: Record<keyof EmitterOptions, true> = {
   maxEventBytes: true,
   maxConcurrentRequests: true,
   lingerMs: true,
+  maxLingerMs: true,
   backoff: true,
   retryStatusCodes: true,
   dontRetryStatusCodes: true,
@@ -142,6 +153,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BATCH_BYTES = 1_000_000;
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
 export const DEFAULT_LINGER_MS = 20;
+export const DEFAULT_MAX_LINGER_MS = 100;
 export const DEFAULT_EXIT_DRAIN_TIMEOUT_MS = 5_000;
 export const DEFAULT_DONT_RETRY_STATUS_CODES: readonly number[] = [400, 410, 422];
 
@@ -163,6 +175,7 @@ export type ResolvedEmitterOptions = Required<
     | 'maxBatchBytes'
     | 'maxConcurrentRequests'
     | 'lingerMs'
+    | 'maxLingerMs'
     | 'maxRetryAfterMs'
     | 'audience'
     | 'exitDrainTimeoutMs'
@@ -260,6 +273,16 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
   if (maxBatchSize < batchSize) {
     throw new InvalidOptionError('maxBatchSize', `must be at least batchSize (${batchSize})`);
   }
+  const lingerMs = checkInteger('lingerMs', options.lingerMs, { min: 0, max: 60_000 }, DEFAULT_LINGER_MS);
+  const maxLingerMs = checkInteger(
+    'maxLingerMs',
+    options.maxLingerMs,
+    { min: 0, max: 60_000 },
+    lingerMs === 0 ? 0 : Math.max(DEFAULT_MAX_LINGER_MS, lingerMs),
+  );
+  if (maxLingerMs !== 0 && maxLingerMs < lingerMs) {
+    throw new InvalidOptionError('maxLingerMs', `must be 0 (off) or at least lingerMs (${lingerMs})`);
+  }
   return {
     ...rest,
     storage: maskStorage(options.storage),
@@ -281,7 +304,8 @@ export function resolveEmitterOptions(options: EmitterOptions, envelope: number)
       { min: 1 },
       DEFAULT_MAX_CONCURRENT_REQUESTS,
     ),
-    lingerMs: checkInteger('lingerMs', options.lingerMs, { min: 0, max: 60_000 }, DEFAULT_LINGER_MS),
+    lingerMs,
+    maxLingerMs,
     maxRetryAfterMs: checkInteger(
       'maxRetryAfterMs',
       options.maxRetryAfterMs,

@@ -74,8 +74,19 @@ export class Emitter implements SnowplowEmitter {
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
   private stopping?: Promise<void>;
-  /** Waiting for a fuller batch (see `lingerMs`). */
+  /** Waiting for a fuller batch (see `lingerMs`, `maxLingerMs`): `enqueue` wakes the loop at `lingerCount` events. */
   private lingering = false;
+  private lingerCount = 0;
+  /** A billing event wakes the lingering loop (under sustained load, to leave at once on its own). */
+  private lingerBilling = false;
+  /** The last batch reached `batchSize` before `lingerMs` ran out: the next may wait up to `maxLingerMs`. */
+  private sustained = false;
+  /** When the first event queued since the last send pass began was queued (0: none yet). */
+  private firstQueuedAt = 0;
+  /** Body bytes of the events queued since the last send pass began. */
+  private queuedBytes = 0;
+  /** `flush()` calls so far: a lingering loop that sees a new one stops waiting. */
+  private flushes = 0;
   /** drain() calls under way: no lingering meanwhile. */
   private draining = 0;
   private readonly idleWaiters = new IdleWaiters();
@@ -203,6 +214,8 @@ export class Emitter implements SnowplowEmitter {
     if (this.state.stopped) throw new EmitterStoppedError();
     const bytes = payload.bytes ?? bodyBytes(payload.json);
     if (bytes > this.options.maxEventBytes) throw new EventTooLargeError(bytes, this.options.maxEventBytes);
+    if (this.firstQueuedAt === 0) this.firstQueuedAt = Date.now();
+    this.queuedBytes += bytes;
     // The tracker's events but billing ones are queued as they are: they write their payload text
     // only when read (sent, or written to a durable store).
     const event: QueuedEvent =
@@ -231,7 +244,9 @@ export class Emitter implements SnowplowEmitter {
     }
     this.countEnqueued();
     if (overwritten > 0) this.losses.overwritten(overwritten);
-    if (this.lingering && this.storage.size >= this.options.batchSize) this.signal.wake();
+    // A billing event never waits out the latency budget; custom events wake a lingering loop once it is full.
+    if (this.lingering && ((this.lingerBilling && event.kind === 'billing') || this.batchFilled(this.lingerCount)))
+      this.signal.wake();
     this.signal.notifyData();
     return committed ?? NOT_DURABLE;
   }
@@ -274,6 +289,7 @@ export class Emitter implements SnowplowEmitter {
 
   /** Wakes the loop now, cutting a backoff sleep short (not a Retry-After). Returns at once. */
   flush(): void {
+    this.flushes++;
     this.signal.notifyFlush();
   }
 
@@ -365,28 +381,26 @@ export class Emitter implements SnowplowEmitter {
     while (!this.state.stopped) {
       // Held acks are retried even with nothing queued: a database store still lists those events.
       if (this.queueDepth === 0 && !this.settlement.acksHeld && !this.storage.mayHaveMore) {
+        this.sustained = false;
         this.wakeDrainersIfIdle();
         // A store other processes also fill is looked at again now and then; otherwise new
         // events wake the loop.
         await this.signal.wait(true, this.storage.pollIntervalMs);
         continue;
       }
-      await this.linger();
+      // A billing pass that failed while custom events lingered: back off as after any failed pass.
+      const failedBilling = await this.linger();
       if (this.state.stopped) break;
-      let pass: SendPass | undefined;
-      try {
-        this.signal.consumeFlush();
-        pass = await new SendPass(this.host).run();
-        this.losses.countEvictions(this.storage);
-        pass.report();
-      } catch (err) {
-        this.log.error(`send loop error: ${errorMessage(err)}`);
-      }
+      // Billing events sent while lingering may have been all there was.
+      if (failedBilling === undefined && this.queueDepth === 0 && !this.settlement.acksHeld && !this.storage.mayHaveMore)
+        continue;
+      const pass = failedBilling === undefined ? await this.runPass(false) : failedBilling;
       if (this.state.stopped) break;
       // A failed pass may have settled everything (the last events given up): drain() need not
       // wait out the backoff that follows.
       this.wakeDrainersIfIdle();
       if (!pass || pass.failed) {
+        this.sustained = false;
         await this.signal.sleepAfterFailure(this.backoff.next(), pass?.retryAfterMs ?? 0, () => this.state.stopped);
       } else if (pass.successes.length > 0) {
         this.backoff.reset();
@@ -402,18 +416,96 @@ export class Emitter implements SnowplowEmitter {
     if (this.isIdle()) this.idleWaiters.wakeAll();
   }
 
-  /** Less than a batch waits up to `lingerMs` for more, unless a flush, drain or stop wants it now. */
-  private async linger(): Promise<void> {
-    const { lingerMs, batchSize } = this.options;
-    if (lingerMs === 0 || this.draining > 0 || this.signal.flushRequested || this.queueDepth >= batchSize) return;
-    // Rows another instance committed (a NOTIFY) are not ours to gather into a fuller batch: send them now.
-    if (this.queueDepth === 0 && this.storage.mayHaveMore) return;
-    this.lingering = true;
-    try {
-      await this.signal.wait(false, lingerMs);
-    } finally {
-      this.lingering = false;
+  /**
+   * One send pass (`billingOnly`: the billing lane alone). Null when it threw (logged): the loop
+   * backs off as after a failed pass.
+   */
+  private async runPass(billingOnly: boolean): Promise<SendPass | null> {
+    if (!billingOnly) {
+      // Events queued from now on make the next batch: its latency budget counts from the first.
+      this.firstQueuedAt = 0;
+      this.queuedBytes = 0;
+      this.signal.consumeFlush();
     }
+    try {
+      const pass = await new SendPass(this.host, billingOnly).run();
+      this.losses.countEvictions(this.storage);
+      pass.report();
+      return pass;
+    } catch (err) {
+      this.log.error(`send loop error: ${errorMessage(err)}`);
+      return null;
+    }
+  }
+
+  /**
+   * Waits for a fuller batch. labkit's contract first: less than `batchSize` waits up to `lingerMs`
+   * for more. Under sustained load (the previous batch, and this one, reached `batchSize` within
+   * `lingerMs`), the batch then waits on for up to `maxLingerMs` from its first event to fill up to
+   * `maxBatchSize` or `maxBatchBytes`. A flush, drain or stop ends any wait; billing events that
+   * arrive meanwhile leave at once in passes of their own. Returns such a pass if it failed (null
+   * if it threw), undefined otherwise.
+   */
+  private async linger(): Promise<SendPass | null | undefined> {
+    const { lingerMs, maxLingerMs, batchSize, maxBatchSize } = this.options;
+    const start = Date.now();
+    const flushes = this.flushes;
+    const failed = await this.lingerUntil(batchSize, start + lingerMs, flushes, false);
+    if (failed !== undefined) return failed;
+    const wasSustained = this.sustained;
+    this.sustained = this.batchFilled(batchSize) && !this.mustSendNow(flushes);
+    if (!wasSustained || !this.sustained || maxLingerMs === 0 || maxBatchSize === batchSize) return undefined;
+    // Rows of other instances are not counted in the queue: a shared store's batches are not held back.
+    if (this.storage.mayHaveMore) return undefined;
+    return this.lingerUntil(maxBatchSize, (this.firstQueuedAt || start) + maxLingerMs, flushes, true);
+  }
+
+  /**
+   * Waits until `count` events (or a full request body) wait, `deadline` passes, or nothing may
+   * wait. `billingAlone`: billing events that arrive meanwhile leave at once in passes of their own
+   * (the latency budget is for custom events only); otherwise they wait with the batch, as labkit's do.
+   */
+  private async lingerUntil(
+    count: number,
+    deadline: number,
+    flushes: number,
+    billingAlone: boolean,
+  ): Promise<SendPass | null | undefined> {
+    for (;;) {
+      if (this.queueDepth === 0 || this.mustSendNow(flushes) || this.batchFilled(count)) return undefined;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      if (billingAlone && this.storage.sizeOf('billing') > 0) {
+        const pass = await this.runPass(true);
+        if (!pass || pass.failed) return pass;
+        if (pass.successes.length > 0) this.backoff.reset();
+        this.wakeDrainersIfIdle();
+        continue;
+      }
+      this.lingerCount = count;
+      this.lingerBilling = billingAlone;
+      this.lingering = true;
+      try {
+        await this.signal.wait(false, left);
+      } finally {
+        this.lingering = false;
+      }
+    }
+  }
+
+  /** `count` events wait, or more than fits in one request body. */
+  private batchFilled(count: number): boolean {
+    return this.queueDepth >= count || this.queuedBytes > this.options.maxBatchBytes - ENVELOPE_BYTES;
+  }
+
+  /** A flush, drain or stop wants the queue sent now. */
+  private mustSendNow(flushes: number): boolean {
+    return (
+      this.state.stopped ||
+      this.draining > 0 ||
+      this.flushes !== flushes ||
+      this.signal.flushRequested
+    );
   }
 
   /** Metrics hooks must not throw; if a custom one does, sending goes on regardless. */

@@ -45,8 +45,19 @@ export class SendPass {
   /** Events whose dead-letter lines could not be written: kept in the store, and why. */
   private unrecorded?: { count: number; error: string };
 
-  constructor(private readonly host: PassHost) {
+  /**
+   * `billingOnly`: a pass for the billing lane alone, while custom events linger for a fuller batch
+   * (stores lease billing events first, so a pass as large as that lane takes just them).
+   */
+  constructor(
+    private readonly host: PassHost,
+    private readonly billingOnly = false,
+  ) {
     const { storage, options } = host;
+    if (billingOnly) {
+      this.budget = storage.sizeOf('billing');
+      return;
+    }
     this.budget = Math.max(storage.size, options.batchSize);
     // Rows other instances committed are not counted: a pass may take up to its full width of them.
     if (storage.mayHaveMore) this.budget = Math.max(this.budget, options.maxBatchSize * options.maxConcurrentRequests);
@@ -62,7 +73,7 @@ export class SendPass {
     // (each leases with SKIP LOCKED; one that finds nothing ends).
     const { storage } = this.host;
     for (let i = 0; i < this.host.options.maxConcurrentRequests; i++) {
-      if (storage.size === 0 && !storage.mayHaveMore) break;
+      if (this.billingOnly ? storage.sizeOf('billing') === 0 : storage.size === 0 && !storage.mayHaveMore) break;
       workers.push(this.worker());
     }
     await Promise.allSettled(workers);
@@ -124,7 +135,10 @@ export class SendPass {
     while (!this.failed && !state.stopped && this.budget > 0) {
       let batch: QueuedEvent[];
       try {
-        const leased = storage.lease(Math.min(this.batchSizeNow(), this.budget), maxBytes);
+        const count = Math.min(this.batchSizeNow(), this.budget);
+        // The billing lane emptied meanwhile (another worker took the rest): never a custom event.
+        if (count === 0) return;
+        const leased = storage.lease(count, maxBytes);
         batch = leased instanceof Promise ? await leased : leased;
       } catch (err) {
         settlement.failed('lease', 'take events from', err);
@@ -151,6 +165,7 @@ export class SendPass {
   private batchSizeNow(): number {
     const { batchSize, maxBatchSize } = this.host.options;
     const { storage } = this.host;
+    if (this.billingOnly) return Math.min(maxBatchSize, storage.sizeOf('billing'));
     // Uncounted rows of other writers may be a backlog: lease as for one (the store returns what there is).
     if (storage.mayHaveMore) return maxBatchSize;
     const waiting = storage.size;

@@ -125,6 +125,7 @@ const OPTION_OWNERS: Record<keyof SnowplowModuleOptions, Owner> = {
   maxEventBytes: 'emitter',
   maxConcurrentRequests: 'emitter',
   lingerMs: 'emitter',
+  maxLingerMs: 'emitter',
   backoff: 'emitter',
   retryStatusCodes: 'emitter',
   dontRetryStatusCodes: 'emitter',

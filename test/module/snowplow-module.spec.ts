@@ -217,6 +217,7 @@ describe('SnowplowModule', () => {
         maxEventBytes: 100_000,
         maxConcurrentRequests: 2,
         lingerMs: 0,
+        maxLingerMs: 0,
         backoff: { baseMs: 10, factor: 2, capMs: 1_000 },
         retryStatusCodes: [429],
         dontRetryStatusCodes: [400],
