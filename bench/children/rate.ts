@@ -240,6 +240,10 @@ main(async () => {
       mixedRequests,
       collectorRequests: latencyAfter.requests - latencyBefore.requests,
       collectorEvents: latencyAfter.events - latencyBefore.events,
+      requestsPer10k:
+        customDelivered + billingDelivered > 0
+          ? ((customRequests + billingRequests + mixedRequests) / (customDelivered + billingDelivered)) * 10_000
+          : Number.NaN,
       requestP50Ms: percentile(requestMs, 50),
       requestP99Ms: percentile(requestMs, 99),
     },

@@ -49,50 +49,31 @@ export async function rateRow(ctx: BenchContext): Promise<RowResult> {
     );
   }
   const m = (id: Line['id'], pick: (r: RateResult) => number) => median(results[id].map(pick));
+  /** The median of a figure over the runs, formatted with `digits` decimals. */
+  const mf = (id: Line['id'], digits: number, pick: (r: RateResult) => number) => fmt(m(id, pick), digits);
   const cpu = (l: Line) => m(l.id, (r) => cpuPerEvent(r, l.subject));
   const floorLine = (l: Line) => l.subject === 'floor';
   const cpuRows = LINES.map((l) => [
     l.label,
     floorLine(l) ? `${fmt(cpu(l), 2)} (per tracked event)` : `**${fmt(cpu(l), 2)}**`,
     floorLine(l)
-      ? `— / ${fmt(m(l.id, (r) => r.sent))}`
-      : `${fmt(m(l.id, (r) => r.delivered))} / ${fmt(m(l.id, (r) => r.sent))}`,
-    fmt(
-      m(l.id, (r) => r.cpuPercent),
-      1,
-    ),
-    floorLine(l) ? '—' : fmt(m(l.id, (r) => r.requestsPerSecond)),
-    floorLine(l)
-      ? '—'
-      : fmt(
-          m(l.id, (r) => r.eventsPerRequest),
-          1,
-        ),
-    floorLine(l)
-      ? '—'
-      : `**${fmt(
-          m(l.id, (r) => r.requestsPer10k),
-          1,
-        )}**`,
+      ? `— / ${mf(l.id, 0, (r) => r.sent)}`
+      : `${mf(l.id, 0, (r) => r.delivered)} / ${mf(l.id, 0, (r) => r.sent)}`,
+    mf(l.id, 1, (r) => r.cpuPercent),
+    floorLine(l) ? '—' : mf(l.id, 0, (r) => r.requestsPerSecond),
+    floorLine(l) ? '—' : mf(l.id, 1, (r) => r.eventsPerRequest),
+    floorLine(l) ? '—' : `**${mf(l.id, 1, (r) => r.requestsPer10k)}**`,
+    floorLine(l) ? '—' : mf(l.id, 1, (r) => r.latency.requestsPer10k),
   ]);
   const latencyRows = LINES.map((l) => [
     l.label,
-    fmt(m(l.id, (r) => r.achievedRate)),
-    fmt(m(l.id, (r) => r.callP50Ns)),
-    fmt(m(l.id, (r) => r.callP99Ns)),
-    fmt(m(l.id, (r) => r.callMaxNs) / 1000, 0),
-    fmt(
-      m(l.id, (r) => r.loopP50Ms),
-      2,
-    ),
-    fmt(
-      m(l.id, (r) => r.loopP99Ms),
-      2,
-    ),
-    fmt(
-      m(l.id, (r) => r.loopMaxMs),
-      1,
-    ),
+    mf(l.id, 0, (r) => r.achievedRate),
+    mf(l.id, 0, (r) => r.callP50Ns),
+    mf(l.id, 0, (r) => r.callP99Ns),
+    mf(l.id, 0, (r) => r.callMaxNs / 1000),
+    mf(l.id, 2, (r) => r.loopP50Ms),
+    mf(l.id, 2, (r) => r.loopP99Ms),
+    mf(l.id, 1, (r) => r.loopMaxMs),
   ]);
   const requestRtt = (id: Line['id']) =>
     id === 'ours' || id === 'ours-billing'
@@ -136,6 +117,7 @@ export async function rateRow(ctx: BenchContext): Promise<RowResult> {
         'requests/s to collector',
         'events/request',
         'requests per 10,000 delivered events',
+        'the same, latency window (calls 1 ms apart)',
       ],
       cpuRows,
     ),
@@ -174,7 +156,9 @@ export async function rateRow(ctx: BenchContext): Promise<RowResult> {
     '',
     'CPU µs per delivered event = user+system CPU time of the tracking process over the CPU window (tracking and ' +
       'delivery) / events the collector received from it in that window; median of the per-run quotients. Requests per ' +
-      "10,000 delivered events: the collector's requests / events in the same window × 10,000. The floor " +
+      "10,000 delivered events: the collector's requests / events in the same window × 10,000; beside it the same " +
+      "quotient for the latency window's events (the requests the library reported carrying them), whose calls come " +
+      `1 ms apart instead of ${cpuTickMs} ms (adaptive batching depends on how events arrive). The floor ` +
       `delivers nothing: its figure is per tracked event, i.e. the floor's work plus the pacing (a timer every ${cpuTickMs} ms). ` +
       'The CPU window paces coarsely because a 1 ms timer alone costs ~5 µs of CPU per event at this rate on the bench VM. ' +
       'Latency window: each call timed on its own (hrtime, which adds ~50 ns); loop delay from `monitorEventLoopDelay` ' +
@@ -197,20 +181,14 @@ export async function rateRow(ctx: BenchContext): Promise<RowResult> {
         met: cpu(LINES[0]) <= 8,
       },
       {
-        target: `steady ${fmt(perSecond)} custom events/s: collector requests per 10,000 events ≤ 20 (row 1b)`,
+        target: `steady ${fmt(perSecond)} custom events/s: collector requests per 10,000 events ≤ 20, both windows (row 1b)`,
         measured:
-          `${fmt(
-            m('ours', (r) => r.requestsPer10k),
-            1,
-          )} (runs: ${results.ours.map((r) => fmt(r.requestsPer10k, 1)).join(', ')}); ` +
-          `node-tracker ${fmt(
-            m('node-tracker', (r) => r.requestsPer10k),
-            1,
-          )}; with 1 % billing ${fmt(
-            m('ours-billing', (r) => r.requestsPer10k),
-            1,
-          )}`,
-        met: m('ours', (r) => r.requestsPer10k) <= 20,
+          `${mf('ours', 1, (r) => r.requestsPer10k)} with calls every ${cpuTickMs} ms ` +
+          `(runs: ${results.ours.map((r) => fmt(r.requestsPer10k, 1)).join(', ')}), ` +
+          `${mf('ours', 1, (r) => r.latency.requestsPer10k)} with calls every 1 ms; ` +
+          `node-tracker ${mf('node-tracker', 1, (r) => r.requestsPer10k)}; ` +
+          `with 1 % billing ${mf('ours-billing', 1, (r) => r.requestsPer10k)}`,
+        met: m('ours', (r) => r.requestsPer10k) <= 20 && m('ours', (r) => r.latency.requestsPer10k) <= 20,
       },
       {
         target: `steady ${fmt(perSecond)} events/s: p99 track → 2xx ≤ the budget + one round trip (row 1b)`,
