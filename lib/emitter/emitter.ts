@@ -380,7 +380,7 @@ export class Emitter implements SnowplowEmitter {
   private async run(): Promise<void> {
     while (!this.state.stopped) {
       // Held acks are retried even with nothing queued: a database store still lists those events.
-      if (this.queueDepth === 0 && !this.settlement.acksHeld && !this.storage.mayHaveMore) {
+      if (this.nothingToSend()) {
         this.sustained = false;
         this.wakeDrainersIfIdle();
         // A store other processes also fill is looked at again now and then; otherwise new
@@ -392,8 +392,7 @@ export class Emitter implements SnowplowEmitter {
       const failedBilling = await this.linger();
       if (this.state.stopped) break;
       // Billing events sent while lingering may have been all there was.
-      if (failedBilling === undefined && this.queueDepth === 0 && !this.settlement.acksHeld && !this.storage.mayHaveMore)
-        continue;
+      if (failedBilling === undefined && this.nothingToSend()) continue;
       const pass = failedBilling === undefined ? await this.runPass(false) : failedBilling;
       if (this.state.stopped) break;
       // A failed pass may have settled everything (the last events given up): drain() need not
@@ -410,6 +409,11 @@ export class Emitter implements SnowplowEmitter {
         await this.signal.wait(true, IDLE_RECHECK_MS);
       }
     }
+  }
+
+  /** Nothing queued, no held acks to retry (a database store still lists those events), no rows of others. */
+  private nothingToSend(): boolean {
+    return this.queueDepth === 0 && !this.settlement.acksHeld && !this.storage.mayHaveMore;
   }
 
   private wakeDrainersIfIdle(): void {
@@ -500,12 +504,7 @@ export class Emitter implements SnowplowEmitter {
 
   /** A flush, drain or stop wants the queue sent now. */
   private mustSendNow(flushes: number): boolean {
-    return (
-      this.state.stopped ||
-      this.draining > 0 ||
-      this.flushes !== flushes ||
-      this.signal.flushRequested
-    );
+    return this.state.stopped || this.draining > 0 || this.flushes !== flushes || this.signal.flushRequested;
   }
 
   /** Metrics hooks must not throw; if a custom one does, sending goes on regardless. */

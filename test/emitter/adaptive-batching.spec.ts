@@ -57,7 +57,11 @@ describe('adaptive batching: under sustained load a batch waits up to maxLingerM
     }
     await harness.collector.waitForEvents(55);
     expect(sizes(harness.collector.accepted())).toEqual([5, 50]);
-    expect(decodeAccepted(harness.collector).slice(5).map((e) => e.eid)).toEqual(eids);
+    expect(
+      decodeAccepted(harness.collector)
+        .slice(5)
+        .map((e) => e.eid),
+    ).toEqual(eids);
   });
 
   it('a batch that does not fill leaves when maxLingerMs has passed since its first event, not before', async () => {
@@ -104,7 +108,11 @@ describe('adaptive batching: under sustained load a batch waits up to maxLingerM
     for (let i = 5; i < 50; i++) custom.push(tracker.trackEvent('waiting', { i }).eid);
     await harness.collector.waitForEvents(56);
     expect(sizes(harness.collector.accepted())).toEqual([5, 1, 50]);
-    expect(decodeAccepted(harness.collector).slice(6).map((e) => e.eid)).toEqual(custom);
+    expect(
+      decodeAccepted(harness.collector)
+        .slice(6)
+        .map((e) => e.eid),
+    ).toEqual(custom);
   });
 
   it('a billing event tracked with custom events under light load waits with them (labkit: one request)', async () => {
@@ -165,7 +173,7 @@ describe('adaptive batching: under sustained load a batch waits up to maxLingerM
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(10_000);
   });
 
-  it('maxLingerMs 0 keeps labkit\'s contract alone: batchSize events leave at once', async () => {
+  it("maxLingerMs 0 keeps labkit's contract alone: batchSize events leave at once", async () => {
     const { tracker } = await sustained({ maxLingerMs: 0 });
     for (let i = 0; i < 5; i++) tracker.trackEvent('at-once', { i });
     await harness.collector.waitForEvents(10, 10_000);
