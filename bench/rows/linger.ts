@@ -77,7 +77,7 @@ export async function lingerRow(ctx: BenchContext): Promise<RowResult> {
   });
   const rows = summary.map((s) =>
     !s.measured
-      ? [label(s.p), `**not measured**: ${s.p.errors[0] ?? 'no run'}`, ...Array<string>(10).fill('')]
+      ? [label(s.p), `**not measured**: ${s.p.errors[0] ?? 'no run'}`, ...Array<string>(11).fill('')]
       : [
           label(s.p),
           fmt(s.budget),
@@ -87,6 +87,7 @@ export async function lingerRow(ctx: BenchContext): Promise<RowResult> {
           mf(s.p, 2, (r) => cpuPerEvent(r, 'ours')),
           ms(m(s.p, (r) => r.latency.customP50Ms)),
           `**${ms(s.p99)}**`,
+          ms(s.p99 - s.budget),
           ms(m(s.p, (r) => r.latency.customMaxMs)),
           `${ms(s.rtt)} / ${ms(m(s.p, (r) => r.latency.requestP99Ms))}`,
           s.meetsLatency ? 'yes' : '**no**',
@@ -110,6 +111,7 @@ export async function lingerRow(ctx: BenchContext): Promise<RowResult> {
         'CPU µs per delivered event',
         'track → 2xx p50 ms',
         'track → 2xx p99 ms',
+        'p99 over the budget ms',
         'max ms',
         'request round trip p50 / p99 ms',
         'p99 ≤ budget + round trip (p50)',
