@@ -83,8 +83,9 @@ export interface EmitterOptions {
   lingerMs?: number;
   /**
    * The latency budget of a batch under sustained load, ms. When the previous batch reached
-   * `batchSize` before `lingerMs` ran out, the next one waits up to this long, counted from when
-   * its first event was queued, to fill up to `maxBatchSize` (or `maxBatchBytes`): fewer, fuller
+   * `batchSize` before `lingerMs` ran out, and the next one's first event came within `lingerMs` of
+   * its leaving and reaches `batchSize` within `lingerMs` too, that batch waits up to this long,
+   * counted from when its first event was queued, to fill up to `maxBatchSize` (or `maxBatchBytes`): fewer, fuller
    * requests at the same rate (as Kafka's producer does with `linger.ms` and `batch.size`). Under
    * light load it changes nothing. Billing events never wait for it (they leave at once in a
    * request of their own), nor do `flush()`, `drain()` and `stop()`. 0 turns it off; otherwise at

@@ -79,8 +79,11 @@ export class Emitter implements SnowplowEmitter {
   private lingerCount = 0;
   /** A billing event wakes the lingering loop (under sustained load, to leave at once on its own). */
   private lingerBilling = false;
-  /** The last batch reached `batchSize` before `lingerMs` ran out: the next may wait up to `maxLingerMs`. */
-  private sustained = false;
+  /**
+   * When the last batch that reached `batchSize` before `lingerMs` ran out left (0: the last one did
+   * not). A next batch whose first event came within `lingerMs` of it may wait up to `maxLingerMs`.
+   */
+  private lastFilledAt = 0;
   /** When the first event queued since the last send pass began was queued (0: none yet). */
   private firstQueuedAt = 0;
   /** Body bytes of the events queued since the last send pass began. */
@@ -381,7 +384,6 @@ export class Emitter implements SnowplowEmitter {
     while (!this.state.stopped) {
       // Held acks are retried even with nothing queued: a database store still lists those events.
       if (this.nothingToSend()) {
-        this.sustained = false;
         this.wakeDrainersIfIdle();
         // A store other processes also fill is looked at again now and then; otherwise new
         // events wake the loop.
@@ -399,7 +401,7 @@ export class Emitter implements SnowplowEmitter {
       // wait out the backoff that follows.
       this.wakeDrainersIfIdle();
       if (!pass || pass.failed) {
-        this.sustained = false;
+        this.lastFilledAt = 0;
         await this.signal.sleepAfterFailure(this.backoff.next(), pass?.retryAfterMs ?? 0, () => this.state.stopped);
       } else if (pass.successes.length > 0) {
         this.backoff.reset();
@@ -444,11 +446,13 @@ export class Emitter implements SnowplowEmitter {
 
   /**
    * Waits for a fuller batch. labkit's contract first: less than `batchSize` waits up to `lingerMs`
-   * for more. Under sustained load (the previous batch, and this one, reached `batchSize` within
-   * `lingerMs`), the batch then waits on for up to `maxLingerMs` from its first event to fill up to
-   * `maxBatchSize` or `maxBatchBytes`. A flush, drain or stop ends any wait; billing events that
-   * arrive meanwhile leave at once in passes of their own. Returns such a pass if it failed (null
-   * if it threw), undefined otherwise.
+   * for more. Under sustained load (the previous batch reached `batchSize` within `lingerMs`, this
+   * one's first event came within `lingerMs` of its leaving, and this one reached `batchSize` within
+   * `lingerMs` too), the batch then waits on for up to `maxLingerMs` from its first event to fill up
+   * to `maxBatchSize` or `maxBatchBytes`. (The queue may empty between batches: events that arrive
+   * in bursts, each answered before the next, are a sustained load too.) A flush, drain or stop
+   * ends any wait; billing events that arrive meanwhile leave at once in passes of their own.
+   * Returns such a pass if it failed (null if it threw), undefined otherwise.
    */
   private async linger(): Promise<SendPass | null | undefined> {
     const { lingerMs, maxLingerMs, batchSize, maxBatchSize } = this.options;
@@ -456,12 +460,20 @@ export class Emitter implements SnowplowEmitter {
     const flushes = this.flushes;
     const failed = await this.lingerUntil(batchSize, start + lingerMs, flushes, false);
     if (failed !== undefined) return failed;
-    const wasSustained = this.sustained;
-    this.sustained = this.batchFilled(batchSize) && !this.mustSendNow(flushes);
-    if (!wasSustained || !this.sustained || maxLingerMs === 0 || maxBatchSize === batchSize) return undefined;
+    const previous = this.lastFilledAt;
+    if (!this.batchFilled(batchSize) || this.mustSendNow(flushes)) {
+      this.lastFilledAt = 0;
+      return undefined;
+    }
+    const first = this.firstQueuedAt || start;
+    const sustained = previous !== 0 && first - previous <= lingerMs;
     // Rows of other instances are not counted in the queue: a shared store's batches are not held back.
-    if (this.storage.mayHaveMore) return undefined;
-    return this.lingerUntil(maxBatchSize, (this.firstQueuedAt || start) + maxLingerMs, flushes, true);
+    if (sustained && maxLingerMs > 0 && maxBatchSize > batchSize && !this.storage.mayHaveMore) {
+      const failedBilling = await this.lingerUntil(maxBatchSize, first + maxLingerMs, flushes, true);
+      if (failedBilling !== undefined) return failedBilling;
+    }
+    this.lastFilledAt = Date.now();
+    return undefined;
   }
 
   /**

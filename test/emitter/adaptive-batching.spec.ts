@@ -64,6 +64,35 @@ describe('adaptive batching: under sustained load a batch waits up to maxLingerM
     ).toEqual(eids);
   });
 
+  it('bursts each answered before the next are a sustained load too: the queue emptying between them changes nothing', async () => {
+    const { tracker, emitter } = await sustained();
+    // The first batch's request is answered and the send loop finds the queue empty.
+    await expect(emitter.drain(15_000)).resolves.toMatchObject({ drained: true, remaining: 0 });
+    const eids: string[] = [];
+    for (let burst = 0; burst < 10; burst++) {
+      for (let i = 0; i < 5; i++) eids.push(tracker.trackEvent('burst', { burst, i }).eid);
+      await turns(20);
+      if (burst < 9) expect(harness.collector.accepted()).toHaveLength(1);
+    }
+    await harness.collector.waitForEvents(55);
+    expect(sizes(harness.collector.accepted())).toEqual([5, 50]);
+    expect(
+      decodeAccepted(harness.collector)
+        .slice(5)
+        .map((e) => e.eid),
+    ).toEqual(eids);
+  });
+
+  it('a pause longer than lingerMs after a batch ends the sustained load: the next batchSize events leave at once', async () => {
+    const { tracker, emitter } = await sustained({ lingerMs: 200, maxLingerMs: 20_000 });
+    await emitter.drain(15_000);
+    const idleSince = Date.now();
+    await waitFor(() => Date.now() - idleSince > 400, { what: 'a pause longer than lingerMs', intervalMs: 50 });
+    for (let i = 0; i < 5; i++) tracker.trackEvent('after-pause', { i });
+    await harness.collector.waitForEvents(10, 10_000);
+    expect(sizes(harness.collector.accepted())).toEqual([5, 5]);
+  });
+
   it('a batch that does not fill leaves when maxLingerMs has passed since its first event, not before', async () => {
     const { tracker } = await sustained({ lingerMs: 1_000, maxLingerMs: 1_500 });
     const trackedAt = Date.now();
