@@ -4,8 +4,13 @@ export interface BenchConfig {
   /** Repetitions of each measurement; tables show medians (and min–max). */
   runs: number;
   hotPath: { calls: number; warmup: number; chunk: number };
-  /** Row 1b: a latency window and a CPU window of `durationMs` each; the CPU window tracks every `cpuTickMs`. */
-  rate: { perSecond: number; durationMs: number; warmupMs: number; cpuTickMs: number };
+  /**
+   * Row 1b: a latency window and a CPU window of `durationMs` each; the CPU window tracks every
+   * `cpuTickMs`. The billing line tracks a billing event every `billingEvery` calls (1 %).
+   */
+  rate: { perSecond: number; durationMs: number; warmupMs: number; cpuTickMs: number; billingEvery: number };
+  /** Row 11: row 1b's load (ours, custom events only) once per `maxLingerMs` here; 'default' passes none. */
+  linger: { budgets: Array<number | 'default'> };
   burst: { events: number; warmup: number };
   memory: { events: number };
   shutdown: { events: number };
@@ -38,7 +43,8 @@ const FULL: BenchConfig = {
   quick: false,
   runs: 5,
   hotPath: { calls: 100_000, warmup: 20_000, chunk: 1_000 },
-  rate: { perSecond: 10_000, durationMs: 3_000, warmupMs: 1_000, cpuTickMs: 10 },
+  rate: { perSecond: 10_000, durationMs: 3_000, warmupMs: 1_000, cpuTickMs: 10, billingEvery: 100 },
+  linger: { budgets: [0, 20, 50, 100, 200, 'default'] },
   burst: { events: 100_000, warmup: 1_000 },
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },
@@ -60,7 +66,8 @@ const QUICK: BenchConfig = {
   quick: true,
   runs: 1,
   hotPath: { calls: 20_000, warmup: 5_000, chunk: 1_000 },
-  rate: { perSecond: 10_000, durationMs: 1_000, warmupMs: 300, cpuTickMs: 10 },
+  rate: { perSecond: 10_000, durationMs: 1_000, warmupMs: 300, cpuTickMs: 10, billingEvery: 100 },
+  linger: { budgets: [0, 20, 50, 100, 200, 'default'] },
   burst: { events: 20_000, warmup: 500 },
   memory: { events: 10_000 },
   shutdown: { events: 10_000 },

@@ -40,6 +40,7 @@ import { CollectorClient, CollectorStats } from './support/collector-client';
 import { fmt, max, median, min, table } from './support/stats';
 import { nodeTrackerVersion } from './support/subjects';
 import { NODE_TRACKER_MAX_POST_BYTES } from './support/instruction-subjects';
+import { instructionTargetsSection } from './support/instruction-targets';
 
 type SubjectName = 'ours' | 'node-tracker';
 type FigureId = 'track' | 'trackSd' | 'batch100' | 'batch1000' | 'request';
@@ -479,6 +480,11 @@ async function main(): Promise<number> {
       ],
       rows,
     ),
+    '',
+    instructionTargetsSection((figure, subject) => {
+      const r = find(figure, subject);
+      return r && r.perUnit.length ? median(r.perUnit) : undefined;
+    }),
     '',
     `Per trackEvent: ours into a real \`Emitter\` (send loop not started, capacity for every call); node-tracker into its ` +
       `own emitter and unbounded in-memory store, \`bufferSize\` above the calls. Per trackSelfDescribingEvent: the same, ` +

@@ -5,7 +5,7 @@
  *
  *   BENCH_QUICK=1          fast smoke run (1 run, fewer events, shorter loads)
  *   BENCH_RUNS=n           repetitions (default 5)
- *   BENCH_ROWS=1,2,...     only these rows (1, 1b, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+ *   BENCH_ROWS=1,2,...     only these rows (1, 1b, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
  *   BENCH_OUT=file         also write the markdown to this file
  *   BENCH_NODE_FLAGS=...   extra node flags for the measured processes (e.g. --cpu-prof)
  *   BENCH_EMITTER_OPTIONS  JSON of extra options for our Emitter in rows 1-3 and 8 (an experiment)
@@ -23,6 +23,7 @@ import { deliveryCostRow } from './rows/delivery-cost';
 import { durableRow } from './rows/durable';
 import { hotPathRow } from './rows/hot-path';
 import { interceptorRow } from './rows/interceptor';
+import { lingerRow } from './rows/linger';
 import { memoryRow } from './rows/memory';
 import { memoryBreakdownRow } from './rows/memory-breakdown';
 import { rateRow } from './rows/rate';
@@ -45,6 +46,7 @@ const ROWS: Array<{ id: string; name: string; run: (ctx: BenchContext) => Promis
   { id: '8', name: 'backlog curve', run: backlogRow },
   { id: '9', name: 'memory breakdown', run: memoryBreakdownRow },
   { id: '10', name: 'replay', run: replayRow },
+  { id: '11', name: 'adaptive batching curve', run: lingerRow },
   // Last: it needs the @TrackEvent interceptor.
   { id: '5', name: 'interceptor', run: interceptorRow },
 ];

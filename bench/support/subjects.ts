@@ -53,6 +53,10 @@ export const SUBJECT_LABELS: Record<SubjectName, string> = {
 export interface Subject {
   readonly name: SubjectName;
   track(): void;
+  /** Tracks the subject's event and returns its eid (the floor returns ''). */
+  trackEid(): string;
+  /** Ours only: tracks a billing event (`trackBillingEvent(BILLING_EVENT)`) and returns its eid. */
+  trackBilling?(): string;
   /** Events held in memory, not yet delivered (as far as the library tells). */
   queued(): Promise<number>;
   /** Delivers what it can (bounded by timeoutMs) and releases what it can. */
@@ -100,13 +104,66 @@ export function emitterOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Rec
   return parsed as Record<string, unknown>;
 }
 
-function ours(name: SubjectName, collectorEndpoint: string, capacity?: number, selfDescribing = false): Subject {
+/** The billing event of the `trackBilling` subjects (row 1b's billing line). */
+export const BILLING_EVENT = Object.freeze({
+  category: 'ci',
+  eventType: 'ci_minutes',
+  realm: 'SaaS',
+  unitOfMeasure: 'minute',
+  quantity: 2,
+} as const);
+
+/**
+ * What a measuring child can ask of a subject besides tracking (rows 1b and 11): extra Emitter
+ * options, and to be told what the collector accepted.
+ */
+export interface SubjectHooks {
+  /** Extra options for our Emitter, over BENCH_EMITTER_OPTIONS (ours only). */
+  emitterOptions?: Record<string, unknown>;
+  /**
+   * The eids of one request the collector answered with a 2xx, when the library says so: ours
+   * from the Emitter's `callback(successes)` (once per send pass, one call per request of the
+   * pass), node-tracker from `onRequestSuccess` (once per request).
+   */
+  delivered?: (eids: readonly string[]) => void;
+  /** Ours only: each request's own duration, ms, and whether it succeeded (the observer's `requestFinished`). */
+  requestFinished?: (ms: number, ok: boolean) => void;
+}
+
+function ours(
+  name: SubjectName,
+  collectorEndpoint: string,
+  capacity?: number,
+  selfDescribing = false,
+  hooks: SubjectHooks = {},
+): Subject {
   const { Emitter, Tracker } = loadOurs();
+  const { delivered, requestFinished } = hooks;
   const emitter = new Emitter({
     ...emitterOptionsFromEnv(),
+    ...hooks.emitterOptions,
     collectorUrl: collectorEndpoint,
     ...(capacity === undefined ? {} : { capacity }),
     logger: { warn: () => undefined, error: () => undefined },
+    ...(delivered
+      ? {
+          callback: (successes: ReadonlyArray<{ eids: string[] }>) => {
+            for (const result of successes) delivered(result.eids);
+          },
+        }
+      : {}),
+    ...(requestFinished
+      ? {
+          observer: {
+            eventsEnqueued: () => undefined,
+            requestFinished: (result: 'success' | 'failure', seconds: number) =>
+              requestFinished(seconds * 1000, result === 'success'),
+            eventsSent: () => undefined,
+            eventsDropped: () => undefined,
+            authFailed: () => undefined,
+          },
+        }
+      : {}),
   });
   emitter.start();
   const tracker = new Tracker({ appId: APP_ID, emitter, namespace: NAMESPACE });
@@ -121,6 +178,10 @@ function ours(name: SubjectName, collectorEndpoint: string, capacity?: number, s
       : () => {
           tracker.trackEvent(EVENT_NAME, props);
         },
+    trackEid: selfDescribing
+      ? () => tracker.trackSelfDescribingEvent(SD_EVENT, options).eid
+      : () => tracker.trackEvent(EVENT_NAME, props).eid,
+    trackBilling: () => tracker.trackBillingEvent(BILLING_EVENT).eid,
     queued: async () => {
       const s = emitter.stats();
       return s.queued + s.inFlight;
@@ -132,11 +193,29 @@ function ours(name: SubjectName, collectorEndpoint: string, capacity?: number, s
   };
 }
 
-function nodeTracker(name: SubjectName, collectorOrigin: string, unbounded: boolean, selfDescribing = false): Subject {
+function nodeTracker(
+  name: SubjectName,
+  collectorOrigin: string,
+  unbounded: boolean,
+  selfDescribing = false,
+  hooks: SubjectHooks = {},
+): Subject {
   const { buildSelfDescribingEvent, newTracker } = loadNodeTracker();
   const newInMemoryEventStore = loadInMemoryEventStore();
   const store = newInMemoryEventStore(unbounded ? { maxSize: Number.POSITIVE_INFINITY } : {});
-  const tracker = newTracker({ namespace: NAMESPACE, appId: APP_ID }, { endpoint: collectorOrigin, eventStore: store });
+  const { delivered } = hooks;
+  const tracker = newTracker(
+    { namespace: NAMESPACE, appId: APP_ID },
+    {
+      endpoint: collectorOrigin,
+      eventStore: store,
+      ...(delivered
+        ? {
+            onRequestSuccess: (payloads: NodeTrackerModule.EventBatch) => delivered(payloads.map((p) => String(p.eid))),
+          }
+        : {}),
+    },
+  );
   const event = { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } };
   const entities = SD_ENTITIES as unknown as NodeTrackerModule.SelfDescribingJson[];
   return {
@@ -148,6 +227,9 @@ function nodeTracker(name: SubjectName, collectorOrigin: string, unbounded: bool
       : () => {
           tracker.track(buildSelfDescribingEvent({ event }));
         },
+    trackEid: selfDescribing
+      ? () => String(tracker.track(buildSelfDescribingEvent({ event: SD_EVENT }), entities)?.eid ?? '')
+      : () => String(tracker.track(buildSelfDescribingEvent({ event }))?.eid ?? ''),
     queued: () => store.count(),
     close: async (timeoutMs) => {
       let timer: NodeJS.Timeout | undefined;
@@ -160,27 +242,32 @@ function nodeTracker(name: SubjectName, collectorOrigin: string, unbounded: bool
 function floor(): Subject {
   const sink: string[] = new Array<string>(1024).fill('');
   let i = 0;
+  const track = () => {
+    const uePx = Buffer.from(
+      JSON.stringify({
+        schema: UNSTRUCT_EVENT_SCHEMA,
+        data: { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } },
+      }),
+      'utf8',
+    ).toString('base64url');
+    sink[i++ & 1023] = JSON.stringify({
+      e: 'ue',
+      eid: randomUUID(),
+      dtm: String(Date.now()),
+      p: 'srv',
+      tna: NAMESPACE,
+      aid: APP_ID,
+      tv: 'nestjs-snowplow-0.1.0',
+      ua: 'nestjs-snowplow/0.1.0',
+      ue_px: uePx,
+    });
+  };
   return {
     name: 'floor',
-    track: () => {
-      const uePx = Buffer.from(
-        JSON.stringify({
-          schema: UNSTRUCT_EVENT_SCHEMA,
-          data: { schema: CUSTOM_EVENT_SCHEMA, data: { name: EVENT_NAME, props: EVENT_PROPS } },
-        }),
-        'utf8',
-      ).toString('base64url');
-      sink[i++ & 1023] = JSON.stringify({
-        e: 'ue',
-        eid: randomUUID(),
-        dtm: String(Date.now()),
-        p: 'srv',
-        tna: NAMESPACE,
-        aid: APP_ID,
-        tv: 'nestjs-snowplow-0.1.0',
-        ua: 'nestjs-snowplow/0.1.0',
-        ue_px: uePx,
-      });
+    track,
+    trackEid: () => {
+      track();
+      return '';
     },
     queued: async () => 0,
     close: async () => undefined,
@@ -188,24 +275,24 @@ function floor(): Subject {
 }
 
 /** `collectorPort`: the bench collector, or a port nobody listens on (collector down). */
-export function createSubject(name: SubjectName, collectorPort: number): Subject {
+export function createSubject(name: SubjectName, collectorPort: number, hooks: SubjectHooks = {}): Subject {
   const origin = `http://127.0.0.1:${collectorPort}`;
   const endpoint = `${origin}/com.snowplowanalytics.snowplow/tp2`;
   switch (name) {
     case 'ours':
-      return ours(name, endpoint);
+      return ours(name, endpoint, undefined, false, hooks);
     case 'ours-100k':
-      return ours(name, endpoint, 100_000);
+      return ours(name, endpoint, 100_000, false, hooks);
     case 'node-tracker':
-      return nodeTracker(name, origin, false);
+      return nodeTracker(name, origin, false, false, hooks);
     case 'node-tracker-unbounded':
-      return nodeTracker(name, origin, true);
+      return nodeTracker(name, origin, true, false, hooks);
     case 'floor':
       return floor();
     case 'ours-sd':
-      return ours(name, endpoint, undefined, true);
+      return ours(name, endpoint, undefined, true, hooks);
     case 'node-tracker-sd':
-      return nodeTracker(name, origin, false, true);
+      return nodeTracker(name, origin, false, true, hooks);
   }
 }
 
