@@ -21,6 +21,8 @@ export class BackgroundWrites {
     private readonly write: () => void,
     /** Empties the pending events, for the handler at exit. */
     private readonly takePending: () => QueuedEvent[],
+    /** Before a retry: gives back what the refused write may have taken (a full disk's WAL); never throws. */
+    private readonly beforeRetry: () => void = () => undefined,
   ) {}
 
   /** A retry is scheduled: the next tick need not write. */
@@ -32,6 +34,8 @@ export class BackgroundWrites {
   run(): void {
     this.timer = undefined;
     try {
+      // The last write was refused: this is a retry.
+      if (this.delayMs > 0) this.beforeRetry();
       this.write();
       this.delayMs = 0;
     } catch (err) {

@@ -248,6 +248,23 @@ export function reclaimSpace(db: Database, file: OutboxFile): Error | undefined 
 }
 
 /**
+ * Before a refused write is tried again: checkpoints the WAL and, in a file of this process alone,
+ * truncates it. In exclusive mode nothing else checkpoints before the WAL reaches 1,000 pages
+ * (4 MB), and each transaction (a lease, a delete) adds pages to it: on a small disk, the WAL left
+ * by a full disk's failures takes the room freed meanwhile, and then even a lease fails, for good.
+ * Only the pages in use move to the database file, which is far less. A shared file's is only
+ * checkpointed (never waiting for another process), so that its next writes reuse it. A refusal
+ * (the disk still full, another process reading) changes nothing: the retry's own failure says so.
+ */
+export function shrinkWal(db: Database, file: OutboxFile): void {
+  try {
+    db.pragma(file.shared ? 'wal_checkpoint(PASSIVE)' : 'wal_checkpoint(TRUNCATE)');
+  } catch {
+    // See above: the write that follows reports the problem.
+  }
+}
+
+/**
  * What an error of SQLite means for the user: locked (busy past `lockTimeoutMs` in a shared file),
  * a full disk, an I/O error, corrupt, or failed at `what`.
  */

@@ -15,6 +15,7 @@ import {
   openOutbox,
   prepareStatements,
   reclaimSpace,
+  shrinkWal,
   translateSqliteError,
 } from './sqlite-file';
 import { resolveSqliteOptions, SqliteStorageOptions } from './sqlite-options';
@@ -97,6 +98,7 @@ export class SqliteStorage implements SyncEventStorage {
         this.pendingCommit.failed(new StorageError(this.path, 'the events could not be written at exit'));
         return this.pending.splice(0);
       },
+      () => shrinkWal(this.db, this.file),
     );
     this.writePending = () => this.background.run();
     this.unregisterExitHook = onProcessExit(() => this.background.atExit());

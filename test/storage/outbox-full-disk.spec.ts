@@ -333,6 +333,40 @@ describe('events already in the file while custom events cannot be written', () 
   });
 });
 
+describe('a retried write after a full disk', () => {
+  it("first gives back the WAL's space: the events are written, leased and deleted once the disk has room for them", async () => {
+    disk = mountTmpfs('1m');
+    const path = join(disk, 'outbox.db');
+    const storage = new SqliteStorage({ path });
+    const failures: string[] = [];
+    storage.onFailure({ failed: (op, e) => failures.push(`${op}: ${e.message}`), unwritten: () => undefined });
+    // Billing events added, leased and deleted one at a time: none stays in the file, but each
+    // transaction's pages go to the WAL, which no checkpoint has emptied yet (640 KB of the 1 MB).
+    for (let i = 0; statSync(`${path}-wal`).size < 640 * 1024; i++) {
+      storage.add(queued('billing', i));
+      storage.ack(storage.lease(1));
+    }
+    expect(storage.size).toBe(0);
+    const filler = fillDisk(disk);
+    const json = JSON.stringify({ big: 'x'.repeat(3_000) });
+    const custom = Array.from({ length: 50 }, (_, i) => queued('custom', i, { json, bytes: json.length }));
+    storage.addBatch(custom);
+    await nextTick();
+    expect(failures).toEqual([expect.stringMatching(/^flush: .*cannot write events: the disk is full/)]);
+
+    // Room for the 150 KB of events, their lease and their delete, not for a WAL that keeps growing.
+    unlinkSync(filler);
+    await waitFor(() => storage.writeError === undefined, { timeoutMs: 10_000, what: 'the retried write' });
+    const leased = storage.lease(100);
+    expect(leased.map((e) => e.eid)).toEqual(custom.map((e) => e.eid));
+    storage.ack(leased);
+    expect(storage.size).toBe(0);
+    expect(failures).toHaveLength(1);
+    storage.close();
+    expect(eidsInFile(path).size).toBe(0);
+  });
+});
+
 describe('reclaiming space after an ack', () => {
   it('a full disk refusing the vacuum after the delete committed: the ack succeeds, the failure is told once', async () => {
     disk = mountTmpfs('32m');
