@@ -138,15 +138,19 @@ export class SendPass {
         const count = Math.min(this.batchSizeNow(), this.budget);
         // The billing lane emptied meanwhile (another worker took the rest): never a custom event.
         if (count === 0) return;
+        // Taken from the budget before the lease's await: a worker that starts meanwhile (an async
+        // store's `sizeOf` still counts these rows) leases only what is left, so a billing-only
+        // pass never leases more rows than the billing lane held (the rest would be custom ones).
+        this.budget -= count;
         const leased = storage.lease(count, maxBytes);
         batch = leased instanceof Promise ? await leased : leased;
+        this.budget += count - batch.length;
       } catch (err) {
         settlement.failed('lease', 'take events from', err);
         this.failed = true;
         return;
       }
       if (batch.length === 0) return;
-      this.budget -= batch.length;
       state.inFlight += batch.length;
       try {
         await this.send(batch);
