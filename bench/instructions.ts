@@ -8,7 +8,9 @@
  *   - per delivered event at a fixed batch size of 100 and of 1,000 (track a batch, wait until the
  *     bench collector, another process, has it, repeat; every event checked at the collector);
  *   - per `@TrackEvent` request through a real Nest app (ours; only the app's process is counted,
- *     the load comes from this one).
+ *     the load comes from this one), and its split (issue 27): the same app's routes without
+ *     `@TrackEvent`, with a pass-through interceptor, with a `@TrackEvent` that sends nothing, each
+ *     with the module's request context off and on; the report subtracts them.
  *
  * Every figure is marginal. One measured process per figure and subject, under callgrind with
  * `--trace-children=no`, node `--single-threaded`: after its warm-up it does N and 2N units of work
@@ -21,7 +23,9 @@
  * deliver every event.
  *
  *   INSTR_PAIRS=n           pairs per figure (default 3)
- *   INSTR_FIGURES=a,b       only these figures (track, trackSd, batch100, batch1000, request)
+ *   INSTR_FIGURES=a,b       only these figures (track, trackSd, batch100, batch1000, request,
+ *                           requestPlain, requestNoop, requestSkipped, requestContext,
+ *                           requestContextSkipped; `requestSplit` stands for the last five)
  *   INSTR_SUBJECTS=a,b      only these subjects (ours, node-tracker)
  *   INSTR_JOBS=n            measured processes at once (default: the CPU count; counts do not depend on it)
  *   INSTR_SCALE=x           multiply every N and warm-up (e.g. 0.1 for a smoke run: not a result)
@@ -43,7 +47,36 @@ import { NODE_TRACKER_MAX_POST_BYTES } from './support/instruction-subjects';
 import { instructionTargetsSection } from './support/instruction-targets';
 
 type SubjectName = 'ours' | 'node-tracker';
-type FigureId = 'track' | 'trackSd' | 'batch100' | 'batch1000' | 'request';
+type FigureId =
+  | 'track'
+  | 'trackSd'
+  | 'batch100'
+  | 'batch1000'
+  | 'request'
+  | 'requestPlain'
+  | 'requestNoop'
+  | 'requestSkipped'
+  | 'requestContext'
+  | 'requestContextSkipped';
+
+/** The request figures without delivery that split the `@TrackEvent` request (issue 27). */
+const REQUEST_SPLIT: readonly FigureId[] = [
+  'requestPlain',
+  'requestNoop',
+  'requestSkipped',
+  'requestContext',
+  'requestContextSkipped',
+];
+
+/** The route of the instructions app each request figure loads, and whether the module opens request contexts. */
+const REQUEST_ROUTES: Partial<Record<FigureId, { route: string; context: boolean }>> = {
+  request: { route: 'tracked', context: true },
+  requestPlain: { route: 'plain', context: false },
+  requestNoop: { route: 'noop', context: false },
+  requestSkipped: { route: 'skipped', context: false },
+  requestContext: { route: 'plain', context: true },
+  requestContextSkipped: { route: 'skipped', context: true },
+};
 
 /**
  * One measured process: after its warm-up, one measured interval per entry of `sizes` (units of
@@ -67,6 +100,11 @@ const FIGURES: Record<FigureId, string> = {
   batch100: 'per delivered event, batches of 100',
   batch1000: 'per delivered event, batches of 1,000',
   request: 'per `@TrackEvent` request (Nest + Express, pass-through handler, batches of 100)',
+  requestPlain: 'per request, `GET /plain`, request context off (no interceptor)',
+  requestNoop: 'per request, `GET /noop`, request context off (a pass-through interceptor)',
+  requestSkipped: "per request, `GET /skipped`, request context off (`@TrackEvent` with `on: 'error'`: no event)",
+  requestContext: 'per request, `GET /plain`, request context on (defaults; no interceptor of its own)',
+  requestContextSkipped: "per request, `GET /skipped`, request context on (`@TrackEvent` with `on: 'error'`: no event)",
 };
 
 const started = Date.now();
@@ -207,35 +245,45 @@ function get(agent: Agent, port: number, path: string): Promise<number> {
   });
 }
 
-function requestPlan(scale: number): Plan {
+/**
+ * A request figure: `GET /<route>` of the instructions app. `/tracked` sends one event per request
+ * (the collector must get every one); the other routes send none, and their warm-up is the same
+ * number of requests in groups of 100.
+ */
+function requestPlan(figure: FigureId, scale: number): Plan {
+  const { route, context } = REQUEST_ROUTES[figure]!;
+  const delivers = route === 'tracked';
   const batch = 100;
   // Warm-up: `p` requests each sent as a batch of its own (the send path's per-request code runs
-  // as often as the app's), then `w` groups of 100; N = `n` groups.
-  const p = scaled(500, scale);
-  const w = scaled(10, scale);
+  // as often as the app's), then `w` groups of 100; N = `n` groups. Without events, `p` requests
+  // are `p / batch` more groups.
+  const p = delivers ? scaled(500, scale) : 0;
+  const w = delivers ? scaled(10, scale) : scaled(15, scale);
   const n = scaled(3, scale);
   return {
-    figure: 'request',
+    figure,
     subject: 'ours',
     units: n * batch,
-    sizes:
-      `warm-up ${fmt(p)} requests, each event sent alone, then ${fmt(w * batch)} requests; ` +
-      `N = ${fmt(n * batch)} requests, in groups of ${batch}`,
+    sizes: delivers
+      ? `warm-up ${fmt(p)} requests, each event sent alone, then ${fmt(w * batch)} requests; ` +
+        `N = ${fmt(n * batch)} requests, in groups of ${batch}`
+      : `warm-up ${fmt(w * batch)} requests; N = ${fmt(n * batch)} requests; no events`,
     measure: async (sizes) => {
       const sink = await startSink();
-      const app = new CallgrindChild('instructions-app.ts', { collectorPort: sink.client.port, batch });
+      const app = new CallgrindChild('instructions-app.ts', { collectorPort: sink.client.port, batch, context });
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       let sent = 0;
       let batches = 0;
       const tracked = async (port: number) => {
-        const status = await get(agent, port, '/tracked');
-        if (status !== 200) throw new Error(`GET /tracked answered ${status}`);
-        sent++;
+        const status = await get(agent, port, `/${route}`);
+        if (status !== 200) throw new Error(`GET /${route} answered ${status}`);
+        if (delivers) sent++;
       };
       const atCollector = async () => {
+        if (!delivers) return;
         const stats = await sink.client.waitFor(sent, { quietMs: 300_000, timeoutMs: 600_000 });
         if (stats.unique !== sent)
-          throw new Error(`request: ${fmt(stats.unique)} of ${fmt(sent)} events at the collector`);
+          throw new Error(`${figure}: ${fmt(stats.unique)} of ${fmt(sent)} events at the collector`);
       };
       const ask = async (type: string, answer: string) => {
         app.child.send({ type });
@@ -245,7 +293,7 @@ function requestPlan(scale: number): Plan {
       const load = async (groups: number, port: number) => {
         for (let g = 0; g < groups; g++) {
           for (let i = 0; i < batch; i++) await tracked(port);
-          batches++;
+          if (delivers) batches++;
           await atCollector();
         }
       };
@@ -276,8 +324,8 @@ function requestPlan(scale: number): Plan {
         app.child.send({ type: 'stop' });
         const result = await app.child.next<{ type: 'result'; enqueued: number; sent: number }>('result', 600_000);
         await app.finish();
-        checkDelivery('request', await sink.client.stats(), sent, batches);
-        if (result.sent !== sent) throw new Error(`request: the app sent ${result.sent} of ${sent}`);
+        checkDelivery(figure, await sink.client.stats(), sent, batches);
+        if (result.sent !== sent) throw new Error(`${figure}: the app sent ${result.sent} of ${sent}`);
         return work;
       } catch (err) {
         app.kill();
@@ -288,6 +336,59 @@ function requestPlan(scale: number): Plan {
       }
     },
   };
+}
+
+/** The figures asked for, `requestSplit` expanded (each figure once, in the order of `FIGURES`). */
+function requestFigures(asked: Array<FigureId | 'requestSplit'>): FigureId[] {
+  const wanted = new Set<FigureId>(asked.flatMap((f) => (f === 'requestSplit' ? REQUEST_SPLIT : [f])));
+  return (Object.keys(FIGURES) as FigureId[]).filter((f) => wanted.has(f));
+}
+
+/**
+ * The split of the `@TrackEvent` request (issue 27), from the request figures measured: each line
+ * the difference of two medians (instructions per request), given when both were measured.
+ */
+function requestSplitText(results: FigureResult[]): string[] {
+  const per = (figure: FigureId): number | undefined => {
+    const r = results.find((x) => x.plan.figure === figure && x.plan.subject === 'ours');
+    return r && r.perUnit.length ? median(r.perUnit) : undefined;
+  };
+  const lines: Array<[string, FigureId, FigureId]> = [
+    ['a pass-through interceptor (what any interceptor costs in Nest)', 'requestNoop', 'requestPlain'],
+    [
+      'the request context, over a pass-through interceptor (an untracked route, defaults)',
+      'requestContext',
+      'requestNoop',
+    ],
+    [
+      "`@TrackEvent`'s own interceptor, over a pass-through (no event; request context off)",
+      'requestSkipped',
+      'requestNoop',
+    ],
+    [
+      "`@TrackEvent`'s own interceptor, request context on, over the context alone (no event)",
+      'requestContextSkipped',
+      'requestContext',
+    ],
+    [
+      'the track call and its share of delivery (batches of 100), request context on',
+      'request',
+      'requestContextSkipped',
+    ],
+  ];
+  const rows = lines.flatMap(([what, a, b]) => {
+    const x = per(a);
+    const y = per(b);
+    if (x === undefined || y === undefined) return [];
+    return [[what, `${fmt(x - y)}`, `${a} − ${b}`]];
+  });
+  if (!rows.length) return [];
+  return [
+    'The `@TrackEvent` request, split (differences of the medians above, instructions per request):',
+    '',
+    table(['part', 'instructions per request', 'figures'], rows),
+    '',
+  ];
 }
 
 /** Runs tasks with at most `jobs` at once, in order. */
@@ -347,7 +448,17 @@ async function main(): Promise<number> {
   const pairs = envNumber('INSTR_PAIRS', 3);
   const jobs = envNumber('INSTR_JOBS', availableParallelism());
   const scale = envNumber('INSTR_SCALE', 1, false);
-  const figures = envList<FigureId>('INSTR_FIGURES', ['track', 'trackSd', 'batch100', 'batch1000', 'request']);
+  const figures = requestFigures(
+    envList<FigureId | 'requestSplit'>('INSTR_FIGURES', [
+      'track',
+      'trackSd',
+      'batch100',
+      'batch1000',
+      'request',
+      'requestSplit',
+      ...REQUEST_SPLIT,
+    ]),
+  );
   const subjects = envList<SubjectName>('INSTR_SUBJECTS', ['ours', 'node-tracker']);
   const distDir = process.env.INSTR_DIST ? resolve(process.env.INSTR_DIST) : undefined;
   const startedAt = new Date();
@@ -364,7 +475,7 @@ async function main(): Promise<number> {
       if (figure === 'track' || figure === 'trackSd') plans.push(trackPlan(figure, subject, scale));
       if (figure === 'batch100') plans.push(deliveryPlan(subject, 100, scale));
       if (figure === 'batch1000') plans.push(deliveryPlan(subject, 1_000, scale));
-      if (figure === 'request' && subject === 'ours') plans.push(requestPlan(scale));
+      if (REQUEST_ROUTES[figure] && subject === 'ours') plans.push(requestPlan(figure, scale));
     }
   }
   log(
@@ -386,7 +497,7 @@ async function main(): Promise<number> {
   // The longest first (the Nest app's start-up alone is ~4.5 billion instructions), so that the
   // shorter ones fill the other slots meanwhile; the report keeps the figures' order.
   const longest = plans
-    .map((plan, i) => ({ i, first: plan.figure === 'request' ? 0 : 1 }))
+    .map((plan, i) => ({ i, first: REQUEST_ROUTES[plan.figure] ? 0 : 1 }))
     .sort((a, b) => a.first - b.first);
   const outcomes = await pool(
     longest.map(({ i }) => tasks[i]),
@@ -495,6 +606,7 @@ async function main(): Promise<number> {
       `(one request per batch). Per request: only the app's process is counted; the load comes from another process, one ` +
       `request at a time on one keep-alive connection; the app's emitter sends one batch of 100 per 100 requests.`,
     '',
+    ...requestSplitText(results),
     table(
       [
         'figure',

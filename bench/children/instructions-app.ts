@@ -1,8 +1,16 @@
 /**
- * `npm run bench:instructions`, per `@TrackEvent` request: a Nest (Express) app whose one route,
- * `GET /tracked`, is a pass-through handler under `@TrackEvent(name, { props })`, sending to the
- * bench collector. The app runs under callgrind; the load comes from the orchestrator (another
- * process), one request at a time on one keep-alive connection, in groups of `batch` requests.
+ * `npm run bench:instructions`, per request: a Nest (Express) app with four routes returning the
+ * same small JSON, sending to the bench collector:
+ *   /plain    no interceptor of its own
+ *   /noop     a pass-through interceptor (what any interceptor costs in Nest)
+ *   /skipped  `@TrackEvent(name, { on: 'error', props })` on a handler that succeeds: the
+ *             interceptor does all its work for the call (plan, outcome filter) but sends no event
+ *   /tracked  `@TrackEvent(name, { props })`: one event per request, delivered
+ * With `context: true` the module has its default options (correlation headers read, so its
+ * request-context interceptor opens a context for every handler call); with `context: false`,
+ * `correlationIdHeaders: []` and nothing else that needs a context, so it opens none. The app runs
+ * under callgrind; the load comes from the orchestrator (another process), one request at a time
+ * on one keep-alive connection, in groups of `batch` requests.
  *
  * The emitter sends exactly one batch per group (`batchSize` = `maxBatchSize` = batch, and a
  * `lingerMs` longer than any group takes, so a batch leaves when it is full, as under load): the
@@ -12,8 +20,18 @@
  * bench/README.md); on `stop` closes the app and reports its emitter's counters.
  */
 import 'reflect-metadata';
-import { Controller, Get, Module } from '@nestjs/common';
+import {
+  CallHandler,
+  Controller,
+  ExecutionContext,
+  Get,
+  Injectable,
+  Module,
+  NestInterceptor,
+  UseInterceptors,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { Observable } from 'rxjs';
 import { EmitterService, SnowplowModule, TrackEvent } from 'nestjs-snowplow';
 import { collectGarbage, params, receive, report } from '../support/child';
 import { REQUEST_TIMEOUT_MS } from '../support/instruction-subjects';
@@ -22,13 +40,39 @@ import { APP_ID, EVENT_NAME, EVENT_PROPS } from '../support/subjects';
 interface Params {
   collectorPort: number;
   batch: number;
+  /** Whether the module opens a request context per handler call (default options) or none. */
+  context: boolean;
 }
 
 /** The longest `lingerMs` allowed: longer than a group of requests takes under valgrind. */
 const LINGER_MS = 60_000;
 
+@Injectable()
+class PassThroughInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle();
+  }
+}
+
 @Controller()
 class BenchController {
+  @Get('plain')
+  plain(): { ok: boolean } {
+    return { ok: true };
+  }
+
+  @Get('noop')
+  @UseInterceptors(PassThroughInterceptor)
+  noop(): { ok: boolean } {
+    return { ok: true };
+  }
+
+  @Get('skipped')
+  @TrackEvent(EVENT_NAME, { on: 'error', props: { ...EVENT_PROPS } })
+  skipped(): { ok: boolean } {
+    return { ok: true };
+  }
+
   @Get('tracked')
   @TrackEvent(EVENT_NAME, { props: { ...EVENT_PROPS } })
   tracked(): { ok: boolean } {
@@ -48,9 +92,11 @@ async function run(): Promise<void> {
         maxBatchSize: p.batch,
         lingerMs: LINGER_MS,
         requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        ...(p.context ? {} : { correlationIdHeaders: [] }),
       }),
     ],
     controllers: [BenchController],
+    providers: [PassThroughInterceptor],
   })
   class AppModule {}
 

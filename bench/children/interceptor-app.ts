@@ -1,8 +1,12 @@
 /**
- * Row 5: a Nest (Express) app with three trivial GET routes that return the same small JSON:
- *   /plain    no interceptor
+ * Row 5: a Nest (Express) app with four trivial GET routes that return the same small JSON:
+ *   /plain    no interceptor of its own
  *   /noop     a pass-through interceptor (what any interceptor costs in Nest)
+ *   /skipped  @TrackEvent(name, { on: 'error', props }) on a handler that succeeds: the
+ *             interceptor's own work, no event
  *   /tracked  @TrackEvent(name, { props }) sending to the bench collector
+ * `context: true`: the module with its default options (correlation headers read, so a request
+ * context is opened for every handler call); `false`: `correlationIdHeaders: []`, so none is.
  * It sends `{ type: 'listening', port }`, serves the parent's autocannon runs, answers `cpu` with
  * its CPU time so far, and closes on `stop` with its emitter's counters (enqueued, sent, dropped).
  */
@@ -19,13 +23,15 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Observable } from 'rxjs';
-import { EmitterService, TrackEvent } from 'nestjs-snowplow';
+import { EmitterService, SnowplowModule, TrackEvent } from 'nestjs-snowplow';
 import { benchSnowplowModule } from '../support/nest-app';
 import { params, receive, report } from '../support/child';
-import { EVENT_NAME, EVENT_PROPS } from '../support/subjects';
+import { APP_ID, EVENT_NAME, EVENT_PROPS } from '../support/subjects';
 
 interface Params {
   collectorPort: number;
+  /** Whether the module opens a request context per handler call (default options) or none. */
+  context: boolean;
 }
 
 @Injectable()
@@ -48,6 +54,12 @@ class BenchController {
     return { ok: true };
   }
 
+  @Get('skipped')
+  @TrackEvent(EVENT_NAME, { on: 'error', props: { ...EVENT_PROPS } })
+  skipped(): { ok: boolean } {
+    return { ok: true };
+  }
+
   @Get('tracked')
   @TrackEvent(EVENT_NAME, { props: { ...EVENT_PROPS } })
   tracked(): { ok: boolean } {
@@ -59,7 +71,15 @@ async function run(): Promise<void> {
   const p = params<Params>();
 
   @Module({
-    imports: [benchSnowplowModule(p.collectorPort)],
+    imports: [
+      p.context
+        ? benchSnowplowModule(p.collectorPort)
+        : SnowplowModule.forRoot({
+            appId: APP_ID,
+            collectorUrl: `http://127.0.0.1:${p.collectorPort}/com.snowplowanalytics.snowplow/tp2`,
+            correlationIdHeaders: [],
+          }),
+    ],
     controllers: [BenchController],
     providers: [PassThroughInterceptor],
   })

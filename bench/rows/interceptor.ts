@@ -3,13 +3,35 @@ import { Child } from '../support/spawn';
 import { BenchContext, rotate, RowResult } from '../support/context';
 import { fmt, median, spread, table } from '../support/stats';
 
-type Route = 'plain' | 'noop' | 'tracked';
-const ROUTES: Route[] = ['plain', 'noop', 'tracked'];
-const LABELS: Record<Route, string> = {
-  plain: '`GET /plain`: no interceptor',
-  noop: '`GET /noop`: a pass-through interceptor',
-  tracked: "`GET /tracked`: `@TrackEvent('bench_click', { props })`",
+/** A route of one of the two apps: request context off (`correlationIdHeaders: []`) or on (defaults). */
+type Route = 'plain' | 'noop' | 'skipped' | 'tracked' | 'ctxPlain' | 'ctxTracked';
+const ROUTES: Route[] = ['plain', 'noop', 'skipped', 'tracked', 'ctxPlain', 'ctxTracked'];
+const PATHS: Record<Route, { context: boolean; path: string }> = {
+  plain: { context: false, path: 'plain' },
+  noop: { context: false, path: 'noop' },
+  skipped: { context: false, path: 'skipped' },
+  tracked: { context: false, path: 'tracked' },
+  ctxPlain: { context: true, path: 'plain' },
+  ctxTracked: { context: true, path: 'tracked' },
 };
+const LABELS: Record<Route, string> = {
+  plain: '`GET /plain`, context off: no interceptor',
+  noop: '`GET /noop`, context off: a pass-through interceptor',
+  skipped: "`GET /skipped`, context off: `@TrackEvent('bench_click', { on: 'error', props })`, no event",
+  tracked: "`GET /tracked`, context off: `@TrackEvent('bench_click', { props })`",
+  ctxPlain: '`GET /plain`, context on (defaults): the request context only',
+  ctxTracked: "`GET /tracked`, context on (defaults): `@TrackEvent('bench_click', { props })`",
+};
+const TRACKED: readonly Route[] = ['tracked', 'ctxTracked'];
+
+/** The per-request differences of app CPU reported, each within a round: [label, route, minus route]. */
+const SPLIT: Array<[string, Route, Route]> = [
+  ['a pass-through interceptor, over none', 'noop', 'plain'],
+  ["`@TrackEvent`'s own interceptor (no event), over a pass-through", 'skipped', 'noop'],
+  ['the request context (defaults), over a pass-through', 'ctxPlain', 'noop'],
+  ['`@TrackEvent` with its event (track call, delivery), over a pass-through', 'tracked', 'noop'],
+  ['`@TrackEvent` with its event, context on, over the context alone', 'ctxTracked', 'ctxPlain'],
+];
 
 interface Load {
   rps: number;
@@ -39,14 +61,14 @@ async function load(
   ctx: BenchContext,
   app: Child,
   port: number,
-  route: Route,
+  path: string,
   seconds: number,
   connections: number,
 ): Promise<Load> {
   const app0 = await appCpu(app);
   const collector0 = await ctx.collector.stats();
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}/${route}`,
+    url: `http://127.0.0.1:${port}/${path}`,
     connections,
     duration: seconds,
     pipelining: 1,
@@ -66,67 +88,79 @@ async function load(
   };
 }
 
-/** Row 5: a trivial endpoint at saturation with and without @TrackEvent, routes alternating per round. */
+/** Row 5: trivial endpoints at saturation, request context off and on, routes alternating per round. */
 export async function interceptorRow(ctx: BenchContext): Promise<RowResult> {
   const { durationSeconds, warmupSeconds, connections } = ctx.cfg.interceptor;
   const rounds = ctx.cfg.runs;
   await ctx.collector.reset();
-  const app = new Child('interceptor-app.ts', { collectorPort: ctx.collector.port });
-  const runs: Record<Route, Load[]> = { plain: [], noop: [], tracked: [] };
-  const trackedRatio: number[] = [];
-  const noopRatio: number[] = [];
-  /** App CPU µs per request, tracked minus noop (and noop minus plain), within each round. */
-  const trackedOverNoopUs: number[] = [];
-  const noopOverPlainUs: number[] = [];
+  const apps = {
+    off: new Child('interceptor-app.ts', { collectorPort: ctx.collector.port, context: false }),
+    on: new Child('interceptor-app.ts', { collectorPort: ctx.collector.port, context: true }),
+  };
+  const appOf = (route: Route) => (PATHS[route].context ? apps.on : apps.off);
+  const runs = Object.fromEntries(ROUTES.map((r) => [r, [] as Load[]])) as Record<Route, Load[]>;
+  const ratio = Object.fromEntries(ROUTES.map((r) => [r, [] as number[]])) as Record<Route, number[]>;
+  /** App CPU µs per request, per SPLIT line, within each round. */
+  const split: number[][] = SPLIT.map(() => []);
   let trackedOk = 0;
   let bad = 0;
-  let appStats: { type: 'result'; enqueued: number; sent: number; dropped: Record<string, number> };
+  type AppStats = { type: 'result'; enqueued: number; sent: number; dropped: Record<string, number> };
+  const appStats: AppStats[] = [];
   try {
-    const { port } = await app.next<{ type: 'listening'; port: number }>('listening', 60_000);
+    const ports = {
+      off: (await apps.off.next<{ type: 'listening'; port: number }>('listening', 60_000)).port,
+      on: (await apps.on.next<{ type: 'listening'; port: number }>('listening', 60_000)).port,
+    };
+    const portOf = (route: Route) => (PATHS[route].context ? ports.on : ports.off);
+    const loadRoute = (route: Route, seconds: number) =>
+      load(ctx, appOf(route), portOf(route), PATHS[route].path, seconds, connections);
     for (const route of ROUTES) {
-      const warm = await load(ctx, app, port, route, warmupSeconds, connections);
-      if (route === 'tracked') trackedOk += warm.ok;
+      const warm = await loadRoute(route, warmupSeconds);
+      if (TRACKED.includes(route)) trackedOk += warm.ok;
       bad += warm.bad;
     }
     for (let round = 0; round < rounds; round++) {
       const inRound: Partial<Record<Route, Load>> = {};
       for (const route of rotate(ROUTES, round)) {
-        const result = await load(ctx, app, port, route, durationSeconds, connections);
+        const result = await loadRoute(route, durationSeconds);
         inRound[route] = result;
         runs[route].push(result);
-        if (route === 'tracked') trackedOk += result.ok;
+        if (TRACKED.includes(route)) trackedOk += result.ok;
         bad += result.bad;
       }
-      trackedRatio.push(inRound.tracked!.rps / inRound.plain!.rps);
-      noopRatio.push(inRound.noop!.rps / inRound.plain!.rps);
-      trackedOverNoopUs.push(inRound.tracked!.appCpuUs - inRound.noop!.appCpuUs);
-      noopOverPlainUs.push(inRound.noop!.appCpuUs - inRound.plain!.appCpuUs);
+      for (const route of ROUTES) ratio[route].push(inRound[route]!.rps / inRound.plain!.rps);
+      SPLIT.forEach(([, a, b], i) => split[i].push(inRound[a]!.appCpuUs - inRound[b]!.appCpuUs));
       ctx.log(
-        `interceptor round ${round + 1}/${rounds}: plain ${fmt(inRound.plain!.rps)} req/s, noop ${fmt(inRound.noop!.rps)}, ` +
-          `tracked ${fmt(inRound.tracked!.rps)}; app CPU tracked − noop ${fmt(trackedOverNoopUs[round], 1)} µs/request`,
+        `interceptor round ${round + 1}/${rounds}: ` +
+          ROUTES.map((r) => `${r} ${fmt(inRound[r]!.rps)} req/s ${fmt(inRound[r]!.appCpuUs, 1)} µs`).join(', '),
       );
     }
-    app.send({ type: 'stop' });
-    appStats = await app.next<typeof appStats>('result', 60_000);
-    await app.close();
+    for (const app of [apps.off, apps.on]) {
+      app.send({ type: 'stop' });
+      appStats.push(await app.next<AppStats>('result', 60_000));
+      await app.close();
+    }
   } catch (err) {
-    app.kill('SIGKILL');
+    apps.off.kill('SIGKILL');
+    apps.on.kill('SIGKILL');
     throw err;
   }
   const delivered = (await ctx.collector.waitFor(trackedOk, { quietMs: 500 })).unique;
+  const sum = (key: 'enqueued' | 'sent') => appStats.reduce((a, s) => a + s[key], 0);
 
   const med = (route: Route, key: keyof Load) => median(runs[route].map((r) => r[key]));
   const rows = ROUTES.map((route) => [
     LABELS[route],
     spread(runs[route].map((r) => r.rps)),
-    route === 'plain' ? '—' : `${fmt((median(route === 'noop' ? noopRatio : trackedRatio) - 1) * 100, 1)} %`,
+    route === 'plain' ? '—' : `${fmt((median(ratio[route]) - 1) * 100, 1)} %`,
     fmt(med(route, 'p50'), 1),
     fmt(med(route, 'p99'), 1),
     fmt(med(route, 'appCpuUs'), 1),
-    fmt(med(route, 'collectorCpuUs'), 1),
-    route === 'tracked' ? fmt(median(runs.tracked.map((r) => r.ok / Math.max(1, r.collectorRequests))), 1) : '—',
+    TRACKED.includes(route) ? fmt(med(route, 'collectorCpuUs'), 1) : '—',
+    TRACKED.includes(route) ? fmt(median(runs[route].map((r) => r.ok / Math.max(1, r.collectorRequests))), 1) : '—',
   ]);
-  const overNoop = median(trackedOverNoopUs);
+  const own = median(split[1]);
+  const context = median(split[2]);
   const markdown = [
     `### 5. @TrackEvent interceptor: Nest 12 + Express, autocannon ${connections} connections, ${rounds} rounds × ${durationSeconds} s per route, routes alternating`,
     '',
@@ -134,7 +168,7 @@ export async function interceptorRow(ctx: BenchContext): Promise<RowResult> {
       [
         'endpoint',
         'req/s, median (min–max)',
-        'req/s vs plain (median of per-round ratios)',
+        'req/s vs plain, context off (median of per-round ratios)',
         'latency p50 ms',
         'latency p99 ms',
         'app CPU µs/request',
@@ -144,24 +178,33 @@ export async function interceptorRow(ctx: BenchContext): Promise<RowResult> {
       rows,
     ),
     '',
-    `Events: ${fmt(trackedOk)} tracked responses (warm-up included), ${fmt(appStats.enqueued)} enqueued, ${fmt(appStats.sent)} sent, ` +
-      `${fmt(delivered)} at the collector; dropped ${JSON.stringify(appStats.dropped)}; failed requests ${fmt(bad)}. ` +
-      'autocannon runs in the bench process on the same 2 cores as the app and the collector, so req/s also drops by what the ' +
+    `Events: ${fmt(trackedOk)} tracked responses (warm-up included), ${fmt(sum('enqueued'))} enqueued, ${fmt(sum('sent'))} sent, ` +
+      `${fmt(delivered)} at the collector; dropped ${appStats.map((s) => JSON.stringify(s.dropped)).join(' / ')}; failed requests ${fmt(bad)}. ` +
+      'Two apps: request context off (`correlationIdHeaders: []`) and on (default options); each route is loaded on its own. ' +
+      'autocannon runs in the bench process on the same 2 cores as the apps and the collector, so req/s also drops by what the ' +
       'collector takes; app CPU µs/request is the steadier figure.',
     '',
-    `App CPU per request, within each round: \`@TrackEvent\` over the pass-through interceptor median **${signed(overNoop)} µs** ` +
-      `(rounds: ${trackedOverNoopUs.map((d) => signed(d)).join(', ')}); the pass-through interceptor over no interceptor ` +
-      `${signed(median(noopOverPlainUs))} µs.`,
+    'App CPU per request, differences within each round (median; rounds):',
+    '',
+    table(
+      ['part', 'µs per request', 'routes', 'rounds'],
+      SPLIT.map(([what, a, b], i) => [
+        what,
+        `**${signed(median(split[i]))}**`,
+        `${a} − ${b}`,
+        split[i].map((d) => signed(d)).join(', '),
+      ]),
+    ),
   ].join('\n');
   return {
     markdown,
     targets: [
       {
-        target: '`@TrackEvent` route: app CPU per request over a pass-through interceptor ≤ +8 µs (row 5)',
+        target: "`@TrackEvent`'s own interceptor: app CPU per request over a pass-through interceptor ≤ +8 µs (row 5)",
         measured:
-          `${signed(overNoop)} µs/request (tracked ${fmt(med('tracked', 'appCpuUs'), 1)}, noop ${fmt(med('noop', 'appCpuUs'), 1)}); ` +
-          `req/s vs plain: tracked ${signed((median(trackedRatio) - 1) * 100)} %, noop ${signed((median(noopRatio) - 1) * 100)} %`,
-        met: overNoop <= 8,
+          `${signed(own)} µs/request (skipped ${fmt(med('skipped', 'appCpuUs'), 1)}, noop ${fmt(med('noop', 'appCpuUs'), 1)}); ` +
+          `with its event ${signed(median(split[3]))} µs; the request context over a pass-through ${signed(context)} µs`,
+        met: own <= 8,
       },
     ],
   };

@@ -1,5 +1,5 @@
 import { ExecutionContext } from '@nestjs/common';
-import { Observable } from 'rxjs';
+import { Observable, Observer, Subscriber } from 'rxjs';
 import { graphqlRequest } from '../module/correlation-id';
 import type { TrackEventContext } from './track-event.metadata';
 
@@ -31,32 +31,51 @@ export function handlerContext(
 }
 
 /**
- * `handled$` unchanged, calling `settle` once: with its first value, its completion without one,
- * or its error (which still reaches the subscriber as the very same object).
+ * `handled$` unchanged, calling `settle` once: with its first value (`failed` false), its
+ * completion without one (`failed` false, `value` undefined), or its error (`failed` true; the
+ * error still reaches the subscriber as the very same object).
  */
-export function onFirstOutcome(handled$: Observable<unknown>, settle: (outcome: Outcome) => void): Observable<unknown> {
-  let settled = false;
-  const once = (outcome: Outcome): void => {
-    if (settled) return;
-    settled = true;
-    settle(outcome);
-  };
-  // A plain pass-through subscriber rather than an rxjs operator chain: this runs on every call.
-  return new Observable((subscriber) =>
-    handled$.subscribe({
-      next(result) {
-        once({ outcome: 'success', result });
-        subscriber.next(result);
-      },
-      complete() {
-        once({ outcome: 'success', result: undefined });
-        subscriber.complete();
-      },
-      // The handler's error object reaches the subscriber unchanged.
-      error(error: unknown) {
-        once({ outcome: 'error', error });
-        subscriber.error(error);
-      },
-    }),
-  );
+export function onFirstOutcome(
+  handled$: Observable<unknown>,
+  settle: (failed: boolean, value: unknown) => void,
+): Observable<unknown> {
+  return new Observable((subscriber) => handled$.subscribe(new FirstOutcomeObserver(subscriber, settle)));
+}
+
+/**
+ * A plain pass-through observer rather than an rxjs operator chain or closures: this runs on every
+ * call, and one object with its state is the least it can allocate.
+ */
+class FirstOutcomeObserver implements Observer<unknown> {
+  private settled = false;
+
+  constructor(
+    private readonly destination: Subscriber<unknown>,
+    private readonly settle: (failed: boolean, value: unknown) => void,
+  ) {}
+
+  next(result: unknown): void {
+    if (!this.settled) {
+      this.settled = true;
+      this.settle(false, result);
+    }
+    this.destination.next(result);
+  }
+
+  complete(): void {
+    if (!this.settled) {
+      this.settled = true;
+      this.settle(false, undefined);
+    }
+    this.destination.complete();
+  }
+
+  // The handler's error object reaches the subscriber unchanged.
+  error(error: unknown): void {
+    if (!this.settled) {
+      this.settled = true;
+      this.settle(true, error);
+    }
+    this.destination.error(error);
+  }
 }

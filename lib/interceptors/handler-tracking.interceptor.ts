@@ -2,7 +2,7 @@ import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor, Typ
 import { Observable } from 'rxjs';
 import { serviceToken } from '../module/snowplow.providers';
 import { DEFAULT_TRACKER_NAME } from '../module/snowplow.tokens';
-import { handlerContext, onFirstOutcome } from './handler-context';
+import { handlerContext, onFirstOutcome, Outcome } from './handler-context';
 import type { TrackEventContext, TrackEventOn } from './track-event.metadata';
 
 /** What a decorator resolved for one handler, once: when to track and whether a context is needed. */
@@ -18,7 +18,8 @@ export interface HandlerPlan {
  * The part of `TrackEventInterceptor` and `TrackBillingEventInterceptor` they share: the plan of
  * each handler, resolved from its metadata at its first call and kept; one event per call even
  * when bound on both the method and the class (the first interceptor instance to see an
- * `ExecutionContext` handles it; Nest passes the same one to every interceptor of a call); the
+ * `ExecutionContext` handles it and marks it with its kind's symbol; Nest passes the same one to
+ * every interceptor of a call); the
  * outcome filter; the context, built only when a function reads it. Each instance of the module has
  * its own interceptor class (see {@link interceptorFor}); a call is handled only by the interceptor
  * of the instance its decorator names, even when a class's decorator names another one.
@@ -28,11 +29,12 @@ export abstract class HandlerTrackingInterceptor<TPlan extends HandlerPlan> impl
   private readonly plans = new WeakMap<object, Map<object, TPlan | null>>();
 
   /**
-   * @param handledCalls one set per kind of interceptor, shared by all its instances
+   * @param handledMark one symbol per kind of interceptor, shared by all its instances: set on the
+   *   `ExecutionContext` of each call one of them handles
    * @param trackerName the name of the `SnowplowModule` instance this interceptor sends through
    */
   protected constructor(
-    private readonly handledCalls: WeakSet<ExecutionContext>,
+    private readonly handledMark: symbol,
     private readonly trackerName: string,
   ) {}
 
@@ -44,12 +46,21 @@ export abstract class HandlerTrackingInterceptor<TPlan extends HandlerPlan> impl
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const plan = this.planOf(context);
-    if (!plan || plan.tracker !== this.trackerName || this.handledCalls.has(context)) return next.handle();
-    this.handledCalls.add(context);
+    if (!plan || plan.tracker !== this.trackerName) return next.handle();
+    // A mark on the call's own context object, not a WeakSet of contexts: a WeakSet entry per call
+    // costs far more (its table grows with every request, and the GC sweeps it).
+    const marked = context as ExecutionContext & Record<symbol, boolean | undefined>;
+    if (marked[this.handledMark] === true) return next.handle();
+    marked[this.handledMark] = true;
     const startedAt = plan.dynamic ? performance.now() : 0;
-    return onFirstOutcome(next.handle(), (outcome) => {
-      if (plan.on !== 'always' && plan.on !== outcome.outcome) return;
-      this.track(plan, plan.dynamic ? handlerContext(context, performance.now() - startedAt, outcome) : undefined);
+    return onFirstOutcome(next.handle(), (failed, value) => {
+      if (plan.on !== 'always' && failed !== (plan.on === 'error')) return;
+      if (!plan.dynamic) {
+        this.track(plan, undefined);
+        return;
+      }
+      const outcome: Outcome = failed ? { outcome: 'error', error: value } : { outcome: 'success', result: value };
+      this.track(plan, handlerContext(context, performance.now() - startedAt, outcome));
     });
   }
 

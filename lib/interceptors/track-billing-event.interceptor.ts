@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable, Type } from '@nestjs/common';
+import { Injectable, Type } from '@nestjs/common';
 import { InvalidEventError } from '../errors';
 import { TrackerService } from '../module/tracker.service';
 import { describeType } from '../utils';
@@ -7,8 +7,8 @@ import { handlerTrackOptions, readsContext } from './handler-track-options';
 import { getTrackBillingEventMetadata, TrackBillingEventMetadata } from './track-billing-event.metadata';
 import type { TrackEventContext } from './track-event.metadata';
 
-/** The calls a TrackBillingEventInterceptor (of any module) already handled. */
-const handledCalls = new WeakSet<ExecutionContext>();
+/** Set on the `ExecutionContext` of each call a TrackBillingEventInterceptor (of any module) handles. */
+const handledMark = Symbol('nestjs-snowplow:TrackBillingEventInterceptor');
 
 type TrackBillingEventPlan = TrackBillingEventMetadata & { dynamic: boolean };
 
@@ -32,7 +32,7 @@ export function trackBillingEventInterceptorFor(tracker: string): Type<TrackBill
 @Injectable()
 export class TrackBillingEventInterceptor extends HandlerTrackingInterceptor<TrackBillingEventPlan> {
   constructor(private readonly tracker: TrackerService) {
-    super(handledCalls, tracker.name);
+    super(handledMark, tracker.name);
   }
 
   /** The plan of `handler` on `controller` (resolved once per handler), or `undefined` when it is not decorated. */

@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable, Type } from '@nestjs/common';
+import { Injectable, Type } from '@nestjs/common';
 import { InvalidEventError } from '../errors';
 import { TrackerService } from '../module/tracker.service';
 import { describeType, isPlainObject } from '../utils';
@@ -11,8 +11,8 @@ import {
   TrackEventMetadata,
 } from './track-event.metadata';
 
-/** The calls a TrackEventInterceptor (of any module) already handled. */
-const handledCalls = new WeakSet<ExecutionContext>();
+/** Set on the `ExecutionContext` of each call a TrackEventInterceptor (of any module) handles. */
+const handledMark = Symbol('nestjs-snowplow:TrackEventInterceptor');
 
 type TrackEventPlan = TrackEventMetadata & { dynamic: boolean };
 
@@ -32,7 +32,7 @@ export function trackEventInterceptorFor(tracker: string): Type<TrackEventInterc
 @Injectable()
 export class TrackEventInterceptor extends HandlerTrackingInterceptor<TrackEventPlan> {
   constructor(private readonly tracker: TrackerService) {
-    super(handledCalls, tracker.name);
+    super(handledMark, tracker.name);
   }
 
   /** The plan of `handler` on `controller` (resolved once per handler), or `undefined` when it is not decorated. */

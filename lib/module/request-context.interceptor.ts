@@ -6,6 +6,26 @@ import type { RequestContextStore, SnowplowRequestContext } from './request-cont
 import type { ModuleParts } from './snowplow-module-options';
 import type { SnowplowInstance } from './snowplow-instance';
 
+/** The module options that read the request context: any of them makes the module open one per handler call. */
+export type RequestContextOptions = Pick<
+  ModuleParts,
+  'correlationIdHeaders' | 'correlationIdMaxLength' | 'enrich' | 'subject' | 'requestEntity'
+>;
+
+/**
+ * Whether an option reads the request context: correlation headers to read, `enrich`, `subject`
+ * or `requestEntity` (its type, and the trace ids read inside it). Without one, the module
+ * registers no request-context interceptor at all: no handler call pays for it, tracked or not.
+ */
+export function needsRequestContext(parts: RequestContextOptions): boolean {
+  return (
+    parts.correlationIdHeaders.length > 0 ||
+    parts.enrich !== undefined ||
+    parts.subject !== undefined ||
+    parts.requestEntity
+  );
+}
+
 /**
  * Opens a request context for every handler call of the app (`SnowplowModule` registers it as an
  * `APP_INTERCEPTOR`): HTTP on Express and Fastify, microservice handlers, GraphQL resolvers and
@@ -16,8 +36,9 @@ import type { SnowplowInstance } from './snowplow-instance';
  *
  * Per call it reads the configured headers and allocates one small object and one Observable;
  * and, on Node.js 20, the first context turns on the async hooks `AsyncLocalStorage` runs on,
- * which every promise of the process then pays for. With `correlationIdHeaders: []`, no `enrich`
- * and no `subject`, it passes every call straight through and never opens a context.
+ * which every promise of the process then pays for. With `correlationIdHeaders: []`, no `enrich`,
+ * no `subject` and no `requestEntity` (see {@link needsRequestContext}) the module does not
+ * register it: no route pays for it, not even for a pass-through interceptor.
  *
  * A correlation id longer than `correlationIdMaxLength` is dropped (the request has none): the
  * first is logged, every one counted in `snowplow_correlation_ids_rejected_total{reason="too_long"}`.
@@ -25,7 +46,7 @@ import type { SnowplowInstance } from './snowplow-instance';
 @Injectable()
 export class RequestContextInterceptor implements NestInterceptor {
   private readonly headers: readonly string[];
-  /** Without headers to read, `enrich` or `subject`, a context would serve nothing: calls pass straight through. */
+  /** Without an option that reads it, a context would serve nothing: calls pass straight through. */
   private readonly enabled: boolean;
   private readonly limit: CorrelationIdLimit;
   private readonly logger: Logger;
@@ -34,14 +55,14 @@ export class RequestContextInterceptor implements NestInterceptor {
   private tooLongLogged = false;
 
   constructor(
-    parts: Pick<ModuleParts, 'correlationIdHeaders' | 'correlationIdMaxLength' | 'enrich' | 'subject'>,
+    parts: RequestContextOptions,
     private readonly metrics: EmitterMetrics | undefined,
     instance: Pick<SnowplowInstance, 'logContext' | 'requests'>,
   ) {
     this.logger = new Logger(instance.logContext);
     this.requests = instance.requests;
     this.headers = parts.correlationIdHeaders;
-    this.enabled = this.headers.length > 0 || parts.enrich !== undefined || parts.subject !== undefined;
+    this.enabled = needsRequestContext(parts);
     const maxLength = parts.correlationIdMaxLength;
     this.limit = { maxLength, tooLong: (header, length) => this.tooLong(header, length, maxLength) };
   }

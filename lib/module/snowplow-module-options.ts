@@ -95,7 +95,8 @@ export interface SnowplowModuleOptions extends Omit<EmitterOptions, 'httpClient'
    * event tracked inside a request, after the `entities`: Nest's context `type`, the request's
    * `correlationId` (when it has one of at most 1,024 characters) and, when the optional
    * `@opentelemetry/api` is installed and a span is active, its `traceId` and `spanId`. Its schema
-   * is in the package's `iglu/` folder: add it to your Iglu registry. Default `false`.
+   * is in the package's `iglu/` folder: add it to your Iglu registry. Default `false`. It needs the
+   * request context, so it opens one for every handler call even with `correlationIdHeaders: []`.
    */
   requestEntity?: boolean;
 }

@@ -8,7 +8,7 @@ import { EmitterMetrics } from '../metrics';
 import type { GlobalEntity } from '../tracker/global-entities';
 import { Tracker, TrackerOptions } from '../tracker/tracker';
 import { EmitterService } from './emitter.service';
-import { RequestContextInterceptor } from './request-context.interceptor';
+import { needsRequestContext, RequestContextInterceptor } from './request-context.interceptor';
 import { entityErrorReporter, requestEntity } from './request-entity';
 import { requestSubject } from './request-subject';
 import { ModuleParts, SnowplowModuleOptions, splitModuleOptions } from './snowplow-module-options';
@@ -54,7 +54,7 @@ export function optionsToken(name: string = DEFAULT_TRACKER_NAME): string | symb
  * instance's own token. The options are checked once, the metrics and the emitter built from
  * them, and the tracker over the emitter; the services and the lifecycle provider only use what
  * these give. Each instance registers its own request-context interceptor (global, over its own
- * request contexts).
+ * request contexts), when one of its options reads the context.
  */
 export function snowplowProviders(name: string = DEFAULT_TRACKER_NAME): Provider[] {
   const token = (part: Parameters<typeof snowplowToken>[0]) => snowplowToken(part, name);
@@ -138,8 +138,10 @@ export function snowplowProviders(name: string = DEFAULT_TRACKER_NAME): Provider
     },
     {
       provide: APP_INTERCEPTOR,
+      // None when no option reads a context: Nest skips a global interceptor whose factory gives
+      // null, so no handler call pays even for a pass-through interceptor.
       useFactory: (parts: ModuleParts, metrics: EmitterMetrics | undefined, instance: SnowplowInstance) =>
-        new RequestContextInterceptor(parts, metrics, instance),
+        needsRequestContext(parts) ? new RequestContextInterceptor(parts, metrics, instance) : null,
       inject: [token('module-parts'), token('metrics'), token('instance')],
     },
   ];
