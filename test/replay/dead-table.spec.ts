@@ -110,3 +110,36 @@ it('the CLI: nestjs-snowplow-replay --postgres URL --reason expired moves the ro
     code: 'REPLAY_USAGE',
   });
 });
+
+it('names each bad option, refuses any list but one of non-empty strings, and reads an answer without rows', async () => {
+  await expect(requeueDeadLetterTable({} as never, names)).rejects.toThrow(
+    'must be a pg Pool or Client (an object with query)',
+  );
+  await expect(requeueDeadLetterTable(pg.pool, { ...names, table: 'bad name' })).rejects.toMatchObject({
+    option: 'options.table',
+  });
+  for (const reasons of [['expired', 7], ['expired', ''], 'expired']) {
+    await expect(requeueDeadLetterTable(pg.pool, { ...names, reasons: reasons as never })).rejects.toMatchObject({
+      option: 'reasons',
+      message: expect.stringContaining('must be an array of non-empty strings'),
+    });
+  }
+  await expect(requeueDeadLetterTable(pg.pool, { ...names, eids: [''] })).rejects.toMatchObject({ option: 'eids' });
+  // Anything with query will do (the interface's contract); an answer without rows moved nothing.
+  await expect(requeueDeadLetterTable({ query: async () => ({ rows: [] }) }, names)).resolves.toEqual({
+    requeued: 0,
+    billing: 0,
+  });
+  const output = { out: () => undefined, err: () => undefined };
+  await expect(runReplayCli(['--postgres='], output)).rejects.toMatchObject({
+    code: 'REPLAY_USAGE',
+    message: expect.stringContaining('--postgres needs a connection string'),
+  });
+  const out: string[] = [];
+  const argv = [`--postgres=${pg.url}`, '--schema', names.schema, '--table', names.table];
+  await expect(runReplayCli(argv, { out: (l) => out.push(l), err: (l) => out.push(`ERR ${l}`) })).resolves.toBe(0);
+  expect(out).toEqual([
+    `${names.schema}.${names.table}_dead: 0 events (0 billing) moved back into ${names.schema}.${names.table}; ` +
+      'the relays of the running instances send them (or of the next to start)',
+  ]);
+});

@@ -67,6 +67,20 @@ describe('replayDeadLetters, reading the lines of the file', () => {
     expect(readFileSync(path, 'utf8')).toBe('');
   });
 
+  it('keeps, and names, lines shorter than the start of a record ({"eid":"), between records it sends', async () => {
+    const [first, second] = records(2);
+    // 7 and 6 bytes: shorter than the 8 bytes of `{"eid":"` that the first read looks for.
+    const lines = [JSON.stringify(first), 'garbage', '"text"', JSON.stringify(second)];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    expect(await replay()).toEqual(counts({ total: 4, delivered: 2, invalid: 2, remaining: 2 }));
+    expect(eidsSent().sort()).toEqual([first.eid, second.eid].sort());
+    expect(readFileSync(path, 'utf8')).toBe('garbage\n"text"\n');
+    expect(logger.lines).toEqual([
+      `line 2 of ${path} is not JSON; ${advice}`,
+      `line 3 of ${path} is not a dead-letter record; ${advice}`,
+    ]);
+  });
+
   it('sends a record whose eid is not its first key (written by another tool) as any other', async () => {
     const [record] = records(1);
     const { eid, payload, ...rest } = record;

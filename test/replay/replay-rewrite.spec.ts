@@ -4,12 +4,21 @@
 // node's own module object (not an interop copy), so a spy on it is what lib/ calls.
 import fs = require('node:fs');
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, Server } from 'node:net';
 import { join } from 'node:path';
 import { replayDeadLetters, StorageError } from '../../lib/core';
 import { LocalCollector, startLocalCollector } from '../../lib/testing/local-collector';
-import { fillDisk, mountTmpfs, unmountTmpfs } from '../storage/support/tmpfs';
+import { fillDisk, fillInodes, mountTmpfs, unmountTmpfs } from '../storage/support/tmpfs';
 import { jsonl, recordingLogger, records, useTempDir } from '../dead-letter/support/records';
 import { counts } from './support/results';
 
@@ -149,6 +158,44 @@ describe('replayDeadLetters, its final rewrite', () => {
       expect(descriptorsUnder(disk)).toEqual([]);
 
       rmSync(filler);
+      const requests = collector.requests.length;
+      expect(await replay(file)).toEqual(counts({ total: 4, delivered: 3, resumed: 3, invalid: 1, remaining: 1 }));
+      expect(collector.requests).toHaveLength(requests);
+      expect(readFileSync(file, 'utf8')).toBe('not a record\n');
+    } finally {
+      unmountTmpfs(disk);
+    }
+  });
+
+  it('leaves the file as it is when its new file cannot even be created (no inode left), and says why', async () => {
+    const disk = mountTmpfs('1m', 64);
+    try {
+      const file = join(disk, 'dead-letters.jsonl');
+      const fillers = join(disk, 'fillers');
+      mkdirSync(fillers);
+      const written = records(3, { billing: 3 });
+      const text = `${jsonl(written)}not a record\n`;
+      writeFileSync(file, text);
+      let full = false;
+      collector.behaviour = () => {
+        if (!full) fillInodes(fillers);
+        full = true;
+        return { status: 200 };
+      };
+
+      const error = await replay(file).catch((err: unknown) => err);
+      const newFile = `${file}.${process.pid}.tmp`;
+      expect(error).toBeInstanceOf(StorageError);
+      expect(error).toMatchObject({ path: newFile });
+      expect((error as Error).message).toBe(
+        `Snowplow event store ${newFile}: cannot write the rewritten dead-letter file (3 of its 4 lines were ` +
+          `delivered); the file is left as it is: ENOSPC: no space left on device, open '${newFile}'`,
+      );
+      expect(readFileSync(file, 'utf8')).toBe(text);
+      expect(readdirSync(disk).sort()).toEqual(['dead-letters.jsonl', 'dead-letters.jsonl.replay-journal', 'fillers']);
+      expect(descriptorsUnder(disk)).toEqual([]);
+
+      rmSync(fillers, { recursive: true });
       const requests = collector.requests.length;
       expect(await replay(file)).toEqual(counts({ total: 4, delivered: 3, resumed: 3, invalid: 1, remaining: 1 }));
       expect(collector.requests).toHaveLength(requests);

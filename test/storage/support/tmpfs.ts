@@ -5,16 +5,20 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Mounts a tmpfs of `size` (e.g. `300k`) on a new directory and returns it. */
-export function mountTmpfs(size = '300k'): string {
+/**
+ * Mounts a tmpfs of `size` (e.g. `300k`) on a new directory and returns it; `inodes` caps the files
+ * it can hold (its root directory counts as one), for a disk that runs out of files before bytes.
+ */
+export function mountTmpfs(size = '300k', inodes?: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'snowplow-full-disk-'));
-  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], {
+  const options = `size=${size},mode=0700${inodes === undefined ? '' : `,nr_inodes=${inodes}`}`;
+  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], {
     encoding: 'utf8',
   });
   if (result.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(
-      `This test needs a real full disk: \`mount -t tmpfs -o size=${size} tmpfs ${dir}\` was refused ` +
+      `This test needs a real full disk: \`mount -t tmpfs -o ${options} tmpfs ${dir}\` was refused ` +
         `(${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}). ` +
         'Run the tests as root (CI does), or in a container allowed to mount tmpfs.',
     );
@@ -38,6 +42,18 @@ export function unmountTmpfs(dir: string | undefined): void {
   // A child killed a moment ago may still hold a file there: then detach it lazily.
   if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Creates empty files under `dir` until its file system has no inode left; delete `dir` to free them. */
+export function fillInodes(dir: string): void {
+  for (let n = 0; ; n++) {
+    try {
+      closeSync(openSync(join(dir, `file-${n}`), 'wx'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return;
+      throw err;
+    }
+  }
 }
 
 /** Fills the file system of `dir` to the last byte with a file of its own; returns its path (delete it to free it). */
