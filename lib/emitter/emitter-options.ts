@@ -83,7 +83,7 @@ export interface EmitterOptions {
   lingerMs?: number;
   /**
    * The latency budget of a batch under sustained load, ms. When the previous batch reached
-   * `batchSize` before `lingerMs` ran out, and the next one's first event came within `lingerMs` of
+   * `batchSize` before `lingerMs` ran out, and the next one's first event came within `maxLingerMs` of
    * its leaving and reaches `batchSize` within `lingerMs` too, that batch waits up to this long,
    * counted from when its first event was queued, to fill up to `maxBatchSize` (or `maxBatchBytes`): fewer, fuller
    * requests at the same rate (as Kafka's producer does with `linger.ms` and `batch.size`). Under

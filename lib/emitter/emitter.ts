@@ -81,7 +81,7 @@ export class Emitter implements SnowplowEmitter {
   private lingerBilling = false;
   /**
    * When the last batch that reached `batchSize` before `lingerMs` ran out left (0: the last one did
-   * not). A next batch whose first event came within `lingerMs` of it may wait up to `maxLingerMs`.
+   * not). A next batch whose first event came within `maxLingerMs` of it may wait up to `maxLingerMs`.
    */
   private lastFilledAt = 0;
   /** When the first event queued since the last send pass began was queued (0: none yet). */
@@ -447,7 +447,7 @@ export class Emitter implements SnowplowEmitter {
   /**
    * Waits for a fuller batch. labkit's contract first: less than `batchSize` waits up to `lingerMs`
    * for more. Under sustained load (the previous batch reached `batchSize` within `lingerMs`, this
-   * one's first event came within `lingerMs` of its leaving, and this one reached `batchSize` within
+   * one's first event came within `maxLingerMs` of its leaving, and this one reached `batchSize` within
    * `lingerMs` too), the batch then waits on for up to `maxLingerMs` from its first event to fill up
    * to `maxBatchSize` or `maxBatchBytes`. (The queue may empty between batches: events that arrive
    * in bursts, each answered before the next, are a sustained load too.) A flush, drain or stop
@@ -466,7 +466,8 @@ export class Emitter implements SnowplowEmitter {
       return undefined;
     }
     const first = this.firstQueuedAt || start;
-    const sustained = previous !== 0 && first - previous <= lingerMs;
+    // A pause of up to the budget between batches (bursts, a GC, a slow request) keeps the load sustained.
+    const sustained = previous !== 0 && first - previous <= maxLingerMs;
     // Rows of other instances are not counted in the queue: a shared store's batches are not held back.
     if (sustained && maxLingerMs > 0 && maxBatchSize > batchSize && !this.storage.mayHaveMore) {
       const failedBilling = await this.lingerUntil(maxBatchSize, first + maxLingerMs, flushes, true);

@@ -75,11 +75,20 @@ describe('adaptive batching: under sustained load a batch waits up to maxLingerM
     await burstsOfFive(tracker, 'burst');
   });
 
-  it('a pause longer than lingerMs after a batch ends the sustained load: the next batchSize events leave at once', async () => {
+  it('a pause shorter than maxLingerMs (a slow burst, a GC) keeps the load sustained: the next batch still fills', async () => {
     const { tracker, emitter } = await sustained({ lingerMs: 200, maxLingerMs: 20_000 });
     await emitter.drain(15_000);
     const idleSince = Date.now();
+    // Longer than lingerMs, well within the budget.
     await waitFor(() => Date.now() - idleSince > 400, { what: 'a pause longer than lingerMs', intervalMs: 50 });
+    await burstsOfFive(tracker, 'after-short-pause');
+  });
+
+  it('a pause longer than maxLingerMs after a batch ends the sustained load: the next batchSize events leave at once', async () => {
+    const { tracker, emitter } = await sustained({ lingerMs: 200, maxLingerMs: 600 });
+    await emitter.drain(15_000);
+    const idleSince = Date.now();
+    await waitFor(() => Date.now() - idleSince > 800, { what: 'a pause longer than maxLingerMs', intervalMs: 50 });
     for (let i = 0; i < 5; i++) tracker.trackEvent('after-pause', { i });
     await harness.collector.waitForEvents(10, 10_000);
     expect(sizes(harness.collector.accepted())).toEqual([5, 5]);
