@@ -88,6 +88,8 @@ export class Emitter implements SnowplowEmitter {
   private firstQueuedAt = 0;
   /** Body bytes of the events queued since the last send pass began. */
   private queuedBytes = 0;
+  /** The next send pass takes at most this many events (0: all that wait): full batches only. */
+  private passLimit = 0;
   /** `flush()` calls so far: a lingering loop that sees a new one stops waiting. */
   private flushes = 0;
   /** drain() calls under way: no lingering meanwhile. */
@@ -427,14 +429,17 @@ export class Emitter implements SnowplowEmitter {
    * backs off as after a failed pass.
    */
   private async runPass(billingOnly: boolean): Promise<SendPass | null> {
+    const limit = billingOnly ? 0 : this.passLimit;
     if (!billingOnly) {
-      // Events queued from now on make the next batch: its latency budget counts from the first.
-      this.firstQueuedAt = 0;
+      this.passLimit = 0;
+      // Events queued from now on make the next batch: its latency budget counts from the first
+      // (or from now, for events left over by a pass that sends only full batches).
+      this.firstQueuedAt = limit > 0 && this.queueDepth > limit ? Date.now() : 0;
       this.queuedBytes = 0;
       this.signal.consumeFlush();
     }
     try {
-      const pass = await new SendPass(this.host, billingOnly).run();
+      const pass = await new SendPass(this.host, billingOnly, limit).run();
       this.losses.countEvictions(this.storage);
       pass.report();
       return pass;
@@ -472,6 +477,10 @@ export class Emitter implements SnowplowEmitter {
     if (sustained && maxLingerMs > 0 && maxBatchSize > batchSize && !this.storage.mayHaveMore) {
       const failedBilling = await this.lingerUntil(maxBatchSize, first + maxLingerMs, flushes, true);
       if (failedBilling !== undefined) return failedBilling;
+      // Filled (events tracked a few at once overshoot a little): full batches leave, and what is
+      // over waits for the next one instead of leaving in a request of its own.
+      const full = Math.floor(this.queueDepth / maxBatchSize) * maxBatchSize;
+      if (full > 0 && !this.mustSendNow(flushes)) this.passLimit = full;
     }
     this.lastFilledAt = Date.now();
     return undefined;

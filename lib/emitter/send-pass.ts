@@ -52,6 +52,8 @@ export class SendPass {
   constructor(
     private readonly host: PassHost,
     private readonly billingOnly = false,
+    /** At most this many events (0: no limit): a lingering batch's full batches, without the few over. */
+    limit = 0,
   ) {
     const { storage, options } = host;
     if (billingOnly) {
@@ -61,6 +63,7 @@ export class SendPass {
     this.budget = Math.max(storage.size, options.batchSize);
     // Rows other instances committed are not counted: a pass may take up to its full width of them.
     if (storage.mayHaveMore) this.budget = Math.max(this.budget, options.maxBatchSize * options.maxConcurrentRequests);
+    if (limit > 0) this.budget = Math.min(this.budget, limit);
   }
 
   async run(): Promise<this> {

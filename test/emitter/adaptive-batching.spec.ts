@@ -94,6 +94,28 @@ describe('adaptive batching: under sustained load a batch waits up to maxLingerM
     expect(sizes(harness.collector.accepted())).toEqual([5, 5]);
   });
 
+  it('events tracked past a full batch in one go wait for the next batch, not a request of their own', async () => {
+    const { tracker } = await sustained();
+    const eids: string[] = [];
+    const track = (n: number) => {
+      for (let i = 0; i < n; i++) eids.push(tracker.trackEvent('over', { i: eids.length }).eid);
+    };
+    track(5);
+    await turns(20);
+    track(40);
+    await turns(20);
+    // 45 wait; 12 at once take the queue to 57: one request of 50 leaves, 7 wait for the next batch.
+    track(12);
+    await harness.collector.waitForEvents(55);
+    await turns(20);
+    expect(sizes(harness.collector.accepted())).toEqual([5, 50]);
+    track(43);
+    await harness.collector.waitForEvents(105);
+    expect(sizes(harness.collector.accepted())).toEqual([5, 50, 50]);
+    const sent = decodeAccepted(harness.collector).slice(5);
+    expect(sent.map((e) => e.eid)).toEqual(eids);
+  });
+
   it('a batch that does not fill leaves when maxLingerMs has passed since its first event, not before', async () => {
     const { tracker } = await sustained({ lingerMs: 1_000, maxLingerMs: 1_500 });
     const trackedAt = Date.now();
