@@ -565,6 +565,12 @@ const rows: Row[] = [
     message: 'Invalid Snowplow option "batchSize": must be an integer >= 1',
   },
   {
+    input: '`lingerMs: 50, maxLingerMs: 30`',
+    run: () => emitterWith({ lingerMs: 50, maxLingerMs: 30 }),
+    error: InvalidOptionError,
+    message: 'Invalid Snowplow option "maxLingerMs": must be 0 (off) or at least lingerMs (50)',
+  },
+  {
     input: '`exitDrainTimeoutMs: -1`',
     run: () => emitterWith({ exitDrainTimeoutMs: -1 }),
     error: InvalidOptionError,

@@ -1,5 +1,5 @@
 import { NO_ENTITIES, SelfDescribingData, TrackerEvent } from './event';
-import { base64Length, encodeBase64, PayloadWriter, TrackedPayload } from './payload';
+import { base64Length, encodeBase64, encodeBase64After, PayloadWriter, TrackedPayload } from './payload';
 import { SCHEMAS } from './schemas';
 import { jsonObjectText, validateEventName } from '../validation/event-rules';
 
@@ -136,19 +136,12 @@ export class CustomEventPayload implements TrackedPayload, TrackerEvent {
   private uePx(): string {
     const name = this.name;
     const props = this.props;
-    if (props !== undefined && props.length * 3 + 16 > tailScratch.length) {
-      return encodeBase64(`${WRAPPER_HEAD}${customEventJson(name, props)}${WRAPPER_TAIL}`);
-    }
     // The 0-2 bytes of the head left over, then the props, `}` and WRAPPER_TAIL.
-    const rest = name.rest;
-    for (let i = 0; i < rest.length; i++) tailScratch[i] = rest[i];
-    const end = rest.length + tailScratch.write(props === undefined ? '}}}' : `${PROPS_KEY}${props}}}}`, rest.length);
-    return name.head64 + tailScratch.toString('base64url', 0, end);
+    const rest = encodeBase64After(name.rest, props === undefined ? '}}}' : `${PROPS_KEY}${props}}}}`);
+    if (rest !== undefined) return name.head64 + rest;
+    return encodeBase64(`${WRAPPER_HEAD}${customEventJson(name, props)}${WRAPPER_TAIL}`);
   }
 }
-
-/** Where `uePx` encodes the props (up to ~21,000 characters; larger ones are encoded whole). */
-const tailScratch = Buffer.allocUnsafeSlow(64 * 1024);
 
 function customEventJson(name: QuotedName, props: string | undefined): string {
   return props === undefined ? `{"name":${name.text}}` : `{"name":${name.text}${PROPS_KEY}${props}}`;

@@ -141,6 +141,18 @@ export function encodeBase64(json: string): string {
   return scratch.toString('base64url', 0, bytes);
 }
 
+/**
+ * The base64 of `head` (0–2 bytes left over after a text already encoded to a whole 3-byte group)
+ * followed by `text`'s UTF-8, through the same scratch buffer; appended to the earlier text's base64
+ * it gives the base64 of the whole. Undefined when `text` may not fit: encode the whole instead.
+ */
+export function encodeBase64After(head: Uint8Array, text: string): string | undefined {
+  if (head.length + text.length * 3 > scratch.length) return undefined;
+  for (let i = 0; i < head.length; i++) scratch[i] = head[i];
+  const end = head.length + scratch.write(text, head.length, 'utf8');
+  return scratch.toString('base64url', 0, end);
+}
+
 /** Length of the unpadded base64 text of `bytes` bytes. */
 export function base64Length(bytes: number): number {
   return Math.floor((bytes * 4 + 2) / 3);
@@ -235,22 +247,6 @@ export class PayloadWriter {
     const fixed = '{"e":"'.length + '","eid":"'.length + '","dtm":"'.length + '",'.length + ','.length + '}'.length;
     return fixed + eventType.length + eid.length + digits(dtm) + this.commonBytes + fieldsBytes + PER_EVENT_OVERHEAD;
   }
-
-  /** A payload built now, with its id flattened (a uuid string is a tree of pieces until then). */
-  write(kind: EventKind, eventType: string, eid: string, dtm: number, fields: string): TrackedPayload {
-    const json = this.text(eventType, eid, dtm, fields);
-    return { kind, eid: flat(eid), dtm, json };
-  }
-}
-
-/**
- * A string from crypto.randomUUID() is a tree of two-character pieces (about 480 bytes of heap);
- * reading a character flattens it in place (about 55 bytes). Queued events keep their id, so it
- * is flattened once.
- */
-export function flat(id: string): string {
-  id.charCodeAt(0);
-  return id;
 }
 
 function digits(n: number): number {

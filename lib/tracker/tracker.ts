@@ -24,7 +24,6 @@ import {
   CommitOutcome,
   EnqueueOptions,
   EventSink,
-  flat,
   commitOf,
   PayloadWriter,
   TrackedPayload,
@@ -342,7 +341,7 @@ export class Tracker<S extends object = AnySchemas> {
     dtm: number,
     additions: EventAdditions,
   ): TrackedPayload {
-    const event = billingEvent(billing, eventId, flat(eid), dtm, additions);
+    const event = billingEvent(billing, eventId, eid, dtm, additions);
     if (this.validator !== undefined) this.validator.check(event);
     return toPayload(this.writer, event);
   }
